@@ -1,0 +1,44 @@
+import type { MemberRef, Origin } from '../queue/job-data.ts';
+import type { GenerationRequest } from '../request/types.ts';
+
+/** What every frontend hands to admission (`admit`). */
+export interface AdmissionInput {
+  /** Idempotency key: Discord interaction id, Slack trigger id, API idempotency key. */
+  requestId: string;
+  member: MemberRef;
+  request: GenerationRequest;
+  origin: Origin;
+}
+
+export type RefusalReason =
+  | 'suspended'
+  | 'rate-limited'
+  | 'cooldown'
+  | 'pending-cap'
+  | 'scope-budget'
+  | 'insufficient-credits'
+  | 'banned-word'
+  | 'over-limits';
+
+export interface AdmissionAccepted {
+  accepted: true;
+  jobId: string;
+  /** 1-based position among waiting jobs. */
+  position: number;
+  cost: number;
+  /** Credits left after the reservation (allowance + granted). */
+  balance: number;
+  /** Estimated seconds until the result, when known. */
+  etaSeconds?: number;
+}
+
+export interface AdmissionRefused {
+  accepted: false;
+  reason: RefusalReason;
+  /** A sentence for the member, e.g. "Rate limit exceeded: wait 27 seconds." */
+  message: string;
+  /** Seconds to wait before trying again, for rate limits and cooldowns. */
+  retryAfter?: number;
+}
+
+export type AdmissionResult = AdmissionAccepted | AdmissionRefused;

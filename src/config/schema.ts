@@ -1,0 +1,171 @@
+import { z } from 'zod';
+
+/**
+ * Every environment variable easel reads, with its default. `.env.example` and the README's
+ * configuration table list exactly these (a test keeps the three in step).
+ */
+
+const bool = (fallback: boolean) =>
+  z
+    .enum(['true', 'false', '1', '0', 'yes', 'no', 'on', 'off'], {
+      error: 'expected true or false',
+    })
+    .default(fallback ? 'true' : 'false')
+    .transform((v) => v === 'true' || v === '1' || v === 'yes' || v === 'on');
+
+const int = (fallback: number, min: number, max: number) =>
+  z
+    .string()
+    .default(String(fallback))
+    .transform((v, ctx) => {
+      const n = Number(v);
+      if (!/^-?\d+$/.test(v.trim()) || !Number.isSafeInteger(n) || n < min || n > max) {
+        ctx.addIssue({
+          code: 'custom',
+          message: `expected a whole number from ${min} to ${max}, got "${v}"`,
+        });
+        return z.NEVER;
+      }
+      return n;
+    });
+
+const num = (fallback: number, min: number, max: number) =>
+  z
+    .string()
+    .default(String(fallback))
+    .transform((v, ctx) => {
+      const n = Number(v);
+      if (v.trim() === '' || !Number.isFinite(n) || n < min || n > max) {
+        ctx.addIssue({ code: 'custom', message: `expected a number from ${min} to ${max}, got "${v}"` });
+        return z.NEVER;
+      }
+      return n;
+    });
+
+const url = (fallback: string, protocols: string[]) =>
+  z
+    .string()
+    .default(fallback)
+    .refine(
+      (v) => {
+        try {
+          return protocols.includes(new URL(v).protocol);
+        } catch {
+          return false;
+        }
+      },
+      { message: `expected a URL starting with ${protocols.map((p) => `${p}//`).join(' or ')}` },
+    );
+
+const optionalSecret = z
+  .string()
+  .optional()
+  .transform((v) => (v === '' ? undefined : v));
+
+const list = (fallback: string) =>
+  z
+    .string()
+    .default(fallback)
+    .transform((v) =>
+      v
+        .split(',')
+        .map((s) => s.trim())
+        .filter(Boolean),
+    );
+
+export const ROLES = ['discord', 'slack', 'api', 'worker', 'deliver'] as const;
+export type Role = (typeof ROLES)[number];
+
+export const configSchema = z
+  .object({
+    // process
+    LOG_LEVEL: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).default('info'),
+    ROLES: list(ROLES.join(',')).refine(
+      (roles) => roles.every((r) => (ROLES as readonly string[]).includes(r)),
+      {
+        message: `expected a comma-separated list of ${ROLES.join(', ')}`,
+      },
+    ),
+    DATA_DIR: z.string().default('./data'),
+
+    // redis / queue
+    REDIS_URL: url('redis://127.0.0.1:6379', ['redis:', 'rediss:']),
+    QUEUE_PREFIX: z
+      .string()
+      .default('{easel}')
+      .refine((v) => /^\{[^{}]+\}$|^[A-Za-z0-9:_-]+$/.test(v), {
+        message: 'expected a prefix such as {easel}',
+      }),
+    METRICS_PORT: int(9464, 0, 65535),
+
+    // models and engine
+    MODELS_DIR: z.string().default('./models'),
+    DEFAULT_MODEL: z.string().default(''),
+    EXECUTION_PROVIDERS: list('cpu').refine((p) => p.every((x) => ['cuda', 'webgpu', 'cpu'].includes(x)), {
+      message: 'expected a comma-separated list of cuda, webgpu, cpu',
+    }),
+    ENGINE_THREADS: int(0, 0, 256),
+    NSFW_SCREENING: z.enum(['on', 'off'], { error: 'expected on or off' }).default('on'),
+    NSFW_THRESHOLD: num(0.5, 0, 1),
+    WORKER_CONCURRENCY: int(1, 1, 64),
+    MAX_PIXELS: int(1536 * 1536, 64 * 64, 8192 * 8192),
+    ARTIFACTS_DIR: z.string().default('./data/artifacts'),
+    HF_TOKEN: optionalSecret,
+    HF_ENDPOINT: url('https://huggingface.co', ['http:', 'https:']),
+
+    // credits and quotas (defaults for every scope; admins change them per scope)
+    CREDITS_PER_IMAGE: num(1, 0, 1000),
+    CREDITS_UPSCALE_2X: num(1, 0, 1000),
+    CREDITS_UPSCALE_4X: num(2, 0, 1000),
+    CREDITS_ZOOM_OUT: num(1, 0, 1000),
+    DEFAULT_DAILY_ALLOWANCE: int(25, 0, 1_000_000),
+    DEFAULT_COOLDOWN_S: int(5, 0, 86_400),
+    DEFAULT_PENDING_CAP: int(3, 1, 1000),
+    DUPLICATE_WINDOW_S: int(30, 0, 3600),
+
+    // discord
+    DISCORD_ENABLED: bool(false),
+    DISCORD_TOKEN: optionalSecret,
+    DISCORD_APPLICATION_ID: z.string().optional(),
+    DISCORD_API_BASE: url('https://discord.com/api', ['http:', 'https:']),
+
+    // slack
+    SLACK_ENABLED: bool(false),
+    SLACK_BOT_TOKEN: optionalSecret,
+    SLACK_SIGNING_SECRET: optionalSecret,
+    SLACK_SOCKET_MODE: bool(false),
+    SLACK_APP_TOKEN: optionalSecret,
+    SLACK_API_URL: url('https://slack.com/api/', ['http:', 'https:']),
+    SLACK_PORT: int(3000, 0, 65535),
+    SLACK_ADMINS: list(''),
+
+    // REST API
+    API_ENABLED: bool(true),
+    API_HOST: z.string().default('127.0.0.1'),
+    API_PORT: int(8080, 0, 65535),
+    API_PUBLIC_URL: z.string().default(''),
+    API_SYNC_WAIT_MS: int(8000, 0, 120_000),
+    API_BODY_LIMIT_MB: int(20, 1, 200),
+    API_ALLOW_PRIVATE_FETCH: bool(false),
+    WEBHOOK_SECRET: optionalSecret,
+    IMAGE_RETENTION_HOURS: num(24, 0.01, 24 * 365),
+  })
+  .superRefine((c, ctx) => {
+    const need = (flag: string, names: (keyof typeof c)[], when: boolean) => {
+      if (!when) return;
+      for (const name of names) {
+        if (!c[name]) ctx.addIssue({ code: 'custom', path: [name], message: `required when ${flag}` });
+      }
+    };
+    need('DISCORD_ENABLED=true', ['DISCORD_TOKEN', 'DISCORD_APPLICATION_ID'], c.DISCORD_ENABLED);
+    need('SLACK_ENABLED=true', ['SLACK_BOT_TOKEN'], c.SLACK_ENABLED);
+    need(
+      'SLACK_ENABLED=true and SLACK_SOCKET_MODE=false',
+      ['SLACK_SIGNING_SECRET'],
+      c.SLACK_ENABLED && !c.SLACK_SOCKET_MODE,
+    );
+    need('SLACK_SOCKET_MODE=true', ['SLACK_APP_TOKEN'], c.SLACK_ENABLED && c.SLACK_SOCKET_MODE);
+  });
+
+export type Config = z.output<typeof configSchema>;
+export type ConfigKey = keyof z.input<typeof configSchema>;

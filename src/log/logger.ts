@@ -1,0 +1,42 @@
+import { type Logger, pino } from 'pino';
+
+/**
+ * Structured logging. Secrets are redacted wherever they appear in a logged object, so a token
+ * passed by mistake never reaches the log.
+ */
+const REDACT_PATHS = [
+  'token',
+  '*.token',
+  '*.*.token',
+  'authorization',
+  '*.authorization',
+  '*.headers.authorization',
+  '*.headers["x-api-key"]',
+  'key',
+  '*.key',
+  'apiKey',
+  '*.apiKey',
+  'DISCORD_TOKEN',
+  'SLACK_BOT_TOKEN',
+  'SLACK_SIGNING_SECRET',
+  'SLACK_APP_TOKEN',
+  'HF_TOKEN',
+  'WEBHOOK_SECRET',
+  '*.DISCORD_TOKEN',
+  '*.SLACK_BOT_TOKEN',
+  '*.SLACK_SIGNING_SECRET',
+  '*.SLACK_APP_TOKEN',
+  '*.HF_TOKEN',
+  '*.WEBHOOK_SECRET',
+  'interactionToken',
+  '*.interactionToken',
+];
+
+export function createLogger(level = 'info', destination?: pino.DestinationStream): Logger {
+  return pino(
+    { level, base: { app: 'easel' }, redact: { paths: REDACT_PATHS, censor: '[redacted]' } },
+    destination,
+  );
+}
+
+export type { Logger };

@@ -1,0 +1,44 @@
+import { readFileSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { SamplerName } from '../request/types.ts';
+
+/** The package's own models folder: holds the registry and the built-in easel-mini model. */
+export const PACKAGE_MODELS_DIR = resolve(dirname(fileURLToPath(import.meta.url)), '../../models');
+
+export interface ModelEntry {
+  id: string;
+  aliases: string[];
+  description: string;
+  /** txt2img models also do img2img; inpaint models have a 9-channel UNet. */
+  kind: 'txt2img' | 'inpaint' | 'upscaler';
+  /** Ships inside the package (models/<folder>), whatever MODELS_DIR says. */
+  builtin?: boolean;
+  hub?: { repo: string; revision: string };
+  folder: string;
+  /** Display size (square side) the model is meant for; aspect ratios keep this area. */
+  nativeResolution: number;
+  /** The model renders at display size / renderScale; the output is scaled back up for display. */
+  renderScale: number;
+  /** Latent sides must be multiples of this (the UNet's total downsampling). */
+  latentMultiple: number;
+  defaults: { steps: number; guidance: number; scheduler: SamplerName };
+  limits: { minSteps: number; maxSteps: number };
+  /** `not-needed` only for models that cannot draw people (easel-mini draws shapes). */
+  nsfwScreening: 'required' | 'not-needed';
+}
+
+export interface Registry {
+  models: ModelEntry[];
+}
+
+export function loadRegistry(file = join(PACKAGE_MODELS_DIR, 'registry.json')): Registry {
+  const parsed = JSON.parse(readFileSync(file, 'utf8')) as Registry;
+  return { models: parsed.models };
+}
+
+/** Finds a model by id or alias, case-insensitively. */
+export function findModel(registry: Registry, idOrAlias: string): ModelEntry | undefined {
+  const wanted = idOrAlias.trim().toLowerCase();
+  return registry.models.find((m) => m.id === wanted || m.aliases.some((a) => a.toLowerCase() === wanted));
+}

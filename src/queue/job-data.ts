@@ -1,0 +1,115 @@
+import type { GenerationRequest } from '../request/types.ts';
+
+/**
+ * Versioned job data. Every field is plain JSON (BullMQ stores it in Redis); `v` lets a worker of a
+ * newer release read jobs queued by an older one.
+ */
+
+/** A credit scope: a Discord guild, a Slack workspace, an API key, or the local operator (CLI). */
+export type ScopeKind = 'discord' | 'slack' | 'api' | 'cli';
+export interface ScopeRef {
+  kind: ScopeKind;
+  id: string;
+}
+
+/** Who asked. `roles` are the platform's role ids (Discord) used for quota tiers. */
+export interface MemberRef {
+  scope: ScopeRef;
+  userId: string;
+  roles?: string[];
+  displayName?: string;
+}
+
+export interface DiscordOrigin {
+  platform: 'discord';
+  applicationId: string;
+  interactionId: string;
+  interactionToken: string;
+  /** ms since epoch; the token is valid for 15 minutes after this. */
+  interactionCreatedAt: number;
+  guildId: string;
+  channelId: string;
+  /** Set when the command ran inside a thread: results go there instead of a new thread. */
+  inThread?: boolean;
+  /** The channel's (or, for a thread, its parent's) age-restricted flag. */
+  channelNsfw?: boolean;
+  /** Attachment limit the interaction reported (bytes). */
+  attachmentSizeLimit?: number;
+  locale?: string;
+}
+
+export interface SlackOrigin {
+  platform: 'slack';
+  teamId: string;
+  channelId: string;
+  userId: string;
+  /** The parent message all progress edits and results thread under (set once posted). */
+  parentTs?: string;
+  responseUrl?: string;
+}
+
+export interface ApiOrigin {
+  platform: 'api';
+  keyId: string;
+  webhook?: string;
+  trackId?: string;
+  base64?: boolean;
+}
+
+export interface CliOrigin {
+  platform: 'cli';
+}
+
+export type Origin = DiscordOrigin | SlackOrigin | ApiOrigin | CliOrigin;
+
+export interface GenerateJobData {
+  v: 1;
+  /** The platform's request id (interaction id, trigger id, idempotency key): one job per id. */
+  requestId: string;
+  request: GenerationRequest;
+  member: MemberRef;
+  origin: Origin;
+  /** Credits reserved at admission, committed on success, refunded on final failure. */
+  cost: number;
+  createdAt: number;
+}
+
+export interface NsfwVerdict {
+  nsfw: boolean;
+  score: number;
+}
+
+export interface RenderedImage {
+  artifactId: string;
+  width: number;
+  height: number;
+  bytes: number;
+  seed: number;
+  /** null when the model needs no screening or screening is off by configuration. */
+  nsfw: NsfwVerdict | null;
+}
+
+export interface GenerateResult {
+  v: 1;
+  images: RenderedImage[];
+  /** A 2x2 grid of the images when there is more than one. */
+  grid?: { artifactId: string; width: number; height: number; bytes: number };
+  seed: number;
+  model: string;
+  provider: string;
+  /** Words cut from the prompt past the tokenizer's 77 tokens (told to the member). */
+  truncatedWords: string[];
+  timings: { loadMs: number; renderMs: number; totalMs: number };
+}
+
+export interface DeliverJobData {
+  v: 1;
+  kind: 'result' | 'failure';
+  /** The generate job this delivery is for (posts are idempotent by it). */
+  jobId: string;
+  member: MemberRef;
+  origin: Origin;
+  request: GenerationRequest;
+  result?: GenerateResult;
+  failure?: { message: string; refunded: number };
+}

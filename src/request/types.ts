@@ -1,0 +1,47 @@
+/**
+ * The platform-neutral request every frontend (Discord, Slack, REST, CLI) produces and the
+ * engine renders. Produced only by `validateRequest` in this folder, so every field is in range.
+ */
+export const SAMPLERS = ['euler', 'euler_a', 'ddim', 'dpmpp_2m', 'dpmpp_2m_karras', 'lcm', 'pndm'] as const;
+export type SamplerName = (typeof SAMPLERS)[number];
+
+export type GenerationMode = 'txt2img' | 'img2img' | 'inpaint' | 'outpaint' | 'variation' | 'upscale';
+
+/** A region in percent of the image (0-100), for inpainting from chat, where no mask can be drawn. */
+export interface RegionPercent {
+  x: number;
+  y: number;
+  w: number;
+  h: number;
+}
+
+/** An image the request refers to: stored in the artifact store before admission. */
+export interface ImageRef {
+  artifactId: string;
+}
+
+export interface GenerationRequest {
+  mode: GenerationMode;
+  prompt: string;
+  negativePrompt: string;
+  /** Registry id (aliases already resolved). */
+  model: string;
+  width: number;
+  height: number;
+  steps: number;
+  guidance: number;
+  sampler: SamplerName;
+  /** The seed actually used: never 0 (0 or absent in the input means random, drawn by the validator). */
+  seed: number;
+  /** Images in this request, 1-4. */
+  count: number;
+  /** img2img / variation / inpaint denoising strength, 0..1. */
+  strength?: number;
+  initImage?: ImageRef;
+  maskImage?: ImageRef;
+  region?: RegionPercent;
+  zoomOut?: 1.5 | 2;
+  upscale?: 2 | 4;
+  /** When a button made this request: the job and image (0-based) it acts on. */
+  source?: { jobId: string; index: number };
+}
