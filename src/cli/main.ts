@@ -1,4 +1,7 @@
 import { Command } from 'commander';
+import { CodedError } from '../errors/coded-error.ts';
+import { registerDoctor } from './commands/doctor.ts';
+import { registerStart } from './commands/start.ts';
 
 /**
  * The `easel` command. Each subcommand lives in its own file under src/cli/commands and registers
@@ -8,7 +11,16 @@ const program = new Command('easel')
   .description('Self-hosted image generation for Discord, Slack and a REST API')
   .showHelpAfterError();
 
-const registrations: ((program: Command) => void)[] = [];
+const registrations: ((program: Command) => void)[] = [registerStart, registerDoctor];
 for (const register of registrations) register(program);
 
-await program.parseAsync(process.argv);
+try {
+  await program.parseAsync(process.argv);
+} catch (error) {
+  // Configuration and set-up problems are the operator's to fix: print the message, not a stack.
+  if (error instanceof CodedError) {
+    console.error(error.message);
+    process.exit(1);
+  }
+  throw error;
+}

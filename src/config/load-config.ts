@@ -1,6 +1,6 @@
 import { config as loadDotenv } from 'dotenv';
 import { CodedError } from '../errors/coded-error.ts';
-import { type Config, configSchema } from './schema.ts';
+import { type Config, configSchema, missingPlatformVariables } from './schema.ts';
 
 /**
  * Validates an environment into a typed `Config`. Every bad or missing variable is named in one
@@ -8,11 +8,15 @@ import { type Config, configSchema } from './schema.ts';
  */
 export function parseConfig(env: Record<string, string | undefined>): Config {
   const result = configSchema.safeParse(env);
-  if (result.success) return result.data;
-  const lines = result.error.issues.map((issue) => {
-    const name = issue.path.join('.') || '(configuration)';
-    return `  ${name}: ${issue.message}`;
-  });
+  const missing = missingPlatformVariables(env);
+  if (result.success && missing.length === 0) return result.data;
+  const lines = [
+    ...(result.success ? [] : result.error.issues).map((issue) => {
+      const name = issue.path.join('.') || '(configuration)';
+      return `  ${name}: ${issue.message}`;
+    }),
+    ...missing.map((m) => `  ${m.name}: ${m.message}`),
+  ];
   throw new CodedError('config-invalid', `Invalid configuration:\n${lines.join('\n')}`);
 }
 

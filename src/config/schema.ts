@@ -76,96 +76,103 @@ const list = (fallback: string) =>
 export const ROLES = ['discord', 'slack', 'api', 'worker', 'deliver'] as const;
 export type Role = (typeof ROLES)[number];
 
-export const configSchema = z
-  .object({
-    // process
-    LOG_LEVEL: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).default('info'),
-    ROLES: list(ROLES.join(',')).refine(
-      (roles) => roles.every((r) => (ROLES as readonly string[]).includes(r)),
-      {
-        message: `expected a comma-separated list of ${ROLES.join(', ')}`,
-      },
-    ),
-    DATA_DIR: z.string().default('./data'),
+export const configSchema = z.object({
+  // process
+  LOG_LEVEL: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).default('info'),
+  ROLES: list(ROLES.join(',')).refine(
+    (roles) => roles.every((r) => (ROLES as readonly string[]).includes(r)),
+    {
+      message: `expected a comma-separated list of ${ROLES.join(', ')}`,
+    },
+  ),
+  DATA_DIR: z.string().default('./data'),
 
-    // redis / queue
-    REDIS_URL: url('redis://127.0.0.1:6379', ['redis:', 'rediss:']),
-    QUEUE_PREFIX: z
-      .string()
-      .default('{easel}')
-      .refine((v) => /^\{[^{}]+\}$|^[A-Za-z0-9:_-]+$/.test(v), {
-        message: 'expected a prefix such as {easel}',
-      }),
-    METRICS_PORT: int(9464, 0, 65535),
-
-    // models and engine
-    MODELS_DIR: z.string().default('./models'),
-    DEFAULT_MODEL: z.string().default(''),
-    EXECUTION_PROVIDERS: list('cpu').refine((p) => p.every((x) => ['cuda', 'webgpu', 'cpu'].includes(x)), {
-      message: 'expected a comma-separated list of cuda, webgpu, cpu',
+  // redis / queue
+  REDIS_URL: url('redis://127.0.0.1:6379', ['redis:', 'rediss:']),
+  QUEUE_PREFIX: z
+    .string()
+    .default('{easel}')
+    .refine((v) => /^\{[^{}]+\}$|^[A-Za-z0-9:_-]+$/.test(v), {
+      message: 'expected a prefix such as {easel}',
     }),
-    ENGINE_THREADS: int(0, 0, 256),
-    NSFW_SCREENING: z.enum(['on', 'off'], { error: 'expected on or off' }).default('on'),
-    NSFW_THRESHOLD: num(0.5, 0, 1),
-    WORKER_CONCURRENCY: int(1, 1, 64),
-    MAX_PIXELS: int(1536 * 1536, 64 * 64, 8192 * 8192),
-    ARTIFACTS_DIR: z.string().default('./data/artifacts'),
-    HF_TOKEN: optionalSecret,
-    HF_ENDPOINT: url('https://huggingface.co', ['http:', 'https:']),
+  METRICS_PORT: int(9464, 0, 65535),
 
-    // credits and quotas (defaults for every scope; admins change them per scope)
-    CREDITS_PER_IMAGE: num(1, 0, 1000),
-    CREDITS_UPSCALE_2X: num(1, 0, 1000),
-    CREDITS_UPSCALE_4X: num(2, 0, 1000),
-    CREDITS_ZOOM_OUT: num(1, 0, 1000),
-    DEFAULT_DAILY_ALLOWANCE: int(25, 0, 1_000_000),
-    DEFAULT_COOLDOWN_S: int(5, 0, 86_400),
-    DEFAULT_PENDING_CAP: int(3, 1, 1000),
-    DUPLICATE_WINDOW_S: int(30, 0, 3600),
+  // models and engine
+  MODELS_DIR: z.string().default('./models'),
+  DEFAULT_MODEL: z.string().default(''),
+  EXECUTION_PROVIDERS: list('cpu').refine((p) => p.every((x) => ['cuda', 'webgpu', 'cpu'].includes(x)), {
+    message: 'expected a comma-separated list of cuda, webgpu, cpu',
+  }),
+  ENGINE_THREADS: int(0, 0, 256),
+  NSFW_SCREENING: z.enum(['on', 'off'], { error: 'expected on or off' }).default('on'),
+  NSFW_THRESHOLD: num(0.5, 0, 1),
+  WORKER_CONCURRENCY: int(1, 1, 64),
+  MAX_PIXELS: int(1536 * 1536, 64 * 64, 8192 * 8192),
+  ARTIFACTS_DIR: z.string().default('./data/artifacts'),
+  HF_TOKEN: optionalSecret,
+  HF_ENDPOINT: url('https://huggingface.co', ['http:', 'https:']),
 
-    // discord
-    DISCORD_ENABLED: bool(false),
-    DISCORD_TOKEN: optionalSecret,
-    DISCORD_APPLICATION_ID: z.string().optional(),
-    DISCORD_API_BASE: url('https://discord.com/api', ['http:', 'https:']),
+  // credits and quotas (defaults for every scope; admins change them per scope)
+  CREDITS_PER_IMAGE: num(1, 0, 1000),
+  CREDITS_UPSCALE_2X: num(1, 0, 1000),
+  CREDITS_UPSCALE_4X: num(2, 0, 1000),
+  CREDITS_ZOOM_OUT: num(1, 0, 1000),
+  DEFAULT_DAILY_ALLOWANCE: int(25, 0, 1_000_000),
+  DEFAULT_COOLDOWN_S: int(5, 0, 86_400),
+  DEFAULT_PENDING_CAP: int(3, 1, 1000),
+  DUPLICATE_WINDOW_S: int(30, 0, 3600),
 
-    // slack
-    SLACK_ENABLED: bool(false),
-    SLACK_BOT_TOKEN: optionalSecret,
-    SLACK_SIGNING_SECRET: optionalSecret,
-    SLACK_SOCKET_MODE: bool(false),
-    SLACK_APP_TOKEN: optionalSecret,
-    SLACK_API_URL: url('https://slack.com/api/', ['http:', 'https:']),
-    SLACK_PORT: int(3000, 0, 65535),
-    SLACK_ADMINS: list(''),
+  // discord
+  DISCORD_ENABLED: bool(false),
+  DISCORD_TOKEN: optionalSecret,
+  DISCORD_APPLICATION_ID: z.string().optional(),
+  DISCORD_API_BASE: url('https://discord.com/api', ['http:', 'https:']),
 
-    // REST API
-    API_ENABLED: bool(true),
-    API_HOST: z.string().default('127.0.0.1'),
-    API_PORT: int(8080, 0, 65535),
-    API_PUBLIC_URL: z.string().default(''),
-    API_SYNC_WAIT_MS: int(8000, 0, 120_000),
-    API_BODY_LIMIT_MB: int(20, 1, 200),
-    API_ALLOW_PRIVATE_FETCH: bool(false),
-    WEBHOOK_SECRET: optionalSecret,
-    IMAGE_RETENTION_HOURS: num(24, 0.01, 24 * 365),
-  })
-  .superRefine((c, ctx) => {
-    const need = (flag: string, names: (keyof typeof c)[], when: boolean) => {
-      if (!when) return;
-      for (const name of names) {
-        if (!c[name]) ctx.addIssue({ code: 'custom', path: [name], message: `required when ${flag}` });
-      }
-    };
-    need('DISCORD_ENABLED=true', ['DISCORD_TOKEN', 'DISCORD_APPLICATION_ID'], c.DISCORD_ENABLED);
-    need('SLACK_ENABLED=true', ['SLACK_BOT_TOKEN'], c.SLACK_ENABLED);
-    need(
-      'SLACK_ENABLED=true and SLACK_SOCKET_MODE=false',
-      ['SLACK_SIGNING_SECRET'],
-      c.SLACK_ENABLED && !c.SLACK_SOCKET_MODE,
-    );
-    need('SLACK_SOCKET_MODE=true', ['SLACK_APP_TOKEN'], c.SLACK_ENABLED && c.SLACK_SOCKET_MODE);
-  });
+  // slack
+  SLACK_ENABLED: bool(false),
+  SLACK_BOT_TOKEN: optionalSecret,
+  SLACK_SIGNING_SECRET: optionalSecret,
+  SLACK_SOCKET_MODE: bool(false),
+  SLACK_APP_TOKEN: optionalSecret,
+  SLACK_API_URL: url('https://slack.com/api/', ['http:', 'https:']),
+  SLACK_PORT: int(3000, 0, 65535),
+  SLACK_ADMINS: list(''),
+
+  // REST API
+  API_ENABLED: bool(true),
+  API_HOST: z.string().default('127.0.0.1'),
+  API_PORT: int(8080, 0, 65535),
+  API_PUBLIC_URL: z.string().default(''),
+  API_SYNC_WAIT_MS: int(8000, 0, 120_000),
+  API_BODY_LIMIT_MB: int(20, 1, 200),
+  API_ALLOW_PRIVATE_FETCH: bool(false),
+  WEBHOOK_SECRET: optionalSecret,
+  IMAGE_RETENTION_HOURS: num(24, 0.01, 24 * 365),
+});
 
 export type Config = z.output<typeof configSchema>;
 export type ConfigKey = keyof z.input<typeof configSchema>;
+
+const TRUE_VALUES = ['true', '1', 'yes', 'on'];
+
+/**
+ * Variables required only when a platform is enabled. Checked on the raw environment, apart from
+ * the schema, so they are reported together with every other bad variable in one message.
+ */
+export function missingPlatformVariables(
+  env: Record<string, string | undefined>,
+): { name: string; message: string }[] {
+  const on = (name: string) => TRUE_VALUES.includes((env[name] ?? '').trim().toLowerCase());
+  const missing: { name: string; message: string }[] = [];
+  const need = (when: boolean, flag: string, names: string[]) => {
+    if (!when) return;
+    for (const name of names) if (!env[name]) missing.push({ name, message: `required when ${flag}` });
+  };
+  const slack = on('SLACK_ENABLED');
+  const socket = on('SLACK_SOCKET_MODE');
+  need(on('DISCORD_ENABLED'), 'DISCORD_ENABLED=true', ['DISCORD_TOKEN', 'DISCORD_APPLICATION_ID']);
+  need(slack, 'SLACK_ENABLED=true', ['SLACK_BOT_TOKEN']);
+  need(slack && !socket, 'SLACK_ENABLED=true and SLACK_SOCKET_MODE=false', ['SLACK_SIGNING_SECRET']);
+  need(slack && socket, 'SLACK_SOCKET_MODE=true', ['SLACK_APP_TOKEN']);
+  return missing;
+}

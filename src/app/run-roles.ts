@@ -1,0 +1,47 @@
+import type { Config } from '../config/schema.ts';
+import type { Logger } from '../log/logger.ts';
+import type { PrivateRedis } from '../redis/private-redis-server.ts';
+import type { RunningRole } from './role.ts';
+import { loadRoleStarter, rolesToRun } from './role-starters.ts';
+
+/**
+ * Starts every role this process runs and installs the one shutdown path: the first SIGTERM or
+ * SIGINT stops roles in reverse order (frontends last started, stopped first; workers finish their
+ * active jobs), then the embedded Redis. A second signal exits at once.
+ */
+export async function runRoles(config: Config, logger: Logger, embeddedRedis?: PrivateRedis): Promise<void> {
+  const running: RunningRole[] = [];
+  let stopping = false;
+
+  const stop = async (signal: string) => {
+    if (stopping) {
+      logger.warn({ signal }, 'second signal: exiting now');
+      process.exit(1);
+    }
+    stopping = true;
+    logger.info({ signal }, 'shutting down');
+    for (const role of [...running].reverse()) {
+      try {
+        await role.stop();
+        logger.info({ role: role.name }, 'role stopped');
+      } catch (error) {
+        logger.error({ role: role.name, err: error }, 'role did not stop cleanly');
+      }
+    }
+    await embeddedRedis?.stop();
+    process.exit(0);
+  };
+  process.on('SIGTERM', () => void stop('SIGTERM'));
+  process.on('SIGINT', () => void stop('SIGINT'));
+
+  for (const role of rolesToRun(config)) {
+    const starter = await loadRoleStarter(role);
+    if (!starter) {
+      logger.warn({ role }, 'role is not part of this build; skipped');
+      continue;
+    }
+    running.push(await starter({ config, logger: logger.child({ role }) }));
+    logger.info({ role }, 'role started');
+  }
+  if (running.length === 0) logger.warn('no role is running: check ROLES and the *_ENABLED variables');
+}

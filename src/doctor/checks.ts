@@ -1,0 +1,141 @@
+import { existsSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { parseConfig } from '../config/load-config.ts';
+import type { Config } from '../config/schema.ts';
+import { loadRegistry, PACKAGE_MODELS_DIR } from '../models/registry.ts';
+import { probeExecutionProvider } from './provider-probe.ts';
+import { readRedisFacts } from './redis-checks.ts';
+
+/** One line of `easel doctor`: ok, a warning, or a failure with what to do. */
+export interface CheckResult {
+  name: string;
+  status: 'ok' | 'warn' | 'fail';
+  detail: string;
+}
+
+export async function runDoctorChecks(env: Record<string, string | undefined>): Promise<CheckResult[]> {
+  const results: CheckResult[] = [];
+  let config: Config;
+  try {
+    config = parseConfig(env);
+    results.push({ name: 'configuration', status: 'ok', detail: 'all variables valid' });
+  } catch (error) {
+    results.push({
+      name: 'configuration',
+      status: 'fail',
+      detail: `${(error as Error).message}\n  Fix the variables above in .env (see .env.example).`,
+    });
+    return results;
+  }
+  results.push(...(await redisChecks(config)));
+  results.push(modelsCheck(config));
+  for (const provider of config.EXECUTION_PROVIDERS) {
+    const probe = await probeExecutionProvider(provider);
+    results.push({
+      name: `execution provider ${provider}`,
+      status: probe.ok ? 'ok' : provider === 'cpu' ? 'fail' : 'warn',
+      detail: probe.ok ? probe.detail : `${probe.detail}\n  ${providerHint(provider)}`,
+    });
+  }
+  results.push(...platformChecks(config));
+  return results;
+}
+
+async function redisChecks(config: Config): Promise<CheckResult[]> {
+  try {
+    const facts = await readRedisFacts(config.REDIS_URL);
+    const persistence = facts.aof ? 'AOF on' : facts.rdbSave ? `RDB snapshots (${facts.rdbSave})` : 'off';
+    return [
+      {
+        name: 'redis',
+        status: 'ok',
+        detail: `reachable at ${redactUrl(config.REDIS_URL)}, version ${facts.version}`,
+      },
+      facts.maxmemoryPolicy === 'noeviction'
+        ? { name: 'redis maxmemory-policy', status: 'ok', detail: 'noeviction' }
+        : {
+            name: 'redis maxmemory-policy',
+            status: 'fail',
+            detail: `${facts.maxmemoryPolicy}: BullMQ loses jobs when Redis evicts keys.\n  Set maxmemory-policy noeviction in redis.conf (or CONFIG SET maxmemory-policy noeviction).`,
+          },
+      {
+        name: 'redis persistence',
+        status: persistence === 'off' ? 'warn' : 'ok',
+        detail:
+          persistence === 'off'
+            ? 'off: queued jobs and credits are lost when Redis restarts.\n  Enable AOF (appendonly yes, appendfsync everysec) for production.'
+            : persistence,
+      },
+    ];
+  } catch (error) {
+    return [
+      {
+        name: 'redis',
+        status: 'fail',
+        detail: `not reachable at ${redactUrl(config.REDIS_URL)} (${(error as Error).message}).\n  Install it (apt-get install redis-server) and start it, or set REDIS_URL. \`easel start\` runs a private one when REDIS_URL is the local default.`,
+      },
+    ];
+  }
+}
+
+function modelsCheck(config: Config): CheckResult {
+  const registry = loadRegistry();
+  const installed = registry.models.filter((m) => {
+    const dir = m.builtin ? join(PACKAGE_MODELS_DIR, m.folder) : resolve(config.MODELS_DIR, m.folder);
+    return existsSync(join(dir, 'model_index.json'));
+  });
+  if (installed.length === 0) {
+    return {
+      name: 'models',
+      status: 'fail',
+      detail: `none found in ${resolve(config.MODELS_DIR)}.\n  Run \`easel models download <hub-repo>\` or \`easel models list\`.`,
+    };
+  }
+  return { name: 'models', status: 'ok', detail: `installed: ${installed.map((m) => m.id).join(', ')}` };
+}
+
+function platformChecks(config: Config): CheckResult[] {
+  const set = (v: string | undefined) => (v ? 'set' : 'not set');
+  const results: CheckResult[] = [];
+  results.push({
+    name: 'discord',
+    status: 'ok',
+    detail: config.DISCORD_ENABLED
+      ? `enabled; DISCORD_TOKEN ${set(config.DISCORD_TOKEN)}, DISCORD_APPLICATION_ID ${set(config.DISCORD_APPLICATION_ID)}`
+      : `disabled (DISCORD_ENABLED=false); DISCORD_TOKEN ${set(config.DISCORD_TOKEN)}`,
+  });
+  results.push({
+    name: 'slack',
+    status: 'ok',
+    detail: config.SLACK_ENABLED
+      ? `enabled (${config.SLACK_SOCKET_MODE ? 'Socket Mode' : 'HTTP'}); SLACK_BOT_TOKEN ${set(config.SLACK_BOT_TOKEN)}, SLACK_SIGNING_SECRET ${set(config.SLACK_SIGNING_SECRET)}, SLACK_APP_TOKEN ${set(config.SLACK_APP_TOKEN)}`
+      : `disabled (SLACK_ENABLED=false); SLACK_BOT_TOKEN ${set(config.SLACK_BOT_TOKEN)}`,
+  });
+  results.push({
+    name: 'rest api',
+    status: 'ok',
+    detail: config.API_ENABLED
+      ? `enabled on ${config.API_HOST}:${config.API_PORT}`
+      : 'disabled (API_ENABLED=false)',
+  });
+  return results;
+}
+
+function providerHint(provider: string): string {
+  if (provider === 'cuda') {
+    return 'Install the CUDA provider on a GPU host with internet: ONNXRUNTIME_NODE_INSTALL=cuda12 npm ci (needs CUDA 12 and cuDNN 9).';
+  }
+  if (provider === 'webgpu') return 'WebGPU needs a GPU and the Vulkan loader (apt-get install libvulkan1).';
+  return 'onnxruntime-node did not install correctly: run npm ci again.';
+}
+
+/** Hides a password in a Redis URL before it is printed. */
+function redactUrl(url: string): string {
+  try {
+    const u = new URL(url);
+    if (u.password) u.password = '***';
+    return u.toString();
+  } catch {
+    return url;
+  }
+}
