@@ -46,7 +46,7 @@ export async function probeExecutionProvider(provider: string): Promise<Provider
     const output = await session.run({ x: input });
     await session.release();
     const y = output.y?.data as Float32Array | undefined;
-    if (!y || y[3] !== 4) return { provider, ok: false, detail: 'ran but returned wrong values' };
+    if (y?.[3] !== 4) return { provider, ok: false, detail: 'ran but returned wrong values' };
     return { provider, ok: true, detail: 'loads and runs' };
   } catch (error) {
     const message = error instanceof Error ? error.message.split('\n')[0] : String(error);
