@@ -1,0 +1,66 @@
+import type { Redis } from 'ioredis';
+
+/**
+ * Where each job's status message lives in Slack (channel, message ts, thread), kept in Redis so
+ * the delivery worker, the progress updater and a restarted bot all find it. The parent message
+ * is posted after admission (a refused request must leave no message behind), so the record is
+ * written once with SET NX: whoever posts first (the frontend, or delivery falling back when the
+ * frontend died before posting) owns the status message, and the other removes its duplicate.
+ */
+export interface StatusRecord {
+  channelId: string;
+  /** The message that shows queue position, progress and the outcome. */
+  statusTs: string;
+  /** The thread results go into: the parent itself for `/imagine`, the original parent for buttons. */
+  threadTs: string;
+  /** The member who asked (for ephemeral notices). */
+  userId: string;
+}
+
+const TTL_S = 30 * 24 * 3600;
+
+export class StatusStore {
+  constructor(
+    private readonly redis: Redis,
+    private readonly prefix: string,
+  ) {}
+
+  private key(kind: string, jobId: string): string {
+    return `${this.prefix}:slack:${kind}:${jobId}`;
+  }
+
+  /** Records the status message unless one is recorded already; returns the record that stands. */
+  async claim(jobId: string, record: StatusRecord): Promise<{ won: boolean; record: StatusRecord }> {
+    const set = await this.redis.set(this.key('status', jobId), JSON.stringify(record), 'EX', TTL_S, 'NX');
+    if (set === 'OK') return { won: true, record };
+    const existing = await this.get(jobId);
+    return { won: false, record: existing ?? record };
+  }
+
+  async get(jobId: string): Promise<StatusRecord | undefined> {
+    const text = await this.redis.get(this.key('status', jobId));
+    if (!text) return undefined;
+    try {
+      return JSON.parse(text) as StatusRecord;
+    } catch {
+      return undefined;
+    }
+  }
+
+  /**
+   * One progress edit per job per window, across every Slack process (Slack allows about one
+   * message update a second; the issue asks for at most one every 3 s).
+   */
+  async takeProgressSlot(jobId: string, windowMs: number): Promise<boolean> {
+    return (await this.redis.set(this.key('progress', jobId), '1', 'PX', windowMs, 'NX')) === 'OK';
+  }
+
+  /** Marks the status final (done, failed, cancelled) so late progress events don't overwrite it. */
+  async markFinal(jobId: string): Promise<void> {
+    await this.redis.set(this.key('final', jobId), '1', 'EX', TTL_S);
+  }
+
+  async isFinal(jobId: string): Promise<boolean> {
+    return (await this.redis.exists(this.key('final', jobId))) === 1;
+  }
+}
