@@ -73,13 +73,12 @@ export async function readImageInput(
   options: ImageInputOptions,
 ): Promise<DecodedImage> {
   const bytes = await bytesOf(field, value, options);
-  let header: sharp.Metadata;
-  try {
-    // Reads the header only, so the pixel count is known before anything is decoded.
-    header = await sharp(bytes, { limitInputPixels: false }).metadata();
-  } catch {
-    throw invalid(field, 'is not an image (expected PNG, JPEG, WebP, GIF or AVIF).');
-  }
+  // Reads the header only, so the pixel count is known before anything is decoded.
+  const header = await sharp(bytes, { limitInputPixels: false })
+    .metadata()
+    .catch(() => {
+      throw invalid(field, 'is not an image (expected PNG, JPEG, WebP, GIF or AVIF).');
+    });
   if (!header.format || !ACCEPTED_FORMATS.has(header.format)) {
     throw invalid(field, `is a ${header.format ?? 'unknown'} file; expected PNG, JPEG, WebP, GIF or AVIF.`);
   }
