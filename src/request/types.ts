@@ -13,6 +13,8 @@ export interface RegionPercent {
   y: number;
   w: number;
   h: number;
+  /** Repaint everything outside the rectangle instead (the `background` preset). */
+  invert?: boolean;
 }
 
 /** An image the request refers to: stored in the artifact store before admission. */

@@ -1,0 +1,32 @@
+/**
+ * The ranges every frontend shares. They follow the hosted Stable Diffusion APIs so a request that
+ * works there works here; error messages quote these numbers, so change them here only.
+ */
+export const SIDE_MIN = 320;
+export const SIDE_MAX = 1536;
+export const SIDE_STEP = 64;
+
+/** Largest seed: `Number.MAX_SAFE_INTEGER`, the largest whole number JSON and JS carry exactly. */
+export const SEED_MAX = Number.MAX_SAFE_INTEGER;
+
+export const COUNT_MIN = 1;
+export const COUNT_MAX = 4;
+
+export const GUIDANCE_MIN = 0;
+export const GUIDANCE_MAX = 20;
+
+export const STRENGTH_MIN = 0;
+export const STRENGTH_MAX = 1;
+
+/** Characters (code points) of a prompt or negative prompt. */
+export const PROMPT_MAX_CHARS = 2000;
+
+/** The aspect ratios a member may ask for; sizes come from the model's native resolution. */
+export const ASPECT_RATIOS = ['1:1', '16:9', '9:16', '2:3', '3:2', '4:5', '5:4', '21:9', '9:21'] as const;
+export type AspectRatio = (typeof ASPECT_RATIOS)[number];
+
+/** An image to upscale may have any size (it was uploaded, not rendered), within these sides. */
+export const UPSCALE_INPUT_MIN = 64;
+export const UPSCALE_INPUT_MAX = SIDE_MAX;
+export const UPSCALE_FACTORS = [2, 4] as const;
+export const ZOOM_OUT_FACTORS = [1.5, 2] as const;

@@ -1,0 +1,34 @@
+/**
+ * Numbers arrive as JSON numbers (REST, Discord typed options) or as text (flags, and the hosted
+ * APIs, whose clients often send "512"). Text must be a plain decimal: "12abc", "0x10", "1e3" and
+ * "" are not numbers here, although `Number()` would accept some of them.
+ */
+
+const WHOLE_TEXT = /^[+-]?\d+(\.0*)?$/;
+const DECIMAL_TEXT = /^[+-]?(\d+(\.\d*)?|\.\d+)$/;
+
+/** A whole number (possibly out of any range), or undefined when the value is not one. */
+export function readWholeNumber(value: unknown): number | undefined {
+  if (typeof value === 'number') return Number.isInteger(value) ? value : undefined;
+  if (typeof value === 'string' && WHOLE_TEXT.test(value.trim())) return Number(value.trim());
+  return undefined;
+}
+
+/** A finite number (possibly out of any range), or undefined when the value is not one. */
+export function readNumber(value: unknown): number | undefined {
+  if (typeof value === 'number') return Number.isFinite(value) ? value : undefined;
+  if (typeof value === 'string' && DECIMAL_TEXT.test(value.trim())) return Number(value.trim());
+  return undefined;
+}
+
+/** How a rejected value is quoted back in a message: text in quotes (cut short), numbers as they are. */
+export function describeValue(value: unknown): string {
+  if (typeof value === 'number') return String(value);
+  if (typeof value === 'string') {
+    const chars = [...value];
+    return JSON.stringify(chars.length > 40 ? `${chars.slice(0, 40).join('')}...` : value);
+  }
+  if (typeof value === 'boolean') return String(value);
+  if (value === null) return 'null';
+  return `a ${Array.isArray(value) ? 'list' : typeof value}`;
+}

@@ -1,0 +1,87 @@
+import type { FieldError } from '../errors/user-error.ts';
+import type { GenerationMode, ImageRef } from './types.ts';
+
+/**
+ * What a frontend hands to `validateRequest`: the member's values as they arrived (strings or
+ * numbers, unchecked), the name each value had on that frontend (so a message can say `--cfg` to a
+ * chat member and `guidance_scale` to an API client), and the errors found while reading them
+ * (unknown flag, flag without a value), which are reported together with the validator's own.
+ */
+export interface RawRequest {
+  mode?: GenerationMode;
+  prompt?: unknown;
+  negativePrompt?: unknown;
+  aspect?: unknown;
+  width?: unknown;
+  height?: unknown;
+  seed?: unknown;
+  steps?: unknown;
+  guidance?: unknown;
+  sampler?: unknown;
+  model?: unknown;
+  count?: unknown;
+  strength?: unknown;
+  initImage?: ImageRef;
+  maskImage?: ImageRef;
+  /** Region text (`center`, `10,10,50,50`) or a `RegionPercent`. */
+  region?: unknown;
+  /** Upscale factor (2 or 4), for mode `upscale`. */
+  upscale?: unknown;
+  /** Zoom-out factor (1.5 or 2), for mode `outpaint`. */
+  zoomOut?: unknown;
+  /** The frontend's name for each field; the validator falls back to the canonical name. */
+  labels: Partial<Record<RawField, string>>;
+  errors: FieldError[];
+}
+
+export type RawField =
+  | 'prompt'
+  | 'negativePrompt'
+  | 'aspect'
+  | 'width'
+  | 'height'
+  | 'seed'
+  | 'steps'
+  | 'guidance'
+  | 'sampler'
+  | 'model'
+  | 'count'
+  | 'strength'
+  | 'initImage'
+  | 'maskImage'
+  | 'region'
+  | 'upscale'
+  | 'zoomOut';
+
+/** Fields whose raw value is whatever arrived (not an already stored image). */
+export type ValueField = Exclude<RawField, 'initImage' | 'maskImage'>;
+
+/** The names used in messages when a frontend gave none (the Discord option names). */
+export const CANONICAL_LABELS: Record<RawField, string> = {
+  prompt: 'prompt',
+  negativePrompt: 'negative',
+  aspect: 'aspect',
+  width: 'width',
+  height: 'height',
+  seed: 'seed',
+  steps: 'steps',
+  guidance: 'guidance',
+  sampler: 'sampler',
+  model: 'model',
+  count: 'count',
+  strength: 'strength',
+  initImage: 'image',
+  maskImage: 'mask',
+  region: 'region',
+  upscale: 'scale',
+  zoomOut: 'zoom',
+};
+
+export function emptyRawRequest(): RawRequest {
+  return { labels: {}, errors: [] };
+}
+
+/** Absent for every frontend: not given, JSON null, or an empty / blank string. */
+export function isAbsent(value: unknown): boolean {
+  return value === undefined || value === null || (typeof value === 'string' && value.trim() === '');
+}

@@ -1,0 +1,50 @@
+import { SAMPLERS, type SamplerName } from './types.ts';
+
+/**
+ * Sampler names as members and API clients write them. The hosted APIs and AUTOMATIC1111 use
+ * display names ("Euler a", "DPM++ 2M Karras"), diffusers its class names
+ * ("EulerAncestralDiscreteScheduler"), k-diffusion `k_`-prefixed ones; all map to easel's names.
+ * Keys are normalized: lower case, letters and digits only ("DPM++ 2M" -> "dpm2m").
+ */
+const ALIASES: Record<string, SamplerName> = {
+  euler: 'euler',
+  eulerdiscrete: 'euler',
+  eulerdiscretescheduler: 'euler',
+  keuler: 'euler',
+  eulera: 'euler_a',
+  eulerancestral: 'euler_a',
+  eulerancestraldiscrete: 'euler_a',
+  eulerancestraldiscretescheduler: 'euler_a',
+  keulerancestral: 'euler_a',
+  ddim: 'ddim',
+  ddimscheduler: 'ddim',
+  dpmpp2m: 'dpmpp_2m',
+  dpm2m: 'dpmpp_2m',
+  dpmmulti: 'dpmpp_2m',
+  dpmmultistep: 'dpmpp_2m',
+  dpmsolvermultistep: 'dpmpp_2m',
+  dpmsolvermultistepscheduler: 'dpmpp_2m',
+  kdpmpp2m: 'dpmpp_2m',
+  dpmpp2mkarras: 'dpmpp_2m_karras',
+  dpm2mkarras: 'dpmpp_2m_karras',
+  kdpmpp2mkarras: 'dpmpp_2m_karras',
+  dpmmultikarras: 'dpmpp_2m_karras',
+  lcm: 'lcm',
+  lcmscheduler: 'lcm',
+  pndm: 'pndm',
+  pndmscheduler: 'pndm',
+  plms: 'pndm',
+};
+
+function normalize(name: string): string {
+  return name.toLowerCase().replace(/[^a-z0-9]/g, '');
+}
+
+/** easel's sampler for a name or alias (any case and spacing), or undefined when unknown. */
+export function resolveSampler(name: string): SamplerName | undefined {
+  const exact = SAMPLERS.find((s) => s === name.trim().toLowerCase());
+  return exact ?? ALIASES[normalize(name)];
+}
+
+/** For messages: the names and a few of the aliases members are likely to try. */
+export const SAMPLER_HELP = `one of ${SAMPLERS.join(', ')} (hosted names such as "Euler a", "DPM++ 2M Karras", "DPM Multi" or "EulerAncestralDiscreteScheduler" work too)`;
