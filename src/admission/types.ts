@@ -8,6 +8,11 @@ export interface AdmissionInput {
   member: MemberRef;
   request: GenerationRequest;
   origin: Origin;
+  /**
+   * An explicit reroll: the same prompt again on purpose, with a new seed. The duplicate filter then
+   * compares the seed too, so it does not take the reroll for spam.
+   */
+  allowRepeat?: boolean;
 }
 
 export type RefusalReason =

@@ -1,12 +1,19 @@
 import type { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
+import { Admission } from '../admission/admission.ts';
+import { AdmissionKeys } from '../admission/keys.ts';
 import type { QuotaChanges, QuotaView } from '../admission/quota-policy.ts';
+import { QuotaStore } from '../admission/quota-store.ts';
+import { withScripts } from '../admission/scripts.ts';
 import type { AdmissionInput, AdmissionResult } from '../admission/types.ts';
 import type { ArtifactStore } from '../artifacts/artifact-store.ts';
 import type { Config } from '../config/schema.ts';
+import { CreditStore } from '../credits/credit-store.ts';
+import { LEDGER_MAX_LEN, Reservations, SETTLED_TTL_S } from '../credits/reservations.ts';
 import type { AdminActor, Balance, LedgerEntry } from '../credits/types.ts';
 import type { Logger } from '../log/logger.ts';
-import type { Registry } from '../models/registry.ts';
+import { loadRegistry, type Registry } from '../models/registry.ts';
+import { DurationStats } from '../queue/eta.ts';
 import type {
   DeliverJobData,
   GenerateJobData,
@@ -14,14 +21,18 @@ import type {
   MemberRef,
   ScopeRef,
 } from '../queue/job-data.ts';
+import { JobTracker } from '../queue/job-tracker.ts';
 import type { CancelOutcome, JobView } from '../queue/job-view.ts';
-import type { SystemLoad } from '../queue/system-load.ts';
+import { ProgressRelay } from '../queue/progress-relay.ts';
+import { createQueues } from '../queue/queues.ts';
+import { readSystemLoad, type SystemLoad } from '../queue/system-load.ts';
+import { connectProducer, createRedis } from '../redis/connections.ts';
 
 /**
  * The one object every frontend (Discord, Slack, REST API, CLI) receives. Frontends validate the
  * request (src/request), check platform permissions, then call these; refusals members should read
- * come back as values (`AdmissionRefused`) or `UserError`s, internal trouble as `CodedError`s
- * (`redis-unavailable` when Redis is down: nothing was reserved).
+ * come back as values (`AdmissionRefused`) or `UserError`s (`unavailable` when Redis is down:
+ * nothing was reserved or charged).
  */
 export interface Services {
   config: Config;
@@ -54,6 +65,8 @@ export interface Services {
     get(scope: ScopeRef): Promise<QuotaView>;
     set(admin: AdminActor, scope: ScopeRef, changes: QuotaChanges): Promise<QuotaView>;
   };
+  /** Progress, completion and final failure of any job, for frontends that edit their messages. */
+  progress: ProgressRelay;
   systemLoad(): Promise<SystemLoad>;
   artifacts: ArtifactStore;
   /** Closes queue events, queues, then Redis. Workers are closed by their own roles first. */
@@ -69,4 +82,96 @@ export interface ServicesOptions {
   registry?: Registry;
 }
 
-export { createServices } from './create-services.ts';
+const DEFAULT_LEDGER_MAX_LEN = LEDGER_MAX_LEN;
+
+/**
+ * Wires admission, credits, quotas and the queues onto one producer connection. Does not fail when
+ * Redis is down at start: calls then fail fast with a clear `unavailable` error until it is back.
+ */
+export async function createServices(
+  config: Config,
+  logger: Logger,
+  options: ServicesOptions,
+): Promise<Services> {
+  const prefix = options.prefix ?? config.QUEUE_PREFIX;
+  const clock = options.clock ?? Date.now;
+  const registry = options.registry ?? loadRegistry();
+  const redis = withScripts(createRedis(config.REDIS_URL, 'producer', 'easel-producer'));
+  await connectProducer(redis).catch((err: unknown) =>
+    logger.warn({ err }, 'Redis is not reachable yet; requests are refused until it is'),
+  );
+  const keys = new AdmissionKeys(prefix);
+  const queues = createQueues(redis, prefix, logger);
+  const quotas = new QuotaStore(redis, keys, config);
+  const reservations = new Reservations({
+    redis,
+    keys,
+    clock,
+    ledgerMaxLen: DEFAULT_LEDGER_MAX_LEN,
+    settledTtlS: SETTLED_TTL_S,
+  });
+  const credits = new CreditStore({ redis, keys, quotas, clock, ledgerMaxLen: DEFAULT_LEDGER_MAX_LEN });
+  const durations = new DurationStats(redis, keys);
+  const progress = new ProgressRelay({
+    redisUrl: config.REDIS_URL,
+    prefix,
+    generate: queues.generate,
+    logger,
+  });
+  const tracker = new JobTracker({
+    redis,
+    keys,
+    generate: queues.generate,
+    reservations,
+    durations,
+    relay: progress,
+  });
+  const admission = new Admission({
+    config,
+    logger,
+    redis,
+    keys,
+    generate: queues.generate,
+    quotas,
+    reservations,
+    durations,
+    positionOf: (jobId) => tracker.positionOf(jobId),
+    balanceOf: (member) => credits.balance(member),
+    clock,
+    ledgerMaxLen: DEFAULT_LEDGER_MAX_LEN,
+  });
+
+  let closed = false;
+  return {
+    config,
+    logger,
+    registry,
+    redis,
+    queues,
+    admission: { admit: (input) => admission.admit(input) },
+    jobs: {
+      get: (jobId) => tracker.get(jobId),
+      cancel: (jobId, member, cancelOptions) => tracker.cancel(jobId, member, cancelOptions),
+      waitForResult: (jobId, timeoutMs) => tracker.waitForResult(jobId, timeoutMs),
+    },
+    credits: {
+      balance: (member) => credits.balance(member),
+      history: (member, n) => credits.history(member, n),
+      grant: (admin, member, amount, reason) => credits.grant(admin, member, amount, reason),
+    },
+    quotas: {
+      get: (scope) => quotas.get(scope),
+      set: (admin, scope, changes) => quotas.set(admin, scope, changes),
+    },
+    progress,
+    systemLoad: () => readSystemLoad(queues.generate, queues.deliver, durations),
+    artifacts: options.artifacts,
+    async close() {
+      if (closed) return;
+      closed = true;
+      await progress.close();
+      await Promise.all([queues.generate.close(), queues.deliver.close()]);
+      await redis.quit().catch(() => redis.disconnect());
+    },
+  };
+}

@@ -1,0 +1,87 @@
+import type { MemberRef, ScopeRef } from '../queue/job-data.ts';
+
+/**
+ * Every admission and credits key, under BullMQ's prefix. The prefix carries a hash tag (`{easel}`)
+ * so these keys and the queue's own live in one Redis Cluster slot and one Lua script may touch both.
+ */
+export const GENERATE_QUEUE = 'generate';
+export const DELIVER_QUEUE = 'deliver';
+
+export function scopeKey(scope: ScopeRef): string {
+  return `${scope.kind}:${scope.id}`;
+}
+
+export interface MemberKeys {
+  member: string;
+  ledger: string;
+  pending: string;
+}
+
+export class AdmissionKeys {
+  constructor(readonly prefix: string) {}
+
+  forMember(member: MemberRef): MemberKeys {
+    const base = `${scopeKey(member.scope)}:${member.userId}`;
+    return this.forMemberParts(scopeKey(member.scope), member.userId, base);
+  }
+
+  /** For records that stored the scope key and user id (reservations). */
+  forMemberParts(scope: string, userId: string, base = `${scope}:${userId}`): MemberKeys {
+    return {
+      member: `${this.prefix}:member:${base}`,
+      ledger: `${this.prefix}:ledger:${base}`,
+      pending: `${this.prefix}:pending:${base}`,
+    };
+  }
+
+  duplicate(member: MemberRef, fingerprint: string): string {
+    return `${this.prefix}:dup:${scopeKey(member.scope)}:${member.userId}:${fingerprint}`;
+  }
+
+  duplicateParts(scope: string, userId: string, fingerprint: string): string {
+    return `${this.prefix}:dup:${scope}:${userId}:${fingerprint}`;
+  }
+
+  reservation(jobId: string): string {
+    return `${this.prefix}:reservation:${jobId}`;
+  }
+
+  /** Reservations not yet committed or refunded, scored by creation time (for the sweeper). */
+  get openReservations(): string {
+    return `${this.prefix}:reservations`;
+  }
+
+  policy(scope: ScopeRef | string): string {
+    return `${this.prefix}:policy:${typeof scope === 'string' ? scope : scopeKey(scope)}`;
+  }
+
+  suspended(scope: ScopeRef | string): string {
+    return `${this.prefix}:suspended:${typeof scope === 'string' ? scope : scopeKey(scope)}`;
+  }
+
+  members(scope: ScopeRef | string): string {
+    return `${this.prefix}:members:${typeof scope === 'string' ? scope : scopeKey(scope)}`;
+  }
+
+  scopeSpent(scope: ScopeRef | string, day: number): string {
+    return `${this.prefix}:scope-spent:${typeof scope === 'string' ? scope : scopeKey(scope)}:${day}`;
+  }
+
+  cancel(jobId: string): string {
+    return `${this.prefix}:cancel:${jobId}`;
+  }
+
+  /** Moving averages of processing time per model and size. */
+  get durations(): string {
+    return `${this.prefix}:durations`;
+  }
+
+  /** Markers of delivery steps already done (src/delivery/once.ts). */
+  deliveryStep(jobId: string, step: string): string {
+    return `${this.prefix}:delivered:${jobId}:${step}`;
+  }
+
+  queueKey(queue: string, suffix: string): string {
+    return `${this.prefix}:${queue}:${suffix}`;
+  }
+}

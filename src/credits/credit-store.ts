@@ -1,0 +1,137 @@
+import type { AdmissionKeys } from '../admission/keys.ts';
+import { effectiveLimits } from '../admission/quota-policy.ts';
+import type { QuotaStore } from '../admission/quota-store.ts';
+import { assertScopeAdmin, scopeNoun } from '../admission/scope-admin.ts';
+import type { ScriptedRedis } from '../admission/scripts.ts';
+import { UserError } from '../errors/user-error.ts';
+import type { MemberRef } from '../queue/job-data.ts';
+import type { AdminActor, Balance, LedgerEntry, LedgerKind } from './types.ts';
+import { fromMilli, nextUtcMidnight, toMilli, utcDay } from './units.ts';
+
+export const MAX_GRANT = 1_000_000;
+const MAX_REASON = 200;
+
+export interface CreditStoreDeps {
+  redis: ScriptedRedis;
+  keys: AdmissionKeys;
+  quotas: QuotaStore;
+  clock: () => number;
+  ledgerMaxLen: number;
+}
+
+/** Balances, the ledger and grants. Reservations are made by admission and settled in reservations.ts. */
+export class CreditStore {
+  constructor(private readonly deps: CreditStoreDeps) {}
+
+  /**
+   * What the member can spend now. Reads only (plus remembering that the member exists): today's
+   * allowance is worked out from the tier even before the member's first request of the day.
+   */
+  async balance(member: MemberRef): Promise<Balance> {
+    assertMember(member);
+    const { redis, keys, quotas, clock } = this.deps;
+    const now = clock();
+    const [policy, fields] = await Promise.all([
+      quotas.policy(member.scope),
+      redis.hmget(keys.forMember(member).member, 'granted', 'day', 'spent', 'reserved'),
+      redis.sadd(keys.members(member.scope), member.userId),
+    ]);
+    const [granted, day, spent, reserved] = fields;
+    const allowance = toMilli(effectiveLimits(policy, member.roles).dailyAllowance);
+    const spentToday = Number(day) === utcDay(now) ? Number(spent ?? 0) : 0;
+    const allowanceLeft = Math.max(0, allowance - spentToday);
+    const grantedMilli = Number(granted ?? 0);
+    return {
+      dailyAllowance: fromMilli(allowance),
+      allowanceLeft: fromMilli(allowanceLeft),
+      granted: fromMilli(grantedMilli),
+      total: fromMilli(allowanceLeft + grantedMilli),
+      reserved: fromMilli(Number(reserved ?? 0)),
+      resetsAt: nextUtcMidnight(now),
+    };
+  }
+
+  /** The member's latest ledger entries, newest first. */
+  async history(member: MemberRef, n = 20): Promise<LedgerEntry[]> {
+    assertMember(member);
+    if (!Number.isInteger(n) || n < 1 || n > 1000) {
+      throw UserError.invalid([
+        { field: 'count', message: `count must be a whole number from 1 to 1000 (got ${n})` },
+      ]);
+    }
+    const { redis, keys } = this.deps;
+    const [, entries] = await Promise.all([
+      redis.sadd(keys.members(member.scope), member.userId),
+      redis.xrevrange(keys.forMember(member).ledger, '+', '-', 'COUNT', n),
+    ]);
+    return entries.map(([id, flat]) => {
+      const f: Record<string, string> = {};
+      for (let i = 0; i + 1 < flat.length; i += 2) f[flat[i] as string] = flat[i + 1] as string;
+      return {
+        id,
+        at: Number(f.at),
+        kind: f.kind as LedgerKind,
+        amount: fromMilli(f.amount ?? 0),
+        balance: fromMilli(f.balance ?? 0),
+        jobId: f.jobId || undefined,
+        by: f.by ?? '',
+        reason: f.reason ?? '',
+      };
+    });
+  }
+
+  async grant(admin: AdminActor, member: MemberRef, amount: number, reason: string): Promise<Balance> {
+    assertScopeAdmin(admin, member.scope);
+    assertMember(member);
+    if (typeof amount !== 'number' || !Number.isInteger(amount) || amount < 1 || amount > MAX_GRANT) {
+      throw UserError.invalid([
+        {
+          field: 'amount',
+          message: `amount must be a whole number of credits from 1 to ${MAX_GRANT} (got ${JSON.stringify(amount)})`,
+        },
+      ]);
+    }
+    if (typeof reason !== 'string' || reason.length > MAX_REASON) {
+      throw UserError.invalid([
+        { field: 'reason', message: `reason must have at most ${MAX_REASON} characters` },
+      ]);
+    }
+    const { redis, keys, clock, ledgerMaxLen } = this.deps;
+    const memberKeys = keys.forMember(member);
+    const reply = (await redis.easelGrant(
+      memberKeys.member,
+      memberKeys.ledger,
+      keys.members(member.scope),
+      member.userId,
+      clock(),
+      toMilli(amount),
+      ledgerMaxLen,
+      admin.member.userId,
+      reason.trim() || 'granted by an admin',
+    )) as string[];
+    if (reply[0] === 'unknown') {
+      throw new UserError(
+        'not-found',
+        `${member.displayName ?? member.userId} has not used easel in this ${scopeNoun(member.scope)} yet, so there is no one to grant credits to.`,
+      );
+    }
+    return this.balance(member);
+  }
+}
+
+/** A member reference a frontend built from a mention or an API key: it must name someone. */
+export function assertMember(member: MemberRef): void {
+  const id = member?.userId;
+  if (typeof id !== 'string' || id.trim() === '' || id.length > 100 || /[\s:]/.test(id)) {
+    throw UserError.invalid([
+      {
+        field: 'member',
+        message: `member must be a user id of 1 to 100 characters without spaces or colons (got ${JSON.stringify(id)})`,
+      },
+    ]);
+  }
+  const scope = member.scope;
+  if (!scope || typeof scope.id !== 'string' || scope.id.trim() === '' || /[\s:]/.test(scope.id)) {
+    throw UserError.invalid([{ field: 'scope', message: 'scope must name a server, workspace or API key' }]);
+  }
+}

@@ -1,0 +1,151 @@
+import { Job, type Queue, QueueEvents } from 'bullmq';
+import type { Redis } from 'ioredis';
+import { GENERATE_QUEUE } from '../admission/keys.ts';
+import type { Logger } from '../log/logger.ts';
+import { createRedis } from '../redis/connections.ts';
+import type { GenerateJobData, GenerateResult } from './job-data.ts';
+import type { JobProgress } from './job-view.ts';
+
+/**
+ * Job events for frontends that edit their "rendering 12/25" message: QueueEvents reads the
+ * queue's event stream, so it works whichever process runs the job. Each event carries the job's
+ * data so a frontend can tell its own jobs (by `data.origin.platform`) from others'.
+ *
+ * `onFailed` fires once per job, when it has failed for good (BullMQ's "failed" event is only
+ * written when a job moves to the failed set: attempts exhausted, an unrecoverable error, too many
+ * stalls, or a cancel while rendering, with `cancelled: true`). Retried attempts do not fire it.
+ */
+export interface ProgressEvent {
+  jobId: string;
+  progress: JobProgress;
+  data: GenerateJobData;
+}
+export interface CompletedEvent {
+  jobId: string;
+  result: GenerateResult;
+  data: GenerateJobData;
+}
+export interface FailedEvent {
+  jobId: string;
+  failedReason: string;
+  cancelled: boolean;
+  data: GenerateJobData;
+}
+
+type Handler<E> = (event: E) => void | Promise<void>;
+
+const DATA_CACHE = 500;
+
+export class ProgressRelay {
+  private events: QueueEvents | undefined;
+  private connection: Redis | undefined;
+  private readonly progress = new Set<Handler<ProgressEvent>>();
+  private readonly completed = new Set<Handler<CompletedEvent>>();
+  private readonly failed = new Set<Handler<FailedEvent>>();
+  private readonly dataCache = new Map<string, GenerateJobData>();
+
+  constructor(
+    private readonly options: {
+      redisUrl: string;
+      prefix: string;
+      generate: Queue<GenerateJobData, GenerateResult>;
+      logger: Logger;
+    },
+  ) {}
+
+  onProgress(handler: Handler<ProgressEvent>): () => void {
+    return this.add(this.progress, handler);
+  }
+
+  onCompleted(handler: Handler<CompletedEvent>): () => void {
+    return this.add(this.completed, handler);
+  }
+
+  onFailed(handler: Handler<FailedEvent>): () => void {
+    return this.add(this.failed, handler);
+  }
+
+  /** The underlying QueueEvents (started on first use), for waiting on one job. */
+  async queueEvents(): Promise<QueueEvents> {
+    if (this.events) return this.events;
+    this.connection = createRedis(this.options.redisUrl, 'worker', 'easel-queue-events');
+    const events = new QueueEvents(GENERATE_QUEUE, {
+      connection: this.connection,
+      prefix: this.options.prefix,
+    });
+    this.events = events;
+    events.on('error', (err) => this.options.logger.warn({ err }, 'queue events error'));
+    events.on('progress', ({ jobId, data }) => {
+      if (this.progress.size === 0 || typeof data !== 'object' || data === null) return;
+      const progress = data as JobProgress;
+      void this.emit(this.progress, jobId, (jobData) => ({ jobId, progress, data: jobData }));
+    });
+    events.on('completed', ({ jobId, returnvalue }) => {
+      void this.emit(this.completed, jobId, (jobData) => ({
+        jobId,
+        result: returnvalue as unknown as GenerateResult,
+        data: jobData,
+      }));
+      this.dataCache.delete(jobId);
+    });
+    events.on('failed', ({ jobId, failedReason }) => {
+      void this.emit(this.failed, jobId, (jobData) => ({
+        jobId,
+        failedReason,
+        cancelled: failedReason === 'cancelled',
+        data: jobData,
+      }));
+      this.dataCache.delete(jobId);
+    });
+    await events.waitUntilReady();
+    return events;
+  }
+
+  async close(): Promise<void> {
+    const events = this.events;
+    this.events = undefined;
+    if (events) await events.close();
+    if (this.connection) await this.connection.quit().catch(() => this.connection?.disconnect());
+  }
+
+  private add<E>(set: Set<Handler<E>>, handler: Handler<E>): () => void {
+    set.add(handler);
+    void this.queueEvents().catch((err: unknown) =>
+      this.options.logger.warn({ err }, 'queue events failed to start'),
+    );
+    return () => set.delete(handler);
+  }
+
+  private async emit<E>(
+    set: Set<Handler<E>>,
+    jobId: string,
+    make: (data: GenerateJobData) => E,
+  ): Promise<void> {
+    if (set.size === 0) return;
+    const data = await this.jobData(jobId);
+    if (!data) return;
+    const event = make(data);
+    for (const handler of set) {
+      try {
+        await handler(event);
+      } catch (err) {
+        this.options.logger.warn({ err, jobId }, 'job event handler failed');
+      }
+    }
+  }
+
+  private async jobData(jobId: string): Promise<GenerateJobData | undefined> {
+    const cached = this.dataCache.get(jobId);
+    if (cached) return cached;
+    const job = await Job.fromId<GenerateJobData, GenerateResult>(this.options.generate, jobId).catch(
+      () => undefined,
+    );
+    if (!job) return undefined;
+    if (this.dataCache.size >= DATA_CACHE) {
+      const oldest = this.dataCache.keys().next().value;
+      if (oldest !== undefined) this.dataCache.delete(oldest);
+    }
+    this.dataCache.set(jobId, job.data);
+    return job.data;
+  }
+}

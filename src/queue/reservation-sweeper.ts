@@ -1,0 +1,87 @@
+import { Job, type Queue } from 'bullmq';
+import type { AdmissionKeys } from '../admission/keys.ts';
+import type { Reservations } from '../credits/reservations.ts';
+import type { Logger } from '../log/logger.ts';
+import { failureMessage, finishFailedJob } from './final-failure.ts';
+import type { DeliverJobData, GenerateJobData, GenerateResult } from './job-data.ts';
+
+/**
+ * Releases reservations nobody else will settle: the admitting process died between reserving and
+ * adding the job (no job), BullMQ removed or failed a job without our processor running (too many
+ * stalls). Every action goes through the settle script, so sweepers in several processes, a late
+ * worker and a cancel can all race safely.
+ */
+export const SWEEP_GRACE_MS = 60_000;
+const BATCH = 200;
+
+export interface SweeperDeps {
+  redis: import('ioredis').Redis;
+  keys: AdmissionKeys;
+  generate: Queue<GenerateJobData, GenerateResult>;
+  deliver: Queue<DeliverJobData>;
+  reservations: Reservations;
+  logger: Logger;
+  clock: () => number;
+}
+
+export class ReservationSweeper {
+  constructor(private readonly deps: SweeperDeps) {}
+
+  /** Looks at reservations older than the grace period; returns how many it settled. */
+  async sweep(graceMs = SWEEP_GRACE_MS): Promise<number> {
+    const { redis, keys, clock } = this.deps;
+    const ids = await redis.zrangebyscore(
+      keys.openReservations,
+      '-inf',
+      clock() - graceMs,
+      'LIMIT',
+      0,
+      BATCH,
+    );
+    let settled = 0;
+    for (const jobId of ids) {
+      if (await this.settleIfFinished(jobId, true)) settled++;
+    }
+    return settled;
+  }
+
+  /** Settles one reservation whose job is gone, failed or completed; true when it did. */
+  async settleIfFinished(jobId: string, missingMeansGone = false): Promise<boolean> {
+    const { generate, reservations, deliver, logger } = this.deps;
+    const job = await Job.fromId<GenerateJobData, GenerateResult>(generate, jobId);
+    if (!job) {
+      if (!missingMeansGone) return false;
+      const record = await reservations.read(jobId, true);
+      if (record?.status !== 'reserved' || !record.data) return false;
+      const data = JSON.parse(record.data) as GenerateJobData;
+      logger.warn({ jobId }, 'reservation without a job: releasing it');
+      await finishFailedJob(
+        { reservations, deliver, logger },
+        jobId,
+        data,
+        'The request was lost before it reached the queue.',
+      );
+      return true;
+    }
+    const state = await job.getState();
+    if (state === 'failed') {
+      if (job.failedReason === 'cancelled') {
+        await reservations.settle(jobId, 'refund', 'cancelled', job.data.member.userId);
+        return true;
+      }
+      await finishFailedJob(
+        { reservations, deliver, logger },
+        jobId,
+        job.data,
+        failureMessage(new Error(job.failedReason)),
+      );
+      return true;
+    }
+    if (state === 'completed') {
+      // The processor commits before it returns, so this only tidies a record left by a crash.
+      const outcome = await reservations.settle(jobId, 'commit', 'rendered', job.data.member.userId);
+      return outcome.kind === 'committed';
+    }
+    return false;
+  }
+}

@@ -1,0 +1,50 @@
+import type { Queue } from 'bullmq';
+import type { DurationStats } from './eta.ts';
+import { estimateSeconds } from './eta.ts';
+import type { DeliverJobData, GenerateJobData, GenerateResult } from './job-data.ts';
+
+/** The hosted APIs' "system load": how busy the render queue is and how long a new job would take. */
+export interface SystemLoad {
+  generate: { waiting: number; active: number; delayed: number; completed: number; failed: number };
+  deliver: { waiting: number; active: number; delayed: number; failed: number };
+  /** Generate workers connected now (undefined where the Redis host hides CLIENT LIST). */
+  workersOnline?: number;
+  /** Moving average of a render, any model and size. */
+  averageProcessingSeconds?: number;
+  /** Estimated seconds until a job admitted now would finish. */
+  etaSecondsForNewJob?: number;
+}
+
+export async function readSystemLoad(
+  generate: Queue<GenerateJobData, GenerateResult>,
+  deliver: Queue<DeliverJobData>,
+  durations: DurationStats,
+): Promise<SystemLoad> {
+  const [g, d, workers, averages] = await Promise.all([
+    generate.getJobCounts('wait', 'prioritized', 'active', 'delayed', 'completed', 'failed'),
+    deliver.getJobCounts('wait', 'prioritized', 'active', 'delayed', 'failed'),
+    generate.getWorkersCount().catch(() => undefined),
+    durations.averages('*'),
+  ]);
+  const waiting = (g.wait ?? 0) + (g.prioritized ?? 0);
+  const active = g.active ?? 0;
+  const eta = estimateSeconds({ position: waiting + 1, active, ...averages });
+  return {
+    generate: {
+      waiting,
+      active,
+      delayed: g.delayed ?? 0,
+      completed: g.completed ?? 0,
+      failed: g.failed ?? 0,
+    },
+    deliver: {
+      waiting: (d.wait ?? 0) + (d.prioritized ?? 0),
+      active: d.active ?? 0,
+      delayed: d.delayed ?? 0,
+      failed: d.failed ?? 0,
+    },
+    ...(workers !== undefined ? { workersOnline: workers } : {}),
+    ...(averages.anyMs !== undefined ? { averageProcessingSeconds: averages.anyMs / 1000 } : {}),
+    ...(eta !== undefined ? { etaSecondsForNewJob: eta } : {}),
+  };
+}
