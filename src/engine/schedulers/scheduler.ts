@@ -1,0 +1,44 @@
+import type { Tensor } from './tensor.ts';
+
+export interface StepOptions {
+  /**
+   * Standard-normal noise with as many elements as the sample, drawn by the caller's seeded generator.
+   * Called only by steps that inject noise (euler_a, lcm, ddim with eta > 0), at most once per step,
+   * so a given seed gives the same images.
+   */
+  noise?: () => Float32Array;
+  /** DDIM's eta: 0 is deterministic DDIM, 1 adds DDPM's full variance. Other schedulers ignore it. */
+  eta?: number;
+}
+
+export interface StepResult {
+  prevSample: Tensor;
+  /** The model's current estimate of the clean sample (x0), where the scheduler computes one: for previews. */
+  predOriginalSample?: Tensor;
+}
+
+/**
+ * A denoising scheduler with diffusers' interface, so diffusers' pipelines and published test values
+ * carry over: `setTimesteps(n)`, then for each `t` of `timesteps`: `modelInput = scaleModelInput(x, t)`,
+ * run the model, `x = step(output, t, x).prevSample`. Start from noise times `initNoiseSigma`.
+ */
+export interface Scheduler {
+  /** The diffusers class this ports (e.g. "DDIMScheduler"). */
+  readonly className: string;
+  /** Model evaluations per entry of `timesteps` (1 for every scheduler here), as in diffusers' `order`. */
+  readonly order: number;
+  readonly numTrainTimesteps: number;
+  /** The timesteps to feed the model, in order: integers, or floats for Euler-family schedulers. */
+  readonly timesteps: readonly number[];
+  /** Standard deviation of the starting noise. */
+  readonly initNoiseSigma: number;
+  /** True when `step` needs `options.noise`. */
+  readonly stochastic: boolean;
+  setTimesteps(numInferenceSteps: number): void;
+  /** Index into `timesteps` of the first step (img2img starts part way); see `timestepsForStrength`. */
+  setBeginIndex(index: number): void;
+  scaleModelInput(sample: Tensor, timestep: number): Tensor;
+  step(modelOutput: Tensor, timestep: number, sample: Tensor, options?: StepOptions): StepResult;
+  /** Noises a clean sample to the level of `timestep` (img2img, inpainting). */
+  addNoise(original: Tensor, noise: Tensor, timestep: number): Tensor;
+}
