@@ -1,0 +1,385 @@
+import type { Services } from '../src/app/services.ts';
+import { CodedError } from '../src/errors/coded-error.ts';
+import { type FieldError, isUserError, UserError } from '../src/errors/user-error.ts';
+import type { GenerateResult, MemberRef, Origin, RenderedImage } from '../src/queue/job-data.ts';
+import type { CancelOutcome } from '../src/queue/job-view.ts';
+import {
+  COUNT_MAX,
+  PROMPT_MAX_CHARS,
+  SIDE_MAX,
+  SIDE_MIN,
+  SIDE_STEP,
+  UPSCALE_INPUT_MAX,
+} from '../src/request/limits.ts';
+import { randomSeed } from '../src/request/random-seed.ts';
+import { parseRegion, REGION_HELP } from '../src/request/region.ts';
+import type { GenerationRequest } from '../src/request/types.ts';
+import { admitAndReply, type CommandReply } from './imagine.ts';
+
+/**
+ * The buttons under a result (U1-U4, V1-V4, Reroll, Vary, Inpaint, Zoom Out, Upscale 2x/4x,
+ * Cancel) and the requests they make. A button's id carries everything needed to act on it, so
+ * buttons keep working after a restart: `e1:<action>:<jobId>[:<image>]`, where `e1` is the
+ * format's version, `<image>` is 0-based, and ids stay far below Discord's 100 characters.
+ */
+
+export type ButtonAction =
+  | { action: 'upscale'; jobId: string; index: number; factor: 2 | 4 }
+  | { action: 'variation'; jobId: string; index: number; level: 'subtle' | 'strong' }
+  | { action: 'reroll'; jobId: string }
+  | { action: 'inpaint'; jobId: string; index: number }
+  | { action: 'zoom-out'; jobId: string; index: number; zoom: 1.5 | 2 }
+  | { action: 'cancel'; jobId: string };
+
+/** Actions that make a new request (all but cancel). */
+export type RequestAction = Exclude<ButtonAction, { action: 'cancel' }>;
+
+export const ACTION_ID_VERSION = 'e1';
+const ACTION_ID_MAX = 100;
+/** BullMQ job ids as admission makes them (`g` + hex), and room for others without a colon. */
+const JOB_ID = /^[A-Za-z0-9_.-]{1,64}$/;
+
+/** Variation strengths: Midjourney's Vary (Subtle) and Vary (Strong). */
+export const VARIATION_STRENGTH = { subtle: 0.35, strong: 0.65 } as const;
+
+function codeOf(action: ButtonAction): string {
+  switch (action.action) {
+    case 'upscale':
+      return `u${action.factor}`;
+    case 'variation':
+      return action.level === 'subtle' ? 'vs' : 'vv';
+    case 'reroll':
+      return 'r';
+    case 'inpaint':
+      return 'i';
+    case 'zoom-out':
+      return action.zoom === 2 ? 'z2' : 'z15';
+    case 'cancel':
+      return 'x';
+  }
+}
+
+type Decoder = (jobId: string, index: number) => ButtonAction;
+
+const DECODERS: Record<string, { indexed: boolean; make: Decoder }> = {
+  u2: { indexed: true, make: (jobId, index) => ({ action: 'upscale', jobId, index, factor: 2 }) },
+  u4: { indexed: true, make: (jobId, index) => ({ action: 'upscale', jobId, index, factor: 4 }) },
+  vs: { indexed: true, make: (jobId, index) => ({ action: 'variation', jobId, index, level: 'subtle' }) },
+  vv: { indexed: true, make: (jobId, index) => ({ action: 'variation', jobId, index, level: 'strong' }) },
+  r: { indexed: false, make: (jobId) => ({ action: 'reroll', jobId }) },
+  i: { indexed: true, make: (jobId, index) => ({ action: 'inpaint', jobId, index }) },
+  z15: { indexed: true, make: (jobId, index) => ({ action: 'zoom-out', jobId, index, zoom: 1.5 }) },
+  z2: { indexed: true, make: (jobId, index) => ({ action: 'zoom-out', jobId, index, zoom: 2 }) },
+  x: { indexed: false, make: (jobId) => ({ action: 'cancel', jobId }) },
+};
+
+export function encodeActionId(action: ButtonAction): string {
+  // Ids are built by easel from its own job ids: a bad one is a bug to see at once, not a member's mistake.
+  if (!JOB_ID.test(action.jobId))
+    throw new CodedError('platform-error', `job id unfit for a button: ${action.jobId}`);
+  const parts = [ACTION_ID_VERSION, codeOf(action), action.jobId];
+  if ('index' in action) {
+    if (!Number.isInteger(action.index) || action.index < 0 || action.index >= COUNT_MAX) {
+      throw new CodedError('platform-error', `image index out of range for a button: ${action.index}`);
+    }
+    parts.push(String(action.index));
+  }
+  const id = parts.join(':');
+  if (id.length > ACTION_ID_MAX)
+    throw new CodedError('platform-error', `button id over ${ACTION_ID_MAX} characters`);
+  return id;
+}
+
+/** True for ids this module made (any version), so a frontend can route them here. */
+export function isActionId(id: string): boolean {
+  return /^e\d+:/.test(id);
+}
+
+/**
+ * The action a button id stands for. A malformed, unknown or outdated id (a message from an older
+ * easel, a hand-made request) is a `UserError` saying the button no longer works, never a crash.
+ */
+export function decodeActionId(id: unknown): ButtonAction {
+  const broken = (why: string) =>
+    new UserError('invalid-request', `This button ${why}; run /imagine again to get working buttons.`, {
+      actionId: typeof id === 'string' ? id.slice(0, ACTION_ID_MAX) : undefined,
+    });
+  if (typeof id !== 'string' || !isActionId(id) || id.length > ACTION_ID_MAX) {
+    throw broken('is not one easel knows');
+  }
+  const [version, code, jobId, index, ...rest] = id.split(':');
+  if (version !== ACTION_ID_VERSION) throw broken(`comes from another version of easel (${version})`);
+  const decoder = code === undefined ? undefined : DECODERS[code];
+  if (!decoder) throw broken(`has an action easel does not know ("${code ?? ''}")`);
+  if (jobId === undefined || !JOB_ID.test(jobId)) throw broken('names no valid job');
+  if (rest.length > 0 || (decoder.indexed ? index === undefined : index !== undefined)) {
+    throw broken('is malformed');
+  }
+  if (!decoder.indexed) return decoder.make(jobId, 0);
+  const n = Number(index);
+  if (!/^\d$/.test(index ?? '') || n >= COUNT_MAX) throw broken(`names no valid image ("${index}")`);
+  return decoder.make(jobId, n);
+}
+
+/** How an action is named to members, e.g. in the status line of the job it starts. */
+export function describeAction(action: ButtonAction): string {
+  switch (action.action) {
+    case 'upscale':
+      return `Upscale ${action.factor}x of image ${action.index + 1}`;
+    case 'variation':
+      return `Vary (${action.level === 'subtle' ? 'Subtle' : 'Strong'}) of image ${action.index + 1}`;
+    case 'reroll':
+      return 'Reroll';
+    case 'inpaint':
+      return `Inpaint of image ${action.index + 1}`;
+    case 'zoom-out':
+      return `Zoom Out ${action.zoom}x of image ${action.index + 1}`;
+    case 'cancel':
+      return 'Cancel';
+  }
+}
+
+/** A button as both chat platforms draw it (Slack `action_id`, Discord `custom_id`). */
+export interface ActionButton {
+  label: string;
+  actionId: string;
+  style?: 'primary' | 'danger';
+}
+
+function button(label: string, action: ButtonAction, style?: ActionButton['style']): ActionButton {
+  return { label, actionId: encodeActionId(action), ...(style ? { style } : {}) };
+}
+
+export function cancelButton(jobId: string): ActionButton {
+  return button('Cancel', { action: 'cancel', jobId }, 'danger');
+}
+
+/**
+ * The rows of buttons under a finished job. Under a grid or any rendered result: U1-U4 and Reroll,
+ * then V1-V4. Under an upscaled image: Vary (Subtle/Strong) and Inpaint, Zoom Out 1.5x/2x, then
+ * Upscale 2x/4x while the image is still small enough to upscale. At most 5 rows of 5 (Discord).
+ */
+export function resultButtonRows(job: {
+  jobId: string;
+  request: GenerationRequest;
+  result: GenerateResult;
+}): ActionButton[][] {
+  const { jobId, request, result } = job;
+  const images = result.images.slice(0, COUNT_MAX);
+  if (images.length === 0) return [];
+  if (request.mode !== 'upscale') {
+    return [
+      [
+        ...images.map((_, index) => button(`U${index + 1}`, { action: 'upscale', jobId, index, factor: 2 })),
+        button('Reroll', { action: 'reroll', jobId }),
+      ],
+      images.map((_, index) =>
+        button(`V${index + 1}`, { action: 'variation', jobId, index, level: 'strong' }),
+      ),
+    ];
+  }
+  const image = images[0]!;
+  const rows: ActionButton[][] = [
+    [
+      button('Vary (Subtle)', { action: 'variation', jobId, index: 0, level: 'subtle' }),
+      button('Vary (Strong)', { action: 'variation', jobId, index: 0, level: 'strong' }),
+      button('Inpaint', { action: 'inpaint', jobId, index: 0 }),
+    ],
+    [
+      button('Zoom Out 1.5x', { action: 'zoom-out', jobId, index: 0, zoom: 1.5 }),
+      button('Zoom Out 2x', { action: 'zoom-out', jobId, index: 0, zoom: 2 }),
+    ],
+  ];
+  if (Math.max(image.width, image.height) <= UPSCALE_INPUT_MAX) {
+    rows.push([
+      button('Upscale 2x', { action: 'upscale', jobId, index: 0, factor: 2 }),
+      button('Upscale 4x', { action: 'upscale', jobId, index: 0, factor: 4 }),
+    ]);
+  }
+  return rows;
+}
+
+export interface SourceJob {
+  request: GenerationRequest;
+  /** Absent while the job has not finished (or when it failed). */
+  result?: GenerateResult;
+}
+
+export interface ActionExtra {
+  /** Inpaint: what to paint in the region. */
+  prompt?: string;
+  /** Inpaint: a region preset or `x,y,w,h` in percent (see src/request/region.ts). */
+  region?: string;
+  /** Where new seeds come from; tests pass a fixed one. */
+  randomSeed?: () => number;
+}
+
+/** The nearest size on the render grid (multiples of 64 in 320..1536), for images of any size. */
+function snapSide(side: number): number {
+  return Math.min(SIDE_MAX, Math.max(SIDE_MIN, Math.round(side / SIDE_STEP) * SIDE_STEP));
+}
+
+function chosenImage(source: SourceJob, index: number): RenderedImage {
+  const images = source.result?.images ?? [];
+  if (images.length === 0) {
+    throw new UserError(
+      'not-found',
+      'That job has no images to work on (it has not finished, or it failed).',
+    );
+  }
+  const image = images[index];
+  if (!image) {
+    throw new UserError('not-found', `That job has no image ${index + 1}; it has ${images.length}.`);
+  }
+  return image;
+}
+
+/**
+ * The request a button makes from the job it sits under. Rendering actions (variation, inpaint,
+ * zoom out) keep the source's prompt, model and settings, start from the chosen image and draw a new
+ * seed; an upscale keeps the image's seed and size (its output is `upscale` times that). Throws a
+ * `UserError` for a missing image or bad inpaint input (every bad field at once).
+ */
+export function requestForAction(
+  source: SourceJob,
+  action: RequestAction,
+  extra: ActionExtra = {},
+): GenerationRequest {
+  const newSeed = extra.randomSeed ?? randomSeed;
+  const base = source.request;
+  if (action.action === 'reroll') {
+    // The same request (image, strength and source included) with only the seed changed.
+    return { ...base, seed: newSeed() };
+  }
+  const image = chosenImage(source, action.index);
+  const origin = { jobId: action.jobId, index: action.index };
+  const common: GenerationRequest = {
+    mode: base.mode,
+    prompt: base.prompt,
+    negativePrompt: base.negativePrompt,
+    model: base.model,
+    // An upscale's own size is its input's, which may be off the grid when it came from the API.
+    width: base.mode === 'upscale' ? snapSide(base.width) : base.width,
+    height: base.mode === 'upscale' ? snapSide(base.height) : base.height,
+    steps: base.steps,
+    guidance: base.guidance,
+    sampler: base.sampler,
+    seed: newSeed(),
+    // A grid's actions make as many images as it had; an upscaled image's make a new grid of four.
+    count: base.mode === 'upscale' ? COUNT_MAX : base.count,
+    initImage: { artifactId: image.artifactId },
+    source: origin,
+  };
+  switch (action.action) {
+    case 'upscale': {
+      if (Math.max(image.width, image.height) > UPSCALE_INPUT_MAX) {
+        throw UserError.invalid([
+          {
+            field: 'scale',
+            message: `scale: this image is already ${image.width}x${image.height}; easel upscales images of at most ${UPSCALE_INPUT_MAX} pixels a side`,
+          },
+        ]);
+      }
+      return {
+        ...common,
+        mode: 'upscale',
+        width: image.width,
+        height: image.height,
+        seed: image.seed,
+        count: 1,
+        upscale: action.factor,
+      };
+    }
+    case 'variation':
+      return { ...common, mode: 'variation', strength: VARIATION_STRENGTH[action.level] };
+    case 'zoom-out':
+      return { ...common, mode: 'outpaint', zoomOut: action.zoom, strength: 1 };
+    case 'inpaint': {
+      const errors: FieldError[] = [];
+      const prompt = (extra.prompt ?? '').trim();
+      if (prompt === '') {
+        errors.push({
+          field: 'prompt',
+          message: `prompt: required; say what to paint in 1 to ${PROMPT_MAX_CHARS} characters`,
+        });
+      } else if ([...prompt].length > PROMPT_MAX_CHARS) {
+        errors.push({
+          field: 'prompt',
+          message: `prompt: must be at most ${PROMPT_MAX_CHARS} characters (got ${[...prompt].length})`,
+        });
+      }
+      const regionText = (extra.region ?? '').trim();
+      const region = parseRegion(regionText);
+      if (regionText === '')
+        errors.push({ field: 'region', message: `region: required; give ${REGION_HELP}` });
+      else if (!region.ok) errors.push({ field: 'region', message: `region: ${region.message}` });
+      if (errors.length > 0 || !region.ok) throw UserError.invalid(errors);
+      return { ...common, mode: 'inpaint', prompt, region: region.region, strength: 1 };
+    }
+  }
+}
+
+export interface ActionInput {
+  /** The pressed button's id (Discord `custom_id`, Slack `action_id`), or the inpaint modal's. */
+  actionId: string;
+  /** The platform's id for this press (interaction id, trigger id): one job per press. */
+  requestId: string;
+  member: MemberRef;
+  origin: Origin;
+  /** Inpaint: the modal's prompt and region. */
+  extra?: ActionExtra;
+  /** Scope admins may cancel others' jobs (the platform checked the permission). */
+  isAdmin?: boolean;
+}
+
+export type ActionReply = CommandReply | { status: 'cancelled'; jobId: string; outcome: CancelOutcome };
+
+export type ActionServices = Pick<Services, 'admission' | 'jobs'>;
+
+function sameScope(a: MemberRef, b: MemberRef): boolean {
+  return a.scope.kind === b.scope.kind && a.scope.id === b.scope.id;
+}
+
+/**
+ * A button press (or the inpaint modal's submission): decodes the id, loads the job it sits under
+ * from Redis, and cancels it or admits the request the action makes. Anyone in the job's scope may
+ * use its buttons (and pays for what they start); cancel is for the owner or an admin.
+ */
+export async function handleAction(services: ActionServices, input: ActionInput): Promise<ActionReply> {
+  try {
+    const action = decodeActionId(input.actionId);
+    if (action.action === 'cancel') {
+      const outcome = await services.jobs.cancel(action.jobId, input.member, {
+        isAdmin: input.isAdmin === true,
+      });
+      return { status: 'cancelled', jobId: action.jobId, outcome };
+    }
+    const job = await services.jobs.get(action.jobId);
+    if (!job || !sameScope(job.data.member, input.member)) {
+      throw new UserError(
+        'not-found',
+        'That job is gone (results are kept for a limited time); run /imagine again.',
+      );
+    }
+    if (job.state !== 'completed' || !job.result) {
+      throw new UserError(
+        'not-found',
+        job.state === 'failed' || job.state === 'cancelled'
+          ? 'That job has no images to work on: it did not finish.'
+          : 'That job is still rendering; its buttons work once its images are posted.',
+      );
+    }
+    const request = requestForAction({ request: job.data.request, result: job.result }, action, input.extra);
+    return await admitAndReply(services, {
+      requestId: input.requestId,
+      member: input.member,
+      origin: input.origin,
+      request,
+      // A reroll repeats the prompt on purpose; the duplicate filter must not take it for spam.
+      ...(action.action === 'reroll' ? { allowRepeat: true } : {}),
+    });
+  } catch (error) {
+    if (isUserError(error)) return { status: 'refused', error };
+    throw error;
+  }
+}
