@@ -30,5 +30,6 @@ export function describeValue(value: unknown): string {
   }
   if (typeof value === 'boolean') return String(value);
   if (value === null) return 'null';
+  if (value === undefined) return 'nothing';
   return `a ${Array.isArray(value) ? 'list' : typeof value}`;
 }

@@ -173,9 +173,15 @@ export function validateRequest(raw: RawRequest, ctx: ValidationContext): Valida
   if (mode !== 'txt2img' && !raw.initImage) bad('initImage', `required for ${mode}: attach an image`);
 
   let region: RegionPercent | undefined;
-  if (given('region')) {
+  if (given('region') && mode !== 'inpaint') {
+    bad('region', 'only applies to inpaint; leave it out');
+  } else if (given('region')) {
     const read =
-      typeof raw.region === 'string' ? parseRegion(raw.region) : checkRegion(raw.region as RegionPercent);
+      typeof raw.region === 'string'
+        ? parseRegion(raw.region)
+        : typeof raw.region === 'object' && raw.region !== null && !Array.isArray(raw.region)
+          ? checkRegion(raw.region as RegionPercent)
+          : parseRegion(describeValue(raw.region));
     if (read.ok) region = read.region;
     else bad('region', read.message);
   }

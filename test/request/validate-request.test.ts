@@ -310,3 +310,30 @@ describe('invalidRequestError', () => {
     expect(both.message.split('\n')).toHaveLength(2);
   });
 });
+
+describe('validateRequest: regions', () => {
+  function inpaint(region: unknown, mode: 'inpaint' | 'img2img' = 'inpaint'): ValidationResult {
+    const raw = parsePromptFlags('a hat');
+    raw.initImage = { artifactId: 'a1' };
+    raw.region = region;
+    return validateRequest(raw, { ...ctx, mode });
+  }
+
+  it('accepts a region object from a frontend that drew one', () => {
+    expect(accepted(inpaint({ x: 10, y: 10, w: 20, h: 20 })).region).toEqual({ x: 10, y: 10, w: 20, h: 20 });
+  });
+
+  it('refuses malformed region objects and values of other types', () => {
+    expect(messages(inpaint({ x: 10, y: 10, w: 'wide', h: 20 }))).toEqual([
+      'region: w must be a number from 0 to 100 percent (got "wide")',
+    ]);
+    expect(messages(inpaint({ x: 10, y: 10 }))).toEqual([
+      'region: w must be a number from 0 to 100 percent (got nothing)',
+    ]);
+    expect(messages(inpaint(42))[0]).toContain('region: must be center, top, bottom');
+  });
+
+  it('refuses a region outside inpaint', () => {
+    expect(messages(inpaint('top', 'img2img'))).toEqual(['region: only applies to inpaint; leave it out']);
+  });
+});
