@@ -15,6 +15,8 @@ export interface StatusRecord {
   threadTs: string;
   /** The member who asked (for ephemeral notices). */
   userId: string;
+  /** Credits reserved for the job, shown on every re-render of the status message. */
+  cost: number;
 }
 
 const TTL_S = 30 * 24 * 3600;

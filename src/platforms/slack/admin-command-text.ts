@@ -1,0 +1,124 @@
+import { NSFW_POLICIES, type NsfwPolicy } from '../../admission/quota-policy.ts';
+
+/**
+ * `/imagine-admin` takes its operation as text (Slack slash commands have no typed options), the
+ * same operations as Discord's `/quota`. With `should_escape` on in the manifest, Slack sends a
+ * mention as `<@U123|name>`; a bare user id works too. Numbers are checked for shape here and for
+ * range by `commands/quota.ts`, which every platform shares.
+ */
+export type QuotaSetting = 'allowance' | 'cooldown' | 'pending' | 'daily-cap' | 'max-steps' | 'max-pixels';
+
+export const QUOTA_SETTINGS: Record<QuotaSetting, string> = {
+  allowance: 'daily credits each member gets',
+  cooldown: 'seconds between two requests of a member',
+  pending: 'jobs a member may have waiting at once',
+  'daily-cap': 'credits the whole workspace may spend a day (0: no cap)',
+  'max-steps': 'most steps a request may take',
+  'max-pixels': 'largest image, width x height',
+};
+
+export type AdminOperation =
+  | { op: 'show' }
+  | { op: 'help' }
+  | { op: 'set'; setting: QuotaSetting; value: number }
+  | { op: 'nsfw'; policy: NsfwPolicy }
+  | { op: 'nsfw-channel'; on: boolean }
+  | { op: 'ban'; words: string[] }
+  | { op: 'unban'; words: string[] }
+  | { op: 'suspend'; userId: string }
+  | { op: 'unsuspend'; userId: string }
+  | { op: 'grant'; userId: string; amount: number };
+
+export type AdminParse = { ok: true; operation: AdminOperation } | { ok: false; message: string };
+
+export const ADMIN_USAGE = [
+  '`/imagine-admin show` the workspace quota policy',
+  `\`/imagine-admin set <${Object.keys(QUOTA_SETTINGS).join('|')}> <number>\``,
+  `\`/imagine-admin nsfw <${NSFW_POLICIES.join('|')}>\``,
+  '`/imagine-admin nsfw-channel <on|off>` mark this channel as one where NSFW images may be shown',
+  '`/imagine-admin ban <word or phrase>` / `unban <word or phrase>`',
+  '`/imagine-admin suspend @member` / `unsuspend @member`',
+  '`/imagine-admin grant @member <credits>`',
+].join('\n');
+
+/** `<@U123|name>`, `<@U123>` or `U123`; undefined for anything else. */
+export function readUserId(text: string | undefined): string | undefined {
+  if (!text) return undefined;
+  const mention = /^<@([UW][A-Z0-9]+)(?:\|[^>]*)?>$/.exec(text.trim());
+  if (mention) return mention[1];
+  return /^[UW][A-Z0-9]{2,}$/.test(text.trim()) ? text.trim() : undefined;
+}
+
+function readInteger(text: string | undefined): number | undefined {
+  if (text === undefined || !/^-?\d+$/.test(text)) return undefined;
+  const n = Number(text);
+  return Number.isSafeInteger(n) ? n : undefined;
+}
+
+export function parseAdminCommand(text: string): AdminParse {
+  const words = text.trim().split(/\s+/).filter(Boolean);
+  const [verb = 'show', ...rest] = words;
+  const fail = (message: string): AdminParse => ({ ok: false, message: `${message}\n\n${ADMIN_USAGE}` });
+  switch (verb.toLowerCase()) {
+    case 'show':
+      return { ok: true, operation: { op: 'show' } };
+    case 'help':
+      return { ok: true, operation: { op: 'help' } };
+    case 'set': {
+      const [name, value] = rest;
+      const setting = name?.toLowerCase() as QuotaSetting | undefined;
+      if (!setting || !(setting in QUOTA_SETTINGS)) {
+        return fail(
+          `set: the setting must be one of ${Object.keys(QUOTA_SETTINGS).join(', ')} (got "${name ?? ''}")`,
+        );
+      }
+      const n = readInteger(value);
+      if (n === undefined || rest.length !== 2) {
+        return fail(
+          `set ${setting}: needs one whole number, the ${QUOTA_SETTINGS[setting]} (got "${rest.slice(1).join(' ')}")`,
+        );
+      }
+      return { ok: true, operation: { op: 'set', setting, value: n } };
+    }
+    case 'nsfw': {
+      const policy = rest[0]?.toLowerCase();
+      if (!policy || !(NSFW_POLICIES as readonly string[]).includes(policy) || rest.length !== 1) {
+        return fail(`nsfw: the policy must be one of ${NSFW_POLICIES.join(', ')} (got "${rest.join(' ')}")`);
+      }
+      return { ok: true, operation: { op: 'nsfw', policy: policy as NsfwPolicy } };
+    }
+    case 'nsfw-channel': {
+      const value = rest[0]?.toLowerCase();
+      if ((value !== 'on' && value !== 'off') || rest.length !== 1) {
+        return fail(`nsfw-channel: must be on or off (got "${rest.join(' ')}")`);
+      }
+      return { ok: true, operation: { op: 'nsfw-channel', on: value === 'on' } };
+    }
+    case 'ban':
+    case 'unban': {
+      const phrase = rest.join(' ').trim();
+      if (!phrase) return fail(`${verb}: needs a word or phrase`);
+      return { ok: true, operation: { op: verb.toLowerCase() as 'ban' | 'unban', words: [phrase] } };
+    }
+    case 'suspend':
+    case 'unsuspend': {
+      const userId = readUserId(rest[0]);
+      if (!userId || rest.length !== 1)
+        return fail(`${verb}: needs one member, as @mention (got "${rest.join(' ')}")`);
+      return { ok: true, operation: { op: verb.toLowerCase() as 'suspend' | 'unsuspend', userId } };
+    }
+    case 'grant': {
+      const userId = readUserId(rest[0]);
+      if (!userId) return fail(`grant: needs a member as @mention first (got "${rest[0] ?? ''}")`);
+      const amount = readInteger(rest[1]);
+      if (amount === undefined || rest.length !== 2) {
+        return fail(
+          `grant: needs a whole number of credits after the member (got "${rest.slice(1).join(' ')}")`,
+        );
+      }
+      return { ok: true, operation: { op: 'grant', userId, amount } };
+    }
+    default:
+      return fail(`Unknown operation "${verb}".`);
+  }
+}

@@ -1,0 +1,276 @@
+import type { webApi } from '@slack/bolt';
+import { UnrecoverableError } from 'bullmq';
+import type { NsfwPolicy } from '../../admission/quota-policy.ts';
+import type { ArtifactStore } from '../../artifacts/artifact-store.ts';
+import type { Logger } from '../../log/logger.ts';
+import type {
+  DeliverJobData,
+  GenerateResult,
+  RenderedImage,
+  ScopeRef,
+  SlackOrigin,
+} from '../../queue/job-data.ts';
+import type { GenerationRequest } from '../../request/types.ts';
+import { jobTitle } from './blocks/job-title.ts';
+import { type ResultButton, resultMessage } from './blocks/result-message.ts';
+import { type StatusState, statusMessage } from './blocks/status-message.ts';
+import type { NsfwChannels } from './nsfw-channels.ts';
+import { slackErrorCode } from './slack-error-code.ts';
+import type { StatusRecord, StatusStore } from './status-store.ts';
+
+/**
+ * Posts a finished job to Slack: the image(s) uploaded into the job's thread with the three-step
+ * upload (`files.uploadV2`: getUploadURLExternal, the bytes, completeUploadExternal with
+ * `thread_ts`), then the buttons, then the status message turned to "done". A failure turns the
+ * status message to "failed" and tells the member (ephemeral) what failed and what was refunded.
+ *
+ * Delivery is at least once (BullMQ), so each side effect runs under `once` keyed by job id: a
+ * delivery job that runs twice posts nothing twice. Rate limits (429 + Retry-After) are waited out
+ * by the Web API client, which pauses and retries the same call; errors no retry can fix (the
+ * channel is gone, the token revoked) fail the delivery job without retries.
+ */
+export type Once = (key: string, effect: () => Promise<void>) => Promise<void>;
+
+export interface SlackDeliveryDeps {
+  client: webApi.WebClient;
+  artifacts: ArtifactStore;
+  statusStore: StatusStore;
+  nsfwChannels: NsfwChannels;
+  /** The scope's NSFW policy (quota setting). */
+  nsfwPolicy(scope: ScopeRef): Promise<NsfwPolicy>;
+  /** Rows of result buttons for a job's images (shared action ids, see commands/actions.ts). */
+  resultRows(jobId: string, request: GenerationRequest, shownIndexes: number[]): ResultButton[][];
+  /** The Cancel button's action id (only used when the status message is re-rendered). */
+  cancelActionId(jobId: string): string;
+  once: Once;
+  logger: Logger;
+  /** How long to wait for the frontend to record the status message before posting one. */
+  statusWaitMs?: number;
+}
+
+/** Platform errors a retry cannot fix. */
+const PERMANENT = new Set([
+  'channel_not_found',
+  'not_in_channel',
+  'is_archived',
+  'invalid_auth',
+  'account_inactive',
+  'token_revoked',
+  'missing_scope',
+  'not_authed',
+  'restricted_action',
+]);
+
+export class SlackDelivery {
+  constructor(private readonly deps: SlackDeliveryDeps) {}
+
+  async deliver(data: DeliverJobData): Promise<void> {
+    if (data.origin.platform !== 'slack') throw new UnrecoverableError('not a Slack delivery');
+    try {
+      if (data.kind === 'result') await this.deliverResult(data, data.origin);
+      else await this.deliverFailure(data, data.origin);
+    } catch (error) {
+      const code = slackErrorCode(error);
+      if (code && PERMANENT.has(code)) {
+        this.deps.logger.error({ jobId: data.jobId, code }, 'Slack refused the delivery for good');
+        throw new UnrecoverableError(`Slack: ${code}`);
+      }
+      throw error;
+    }
+  }
+
+  private async deliverResult(data: DeliverJobData, origin: SlackOrigin): Promise<void> {
+    const result = data.result;
+    if (!result) throw new UnrecoverableError('result delivery without a result');
+    const { client, logger } = this.deps;
+    const status = await this.statusFor(data, origin);
+    const shown = await this.shownImages(data, origin, result);
+    const blocked = result.images.map((_, i) => i).filter((i) => !shown.includes(i));
+
+    await this.deps.once(`slack:upload:${data.jobId}`, async () => {
+      const files = await this.filesToUpload(data, result, shown);
+      if (files.length === 0) return;
+      await client.files.uploadV2({
+        channel_id: status.channelId,
+        thread_ts: status.threadTs,
+        initial_comment: this.caption(data, result),
+        file_uploads: files,
+      });
+    });
+
+    await this.deps.once(`slack:buttons:${data.jobId}`, async () => {
+      const notes: string[] = [];
+      if (blocked.length > 0) {
+        const which = blocked.map((i) => i + 1).join(', ');
+        notes.push(
+          `:no_entry: Image${blocked.length === 1 ? '' : 's'} ${which} ${blocked.length === 1 ? 'was' : 'were'} flagged as NSFW and not shown: this workspace's policy does not allow it in this channel.`,
+        );
+      }
+      if (result.truncatedWords.length > 0) {
+        notes.push(
+          `:scissors: The prompt was longer than the model reads (77 tokens); these words were left out: ${result.truncatedWords.join(' ')}`,
+        );
+      }
+      const message = resultMessage({
+        userId: data.member.userId,
+        prompt: data.request.prompt,
+        seed: result.seed,
+        rows: shown.length > 0 ? this.deps.resultRows(data.jobId, data.request, shown) : [],
+        notes,
+      });
+      await client.chat.postMessage({
+        channel: status.channelId,
+        thread_ts: status.threadTs,
+        text: message.text,
+        blocks: message.blocks,
+        unfurl_links: false,
+      });
+    });
+
+    await this.finishStatus(data, status, {
+      kind: 'done',
+      seconds: result.timings.totalMs / 1000,
+      images: result.images.length,
+    });
+    logger.info({ jobId: data.jobId, shown: shown.length, blocked: blocked.length }, 'delivered to Slack');
+  }
+
+  private async deliverFailure(data: DeliverJobData, origin: SlackOrigin): Promise<void> {
+    const failure = data.failure ?? { message: 'The render failed.', refunded: 0 };
+    const status = await this.deps.statusStore.get(data.jobId);
+    if (status) await this.finishStatus(data, status, { kind: 'failed', ...failure });
+    await this.deps.once(`slack:failure:${data.jobId}`, async () => {
+      const refund =
+        failure.refunded > 0
+          ? `${failure.refunded} credit${failure.refunded === 1 ? ' was' : 's were'} refunded.`
+          : 'Nothing was charged.';
+      await this.deps.client.chat.postEphemeral({
+        channel: status?.channelId ?? origin.channelId,
+        user: data.member.userId,
+        text: `Your request "${data.request.prompt.slice(0, 200)}" failed: ${failure.message} ${refund}`,
+        ...(status ? { thread_ts: status.threadTs } : {}),
+      });
+    });
+  }
+
+  /**
+   * The job's status message. The frontend records it right after admission; if it has not
+   * (the bot died in between), delivery posts one itself so the result still has a home.
+   */
+  private async statusFor(data: DeliverJobData, origin: SlackOrigin): Promise<StatusRecord> {
+    const { statusStore } = this.deps;
+    const deadline = Date.now() + (this.deps.statusWaitMs ?? 10_000);
+    for (;;) {
+      const record = await statusStore.get(data.jobId);
+      if (record) return record;
+      if (Date.now() >= deadline) break;
+      await new Promise((resolve) => setTimeout(resolve, 200));
+    }
+    const message = statusMessage({
+      title: jobTitle(data.request),
+      userId: data.member.userId,
+      cost: 0,
+      state: { kind: 'rendering', step: 0, total: 0 },
+      cancelActionId: this.deps.cancelActionId(data.jobId),
+    });
+    const posted = await this.deps.client.chat.postMessage({
+      channel: origin.channelId,
+      text: message.text,
+      blocks: message.blocks,
+      ...(origin.parentTs ? { thread_ts: origin.parentTs } : {}),
+    });
+    const ts = posted.ts as string;
+    const claim = await statusStore.claim(data.jobId, {
+      channelId: origin.channelId,
+      statusTs: ts,
+      threadTs: origin.parentTs ?? ts,
+      userId: data.member.userId,
+      cost: 0,
+    });
+    if (!claim.won)
+      await this.deps.client.chat.delete({ channel: origin.channelId, ts }).catch(() => undefined);
+    return claim.record;
+  }
+
+  /** Indexes of the images this channel may show, after the workspace's NSFW policy. */
+  private async shownImages(
+    data: DeliverJobData,
+    origin: SlackOrigin,
+    result: GenerateResult,
+  ): Promise<number[]> {
+    const flagged = result.images.some((image) => image.nsfw?.nsfw);
+    if (!flagged) return result.images.map((_, i) => i);
+    const policy = await this.deps.nsfwPolicy(data.member.scope);
+    // Slack has neither an NSFW channel flag nor spoilers: flagged images show only in channels
+    // the workspace's admins marked, and only when the policy is not "block".
+    const marked =
+      policy !== 'block' && (await this.deps.nsfwChannels.isMarked(origin.teamId, origin.channelId));
+    return result.images
+      .map((image, i) => ({ image, i }))
+      .filter(({ image }) => !image.nsfw?.nsfw || marked)
+      .map(({ i }) => i);
+  }
+
+  private async filesToUpload(
+    data: DeliverJobData,
+    result: GenerateResult,
+    shown: number[],
+  ): Promise<{ file: Buffer; filename: string; title: string; alt_text: string }[]> {
+    const alt = data.request.prompt.slice(0, 1000);
+    const read = async (artifactId: string) => {
+      const stored = await this.deps.artifacts.get(artifactId);
+      if (!stored) throw new UnrecoverableError(`artifact ${artifactId} is gone (past retention?)`);
+      return stored.bytes;
+    };
+    if (shown.length === result.images.length && result.grid) {
+      return [
+        {
+          file: await read(result.grid.artifactId),
+          filename: `easel-${result.seed}-grid.png`,
+          title: 'Grid',
+          alt_text: alt,
+        },
+      ];
+    }
+    const files = [];
+    for (const i of shown) {
+      const image = result.images[i] as RenderedImage;
+      files.push({
+        file: await read(image.artifactId),
+        filename: `easel-${image.seed}-${i + 1}.png`,
+        title: `Image ${i + 1}`,
+        alt_text: alt,
+      });
+    }
+    return files;
+  }
+
+  private caption(data: DeliverJobData, result: GenerateResult): string {
+    const first = result.images[0];
+    const size = first ? ` · ${first.width}x${first.height}` : '';
+    return `<@${data.member.userId}> ${jobTitle(data.request)} — seed ${result.seed}${size} · ${result.model} · ${(result.timings.totalMs / 1000).toFixed(1)} s`;
+  }
+
+  private async finishStatus(data: DeliverJobData, status: StatusRecord, state: StatusState): Promise<void> {
+    await this.deps.statusStore.markFinal(data.jobId);
+    const message = statusMessage({
+      title: jobTitle(data.request),
+      userId: data.member.userId,
+      cost: status.cost,
+      seed: data.result?.seed ?? data.request.seed,
+      state,
+      cancelActionId: this.deps.cancelActionId(data.jobId),
+    });
+    try {
+      await this.deps.client.chat.update({
+        channel: status.channelId,
+        ts: status.statusTs,
+        text: message.text,
+        blocks: message.blocks,
+      });
+    } catch (error) {
+      // The result is posted; a status message someone deleted is no reason to retry the job.
+      this.deps.logger.warn({ err: error, jobId: data.jobId }, 'status message not updated');
+    }
+  }
+}

@@ -1,0 +1,109 @@
+import type { App, BlockAction } from '@slack/bolt';
+import { decodeActionId, requestForAction } from '../../../../commands/actions.ts';
+import { isUserError, UserError } from '../../../errors/user-error.ts';
+import { PROMPT_MAX_CHARS } from '../../../request/limits.ts';
+import { inpaintModal } from '../blocks/inpaint-modal.ts';
+import { jobTitle } from '../blocks/job-title.ts';
+import { statusMessage } from '../blocks/status-message.ts';
+import { isWorkspaceAdmin } from '../slack-admins.ts';
+import { type SlackDeps, slackMember } from '../slack-deps.ts';
+import { type EphemeralTarget, tellMember } from '../tell-member.ts';
+import { sourceJob } from './source-job.ts';
+import { startActionJob } from './start-action-job.ts';
+
+/**
+ * Every button easel posts: Cancel under a status message; U1-U4, V1-V4, Reroll under a result;
+ * Vary, Inpaint, Zoom Out and Upscale under an upscale. The action id says what and which job
+ * (commands/actions.ts); the job is read from Redis and must belong to this workspace. Each new
+ * job goes through admission and is charged to the member who pressed. Inpaint opens a modal
+ * first, inside the trigger id's 3 seconds.
+ */
+export function registerButtonActions(app: App, deps: SlackDeps): void {
+  app.action<BlockAction>(/.*/, async ({ ack, body, action, respond }) => {
+    await ack();
+    const teamId = body.team?.id ?? body.user.team_id ?? '';
+    const channelId = body.channel?.id ?? body.container?.channel_id ?? '';
+    const userId = body.user.id;
+    const tell: EphemeralTarget = { client: deps.client, channelId, userId, respond };
+    const message = body.message as { ts?: string; thread_ts?: string } | undefined;
+    try {
+      if (!teamId || !channelId || !userId) {
+        throw new Error(`malformed block_actions payload (team ${teamId}, channel ${channelId})`);
+      }
+      const decoded = decodeActionId('action_id' in action ? action.action_id : undefined);
+      const view = await sourceJob(deps, decoded.jobId, teamId);
+      const record = await deps.statusStore.get(decoded.jobId);
+      const threadTs = record?.threadTs ?? message?.thread_ts ?? message?.ts ?? '';
+      if (decoded.action === 'cancel') {
+        await cancel(deps, decoded.jobId, { teamId, userId, owner: view.data.member.userId, tell });
+        return;
+      }
+      if (decoded.action === 'inpaint') {
+        // Checked now, so the member does not fill in a modal for an image that is not there.
+        if (!view.result?.images[decoded.index]) {
+          throw new UserError(
+            'not-found',
+            `That job has no image ${decoded.index + 1} to inpaint. Nothing was queued.`,
+          );
+        }
+        await deps.client.views.open({
+          trigger_id: body.trigger_id,
+          view: inpaintModal(
+            { actionId: 'action_id' in action ? action.action_id : '', channelId, threadTs },
+            view.data.request.prompt,
+            PROMPT_MAX_CHARS,
+          ),
+        });
+        return;
+      }
+      const request = requestForAction({ request: view.data.request, result: view.result }, decoded);
+      await startActionJob(deps, {
+        request,
+        teamId,
+        userId,
+        userName: body.user.name,
+        channelId,
+        threadTs,
+        triggerId: body.trigger_id,
+        tell,
+      });
+    } catch (error) {
+      if (isUserError(error)) {
+        await tellMember(tell, error.message, deps.logger);
+        return;
+      }
+      deps.logger.error({ err: error }, 'button failed');
+      await tellMember(tell, 'That button could not be handled. Nothing was queued or charged.', deps.logger);
+    }
+  });
+}
+
+async function cancel(
+  deps: SlackDeps,
+  jobId: string,
+  who: { teamId: string; userId: string; owner: string; tell: EphemeralTarget },
+): Promise<void> {
+  const isAdmin =
+    who.userId !== who.owner &&
+    (await isWorkspaceAdmin(deps.client, who.teamId, who.userId, deps.config.SLACK_ADMINS));
+  const outcome = await deps.services.jobs.cancel(jobId, slackMember(who.teamId, who.userId), { isAdmin });
+  const record = await deps.statusStore.get(jobId);
+  const view = await deps.services.jobs.get(jobId);
+  if (record && view) {
+    await deps.statusStore.markFinal(jobId);
+    const message = statusMessage({
+      title: jobTitle(view.data.request),
+      userId: view.data.member.userId,
+      cost: record.cost,
+      seed: view.data.request.seed,
+      state: { kind: 'cancelled', by: who.userId, refunded: outcome.refunded },
+      cancelActionId: '',
+    });
+    await deps.client.chat
+      .update({ channel: record.channelId, ts: record.statusTs, text: message.text, blocks: message.blocks })
+      .catch((error: unknown) => deps.logger.warn({ err: error, jobId }, 'status message not updated'));
+  }
+  const refund =
+    outcome.refunded > 0 ? ` ${outcome.refunded} credit${outcome.refunded === 1 ? '' : 's'} refunded.` : '';
+  await tellMember(who.tell, `Cancelled.${refund}`, deps.logger);
+}

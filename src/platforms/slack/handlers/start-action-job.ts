@@ -1,0 +1,63 @@
+import { cancelButton } from '../../../../commands/actions.ts';
+import { admitAndReply } from '../../../../commands/imagine.ts';
+import type { SlackOrigin } from '../../../queue/job-data.ts';
+import type { GenerationRequest } from '../../../request/types.ts';
+import { jobTitle } from '../blocks/job-title.ts';
+import { statusMessage } from '../blocks/status-message.ts';
+import { postStatus } from '../post-status.ts';
+import { type SlackDeps, slackMember } from '../slack-deps.ts';
+import { type EphemeralTarget, tellMember } from '../tell-member.ts';
+
+/**
+ * A button's (or the Inpaint modal's) new job: admitted and charged to the member who pressed it,
+ * with its status message posted as a reply in the original thread, where its result will land.
+ */
+export interface ActionJob {
+  request: GenerationRequest;
+  teamId: string;
+  userId: string;
+  userName?: string;
+  channelId: string;
+  threadTs: string;
+  /** Slack's trigger id for this press or submission: one job per id. */
+  triggerId: string;
+  tell: EphemeralTarget;
+}
+
+export async function startActionJob(deps: SlackDeps, job: ActionJob): Promise<void> {
+  const member = slackMember(job.teamId, job.userId, job.userName);
+  const origin: SlackOrigin = {
+    platform: 'slack',
+    teamId: job.teamId,
+    channelId: job.channelId,
+    userId: job.userId,
+    parentTs: job.threadTs,
+  };
+  const reply = await admitAndReply(deps.services, {
+    requestId: `slack:${job.triggerId}`,
+    member,
+    origin,
+    request: job.request,
+  });
+  if (reply.status === 'refused') {
+    await tellMember(job.tell, reply.error.message, deps.logger);
+    return;
+  }
+  await postStatus(deps, {
+    jobId: reply.jobId,
+    member,
+    channelId: job.channelId,
+    threadTs: job.threadTs,
+    cost: reply.cost,
+    tell: job.tell,
+    message: statusMessage({
+      title: jobTitle(job.request),
+      userId: job.userId,
+      cost: reply.cost,
+      balance: reply.balance,
+      seed: job.request.seed,
+      state: { kind: 'queued', position: reply.position, etaSeconds: reply.etaSeconds },
+      cancelActionId: cancelButton(reply.jobId).actionId,
+    }),
+  });
+}

@@ -1,0 +1,78 @@
+import type { MemberRef } from '../../queue/job-data.ts';
+import type { SlackMessage } from './blocks/status-message.ts';
+import type { SlackDeps } from './slack-deps.ts';
+import { slackErrorCode } from './slack-error-code.ts';
+import type { StatusRecord } from './status-store.ts';
+import { type EphemeralTarget, tellMember } from './tell-member.ts';
+
+/**
+ * Posts an accepted job's status message — the parent message under `/imagine`, or a reply in the
+ * thread for a button — and records it for delivery and progress. Posting comes after admission,
+ * so a refused request leaves nothing in the channel. When Slack will not take the message (easel
+ * is not in a private channel, the channel is archived) the job is cancelled and refunded at once:
+ * its result would have nowhere to go.
+ */
+export interface StatusPost {
+  jobId: string;
+  member: MemberRef;
+  channelId: string;
+  /** Set for button presses: the thread the status message and the result go into. */
+  threadTs?: string;
+  cost: number;
+  message: SlackMessage;
+  tell: EphemeralTarget;
+}
+
+const UNPOSTABLE: Record<string, string> = {
+  not_in_channel: 'I am not in this channel. Invite me with `/invite @easel` and try again.',
+  channel_not_found:
+    'I cannot post in this conversation. Invite me with `/invite @easel`, or use a channel I am in.',
+  is_archived: 'This channel is archived.',
+  restricted_action: 'This workspace does not let me post in this channel.',
+};
+
+export async function postStatus(deps: SlackDeps, post: StatusPost): Promise<StatusRecord | undefined> {
+  let ts: string;
+  try {
+    const posted = await deps.client.chat.postMessage({
+      channel: post.channelId,
+      text: post.message.text,
+      blocks: post.message.blocks,
+      unfurl_links: false,
+      ...(post.threadTs ? { thread_ts: post.threadTs } : {}),
+    });
+    ts = posted.ts as string;
+  } catch (error) {
+    const code = slackErrorCode(error) ?? '';
+    deps.logger.warn(
+      { err: error, jobId: post.jobId, code },
+      'status message not posted; cancelling the job',
+    );
+    let refunded = 0;
+    try {
+      refunded = (await deps.services.jobs.cancel(post.jobId, post.member, { isAdmin: true })).refunded;
+    } catch (cancelError) {
+      deps.logger.error({ err: cancelError, jobId: post.jobId }, 'could not cancel an unpostable job');
+    }
+    const why = UNPOSTABLE[code] ?? 'Slack would not take my message here.';
+    const refund =
+      refunded > 0
+        ? ` The job was cancelled and ${refunded} credit${refunded === 1 ? '' : 's'} refunded.`
+        : ' The job was cancelled; nothing was charged.';
+    await tellMember(post.tell, `${why}${refund}`, deps.logger);
+    return undefined;
+  }
+  const record: StatusRecord = {
+    channelId: post.channelId,
+    statusTs: ts,
+    threadTs: post.threadTs ?? ts,
+    userId: post.member.userId,
+    cost: post.cost,
+  };
+  const claim = await deps.statusStore.claim(post.jobId, record);
+  if (!claim.won) {
+    // Delivery got there first (this process stalled past its wait) and posted its own parent.
+    await deps.client.chat.delete({ channel: post.channelId, ts }).catch(() => undefined);
+  }
+  return claim.record;
+}

@@ -1,0 +1,36 @@
+import type { RespondFn, webApi } from '@slack/bolt';
+import type { Logger } from '../../log/logger.ts';
+
+/**
+ * Tells one member something only they see: through the payload's `response_url` when there is
+ * one (it works in channels easel was never invited to), else `chat.postEphemeral` (modal
+ * submissions carry no response_url). Refusals, failures and refunds all come this way.
+ */
+export interface EphemeralTarget {
+  client: webApi.WebClient;
+  channelId: string;
+  userId: string;
+  threadTs?: string;
+  respond?: RespondFn;
+}
+
+export async function tellMember(target: EphemeralTarget, text: string, logger: Logger): Promise<void> {
+  if (target.respond) {
+    try {
+      await target.respond({ response_type: 'ephemeral', replace_original: false, text });
+      return;
+    } catch (error) {
+      logger.warn({ err: error }, 'response_url failed; falling back to chat.postEphemeral');
+    }
+  }
+  try {
+    await target.client.chat.postEphemeral({
+      channel: target.channelId,
+      user: target.userId,
+      text,
+      ...(target.threadTs ? { thread_ts: target.threadTs } : {}),
+    });
+  } catch (error) {
+    logger.warn({ err: error, channel: target.channelId }, 'could not tell the member');
+  }
+}
