@@ -10,7 +10,10 @@ import { queuedJobs, SIGNING_SECRET, type SlackHarness, startSlackHarness } from
 let h: SlackHarness;
 
 beforeAll(async () => {
-  h = await startSlackHarness({ name: 'slack-http', env: { DEFAULT_DAILY_ALLOWANCE: '3', DEFAULT_PENDING_CAP: '10' } });
+  h = await startSlackHarness({
+    name: 'slack-http',
+    env: { DEFAULT_DAILY_ALLOWANCE: '3', DEFAULT_PENDING_CAP: '10' },
+  });
 });
 
 afterAll(async () => {
