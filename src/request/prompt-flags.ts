@@ -101,18 +101,24 @@ interface ValueRead {
   error?: string;
 }
 
-/** Reads a flag's value starting at `from`: a quoted string, or the text up to the next flag. */
-function readValue(text: string, from: number): ValueRead {
+/**
+ * Reads a flag's value starting at `from`: a quoted string, or the text up to the next flag.
+ * `lastIndex` (each quote's last position in the text, cached per parse) answers "is this quote
+ * ever closed?" at once, so text full of unclosed quotes is still read in linear time.
+ */
+function readValue(text: string, from: number, lastIndex: (quote: string) => number): ValueRead {
   let i = from;
   while (i < text.length && /\s/.test(text[i]!)) i++;
   const open = text[i];
   const closers = open === undefined ? undefined : QUOTES[open];
   if (closers) {
     let close = -1;
-    for (let j = i + 1; j < text.length; j++) {
-      if (closers.includes(text[j]!)) {
-        close = j;
-        break;
+    if (closers.some((c) => lastIndex(c) > i)) {
+      for (let j = i + 1; j < text.length; j++) {
+        if (closers.includes(text[j]!)) {
+          close = j;
+          break;
+        }
       }
     }
     if (close < 0) {
@@ -131,6 +137,9 @@ function readValue(text: string, from: number): ValueRead {
   return { value: text.slice(i, end).trim(), end };
 }
 
+/** More than this many flag problems is a paste gone wrong: the rest are counted, not listed. */
+const MAX_FLAG_ERRORS = 10;
+
 /**
  * Splits prompt text into the prompt and its flags. Never throws: unknown flags, flags without a
  * value, repeated flags and unclosed quotes become `errors` for `validateRequest` to report with
@@ -141,10 +150,19 @@ export function parsePromptFlags(text: string): RawRequest {
   const errors: FieldError[] = raw.errors;
   const first = nextFlag(text, 0);
   raw.prompt = text.slice(0, first?.start ?? text.length).trim();
+  const lastIndexes = new Map<string, number>();
+  const lastIndex = (quote: string) => {
+    let at = lastIndexes.get(quote);
+    if (at === undefined) {
+      at = text.lastIndexOf(quote);
+      lastIndexes.set(quote, at);
+    }
+    return at;
+  };
   let flag = first;
   while (flag) {
     const label = `--${flag.name}`;
-    const read = readValue(text, flag.valueStart);
+    const read = readValue(text, flag.valueStart, lastIndex);
     const field = FLAGS[flag.name];
     if (field === undefined) {
       errors.push({
@@ -165,6 +183,13 @@ export function parsePromptFlags(text: string): RawRequest {
       raw.labels[field] = label;
     }
     flag = read.end < text.length ? flagAt(text, read.end) : undefined;
+  }
+  if (errors.length > MAX_FLAG_ERRORS) {
+    const more = errors.length - MAX_FLAG_ERRORS;
+    errors.splice(MAX_FLAG_ERRORS, more, {
+      field: 'flags',
+      message: `flags: ${more} more problems like the ones above; check the flags after the prompt`,
+    });
   }
   return raw;
 }

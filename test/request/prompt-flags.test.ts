@@ -115,3 +115,23 @@ describe('parsePromptFlags', () => {
     expect(raw.errors.map((e) => e.field)).toEqual(['--foo', '--seed', '--bar']);
   });
 });
+
+describe('parsePromptFlags on hostile input', () => {
+  it('reads thousands of unclosed quotes in linear time', () => {
+    // 3,000 unclosed quotes: scanning to the end for each took about half a second; linear, a few ms.
+    const text = 'a --no \u201c'.repeat(3000);
+    const started = performance.now();
+    const raw = parsePromptFlags(text);
+    expect(performance.now() - started).toBeLessThan(200);
+    expect(raw.errors[0]!.message).toBe('--no: the quote opened with \u201c is never closed');
+  });
+
+  it('lists the first 10 flag problems and counts the rest', () => {
+    const raw = parsePromptFlags(`a cat ${'--x 1 '.repeat(25)}`);
+    expect(raw.errors).toHaveLength(11);
+    expect(raw.errors[10]).toEqual({
+      field: 'flags',
+      message: 'flags: 15 more problems like the ones above; check the flags after the prompt',
+    });
+  });
+});
