@@ -1,0 +1,319 @@
+import { CodedError } from '../errors/coded-error.ts';
+import { UserError } from '../errors/user-error.ts';
+import { findModel, type ModelEntry, type Registry } from '../models/registry.ts';
+import type { GenerationRequest } from '../request/types.ts';
+import { type DenoiseRequest, denoise, type InpaintConditioning } from './denoise.ts';
+import type { DiffusionModel } from './diffusion-model.ts';
+import {
+  decodeImage,
+  decodeMask,
+  planarToRgb,
+  type RgbImage,
+  resizeGrey,
+  resizeRgb,
+  rgbToPlanar,
+} from './image-io.ts';
+import {
+  binarize,
+  blankMasked,
+  latentMask,
+  type Mask,
+  pasteKept,
+  regionMask,
+  zoomOutCanvas,
+} from './masks.ts';
+import type { ModelStore } from './model-store.ts';
+import { createScheduler } from './schedulers/index.ts';
+import { encodeText } from './text-conditioning.ts';
+import { upscaleTiled } from './tiled-upscale.ts';
+import { decodeLatents, encodePicture } from './vae.ts';
+
+export interface PictureSource {
+  /** The bytes of an input image (an artifact id of the request). */
+  load(artifactId: string, field: string): Promise<Buffer>;
+}
+
+export interface GenerateOptions {
+  store: ModelStore;
+  catalog: Registry;
+  images: PictureSource;
+  maxPixels: number;
+  signal?: AbortSignal;
+  onProgress?: (done: number, total: number) => void;
+  /** Accumulates time inside the UNet's session.run (benchmark). */
+  unetTime?: { ms: number };
+}
+
+export interface GeneratedPictures {
+  /** At display size, one per image of the request; image i used seed + i. */
+  pictures: RgbImage[];
+  seeds: number[];
+  model: DiffusionModel | undefined;
+  provider: string;
+  loadMs: number;
+  truncatedWords: string[];
+  /** The strength actually used, for the PNG's parameters. */
+  strength?: number;
+}
+
+/** img2img-style detail pass after a plain Lanczos upscale, when no upscaler network is installed. */
+const UPSCALE_DETAIL_STRENGTH = 0.3;
+
+function invalid(field: string, message: string): UserError {
+  return UserError.invalid([{ field, message: `${field}: ${message}` }]);
+}
+
+function modelEntry(catalog: Registry, id: string): ModelEntry {
+  const entry = findModel(catalog, id);
+  if (entry === undefined)
+    throw new UserError('model-not-found', `Model "${id}" is not known to this server.`);
+  return entry;
+}
+
+/** The latent size for a display size: display / renderScale / VAE factor, to the UNet's multiple. */
+export function latentSize(
+  entry: ModelEntry,
+  model: DiffusionModel,
+  width: number,
+  height: number,
+): { latentWidth: number; latentHeight: number } {
+  const m = entry.latentMultiple;
+  const side = (display: number) =>
+    Math.max(m, Math.round(display / entry.renderScale / model.vaeScaleFactor / m) * m);
+  return { latentWidth: side(width), latentHeight: side(height) };
+}
+
+function checkStrength(strength: number | undefined): void {
+  if (strength !== undefined && !(Number.isFinite(strength) && strength >= 0 && strength <= 1)) {
+    throw invalid('strength', `must be a number from 0 to 1 (got ${strength})`);
+  }
+}
+
+/**
+ * Renders a request in any mode and returns its pictures at display size. Everything here is
+ * platform-neutral; encoding, screening and storing happen in the caller.
+ */
+export async function generatePictures(
+  request: GenerationRequest,
+  options: GenerateOptions,
+): Promise<GeneratedPictures> {
+  checkStrength(request.strength);
+  const entry = modelEntry(options.catalog, request.model);
+  if (request.mode === 'upscale') return upscale(request, entry, options);
+  if (entry.kind === 'upscaler') {
+    throw invalid('model', `${entry.id} is an upscaler; it can only be used to upscale`);
+  }
+  const needsImage = request.mode !== 'txt2img';
+  const { model, loadMs } = await options.store.diffusionModel(entry, needsImage);
+  const seeds = Array.from({ length: request.count }, (_, i) => request.seed + i);
+  const common = { entry, model, seeds, options, loadMs };
+  switch (request.mode) {
+    case 'txt2img':
+      return diffuse(request, common, { strength: 1 });
+    case 'img2img':
+    case 'variation': {
+      const init = await loadInit(request, options);
+      const strength = request.strength ?? (request.mode === 'variation' ? 0.65 : 0.75);
+      return diffuse(request, common, { strength, init });
+    }
+    case 'inpaint': {
+      const init = await loadInit(request, options);
+      const mask = await loadMask(request, init, options);
+      return diffuse(request, common, { strength: request.strength ?? 1, init, mask });
+    }
+    case 'outpaint': {
+      const init = await loadInit(request, options);
+      const { canvas, mask } = await zoomOutCanvas(init.display, request.zoomOut ?? 2);
+      return diffuse(request, common, {
+        strength: request.strength ?? 1,
+        init: { display: canvas, original: canvas },
+        mask,
+      });
+    }
+    default:
+      throw new CodedError('engine-failed', `unknown mode ${String(request.mode)}`);
+  }
+}
+
+interface InitPicture {
+  /** The input at the request's display size (cover-cropped). */
+  display: RgbImage;
+  /** As uploaded, before resizing: masks must match it. */
+  original: RgbImage;
+}
+
+async function loadInit(request: GenerationRequest, options: GenerateOptions): Promise<InitPicture> {
+  if (request.initImage === undefined)
+    throw invalid('initImage', `required for ${request.mode}: attach an image`);
+  const original = decodeImage(
+    await options.images.load(request.initImage.artifactId, 'initImage'),
+    'initImage',
+  );
+  const decoded = await original;
+  return { original: decoded, display: await resizeRgb(decoded, request.width, request.height, 'cover') };
+}
+
+async function loadMask(
+  request: GenerationRequest,
+  init: InitPicture,
+  options: GenerateOptions,
+): Promise<Mask> {
+  if (request.maskImage !== undefined) {
+    const mask = await decodeMask(
+      await options.images.load(request.maskImage.artifactId, 'maskImage'),
+      'maskImage',
+    );
+    if (mask.width !== init.original.width || mask.height !== init.original.height) {
+      throw invalid(
+        'maskImage',
+        `the mask is ${mask.width}x${mask.height} but the image is ${init.original.width}x${init.original.height}; they must be the same size`,
+      );
+    }
+    const data = await resizeGrey(mask, request.width, request.height, 'cover');
+    return binarize({ data, width: request.width, height: request.height });
+  }
+  if (request.region !== undefined) return regionMask(request.region, request.width, request.height);
+  throw invalid('maskImage', 'inpainting needs a mask image or a region');
+}
+
+interface Common {
+  entry: ModelEntry;
+  model: DiffusionModel;
+  seeds: number[];
+  options: GenerateOptions;
+  loadMs: number;
+}
+
+async function diffuse(
+  request: GenerationRequest,
+  { entry, model, seeds, options, loadMs }: Common,
+  mode: { strength: number; init?: InitPicture; mask?: Mask },
+): Promise<GeneratedPictures> {
+  const { latentWidth, latentHeight } = latentSize(entry, model, request.width, request.height);
+  const renderW = latentWidth * model.vaeScaleFactor;
+  const renderH = latentHeight * model.vaeScaleFactor;
+  const text = await encodeText(model, request.prompt, request.negativePrompt);
+  const denoiseRequest: DenoiseRequest = {
+    model,
+    scheduler: createScheduler(request.sampler, model.schedulerConfig),
+    steps: request.steps,
+    strength: mode.strength,
+    guidance: request.guidance,
+    seeds,
+    latentWidth,
+    latentHeight,
+    text,
+  };
+  if (options.signal !== undefined) denoiseRequest.signal = options.signal;
+  if (options.onProgress !== undefined) denoiseRequest.onStep = options.onProgress;
+  if (options.unetTime !== undefined) denoiseRequest.unetTime = options.unetTime;
+
+  let renderMask: Mask | undefined;
+  if (mode.init !== undefined) {
+    const small = await resizeRgb(mode.init.display, renderW, renderH, 'fill');
+    const planar = rgbToPlanar(small);
+    denoiseRequest.initLatents = await encodePicture(model, planar, renderH, renderW);
+    if (mode.mask !== undefined) {
+      renderMask = binarize({
+        data: await resizeGrey(mode.mask, renderW, renderH, 'fill'),
+        width: renderW,
+        height: renderH,
+      });
+      const inpaint: InpaintConditioning = { mask: latentMask(renderMask, latentWidth, latentHeight) };
+      if (model.unetInChannels !== model.latentChannels) {
+        inpaint.maskedImageLatents = await encodePicture(
+          model,
+          blankMasked(planar, renderMask),
+          renderH,
+          renderW,
+        );
+      }
+      denoiseRequest.inpaint = inpaint;
+    }
+  }
+
+  if (model.unetInChannels !== model.latentChannels && denoiseRequest.inpaint === undefined) {
+    // An inpainting UNet asked to draw freely: everything is masked and nothing of a picture is known.
+    denoiseRequest.inpaint = {
+      mask: new Float32Array(latentWidth * latentHeight).fill(1),
+      maskedImageLatents: await encodePicture(
+        model,
+        new Float32Array(3 * renderW * renderH),
+        renderH,
+        renderW,
+      ),
+    };
+  }
+  const latents = await denoise(denoiseRequest);
+  const decoded = await decodeLatents(model, latents.data, seeds.length, latentHeight, latentWidth);
+  const perPicture = 3 * decoded.width * decoded.height;
+  const pictures: RgbImage[] = [];
+  for (let i = 0; i < seeds.length; i++) {
+    const rendered = planarToRgb(decoded.pictures, i * perPicture, decoded.width, decoded.height);
+    let display = await resizeRgb(rendered, request.width, request.height, 'fill');
+    if (mode.mask !== undefined && mode.init !== undefined)
+      display = await pasteKept(mode.init.display, display, mode.mask);
+    pictures.push(display);
+  }
+  const out: GeneratedPictures = {
+    pictures,
+    seeds,
+    model,
+    provider: model.provider,
+    loadMs,
+    truncatedWords: text.truncatedWords,
+  };
+  if (mode.init !== undefined) out.strength = mode.strength;
+  return out;
+}
+
+async function upscale(
+  request: GenerationRequest,
+  entry: ModelEntry,
+  options: GenerateOptions,
+): Promise<GeneratedPictures> {
+  const factor = request.upscale ?? 2;
+  if (request.initImage === undefined) throw invalid('initImage', 'required for upscale: attach an image');
+  const source = await decodeImage(
+    await options.images.load(request.initImage.artifactId, 'initImage'),
+    'initImage',
+  );
+  const width = source.width * factor;
+  const height = source.height * factor;
+  if (width * height > options.maxPixels) {
+    throw invalid(
+      'upscale',
+      `${factor}x of a ${source.width}x${source.height} image is ${width}x${height}, over this server's limit of ${options.maxPixels} pixels`,
+    );
+  }
+  const loading = performance.now();
+  const network = await options.store.upscaler(entry.kind === 'upscaler' ? entry : undefined);
+  const upscalerLoadMs = Math.round(performance.now() - loading);
+  if (network !== undefined) {
+    const tileOptions: Parameters<typeof upscaleTiled>[2] = { tile: 192, overlap: 16 };
+    if (options.signal !== undefined) tileOptions.signal = options.signal;
+    if (options.onProgress !== undefined) tileOptions.onTile = options.onProgress;
+    const big = await upscaleTiled(network.session, source, tileOptions);
+    const picture = await resizeRgb(big, width, height, 'fill');
+    return {
+      pictures: [picture],
+      seeds: [request.seed],
+      model: undefined,
+      provider: network.provider,
+      loadMs: upscalerLoadMs,
+      truncatedWords: [],
+    };
+  }
+  // No upscaler network: Lanczos, then a light img2img pass that redraws detail at the new size.
+  const { model, loadMs } = await options.store.diffusionModel(entry, true);
+  const enlarged = await resizeRgb(source, width, height, 'fill');
+  const detailed = { ...request, width, height, count: 1 };
+  return diffuse(
+    detailed,
+    { entry, model, seeds: [request.seed], options, loadMs },
+    {
+      strength: UPSCALE_DETAIL_STRENGTH,
+      init: { display: enlarged, original: enlarged },
+    },
+  );
+}

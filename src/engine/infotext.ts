@@ -1,0 +1,52 @@
+import type { SamplerName } from '../request/types.ts';
+
+/** AUTOMATIC1111's sampler names, so tools that read its infotext recognise ours. */
+const A1111_SAMPLERS: Record<SamplerName, string> = {
+  euler: 'Euler',
+  euler_a: 'Euler a',
+  ddim: 'DDIM',
+  dpmpp_2m: 'DPM++ 2M',
+  dpmpp_2m_karras: 'DPM++ 2M Karras',
+  lcm: 'LCM',
+  pndm: 'PLMS',
+};
+
+export interface InfotextParameters {
+  prompt: string;
+  negativePrompt: string;
+  steps: number;
+  sampler: SamplerName;
+  guidance: number;
+  seed: number;
+  width: number;
+  height: number;
+  model: string;
+  strength?: number;
+  extra?: Record<string, string | number>;
+}
+
+function quoteIfNeeded(value: string): string {
+  return /[,:\n"]/.test(value) ? JSON.stringify(value) : value;
+}
+
+/**
+ * The `parameters` text AUTOMATIC1111 writes into its PNGs: the prompt, a `Negative prompt:` line,
+ * then `Key: value` pairs separated by ", " (values with commas or colons quoted as JSON strings).
+ */
+export function formatInfotext(p: InfotextParameters): string {
+  const pairs: [string, string | number][] = [
+    ['Steps', p.steps],
+    ['Sampler', A1111_SAMPLERS[p.sampler]],
+    ['CFG scale', p.guidance],
+    ['Seed', p.seed],
+    ['Size', `${p.width}x${p.height}`],
+    ['Model', p.model],
+  ];
+  if (p.strength !== undefined) pairs.push(['Denoising strength', p.strength]);
+  for (const [k, v] of Object.entries(p.extra ?? {})) pairs.push([k, v]);
+  pairs.push(['Version', 'easel']);
+  const lines = [p.prompt];
+  if (p.negativePrompt !== '') lines.push(`Negative prompt: ${p.negativePrompt}`);
+  lines.push(pairs.map(([k, v]) => `${k}: ${quoteIfNeeded(String(v))}`).join(', '));
+  return lines.join('\n');
+}

@@ -1,0 +1,105 @@
+/**
+ * Seeded Gaussian noise from a counter-based generator (Philox4x32-10, as in Random123 and torch's
+ * CUDA generator) and Box-Muller. Element i of stream s under seed k is a pure function of (k, s, i):
+ * no hidden state, nothing depends on how many other numbers were drawn before, so the same seed
+ * gives the same latents whatever the batch size, the provider or the order of the work.
+ */
+const M0 = 0xd2511f53;
+const M1 = 0xcd9e8d57;
+const W0 = 0x9e3779b9;
+const W1 = 0xbb67ae85;
+
+function mulHi(a: number, b: number): number {
+  const aLo = a & 0xffff;
+  const aHi = a >>> 16;
+  const bLo = b & 0xffff;
+  const bHi = b >>> 16;
+  const loLo = aLo * bLo;
+  const loHi = aLo * bHi;
+  const hiLo = aHi * bLo;
+  const cross = (loLo >>> 16) + (loHi & 0xffff) + (hiLo & 0xffff);
+  return (aHi * bHi + (loHi >>> 16) + (hiLo >>> 16) + Math.floor(cross / 0x10000)) >>> 0;
+}
+
+/** Philox4x32 with 10 rounds: four 32-bit words of counter, two of key, four words out. */
+export function philox4x32(
+  counter: readonly number[],
+  key: readonly number[],
+  out = new Uint32Array(4),
+): Uint32Array {
+  let c0 = counter[0]! >>> 0;
+  let c1 = counter[1]! >>> 0;
+  let c2 = counter[2]! >>> 0;
+  let c3 = counter[3]! >>> 0;
+  let k0 = key[0]! >>> 0;
+  let k1 = key[1]! >>> 0;
+  for (let round = 0; round < 10; round++) {
+    const hi0 = mulHi(M0, c0);
+    const lo0 = Math.imul(M0, c0) >>> 0;
+    const hi1 = mulHi(M1, c2);
+    const lo1 = Math.imul(M1, c2) >>> 0;
+    c0 = (hi1 ^ c1 ^ k0) >>> 0;
+    c1 = lo1;
+    c2 = (hi0 ^ c3 ^ k1) >>> 0;
+    c3 = lo0;
+    k0 = (k0 + W0) >>> 0;
+    k1 = (k1 + W1) >>> 0;
+  }
+  out[0] = c0;
+  out[1] = c1;
+  out[2] = c2;
+  out[3] = c3;
+  return out;
+}
+
+const TWO_POW_32 = 4294967296;
+
+/**
+ * `count` standard normal values for `seed` (a whole number up to 2^53) on `stream` (which draw of
+ * the render this is: 0 for the starting latents, 1.. for sampler steps).
+ */
+export function seededNormal(seed: number, stream: number, count: number): Float32Array {
+  const key = [(seed % TWO_POW_32) >>> 0, Math.floor(seed / TWO_POW_32) >>> 0];
+  const out = new Float32Array(count);
+  const words = new Uint32Array(4);
+  for (let block = 0; block * 4 < count; block++) {
+    philox4x32([block % TWO_POW_32, Math.floor(block / TWO_POW_32), stream >>> 0, 0x65617365], key, words);
+    for (let pair = 0; pair < 2; pair++) {
+      // Uniforms in (0, 1): the half-step offset keeps log() away from zero.
+      const u1 = (words[pair * 2]! + 0.5) / TWO_POW_32;
+      const u2 = (words[pair * 2 + 1]! + 0.5) / TWO_POW_32;
+      const radius = Math.sqrt(-2 * Math.log(u1));
+      const angle = 2 * Math.PI * u2;
+      const index = block * 4 + pair * 2;
+      if (index < count) out[index] = radius * Math.cos(angle);
+      if (index + 1 < count) out[index + 1] = radius * Math.sin(angle);
+    }
+  }
+  return out;
+}
+
+/**
+ * Noise for a batch whose images each have their own seed (image i of a request renders with
+ * seed + i, as AUTOMATIC1111 does, so an image can be re-rendered alone). Each call draws a fresh
+ * stream, so a sampler that adds noise at every step gets new noise each time, deterministically.
+ */
+export class BatchNoise {
+  private stream = 0;
+
+  constructor(readonly seeds: readonly number[]) {}
+
+  /** Normal noise shaped `dims`, whose first dimension is the batch (one seed per item). */
+  randn(dims: readonly number[]): Float32Array {
+    const [batch, ...rest] = dims;
+    if (batch !== this.seeds.length) {
+      throw new RangeError(`noise for a batch of ${batch} but ${this.seeds.length} seeds`);
+    }
+    const perItem = rest.reduce((a, b) => a * b, 1);
+    const stream = this.stream++;
+    const out = new Float32Array(batch * perItem);
+    this.seeds.forEach((seed, i) => {
+      out.set(seededNormal(seed, stream, perItem), i * perItem);
+    });
+    return out;
+  }
+}

@@ -1,0 +1,60 @@
+import type { DiffusionModel } from './diffusion-model.ts';
+import { expectDims, outputOf, runPart, toInput } from './onnx-io.ts';
+
+/**
+ * The VAE halves. Pictures are [3, H, W] in [-1, 1]; latents are scaled by the VAE's
+ * `scaling_factor`, as the UNet sees them. One picture per run: a full-size VAE pass is the most
+ * memory-hungry step of the pipeline, and batching it buys little.
+ */
+export async function encodePicture(
+  model: DiffusionModel,
+  pixels: Float32Array,
+  height: number,
+  width: number,
+): Promise<Float32Array> {
+  const encoder = await model.vaeEncoder();
+  const result = await runPart(encoder.session, 'vae_encoder', {
+    sample: toInput(encoder.inputs.sample!, pixels, [1, 3, height, width]),
+  });
+  const c = model.latentChannels;
+  const f = model.vaeScaleFactor;
+  const out = outputOf(result, 'vae_encoder', encoder.output);
+  const h = height / f;
+  const w = width / f;
+  // `latent_parameters` holds the mean then the log-variance: the mean is the deterministic latent.
+  const channels = encoder.output === 'latent_parameters' ? 2 * c : c;
+  expectDims(out.dims, [1, channels, h, w], 'vae_encoder', encoder.output);
+  const latents = out.data.slice(0, c * h * w);
+  for (let i = 0; i < latents.length; i++) latents[i] = latents[i]! * model.scalingFactor;
+  return latents;
+}
+
+/** Latents [n, C, h, w] -> pictures [n, 3, h*f, w*f] in [-1, 1] (clamped). */
+export async function decodeLatents(
+  model: DiffusionModel,
+  latents: Float32Array,
+  n: number,
+  h: number,
+  w: number,
+) {
+  const c = model.latentChannels;
+  const f = model.vaeScaleFactor;
+  const perLatent = c * h * w;
+  const perPicture = 3 * h * f * w * f;
+  const pictures = new Float32Array(n * perPicture);
+  const spec = model.vaeDecoder.inputs.latent_sample!;
+  for (let i = 0; i < n; i++) {
+    const scaled = new Float32Array(perLatent);
+    for (let j = 0; j < perLatent; j++) scaled[j] = latents[i * perLatent + j]! / model.scalingFactor;
+    const result = await runPart(model.vaeDecoder.session, 'vae_decoder', {
+      latent_sample: toInput(spec, scaled, [1, c, h, w]),
+    });
+    const out = outputOf(result, 'vae_decoder', model.vaeDecoder.output);
+    expectDims(out.dims, [1, 3, h * f, w * f], 'vae_decoder', model.vaeDecoder.output);
+    for (let j = 0; j < perPicture; j++) {
+      const v = out.data[j]!;
+      pictures[i * perPicture + j] = v < -1 ? -1 : v > 1 ? 1 : Number.isNaN(v) ? 0 : v;
+    }
+  }
+  return { pictures, height: h * f, width: w * f };
+}
