@@ -6,11 +6,14 @@ import type { Config } from '../../config/schema.ts';
 import { CodedError } from '../../errors/coded-error.ts';
 import type { Logger } from '../../log/logger.ts';
 import { boltLogger } from './bolt-logger.ts';
+import { registerAdminCommand } from './handlers/admin-command.ts';
 import { registerButtonActions } from './handlers/button-actions.ts';
+import { registerCreditsCommand } from './handlers/credits-command.ts';
 import { registerImagineCommand } from './handlers/imagine-command.ts';
 import { registerInpaintSubmission } from './handlers/inpaint-submission.ts';
 import { NsfwChannels } from './nsfw-channels.ts';
 import type { SlackDeps } from './slack-deps.ts';
+import { followSlackProgress } from './slack-progress.ts';
 import { StatusStore } from './status-store.ts';
 
 /**
@@ -101,12 +104,15 @@ export function createSlackApp(options: SlackAppOptions): SlackApp {
     nsfwChannels: new NsfwChannels(services.redis, options.keyPrefix),
   };
   registerImagineCommand(app, deps);
+  registerCreditsCommand(app, deps);
+  registerAdminCommand(app, deps);
   registerButtonActions(app, deps);
   registerInpaintSubmission(app, deps);
   app.error(async (error) => {
     log.error({ err: error }, 'unhandled error in a Slack handler');
   });
 
+  let unfollow: (() => void) | undefined;
   const slack: SlackApp = {
     app,
     client: app.client,
@@ -114,6 +120,7 @@ export function createSlackApp(options: SlackAppOptions): SlackApp {
     async start() {
       // A wrong token should stop the role at start, not at the first command.
       await app.client.auth.test();
+      unfollow = followSlackProgress(deps);
       if (receiver) {
         const server = (await app.start(config.SLACK_PORT)) as Server;
         slack.port = (server.address() as AddressInfo).port;
@@ -124,6 +131,7 @@ export function createSlackApp(options: SlackAppOptions): SlackApp {
       }
     },
     async stop() {
+      unfollow?.();
       await app.stop();
     },
   };

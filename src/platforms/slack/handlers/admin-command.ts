@@ -1,0 +1,134 @@
+import type { App } from '@slack/bolt';
+import type { QuotaChanges, QuotaView } from '../../../admission/quota-policy.ts';
+import type { AdminActor } from '../../../credits/types.ts';
+import { isUserError } from '../../../errors/user-error.ts';
+import {
+  ADMIN_USAGE,
+  type AdminOperation,
+  parseAdminCommand,
+  type QuotaSetting,
+} from '../admin-command-text.ts';
+import { credits } from '../blocks/status-message.ts';
+import { isWorkspaceAdmin } from '../slack-admins.ts';
+import { type SlackDeps, slackMember, slackScope } from '../slack-deps.ts';
+
+/**
+ * `/imagine-admin`: the workspace's quota policy, NSFW policy and channel marks, banned words,
+ * suspensions and grants. Only workspace admins and owners (asked of Slack with `users.info`) or
+ * members listed in SLACK_ADMINS; everyone else is refused before anything is read. The quota
+ * store checks `isAdmin` and the scope again where the change is made.
+ */
+const SETTING_FIELD: Record<QuotaSetting, keyof QuotaChanges> = {
+  allowance: 'dailyAllowance',
+  cooldown: 'cooldownS',
+  pending: 'pendingCap',
+  'daily-cap': 'dailyCap',
+  'max-steps': 'maxSteps',
+  'max-pixels': 'maxPixels',
+};
+
+export function registerAdminCommand(app: App, deps: SlackDeps): void {
+  app.command('/imagine-admin', async ({ command, ack, respond }) => {
+    await ack();
+    const say = (text: string) => respond({ response_type: 'ephemeral', text });
+    if (!command.team_id || !command.user_id) {
+      await say('This /imagine-admin request is malformed (no team or user). Nothing was changed.');
+      return;
+    }
+    const teamId = command.team_id;
+    const allowed = await isWorkspaceAdmin(deps.client, teamId, command.user_id, deps.config.SLACK_ADMINS);
+    if (!allowed) {
+      await say(
+        'Only workspace admins and owners (or members listed in SLACK_ADMINS) can use /imagine-admin.',
+      );
+      return;
+    }
+    const parsed = parseAdminCommand(command.text ?? '');
+    if (!parsed.ok) {
+      await say(parsed.message);
+      return;
+    }
+    const admin: AdminActor = {
+      member: slackMember(teamId, command.user_id, command.user_name),
+      isAdmin: true,
+    };
+    try {
+      await say(await run(deps, admin, teamId, command.channel_id, parsed.operation));
+    } catch (error) {
+      if (isUserError(error)) {
+        await say(error.message);
+        return;
+      }
+      deps.logger.error({ err: error }, '/imagine-admin failed');
+      await say('That did not work because of an error on my side; nothing was changed.');
+    }
+  });
+}
+
+async function run(
+  deps: SlackDeps,
+  admin: AdminActor,
+  teamId: string,
+  channelId: string,
+  operation: AdminOperation,
+): Promise<string> {
+  const scope = slackScope(teamId);
+  const { services, nsfwChannels } = deps;
+  const change = async (changes: QuotaChanges, done: string) => {
+    const view = await services.quotas.set(admin, scope, changes);
+    return `${done}\n\n${await describePolicy(deps, teamId, view)}`;
+  };
+  switch (operation.op) {
+    case 'help':
+      return ADMIN_USAGE;
+    case 'show':
+      return describePolicy(deps, teamId, await services.quotas.get(scope));
+    case 'set':
+      return change(
+        { [SETTING_FIELD[operation.setting]]: operation.value },
+        `Set ${operation.setting} to ${operation.value}.`,
+      );
+    case 'nsfw':
+      return change({ nsfw: operation.policy }, `NSFW policy is now ${operation.policy}.`);
+    case 'nsfw-channel':
+      await nsfwChannels.mark(teamId, channelId, operation.on);
+      return operation.on
+        ? `<#${channelId}> is marked as a channel where NSFW images may be shown (when the policy is not \`block\`).`
+        : `<#${channelId}> is no longer marked for NSFW images.`;
+    case 'ban':
+      return change({ bannedWords: { add: operation.words } }, `Banned "${operation.words.join(' ')}".`);
+    case 'unban':
+      return change({ bannedWords: { remove: operation.words } }, `Unbanned "${operation.words.join(' ')}".`);
+    case 'suspend':
+      return change({ suspend: [operation.userId] }, `<@${operation.userId}> is suspended.`);
+    case 'unsuspend':
+      return change({ unsuspend: [operation.userId] }, `<@${operation.userId}> is no longer suspended.`);
+    case 'grant': {
+      const member = slackMember(teamId, operation.userId);
+      const balance = await services.credits.grant(
+        admin,
+        member,
+        operation.amount,
+        `granted by ${admin.member.userId}`,
+      );
+      return `Granted ${credits(operation.amount)} to <@${operation.userId}>; they now have ${credits(balance.total)}.`;
+    }
+  }
+}
+
+async function describePolicy(deps: SlackDeps, teamId: string, view: QuotaView): Promise<string> {
+  const marked = await deps.nsfwChannels.list(teamId);
+  const side = Math.floor(Math.sqrt(view.maxPixels));
+  return [
+    '*Quota policy of this workspace*',
+    `• Daily allowance: ${credits(view.dailyAllowance)} a member (resets 00:00 UTC)`,
+    `• Cooldown: ${view.cooldownS} s between requests`,
+    `• Pending jobs: at most ${view.pendingCap} a member`,
+    `• Largest image: ${view.maxPixels} pixels (about ${side}x${side})`,
+    `• Most steps: ${view.maxSteps}`,
+    `• Workspace daily cap: ${view.dailyCap > 0 ? credits(view.dailyCap) : 'none'}`,
+    `• NSFW policy: ${view.nsfw}; marked channels: ${marked.length > 0 ? marked.map((c) => `<#${c}>`).join(', ') : 'none'}`,
+    `• Banned words: ${view.bannedWords.length > 0 ? view.bannedWords.join(', ') : 'none'}`,
+    `• Suspended: ${view.suspended.length > 0 ? view.suspended.map((u) => `<@${u}>`).join(', ') : 'nobody'}`,
+  ].join('\n');
+}
