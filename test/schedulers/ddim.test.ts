@@ -3,6 +3,7 @@ import { DdimScheduler } from '../../src/engine/schedulers/ddim-scheduler.ts';
 import type { SchedulerConfig } from '../../src/engine/schedulers/scheduler-config.ts';
 import type { Tensor } from '../../src/engine/schedulers/tensor.ts';
 import { absStats, dummyModel, dummyNoiseDeter, dummySampleDeter } from './support/diffusers-fixtures.ts';
+import { TorchCpuGenerator } from './support/torch-cpu-randn.ts';
 
 // diffusers tests/schedulers/test_scheduler_ddim.py, `get_scheduler_config`.
 const BASE = {
@@ -71,5 +72,28 @@ describe('DDIM against diffusers test_scheduler_ddim.py', () => {
     expect(Math.abs(scheduler.variance(980, 960) - 0.3246)).toBeLessThan(1e-5);
     expect(Math.abs(scheduler.variance(487, 486) - 0.00979)).toBeLessThan(1e-5);
     expect(Math.abs(scheduler.variance(999, 998) - 0.02)).toBeLessThan(1e-5);
+  });
+
+  it('with eta > 0 adds the caller-supplied seeded noise (same seed, same result) and asks for it when missing', () => {
+    const run = (seed: number) => {
+      const scheduler = new DdimScheduler(BASE);
+      scheduler.setTimesteps(10);
+      const generator = new TorchCpuGenerator(seed);
+      let sample = dummySampleDeter();
+      for (const t of scheduler.timesteps) {
+        sample = scheduler.step(dummyModel(sample, t), t, sample, {
+          eta: 1,
+          noise: () => generator.randn(768),
+        }).prevSample;
+      }
+      return sample;
+    };
+    expect(run(1).data).toEqual(run(1).data);
+    expect(run(1).data).not.toEqual(run(2).data);
+    expect(run(1).data).not.toEqual(fullLoop({}).data);
+    const scheduler = new DdimScheduler(BASE);
+    scheduler.setTimesteps(10);
+    const x = dummySampleDeter();
+    expect(() => scheduler.step(x, 901, x, { eta: 0.5 })).toThrow(/options\.noise/);
   });
 });
