@@ -1,6 +1,7 @@
 import { Command } from 'commander';
 import { CodedError } from '../errors/coded-error.ts';
 import { registerDoctor } from './commands/doctor.ts';
+import { registerRegisterCommands } from './commands/register-commands.ts';
 import { registerStart } from './commands/start.ts';
 
 /**
@@ -11,7 +12,11 @@ const program = new Command('easel')
   .description('Self-hosted image generation for Discord, Slack and a REST API')
   .showHelpAfterError();
 
-const registrations: ((program: Command) => void)[] = [registerStart, registerDoctor];
+const registrations: ((program: Command) => void)[] = [
+  registerStart,
+  registerDoctor,
+  registerRegisterCommands,
+];
 for (const register of registrations) register(program);
 
 try {

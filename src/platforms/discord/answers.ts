@@ -1,0 +1,42 @@
+import type { CommandReply } from '../../../commands/imagine.ts';
+import type { UserError } from '../../errors/user-error.ts';
+import { cancelRow } from './components.ts';
+import type { Answer } from './first-response.ts';
+import { MESSAGE_MAX, statusText, truncate } from './status-text.ts';
+
+/** A refusal as the member reads it (ephemeral): what is wrong, field by field. */
+export function refusalAnswer(error: UserError): Answer {
+  const lines = error.message.split('\n').filter(Boolean);
+  const content =
+    lines.length > 1 ? `⚠️ Please fix:\n${lines.map((l) => `• ${l}`).join('\n')}` : `⚠️ ${error.message}`;
+  return { kind: 'ephemeral', content: truncate(content, MESSAGE_MAX) };
+}
+
+/** The status message of an accepted job (cost, place in line, ETA, Cancel), or the refusal. */
+export function commandAnswer(reply: CommandReply, userId: string): { answer: Answer; jobId?: string } {
+  if (reply.status === 'refused') return { answer: refusalAnswer(reply.error) };
+  return {
+    jobId: reply.jobId,
+    answer: {
+      kind: 'public',
+      content: statusText({
+        request: reply.request,
+        userId,
+        cost: reply.cost,
+        balance: reply.balance,
+        state: {
+          kind: 'queued',
+          position: reply.position,
+          ...(reply.etaSeconds !== undefined ? { etaSeconds: reply.etaSeconds } : {}),
+        },
+      }),
+      components: cancelRow(reply.jobId),
+    },
+  };
+}
+
+export const INTERNAL_ERROR_ANSWER: Answer = {
+  kind: 'ephemeral',
+  content:
+    '⚠️ Something went wrong on easel’s side and nothing was queued or charged. Please try again in a moment.',
+};

@@ -1,0 +1,340 @@
+import { createHash } from 'node:crypto';
+import { UnrecoverableError } from 'bullmq';
+import { type RawFile, type REST, Routes } from 'discord.js';
+import type { NsfwPolicy } from '../../admission/quota-policy.ts';
+import type { ArtifactStore } from '../../artifacts/artifact-store.ts';
+import type { Logger } from '../../log/logger.ts';
+import type { DeliverJobData, DiscordOrigin, ScopeRef } from '../../queue/job-data.ts';
+import { DiscordCode, discordCode, isDeadToken, isNoAccess } from './discord-api-errors.ts';
+import type { DiscordReplyStore, ReplyRecord } from './reply-store.ts';
+import { type ResultPart, resultParts } from './result-message.ts';
+import { credits, statusText, truncate } from './status-text.ts';
+
+/**
+ * Posts a finished (or finally failed) job to Discord, exactly once even when the delivery job runs
+ * twice.
+ *
+ * Where: a command run in a channel gets a thread started from its status message, and the images
+ * go there (bot token: webhooks cannot post into a thread they were not called from). A command or
+ * button run inside a thread turns its status message into the result (interaction token) while
+ * the token is valid (under 14 minutes; Discord kills it at 15), and posts with the bot token after
+ * that or when Discord answers 50027.
+ *
+ * Exactly once: every post runs under `once` (keyed by job and part, recorded in Redis after it
+ * succeeded), and channel messages carry a nonce with `enforce_nonce`, so a crash between the post
+ * and the record still does not duplicate it; editing the status message twice is harmless; a
+ * second thread start answers 160004 and the thread (whose id is the message's) is used.
+ *
+ * 429s: discord.js waits out the first one of a request; a second fails the attempt (see
+ * rate-limit-once.ts) and BullMQ retries the delivery later, so nothing loops.
+ */
+export type Once = (key: string, effect: () => Promise<void>) => Promise<void>;
+
+export interface DiscordDeliveryDeps {
+  /** REST with the bot token. */
+  bot: REST;
+  /** REST for interaction-token webhooks (no bot token needed). */
+  webhooks: REST;
+  artifacts: ArtifactStore;
+  replies: DiscordReplyStore;
+  nsfwPolicy(scope: ScopeRef): Promise<NsfwPolicy>;
+  once: Once;
+  logger: Logger;
+  clock?: () => number;
+}
+
+/** The interaction token is used until 14 minutes (it dies at 15). */
+export const TOKEN_USABLE_MS = 14 * 60 * 1000;
+const THREAD_ARCHIVE_MINUTES = 1440;
+
+type Body = Record<string, unknown>;
+
+/** A result message; it pings the member who asked (their image is ready), nobody else. */
+function messageBody(part: ResultPart, userId: string): { body: Body; files: RawFile[] } {
+  return {
+    body: {
+      content: part.content ?? '',
+      components: part.components ?? [],
+      attachments: part.files.map((f, i) => ({
+        id: i,
+        filename: f.name,
+        ...(f.description ? { description: f.description } : {}),
+      })),
+      allowed_mentions: { parse: [], users: [userId] },
+    },
+    files: part.files.map((f) => ({ name: f.name, data: f.bytes })),
+  };
+}
+
+/** Discord's nonce is at most 25 characters; one per job and part. */
+function nonceFor(jobId: string, part: string): string {
+  return createHash('sha256').update(`${jobId}:${part}`).digest('base64url').slice(0, 25);
+}
+
+export class DiscordDelivery {
+  private readonly clock: () => number;
+
+  constructor(private readonly deps: DiscordDeliveryDeps) {
+    this.clock = deps.clock ?? Date.now;
+  }
+
+  async deliver(data: DeliverJobData): Promise<void> {
+    if (data.origin.platform !== 'discord') throw new UnrecoverableError('not a Discord delivery');
+    try {
+      if (data.kind === 'result') await this.deliverResult(data, data.origin);
+      else await this.deliverFailure(data, data.origin);
+    } catch (error) {
+      if (isNoAccess(error)) {
+        this.deps.logger.error(
+          { jobId: data.jobId, code: discordCode(error) },
+          'Discord refused the delivery for good',
+        );
+        throw new UnrecoverableError(`Discord: ${(error as Error).message}`);
+      }
+      throw error;
+    }
+  }
+
+  private tokenUsable(origin: DiscordOrigin): boolean {
+    return this.clock() - origin.interactionCreatedAt < TOKEN_USABLE_MS;
+  }
+
+  private original(origin: DiscordOrigin): `/${string}` {
+    return Routes.webhookMessage(origin.applicationId, origin.interactionToken, '@original');
+  }
+
+  private async deliverResult(data: DeliverJobData, origin: DiscordOrigin): Promise<void> {
+    const { jobId } = data;
+    if (!data.result) throw new UnrecoverableError('result delivery without a result');
+    await this.deps.replies.markFinal(jobId);
+    const parts = await resultParts(this.deps.artifacts, {
+      jobId,
+      userId: data.member.userId,
+      request: data.request,
+      result: data.result,
+      policy: await this.deps.nsfwPolicy(data.member.scope),
+      channelNsfw: origin.channelNsfw ?? false,
+      ...(origin.attachmentSizeLimit ? { attachmentSizeLimit: origin.attachmentSizeLimit } : {}),
+    });
+    if (origin.inThread) {
+      await this.resultInPlace(data, origin, parts);
+      return;
+    }
+    const status = await this.statusMessage(jobId, origin);
+    const target = status
+      ? await this.threadFor(jobId, origin, status, data.request.prompt)
+      : origin.channelId;
+    for (const [i, part] of parts.entries()) {
+      await this.deps.once(`discord:${jobId}:part:${i}`, () =>
+        this.post(origin, target, jobId, `part:${i}`, part, data.member.userId),
+      );
+    }
+    await this.deps.once(`discord:${jobId}:status`, () =>
+      this.editStatus(origin, status, {
+        content: statusText({
+          request: data.request,
+          userId: data.member.userId,
+          cost: 0,
+          state: { kind: 'done', where: target === origin.channelId ? 'here' : 'thread' },
+        }),
+        components: [],
+        allowed_mentions: { parse: [] },
+      }),
+    );
+  }
+
+  /** In a thread: the status message becomes the result; later parts follow it. */
+  private async resultInPlace(
+    data: DeliverJobData,
+    origin: DiscordOrigin,
+    parts: ResultPart[],
+  ): Promise<void> {
+    const { jobId } = data;
+    const [first, ...rest] = parts;
+    if (!first) return;
+    await this.deps.once(`discord:${jobId}:part:0`, async () => {
+      if (this.tokenUsable(origin)) {
+        try {
+          const { body, files } = messageBody(first, data.member.userId);
+          await this.deps.webhooks.patch(this.original(origin), { body, files, auth: false });
+          return;
+        } catch (error) {
+          if (!isDeadToken(error)) throw error;
+          this.deps.logger.info(
+            { jobId, code: discordCode(error) },
+            'interaction token dead; posting with the bot token',
+          );
+        }
+      }
+      await this.post(origin, origin.channelId, jobId, 'part:0', first, data.member.userId);
+      // The status message still says "queued"; the bot can edit its own message.
+      const status = await this.deps.replies.get(jobId);
+      if (status) {
+        await this.deps.bot
+          .patch(Routes.channelMessage(status.channelId, status.messageId), {
+            body: {
+              content: statusText({
+                request: data.request,
+                userId: data.member.userId,
+                cost: 0,
+                state: { kind: 'done', where: 'here' },
+              }),
+              components: [],
+              allowed_mentions: { parse: [] },
+            },
+          })
+          .catch((err: unknown) =>
+            this.deps.logger.warn({ err, jobId }, 'could not update the status message'),
+          );
+      }
+    });
+    for (const [i, part] of rest.entries()) {
+      await this.deps.once(`discord:${jobId}:part:${i + 1}`, () =>
+        this.post(origin, origin.channelId, jobId, `part:${i + 1}`, part, data.member.userId),
+      );
+    }
+  }
+
+  /** Where the job's status message is: recorded by the bot, else asked of Discord while the token lives. */
+  private async statusMessage(jobId: string, origin: DiscordOrigin): Promise<ReplyRecord | undefined> {
+    const recorded = await this.deps.replies.get(jobId);
+    if (recorded) return recorded;
+    if (!this.tokenUsable(origin)) return undefined;
+    try {
+      const message = (await this.deps.webhooks.get(this.original(origin), { auth: false })) as {
+        id: string;
+        channel_id: string;
+      };
+      return { channelId: message.channel_id, messageId: message.id };
+    } catch (error) {
+      if (isDeadToken(error) || discordCode(error) === DiscordCode.UnknownMessage) return undefined;
+      throw error;
+    }
+  }
+
+  /** A thread started from the status message (its id is the message's); the channel when none can be. */
+  private async threadFor(
+    jobId: string,
+    origin: DiscordOrigin,
+    status: ReplyRecord,
+    prompt: string,
+  ): Promise<string> {
+    try {
+      await this.deps.bot.post(Routes.threads(status.channelId, status.messageId), {
+        body: { name: truncate(prompt || 'easel', 100), auto_archive_duration: THREAD_ARCHIVE_MINUTES },
+      });
+      return status.messageId;
+    } catch (error) {
+      const code = discordCode(error);
+      if (code === DiscordCode.ThreadAlreadyCreated) return status.messageId;
+      if (
+        code === DiscordCode.CannotExecuteOnChannelType ||
+        isNoAccess(error) ||
+        code === DiscordCode.UnknownMessage
+      ) {
+        this.deps.logger.warn({ jobId, code }, 'cannot start a thread; posting in the channel');
+        return origin.channelId;
+      }
+      throw error;
+    }
+  }
+
+  /**
+   * A new message with the bot token (nonce-deduplicated); where the bot may not post but the
+   * interaction token still works, a follow-up through it instead.
+   */
+  private async post(
+    origin: DiscordOrigin,
+    channelId: string,
+    jobId: string,
+    part: string,
+    message: ResultPart,
+    userId: string,
+  ): Promise<void> {
+    const { body, files } = messageBody(message, userId);
+    try {
+      await this.deps.bot.post(Routes.channelMessages(channelId), {
+        body: { ...body, nonce: nonceFor(jobId, part), enforce_nonce: true },
+        files,
+      });
+    } catch (error) {
+      if (!isNoAccess(error) || !this.tokenUsable(origin) || channelId !== origin.channelId) throw error;
+      await this.deps.webhooks.post(Routes.webhook(origin.applicationId, origin.interactionToken), {
+        body,
+        files,
+        auth: false,
+        query: new URLSearchParams({ wait: 'true' }),
+      });
+    }
+  }
+
+  /** The status message's new text: through the interaction token while it lives, else the bot's. */
+  private async editStatus(
+    origin: DiscordOrigin,
+    status: ReplyRecord | undefined,
+    body: Body,
+  ): Promise<void> {
+    if (this.tokenUsable(origin)) {
+      try {
+        await this.deps.webhooks.patch(this.original(origin), { body, auth: false });
+        return;
+      } catch (error) {
+        if (!isDeadToken(error) && discordCode(error) !== DiscordCode.UnknownMessage) throw error;
+      }
+    }
+    if (!status) return;
+    await this.deps.bot
+      .patch(Routes.channelMessage(status.channelId, status.messageId), { body })
+      .catch((err: unknown) => {
+        // Cosmetic: the result itself is posted; an old status line is not worth failing the delivery.
+        this.deps.logger.warn({ err, code: discordCode(err) }, 'could not update the status message');
+      });
+  }
+
+  private async deliverFailure(data: DeliverJobData, origin: DiscordOrigin): Promise<void> {
+    const { jobId } = data;
+    const failure = data.failure ?? { message: 'The render failed.', refunded: 0 };
+    await this.deps.replies.markFinal(jobId);
+    const status = await this.statusMessage(jobId, origin);
+    await this.deps.once(`discord:${jobId}:status`, () =>
+      this.editStatus(origin, status, {
+        content: statusText({
+          request: data.request,
+          userId: data.member.userId,
+          cost: 0,
+          state: { kind: 'failed', message: failure.message, refunded: failure.refunded },
+        }),
+        components: [],
+        allowed_mentions: { parse: [] },
+      }),
+    );
+    const refund =
+      failure.refunded > 0
+        ? ` ${credits(failure.refunded)} went back to your balance.`
+        : ' Nothing was charged.';
+    const notice = `❌ Your image could not be made: ${truncate(failure.message, 1500)}${refund}`;
+    await this.deps.once(`discord:${jobId}:notice`, async () => {
+      if (this.tokenUsable(origin)) {
+        try {
+          await this.deps.webhooks.post(Routes.webhook(origin.applicationId, origin.interactionToken), {
+            body: { content: notice, flags: 64, allowed_mentions: { parse: [] } },
+            auth: false,
+            query: new URLSearchParams({ wait: 'true' }),
+          });
+          return;
+        } catch (error) {
+          if (!isDeadToken(error)) throw error;
+        }
+      }
+      // No private channel left: say it where the job was asked, to the member by name.
+      await this.deps.bot.post(Routes.channelMessages(status?.channelId ?? origin.channelId), {
+        body: {
+          content: `<@${data.member.userId}> ${notice}`,
+          allowed_mentions: { users: [data.member.userId] },
+          nonce: nonceFor(jobId, 'notice'),
+          enforce_nonce: true,
+        },
+      });
+    });
+  }
+}

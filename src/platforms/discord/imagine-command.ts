@@ -1,0 +1,75 @@
+import type { ChatInputCommandInteraction } from 'discord.js';
+import { handleImagine } from '../../../commands/imagine.ts';
+import { isUserError } from '../../errors/user-error.ts';
+import type { DiscordImagineOptions } from '../../request/discord-options.ts';
+import { commandAnswer, INTERNAL_ERROR_ANSWER, refusalAnswer } from './answers.ts';
+import { storeAttachment } from './attachment-input.ts';
+import type { DiscordDeps } from './discord-deps.ts';
+import { type Answer, answerInteraction } from './first-response.ts';
+import { channelIsNsfw, memberOf, originOf } from './interaction-context.ts';
+
+function imagineOptions(interaction: ChatInputCommandInteraction): DiscordImagineOptions {
+  const o = interaction.options;
+  const options: DiscordImagineOptions = {};
+  const set = <K extends keyof DiscordImagineOptions>(key: K, value: DiscordImagineOptions[K] | null) => {
+    if (value !== null && value !== undefined) options[key] = value;
+  };
+  set('prompt', o.getString('prompt'));
+  set('negative', o.getString('negative'));
+  set('aspect', o.getString('aspect'));
+  set('seed', o.getInteger('seed'));
+  set('steps', o.getInteger('steps'));
+  set('guidance', o.getNumber('guidance'));
+  set('sampler', o.getString('sampler'));
+  set('model', o.getString('model'));
+  set('count', o.getInteger('count'));
+  set('strength', o.getNumber('strength'));
+  return options;
+}
+
+/**
+ * `/imagine`: reads the typed options (flags in the prompt work too), stores an attached image,
+ * and admits the request; the member sees the status (cost, place in line, ETA, Cancel) or, for a
+ * refusal, a private message saying why. A refused request leaves nothing behind: no job, no
+ * charge, no stored image.
+ */
+export async function onImagine(deps: DiscordDeps, interaction: ChatInputCommandInteraction): Promise<void> {
+  const { services } = deps;
+  const attachment = interaction.options.getAttachment('image');
+  const member = memberOf(interaction);
+  const work = (async (): Promise<{ answer: Answer; jobId?: string }> => {
+    let initImage: string | undefined;
+    try {
+      const origin = originOf(interaction, await channelIsNsfw(interaction));
+      if (attachment)
+        initImage = await storeAttachment(attachment, {
+          apiBase: deps.apiBase,
+          artifacts: services.artifacts,
+        });
+      const reply = await handleImagine(services, {
+        requestId: interaction.id,
+        member,
+        origin,
+        options: imagineOptions(interaction),
+        ...(initImage ? { initImage } : {}),
+      });
+      if (reply.status === 'refused' && initImage) await services.artifacts.delete(initImage);
+      return commandAnswer(reply, member.userId);
+    } catch (error) {
+      if (initImage) await services.artifacts.delete(initImage).catch(() => {});
+      if (isUserError(error)) return { answer: refusalAnswer(error) };
+      deps.logger.error({ err: error, interaction: interaction.id }, '/imagine failed');
+      return { answer: INTERNAL_ERROR_ANSWER };
+    }
+  })();
+  // Downloading an attachment can take a while: defer at once rather than race the deadline.
+  const answered = await answerInteraction(
+    interaction,
+    work.then((w) => w.answer),
+    attachment ? 0 : deps.answerBudgetMs,
+  );
+  const { jobId } = await work;
+  if (jobId && answered.messageId) {
+    await deps.replies.set(jobId, { channelId: interaction.channelId, messageId: answered.messageId });
+  }
+}

@@ -1,0 +1,163 @@
+import { type ChatInputCommandInteraction, MessageFlags } from 'discord.js';
+import type { QuotaChanges, QuotaView, Tier } from '../../admission/quota-policy.ts';
+import { isUserError, UserError } from '../../errors/user-error.ts';
+import type { MemberRef } from '../../queue/job-data.ts';
+import { refusalAnswer } from './answers.ts';
+import type { DiscordDeps } from './discord-deps.ts';
+import { discordScope, isServerAdmin, memberOf } from './interaction-context.ts';
+import { MESSAGE_MAX, truncate } from './status-text.ts';
+
+/**
+ * `/quota` for server admins. Discord hides it from members without Manage Guild
+ * (`default_member_permissions`), but server admins can change who sees a command, so the
+ * permission is checked here again, and once more where the change is made.
+ */
+function words(text: string | null): string[] {
+  return (text ?? '')
+    .split(',')
+    .map((w) => w.trim())
+    .filter(Boolean);
+}
+
+function showPolicy(view: QuotaView): string {
+  const tiers = view.tiers.map((t) => {
+    const parts = [
+      t.dailyAllowance !== undefined ? `allowance ${t.dailyAllowance}` : '',
+      t.cooldownS !== undefined ? `cooldown ${t.cooldownS} s` : '',
+      t.pendingCap !== undefined ? `pending cap ${t.pendingCap}` : '',
+      t.maxPixels !== undefined ? `max ${t.maxPixels} px` : '',
+      t.maxSteps !== undefined ? `max ${t.maxSteps} steps` : '',
+      t.priority !== undefined ? `priority ${t.priority}` : '',
+    ].filter(Boolean);
+    return `• <@&${t.role}>: ${parts.join(', ') || 'defaults'}`;
+  });
+  return [
+    '**Quota policy of this server**',
+    `Daily allowance: ${view.dailyAllowance} credits · cooldown ${view.cooldownS} s · pending cap ${view.pendingCap}`,
+    `Largest image: ${view.maxPixels.toLocaleString('en-US')} pixels · most steps: ${view.maxSteps}`,
+    `Server budget: ${view.dailyCap === 0 ? 'no cap' : `${view.dailyCap} credits a day`} · NSFW: ${view.nsfw}`,
+    `Banned words: ${view.bannedWords.length ? view.bannedWords.map((w) => `\`${w}\``).join(', ') : 'none'}`,
+    `Suspended: ${view.suspended.length ? view.suspended.map((id) => `<@${id}>`).join(', ') : 'nobody'}`,
+    ...(tiers.length ? ['**Role tiers**', ...tiers] : []),
+  ].join('\n');
+}
+
+function setChanges(o: ChatInputCommandInteraction['options']): QuotaChanges {
+  const role = o.getRole('role');
+  const allowance = o.getInteger('allowance');
+  const cooldown = o.getInteger('cooldown');
+  const pendingCap = o.getInteger('pending-cap');
+  const maxSide = o.getInteger('max-size');
+  const maxSteps = o.getInteger('max-steps');
+  const priority = o.getInteger('priority');
+  const dailyCap = o.getInteger('daily-cap');
+  const fields = {
+    ...(allowance !== null ? { dailyAllowance: allowance } : {}),
+    ...(cooldown !== null ? { cooldownS: cooldown } : {}),
+    ...(pendingCap !== null ? { pendingCap } : {}),
+    ...(maxSide !== null ? { maxPixels: maxSide * maxSide } : {}),
+    ...(maxSteps !== null ? { maxSteps } : {}),
+  };
+  if (role) {
+    if (dailyCap !== null) {
+      throw UserError.invalid([
+        { field: 'daily-cap', message: 'daily-cap: applies to the whole server; leave out role' },
+      ]);
+    }
+    const tier: Tier = { role: role.id, ...fields, ...(priority !== null ? { priority } : {}) };
+    return { tiers: { set: [tier] } };
+  }
+  if (priority !== null) {
+    throw UserError.invalid([{ field: 'priority', message: 'priority: set it for a role (give role)' }]);
+  }
+  const changes: QuotaChanges = { ...fields, ...(dailyCap !== null ? { dailyCap } : {}) };
+  if (Object.keys(changes).length === 0) {
+    throw UserError.invalid([
+      {
+        field: 'set',
+        message: 'set: give at least one of allowance, cooldown, pending-cap, max-size, max-steps, daily-cap',
+      },
+    ]);
+  }
+  return changes;
+}
+
+export async function onQuota(deps: DiscordDeps, interaction: ChatInputCommandInteraction): Promise<void> {
+  const member: MemberRef = memberOf(interaction);
+  const scope = discordScope(interaction.guildId!);
+  const admin = { member, isAdmin: isServerAdmin(interaction) };
+  const say = (content: string) =>
+    interaction.reply({
+      content: truncate(content, MESSAGE_MAX),
+      flags: MessageFlags.Ephemeral,
+      allowedMentions: { parse: [] },
+    });
+  try {
+    if (!admin.isAdmin)
+      throw new UserError('not-admin', 'Only this server’s admins (Manage Server) can use /quota.');
+    const o = interaction.options;
+    const sub = o.getSubcommand();
+    const { quotas, credits } = deps.services;
+    switch (sub) {
+      case 'show':
+        await say(showPolicy(await quotas.get(scope)));
+        return;
+      case 'set':
+        await say(`✅ Saved.\n${showPolicy(await quotas.set(admin, scope, setChanges(o)))}`);
+        return;
+      case 'remove-tier': {
+        const role = o.getRole('role', true);
+        await say(
+          `✅ Removed the tier of <@&${role.id}>.\n${showPolicy(await quotas.set(admin, scope, { tiers: { remove: [role.id] } }))}`,
+        );
+        return;
+      }
+      case 'grant': {
+        const user = o.getUser('member', true);
+        const amount = o.getInteger('amount', true);
+        const reason = o.getString('reason') ?? `granted by ${member.displayName ?? member.userId}`;
+        const balance = await credits.grant(admin, { scope, userId: user.id }, amount, reason);
+        await say(
+          `✅ ${amount >= 0 ? 'Gave' : 'Took'} ${Math.abs(amount)} credits ${amount >= 0 ? 'to' : 'from'} <@${user.id}>; they now have ${balance.total}.`,
+        );
+        return;
+      }
+      case 'nsfw': {
+        const policy = o.getString('policy', true) as QuotaChanges['nsfw'];
+        await quotas.set(admin, scope, { nsfw: policy! });
+        await say(`✅ NSFW policy is now **${policy}**.`);
+        return;
+      }
+      case 'banned-words': {
+        const add = words(o.getString('add'));
+        const remove = words(o.getString('remove'));
+        if (add.length + remove.length === 0) {
+          throw UserError.invalid([
+            { field: 'banned-words', message: 'banned-words: give words to add or remove (comma-separated)' },
+          ]);
+        }
+        const view = await quotas.set(admin, scope, { bannedWords: { add, remove } });
+        await say(
+          `✅ Banned words: ${view.bannedWords.length ? view.bannedWords.map((w) => `\`${w}\``).join(', ') : 'none'}`,
+        );
+        return;
+      }
+      case 'suspend':
+      case 'unsuspend': {
+        const user = o.getUser('member', true);
+        await quotas.set(admin, scope, sub === 'suspend' ? { suspend: [user.id] } : { unsuspend: [user.id] });
+        await say(
+          sub === 'suspend'
+            ? `✅ <@${user.id}> is suspended in this server.`
+            : `✅ <@${user.id}> may generate again.`,
+        );
+        return;
+      }
+      default:
+        await say(`⚠️ /quota has no ${sub} subcommand.`);
+    }
+  } catch (error) {
+    if (!isUserError(error)) throw error;
+    await say(refusalAnswer(error).content);
+  }
+}

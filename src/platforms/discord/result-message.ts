@@ -1,0 +1,103 @@
+import { resultButtonRows } from '../../../commands/actions.ts';
+import type { NsfwPolicy } from '../../admission/quota-policy.ts';
+import type { ArtifactStore } from '../../artifacts/artifact-store.ts';
+import { CodedError } from '../../errors/coded-error.ts';
+import type { GenerateResult } from '../../queue/job-data.ts';
+import type { GenerationRequest } from '../../request/types.ts';
+import { buttonRows } from './components.ts';
+import { blankImage, DEFAULT_FILE_LIMIT, fitAttachments, type OutgoingFile } from './fit-attachments.ts';
+import { type ImageTreatment, imageTreatment, treatmentNotice } from './nsfw-treatment.ts';
+import { escapeMarkdown, jobTitle, MESSAGE_MAX, truncate } from './status-text.ts';
+
+/**
+ * A finished job as Discord messages: the 2x2 grid (or the single image) with the buttons, or the
+ * images one by one when the NSFW policy treats some differently (a grid cannot be half spoiler).
+ * Usually one message; more when the files exceed what one message may carry.
+ */
+export interface ResultPart {
+  content?: string;
+  files: OutgoingFile[];
+  components?: ReturnType<typeof buttonRows>;
+}
+
+export interface ResultInput {
+  jobId: string;
+  userId: string;
+  request: GenerationRequest;
+  result: GenerateResult;
+  policy: NsfwPolicy;
+  channelNsfw: boolean;
+  attachmentSizeLimit?: number;
+}
+
+async function artifactBytes(artifacts: ArtifactStore, id: string): Promise<Buffer> {
+  const found = await artifacts.get(id);
+  // Gone (swept, or lost with a disk): no retry brings it back.
+  if (!found) throw new CodedError('image-invalid', `artifact ${id} is missing`);
+  return found.bytes;
+}
+
+export async function resultParts(artifacts: ArtifactStore, input: ResultInput): Promise<ResultPart[]> {
+  const { result, request } = input;
+  const treatments: ImageTreatment[] = result.images.map((img) =>
+    imageTreatment(img.nsfw, input.policy, input.channelNsfw),
+  );
+  let files: OutgoingFile[];
+  if (result.grid && result.images.length > 1 && treatments.every((t) => t === 'show')) {
+    files = [
+      {
+        name: `easel-${result.seed}-grid.png`,
+        bytes: await artifactBytes(artifacts, result.grid.artifactId),
+      },
+    ];
+  } else {
+    files = await Promise.all(
+      result.images.map(async (img, i): Promise<OutgoingFile> => {
+        const t = treatments[i]!;
+        if (t === 'blank') {
+          return {
+            name: `easel-${img.seed}-${i + 1}-hidden.png`,
+            bytes: await blankImage(img.width, img.height),
+            description: 'Hidden: flagged by the safety checker',
+          };
+        }
+        return {
+          name: `${t === 'spoiler' ? 'SPOILER_' : ''}easel-${img.seed}-${i + 1}.png`,
+          bytes: await artifactBytes(artifacts, img.artifactId),
+        };
+      }),
+    );
+  }
+  const { messages, reencoded } = await fitAttachments(
+    files,
+    input.attachmentSizeLimit ?? DEFAULT_FILE_LIMIT,
+  );
+  const content = resultText(input, treatments, reencoded);
+  const components = buttonRows(resultButtonRows({ jobId: input.jobId, request, result }));
+  return messages.map((group, i) => ({
+    files: group,
+    ...(i === 0 ? { content } : {}),
+    ...(i === messages.length - 1 ? { components } : {}),
+  }));
+}
+
+export function resultText(input: ResultInput, treatments: ImageTreatment[], reencoded: boolean): string {
+  const { request, result } = input;
+  const lines = [
+    `${jobTitle(request)} — <@${input.userId}>`,
+    `-# ${result.model} · ${request.width}x${request.height} · ${request.steps} steps · ${request.sampler} · guidance ${request.guidance} · seed ${result.seed}`,
+  ];
+  if (result.truncatedWords.length > 0) {
+    lines.push(
+      `✂️ The model reads only the first 77 tokens; these words were left out: ${escapeMarkdown(truncate(result.truncatedWords.join(' '), 300))}`,
+    );
+  }
+  const notice = treatmentNotice(treatments, input.policy);
+  if (notice) lines.push(notice);
+  if (reencoded) {
+    lines.push(
+      '📦 Sent as WebP to fit Discord’s file size limit (the PNG’s generation parameters are not included).',
+    );
+  }
+  return truncate(lines.join('\n'), MESSAGE_MAX);
+}

@@ -1,0 +1,110 @@
+import { VARIATION_STRENGTH } from '../../../commands/actions.ts';
+import type { GenerationRequest } from '../../request/types.ts';
+
+/**
+ * The texts of the message a job lives in (its "status message"): queued with cost, position and
+ * ETA, rendering with the step, done, failed with the refund, cancelled. Discord markdown; every
+ * text stays within the 2,000 characters of a message.
+ */
+export type StatusState =
+  | { kind: 'queued'; position: number; etaSeconds?: number }
+  | { kind: 'rendering'; step: number; total: number; etaSeconds?: number }
+  | { kind: 'done'; where: 'thread' | 'here' }
+  | { kind: 'failed'; message: string; refunded: number }
+  | { kind: 'cancelled'; byUserId: string; refunded: number };
+
+export interface StatusInput {
+  request: GenerationRequest;
+  userId: string;
+  cost: number;
+  /** Credits left after the reservation. */
+  balance?: number;
+  state: StatusState;
+}
+
+export const MESSAGE_MAX = 2000;
+const TITLE_MAX = 300;
+
+export function credits(n: number): string {
+  return `${n} credit${n === 1 ? '' : 's'}`;
+}
+
+export function formatEta(seconds: number | undefined): string | undefined {
+  if (seconds === undefined || !Number.isFinite(seconds) || seconds < 0) return undefined;
+  if (seconds < 60) return `about ${Math.max(1, Math.round(seconds))} s`;
+  return `about ${Math.round(seconds / 60)} min`;
+}
+
+/** Keeps markdown in a member's prompt from changing how the message looks. */
+export function escapeMarkdown(text: string): string {
+  return text.replace(/([\\*_~`|>[\]])/g, '\\$1').replace(/@/g, '@\u200b');
+}
+
+export function truncate(text: string, max: number): string {
+  const chars = [...text];
+  return chars.length <= max ? text : `${chars.slice(0, max - 1).join('')}…`;
+}
+
+function varyLabel(strength: number | undefined): string {
+  if (strength === VARIATION_STRENGTH.subtle) return 'Vary (Subtle)';
+  if (strength === VARIATION_STRENGTH.strong) return 'Vary (Strong)';
+  return 'Variation';
+}
+
+/** What a job does, in a few words: the prompt, or the button that made it and the prompt. */
+export function jobTitle(request: GenerationRequest): string {
+  const prompt = `**${escapeMarkdown(truncate(request.prompt || '(no prompt)', TITLE_MAX))}**`;
+  const image = request.source ? ` of image ${request.source.index + 1}` : '';
+  switch (request.mode) {
+    case 'upscale':
+      return `Upscale ${request.upscale ?? 2}x${image} · ${prompt}`;
+    case 'variation':
+      return `${varyLabel(request.strength)}${image} · ${prompt}`;
+    case 'inpaint':
+      return `Inpaint${image} · ${prompt}`;
+    case 'outpaint':
+      return `Zoom Out ${request.zoomOut ?? 2}x${image} · ${prompt}`;
+    default:
+      return request.source ? `Reroll · ${prompt}` : prompt;
+  }
+}
+
+function stateLine(state: StatusState): string {
+  switch (state.kind) {
+    case 'queued': {
+      const eta = formatEta(state.etaSeconds);
+      const place =
+        state.position === 0
+          ? 'already on its way'
+          : state.position === 1
+            ? 'next in line'
+            : `#${state.position} in line`;
+      return `⏳ Queued, ${place}${eta ? ` · ready in ${eta}` : ''}`;
+    }
+    case 'rendering': {
+      const pct = state.total > 0 ? Math.floor((100 * state.step) / state.total) : 0;
+      const eta = formatEta(state.etaSeconds);
+      return `🎨 Rendering, step ${state.step}/${state.total} (${pct}%)${eta ? ` · ready in ${eta}` : ''}`;
+    }
+    case 'done':
+      return state.where === 'thread' ? '✅ Done: the images are in the thread.' : '✅ Done.';
+    case 'failed':
+      return `❌ Failed: ${truncate(state.message, 500)}${state.refunded > 0 ? ` · ${credits(state.refunded)} refunded` : ''}`;
+    case 'cancelled':
+      return `🚫 Cancelled by <@${state.byUserId}>${state.refunded > 0 ? ` · ${credits(state.refunded)} refunded` : ''}`;
+  }
+}
+
+export function statusText(input: StatusInput): string {
+  const { request } = input;
+  const cost =
+    input.state.kind === 'queued'
+      ? ` · cost ${credits(input.cost)}${input.balance === undefined ? '' : `, ${input.balance} left`}`
+      : '';
+  const lines = [
+    `${jobTitle(request)} — <@${input.userId}>`,
+    stateLine(input.state) + cost,
+    `-# ${request.model} · ${request.width}x${request.height} · ${request.steps} steps · seed ${request.seed}`,
+  ];
+  return truncate(lines.join('\n'), MESSAGE_MAX);
+}
