@@ -2,7 +2,7 @@ import type { ArtifactStore } from '../artifacts/artifact-store.ts';
 import { CodedError } from '../errors/coded-error.ts';
 import { UserError } from '../errors/user-error.ts';
 import type { Logger } from '../log/logger.ts';
-import { isInstalled } from '../models/model-folder.ts';
+import { isInstalled, requireModelFolder } from '../models/model-folder.ts';
 import { findModel, type ModelEntry, type Registry } from '../models/registry.ts';
 import type { GenerateJobData, GenerateResult, NsfwVerdict, RenderedImage } from '../queue/job-data.ts';
 import type { JobProgress } from '../queue/job-view.ts';
@@ -113,7 +113,10 @@ export function createRenderer(deps: RendererDeps) {
     const entry = findModel(deps.catalog, request.model);
     if (entry === undefined)
       throw new UserError('model-not-found', `Model "${request.model}" is not known to this server.`);
-    // Refuse before rendering, not after, when the pictures could not be screened.
+    // Refuse before rendering, not after: a model that is not there, or pictures that could not be screened.
+    if (entry.kind !== 'upscaler' && request.mode !== 'upscale') {
+      requireModelFolder(entry, deps.store.settings.modelsDir, request.mode !== 'txt2img');
+    }
     if (screeningNeeded(entry, deps.settings) && !deps.store.hasNsfwChecker(entry)) throw noChecker(entry);
     const stored: string[] = [];
     try {
@@ -141,12 +144,18 @@ export function createRenderer(deps: RendererDeps) {
         model = (await deps.store.diffusionModel(entry, false).catch(() => undefined))?.model;
       }
       const screen = await screenerFor(deps, entry, model);
-      const images: RenderedImage[] = [];
-      const pngs: { bytes: Buffer; width: number; height: number }[] = [];
+      // Screen and encode everything before storing anything: most failures then leave nothing behind.
+      const encoded: {
+        bytes: Buffer;
+        width: number;
+        height: number;
+        seed: number;
+        nsfw: NsfwVerdict | null;
+      }[] = [];
       for (let i = 0; i < generated.pictures.length; i++) {
         const picture = generated.pictures[i]!;
         const seed = generated.seeds[i]!;
-        const nsfw: NsfwVerdict | null = screen !== undefined ? await screen(picture) : null;
+        const nsfw = screen !== undefined ? await screen(picture) : null;
         const parameters = formatInfotext({
           prompt: request.prompt,
           negativePrompt: request.negativePrompt,
@@ -161,17 +170,14 @@ export function createRenderer(deps: RendererDeps) {
           extra: infotextExtras(request),
         });
         const bytes = withPngText(await encodePng(picture), 'parameters', parameters);
+        encoded.push({ bytes, width: picture.width, height: picture.height, seed, nsfw });
+      }
+      const grid = encoded.length > 1 ? await gridPng(encoded) : undefined;
+      const images: RenderedImage[] = [];
+      for (const { bytes, width, height, seed, nsfw } of encoded) {
         const artifactId = await deps.artifacts.put(bytes, { contentType: 'image/png', jobId: ctx.jobId });
         stored.push(artifactId);
-        pngs.push({ bytes, width: picture.width, height: picture.height });
-        images.push({
-          artifactId,
-          width: picture.width,
-          height: picture.height,
-          bytes: bytes.length,
-          seed,
-          nsfw,
-        });
+        images.push({ artifactId, width, height, bytes: bytes.length, seed, nsfw });
       }
       const result: GenerateResult = {
         v: 1,
@@ -182,8 +188,7 @@ export function createRenderer(deps: RendererDeps) {
         truncatedWords: generated.truncatedWords,
         timings: { loadMs: generated.loadMs, renderMs: 0, totalMs: 0 },
       };
-      if (pngs.length > 1) {
-        const grid = await gridPng(pngs);
+      if (grid !== undefined) {
         const artifactId = await deps.artifacts.put(grid.bytes, {
           contentType: 'image/png',
           jobId: ctx.jobId,

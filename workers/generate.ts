@@ -1,0 +1,107 @@
+import type { RoleContext, RoleStarter, RunningRole } from '../src/app/role.ts';
+import type { ArtifactStore } from '../src/artifacts/artifact-store.ts';
+import { DiskArtifactStore } from '../src/artifacts/disk-artifact-store.ts';
+import type { Config } from '../src/config/schema.ts';
+import type { ProviderName } from '../src/engine/execution-providers.ts';
+import { ModelStore } from '../src/engine/model-store.ts';
+import { createRenderer, screeningProblems } from '../src/engine/render-job.ts';
+import { CodedError } from '../src/errors/coded-error.ts';
+import { loadCatalog } from '../src/models/model-catalog.ts';
+import { findModel, type Registry } from '../src/models/registry.ts';
+import { startGenerateWorker } from '../src/queue/generate-worker.ts';
+import { defaultModelId } from '../src/request/default-model.ts';
+
+/**
+ * The GPU worker (`easel worker`, or the `worker` role of `easel start`): consumes the `generate`
+ * queue through the lifecycle wrapper (credits, cancellation, delivery, retries), renders with the
+ * engine, keeps models resident between jobs, and sweeps expired artifacts.
+ */
+export interface WorkerRoleOptions {
+  /** BullMQ prefix; QUEUE_PREFIX by default (tests and `easel imagine` pass their own). */
+  prefix?: string;
+  artifacts?: ArtifactStore;
+  catalog?: Registry;
+  /** Load the default model at start, so the first job does not wait and the provider is logged. */
+  warmUp?: boolean;
+}
+
+const SWEEP_EVERY_MS = 10 * 60_000;
+
+export async function startGenerateRole(
+  ctx: RoleContext,
+  options: WorkerRoleOptions = {},
+): Promise<RunningRole> {
+  const { config, logger } = ctx;
+  const catalog = options.catalog ?? loadCatalog(config.MODELS_DIR);
+  const artifacts = options.artifacts ?? new DiskArtifactStore(config.ARTIFACTS_DIR);
+  const store = new ModelStore(
+    {
+      modelsDir: config.MODELS_DIR,
+      providers: config.EXECUTION_PROVIDERS as ProviderName[],
+      threads: config.ENGINE_THREADS,
+    },
+    catalog,
+    logger,
+  );
+  const settings = {
+    maxPixels: config.MAX_PIXELS,
+    nsfwScreening: config.NSFW_SCREENING,
+    nsfwThreshold: config.NSFW_THRESHOLD,
+  };
+  const problems = screeningProblems(store, catalog, settings);
+  if (problems.length > 0) {
+    throw new CodedError(
+      'config-invalid',
+      `The worker cannot screen pictures for NSFW content:\n  ${problems.join('\n  ')}`,
+    );
+  }
+  if (config.NSFW_SCREENING === 'off') logger.warn('NSFW_SCREENING=off: rendered pictures are not screened');
+
+  if (options.warmUp !== false) warmUp(config, catalog, store, logger);
+
+  const render = createRenderer({ store, catalog, artifacts, settings });
+  const worker = await startGenerateWorker({
+    redisUrl: config.REDIS_URL,
+    prefix: options.prefix ?? config.QUEUE_PREFIX,
+    concurrency: config.WORKER_CONCURRENCY,
+    logger,
+    render,
+  });
+
+  const retentionMs = config.IMAGE_RETENTION_HOURS * 3_600_000;
+  const sweep = () =>
+    void artifacts
+      .sweep(Date.now() - retentionMs)
+      .then((removed) => removed > 0 && logger.info({ removed }, 'expired artifacts swept'))
+      .catch((err: unknown) => logger.warn({ err }, 'artifact sweep failed'));
+  const sweeper = setInterval(sweep, SWEEP_EVERY_MS);
+  sweeper.unref();
+
+  return {
+    name: 'worker',
+    async stop() {
+      clearInterval(sweeper);
+      await worker.close();
+      await store.release();
+    },
+  };
+}
+
+function warmUp(config: Config, catalog: Registry, store: ModelStore, logger: RoleContext['logger']): void {
+  const entry = findModel(catalog, defaultModelId(config.DEFAULT_MODEL, catalog));
+  if (entry === undefined || entry.kind === 'upscaler') return;
+  const started = performance.now();
+  store
+    .diffusionModel(entry, false)
+    .then(({ model }) =>
+      logger.info(
+        { model: entry.id, provider: model.provider, ms: Math.round(performance.now() - started) },
+        'default model loaded',
+      ),
+    )
+    .catch((err: unknown) =>
+      logger.warn({ model: entry.id, err: (err as Error).message }, 'default model not loaded'),
+    );
+}
+
+export const startWorkerRole: RoleStarter = (ctx) => startGenerateRole(ctx);
