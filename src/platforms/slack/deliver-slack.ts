@@ -1,5 +1,6 @@
 import type { webApi } from '@slack/bolt';
 import { UnrecoverableError } from 'bullmq';
+import { cancelButton, decodeActionId, resultButtonRows } from '../../../commands/actions.ts';
 import type { NsfwPolicy } from '../../admission/quota-policy.ts';
 import type { ArtifactStore } from '../../artifacts/artifact-store.ts';
 import type { Logger } from '../../log/logger.ts';
@@ -10,7 +11,6 @@ import type {
   ScopeRef,
   SlackOrigin,
 } from '../../queue/job-data.ts';
-import type { GenerationRequest } from '../../request/types.ts';
 import { jobTitle } from './blocks/job-title.ts';
 import { type ResultButton, resultMessage } from './blocks/result-message.ts';
 import { type StatusState, statusMessage } from './blocks/status-message.ts';
@@ -38,10 +38,6 @@ export interface SlackDeliveryDeps {
   nsfwChannels: NsfwChannels;
   /** The scope's NSFW policy (quota setting). */
   nsfwPolicy(scope: ScopeRef): Promise<NsfwPolicy>;
-  /** Rows of result buttons for a job's images (shared action ids, see commands/actions.ts). */
-  resultRows(jobId: string, request: GenerationRequest, shownIndexes: number[]): ResultButton[][];
-  /** The Cancel button's action id (only used when the status message is re-rendered). */
-  cancelActionId(jobId: string): string;
   once: Once;
   logger: Logger;
   /** How long to wait for the frontend to record the status message before posting one. */
@@ -115,7 +111,7 @@ export class SlackDelivery {
         userId: data.member.userId,
         prompt: data.request.prompt,
         seed: result.seed,
-        rows: shown.length > 0 ? this.deps.resultRows(data.jobId, data.request, shown) : [],
+        rows: shownRows(resultButtonRows({ jobId: data.jobId, request: data.request, result }), shown),
         notes,
       });
       await client.chat.postMessage({
@@ -171,7 +167,7 @@ export class SlackDelivery {
       userId: data.member.userId,
       cost: 0,
       state: { kind: 'rendering', step: 0, total: 0 },
-      cancelActionId: this.deps.cancelActionId(data.jobId),
+      cancelActionId: cancelButton(data.jobId).actionId,
     });
     const posted = await this.deps.client.chat.postMessage({
       channel: origin.channelId,
@@ -259,7 +255,7 @@ export class SlackDelivery {
       cost: status.cost,
       seed: data.result?.seed ?? data.request.seed,
       state,
-      cancelActionId: this.deps.cancelActionId(data.jobId),
+      cancelActionId: cancelButton(data.jobId).actionId,
     });
     try {
       await this.deps.client.chat.update({
@@ -273,4 +269,17 @@ export class SlackDelivery {
       this.deps.logger.warn({ err: error, jobId: data.jobId }, 'status message not updated');
     }
   }
+}
+
+/** The result buttons, less those acting on an image this channel may not show. */
+function shownRows(rows: ResultButton[][], shown: number[]): ResultButton[][] {
+  if (shown.length === 0) return [];
+  return rows
+    .map((row) =>
+      row.filter((button) => {
+        const action = decodeActionId(button.actionId);
+        return !('index' in action) || shown.includes(action.index);
+      }),
+    )
+    .filter((row) => row.length > 0);
 }
