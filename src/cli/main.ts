@@ -1,6 +1,7 @@
 import { Command } from 'commander';
 import { CodedError } from '../errors/coded-error.ts';
 import { registerDoctor } from './commands/doctor.ts';
+import { registerKeys } from './commands/keys.ts';
 import { registerRegisterCommands } from './commands/register-commands.ts';
 import { registerStart } from './commands/start.ts';
 
@@ -16,6 +17,7 @@ const registrations: ((program: Command) => void)[] = [
   registerStart,
   registerDoctor,
   registerRegisterCommands,
+  registerKeys,
 ];
 for (const register of registrations) register(program);
 

@@ -1,0 +1,132 @@
+import type { ArtifactStore } from '../artifacts/artifact-store.ts';
+import type { ApiOrigin, GenerateJobData, GenerateResult } from '../queue/job-data.ts';
+import type { JobView } from '../queue/job-view.ts';
+
+/**
+ * The answers of the hosted Stable Diffusion APIs, built from a job: `success` with the images,
+ * `processing` with where to fetch the result, `failed` with why. The same builder serves the HTTP
+ * answers and the webhook calls, so a webhook body equals what `fetch` returns.
+ */
+
+export interface AnswerContext {
+  /** e.g. https://easel.example.com (no trailing slash). */
+  baseUrl: string;
+  artifacts: ArtifactStore;
+}
+
+export type Answer = Record<string, unknown> & { status: 'success' | 'processing' | 'failed' };
+
+export function imageUrl(baseUrl: string, artifactId: string): string {
+  return `${baseUrl}/v1/images/${artifactId}.png`;
+}
+
+export function fetchUrl(baseUrl: string, jobId: string): string {
+  return `${baseUrl}/v1/fetch/${encodeURIComponent(jobId)}`;
+}
+
+function apiOrigin(data: GenerateJobData): ApiOrigin | undefined {
+  return data.origin.platform === 'api' ? data.origin : undefined;
+}
+
+function trackId(data: GenerateJobData): Record<string, unknown> {
+  const track = apiOrigin(data)?.trackId;
+  return track === undefined ? {} : { track_id: track };
+}
+
+/** The request parameters under the hosted APIs' names. */
+export function metaOf(data: GenerateJobData, result?: GenerateResult): Record<string, unknown> {
+  const r = data.request;
+  const meta: Record<string, unknown> = {
+    prompt: r.prompt,
+    negative_prompt: r.negativePrompt,
+    model_id: r.model,
+    width: r.width,
+    height: r.height,
+    samples: r.count,
+    num_inference_steps: r.steps,
+    guidance_scale: r.guidance,
+    scheduler: r.sampler,
+    seed: r.seed,
+  };
+  if (r.strength !== undefined) meta.strength = r.strength;
+  if (r.upscale !== undefined) meta.scale = r.upscale;
+  if (result) {
+    meta.provider = result.provider;
+    if (result.truncatedWords.length > 0) meta.truncated_words = result.truncatedWords;
+  }
+  return meta;
+}
+
+export async function successAnswer(
+  jobId: string,
+  data: GenerateJobData,
+  result: GenerateResult,
+  ctx: AnswerContext,
+): Promise<Answer> {
+  const base64 = apiOrigin(data)?.base64 === true;
+  const output = await Promise.all(
+    result.images.map(async (image) => {
+      if (!base64) return imageUrl(ctx.baseUrl, image.artifactId);
+      const stored = await ctx.artifacts.get(image.artifactId);
+      if (!stored) throw new Error(`image ${image.artifactId} of job ${jobId} is no longer stored`);
+      return stored.bytes.toString('base64');
+    }),
+  );
+  const answer: Answer = {
+    status: 'success',
+    id: jobId,
+    output,
+    seed: result.seed,
+    seeds: result.images.map((i) => i.seed),
+    generationTime: Math.round(result.timings.totalMs) / 1000,
+    ...trackId(data),
+    meta: metaOf(data, result),
+  };
+  if (result.images.some((i) => i.nsfw !== null)) {
+    answer.nsfw_content_detected = result.images.map((i) => i.nsfw?.nsfw === true);
+  }
+  return answer;
+}
+
+export function processingAnswer(
+  jobId: string,
+  data: GenerateJobData,
+  progress: { etaSeconds?: number; position?: number },
+  baseUrl: string,
+): Answer {
+  return {
+    status: 'processing',
+    id: jobId,
+    eta: Math.max(1, Math.round(progress.etaSeconds ?? 10)),
+    ...(progress.position !== undefined ? { position: progress.position } : {}),
+    fetch_result: fetchUrl(baseUrl, jobId),
+    ...trackId(data),
+    meta: metaOf(data),
+  };
+}
+
+export function failedAnswer(jobId: string, data: GenerateJobData, message: string): Answer {
+  return { status: 'failed', id: jobId, message, ...trackId(data) };
+}
+
+/** Failure text for a client: the worker's reason without stack or internals, and that nothing was charged. */
+export function failureMessage(reason: string | undefined, cancelled = false): string {
+  if (cancelled) return 'The job was cancelled. It was not charged.';
+  const firstLine = (reason ?? '').split('\n')[0]!.trim();
+  return `${firstLine.replace(/[.\s]+$/, '') || 'The render failed'}. It was not charged.`;
+}
+
+/** The answer for a job in whatever state it is now. */
+export async function answerFor(view: JobView, ctx: AnswerContext): Promise<Answer> {
+  switch (view.state) {
+    case 'completed':
+      if (view.result) return successAnswer(view.jobId, view.data, view.result, ctx);
+      return failedAnswer(view.jobId, view.data, failureMessage('The job finished without images.'));
+    case 'failed':
+      return failedAnswer(view.jobId, view.data, failureMessage(view.failedReason));
+    case 'cancelled':
+      return failedAnswer(view.jobId, view.data, failureMessage(undefined, true));
+    default:
+      return processingAnswer(view.jobId, view.data, view, ctx.baseUrl);
+  }
+}

@@ -1,0 +1,70 @@
+import type { QuotaChanges } from '../admission/quota-policy.ts';
+import type { Services } from '../app/services.ts';
+import type { Balance } from '../credits/types.ts';
+import type { MemberRef } from '../queue/job-data.ts';
+import { type ApiKeyStore, apiKeyScope, type CreatedApiKey } from './key-store.ts';
+
+/**
+ * What `easel keys create` does: a key, and its credit scope set up in the admission system. An API
+ * key gets no free daily allowance (it spends exactly the credits granted to it) and, when asked, a
+ * daily budget: the scope's cap on credits spent per UTC day.
+ */
+
+export interface NewKeyOptions {
+  name: string;
+  credits: number;
+  /** Credits the key may spend per UTC day; 0 or absent: no daily cap. */
+  daily?: number;
+  webhookSecret?: boolean;
+  /** Seconds between two requests of the key (default: DEFAULT_COOLDOWN_S). */
+  cooldownS?: number;
+  /** Jobs of the key queued or rendering at once (default: DEFAULT_PENDING_CAP). */
+  pendingCap?: number;
+}
+
+/** The operator, acting as admin of the key's own scope. */
+function operatorOf(member: MemberRef) {
+  return { member, isAdmin: true };
+}
+
+export function keyMember(keyId: string, name?: string): MemberRef {
+  return { scope: apiKeyScope(keyId), userId: keyId, ...(name ? { displayName: name } : {}) };
+}
+
+export async function createKeyWithCredits(
+  services: Services,
+  keys: ApiKeyStore,
+  options: NewKeyOptions,
+): Promise<CreatedApiKey & { balance: Balance }> {
+  const created = await keys.create({ name: options.name, webhookSecret: options.webhookSecret === true });
+  const member = keyMember(created.record.id, created.record.name);
+  try {
+    const changes: QuotaChanges = { dailyAllowance: 0, dailyCap: options.daily ?? 0 };
+    if (options.cooldownS !== undefined) changes.cooldownS = options.cooldownS;
+    if (options.pendingCap !== undefined) changes.pendingCap = options.pendingCap;
+    await services.quotas.set(operatorOf(member), member.scope, changes);
+    // Makes the key a member of its scope, which a grant requires.
+    await services.credits.balance(member);
+    const balance =
+      options.credits > 0
+        ? await services.credits.grant(
+            operatorOf(member),
+            member,
+            options.credits,
+            'credits of a new API key',
+          )
+        : await services.credits.balance(member);
+    return { ...created, balance };
+  } catch (error) {
+    // A key whose credits could not be set up must not stay usable.
+    await keys.revoke(created.record.id);
+    throw error;
+  }
+}
+
+/** Adds credits to an existing key (`easel keys credit`). */
+export async function creditKey(services: Services, keyId: string, amount: number): Promise<Balance> {
+  const member = keyMember(keyId);
+  await services.credits.balance(member);
+  return services.credits.grant(operatorOf(member), member, amount, 'credits added by the operator');
+}

@@ -1,0 +1,88 @@
+/**
+ * The OpenAPI 3.1 document, built from the same route descriptions the server registers (3.1 takes
+ * JSON Schema as is, so the body schemas go in unchanged).
+ */
+
+type Schema = Record<string, unknown>;
+
+export interface RouteDoc {
+  method: 'GET' | 'POST';
+  /** Fastify form: `/v1/fetch/:id`. */
+  url: string;
+  summary: string;
+  description?: string;
+  /** Needs an API key. */
+  auth: boolean;
+  body?: Schema;
+  params?: Schema;
+  /** Status code -> description and answer schema. */
+  responses: Record<number, { description: string; schema?: Schema; contentType?: string }>;
+}
+
+export function buildOpenApi(routes: RouteDoc[], info: { version: string; serverUrl?: string }): Schema {
+  const paths: Record<string, Record<string, Schema>> = {};
+  for (const route of routes) {
+    const path = route.url.replace(/:(\w+)/g, '{$1}');
+    const operation: Schema = {
+      summary: route.summary,
+      operationId: operationId(route),
+      responses: Object.fromEntries(
+        Object.entries(route.responses).map(([code, r]) => [
+          code,
+          {
+            description: r.description,
+            ...(r.schema ? { content: { [r.contentType ?? 'application/json']: { schema: r.schema } } } : {}),
+          },
+        ]),
+      ),
+    };
+    if (route.description) operation.description = route.description;
+    if (route.auth) operation.security = [{ bearer: [] }, { apiKeyHeader: [] }, {}];
+    const params = route.params as { properties?: Record<string, Schema> } | undefined;
+    if (params?.properties) {
+      operation.parameters = Object.entries(params.properties).map(([name, schema]) => ({
+        name,
+        in: 'path',
+        required: true,
+        description: schema.description,
+        schema: { type: schema.type },
+      }));
+    }
+    if (route.body) {
+      operation.requestBody = {
+        required:
+          route.method === 'POST' && Array.isArray(route.body.required) && route.body.required.length > 0,
+        content: { 'application/json': { schema: route.body } },
+      };
+    }
+    paths[path] ??= {};
+    paths[path][route.method.toLowerCase()] = operation;
+  }
+  return {
+    openapi: '3.1.0',
+    info: {
+      title: 'easel REST API',
+      version: info.version,
+      description:
+        'Image generation shaped like the hosted Stable Diffusion APIs. Every answer has `status`: ' +
+        '`success`, `processing` (fetch later with `fetch_result`), `error` or `failed`. The key goes ' +
+        'in the body as `key`, or in `Authorization: Bearer <key>` or `x-api-key`.',
+    },
+    ...(info.serverUrl ? { servers: [{ url: info.serverUrl }] } : {}),
+    components: {
+      securitySchemes: {
+        bearer: { type: 'http', scheme: 'bearer' },
+        apiKeyHeader: { type: 'apiKey', in: 'header', name: 'x-api-key' },
+      },
+    },
+    paths,
+  };
+}
+
+function operationId(route: RouteDoc): string {
+  const words = route.url
+    .replace(/^\/v1\//, '')
+    .split(/[/_:]+/)
+    .filter((w) => w && w !== 'id' && w !== 'file');
+  return route.method.toLowerCase() + words.map((w) => w[0]!.toUpperCase() + w.slice(1)).join('');
+}

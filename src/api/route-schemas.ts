@@ -1,0 +1,242 @@
+/**
+ * JSON schemas of the REST API: Fastify validates bodies with them and the OpenAPI document at
+ * /v1/openapi.json is built from them, so the document cannot drift from what the server accepts.
+ * Ranges live in descriptions, not in `minimum`/`maximum`: the shared request validator checks them
+ * (model-dependent limits included) and words the messages the same way for every frontend.
+ */
+
+type Schema = Record<string, unknown>;
+
+const numberLike = (description: string, integer = false): Schema => ({
+  type: integer ? ['integer', 'string'] : ['number', 'string'],
+  description,
+});
+
+const keyField: Schema = {
+  type: 'string',
+  description: 'Your API key. May also be sent as `Authorization: Bearer <key>` or `x-api-key: <key>`.',
+};
+
+const commonFields: Record<string, Schema> = {
+  key: keyField,
+  model_id: {
+    type: 'string',
+    description: 'Model id or alias (`GET /v1/models` lists them). Also accepted as `model`.',
+  },
+  model: { type: 'string', description: 'Same as `model_id`.' },
+  negative_prompt: { type: 'string', description: 'What the image should not contain.' },
+  width: numberLike('Width in pixels, 320-1536 in steps of 64 (default: the model size).', true),
+  height: numberLike('Height in pixels, 320-1536 in steps of 64 (default: the model size).', true),
+  img_width: numberLike('Same as `width`.', true),
+  img_height: numberLike('Same as `height`.', true),
+  aspect_ratio: {
+    type: 'string',
+    description:
+      'Instead of width/height: 1:1, 16:9, 9:16, 2:3, 3:2, 4:5, 5:4, 21:9 or 9:21 at the model area.',
+  },
+  samples: numberLike('Images to make, 1-4 (default 1).', true),
+  num_inference_steps: numberLike('Denoising steps (default and range depend on the model).', true),
+  guidance_scale: numberLike('Classifier-free guidance, 0-20 (default depends on the model).'),
+  seed: numberLike('0-9007199254740991; 0, null or absent picks a random seed (always reported back).', true),
+  scheduler: {
+    type: 'string',
+    description:
+      'Sampler: euler, euler_a, ddim, dpmpp_2m, dpmpp_2m_karras, lcm, pndm, or the hosted names ' +
+      '("EulerAncestralDiscreteScheduler", "DPMSolverMultistepScheduler", "DDIMScheduler", ...).',
+  },
+  base64: {
+    type: ['boolean', 'string'],
+    description: 'true: `output` holds base64-encoded PNGs instead of URLs.',
+  },
+  webhook: {
+    type: 'string',
+    description: 'A public http(s) URL that receives the final answer as a signed POST (X-Easel-Signature).',
+  },
+  track_id: { type: ['string', 'integer'], description: 'Your own id, echoed in the webhook call.' },
+};
+
+const imageField = (description: string): Schema => ({
+  type: 'string',
+  description: `${description} A public http(s) URL, a data URI or bare base64 (PNG, JPEG, WebP, GIF, AVIF).`,
+});
+
+const strength = numberLike('How much the image may change, 0-1 (default 0.7).');
+
+function body(required: string[], fields: Record<string, Schema>): Schema {
+  return { type: 'object', required, properties: { ...commonFields, ...fields } };
+}
+
+export const text2imgBody = body(['prompt'], {
+  prompt: { type: 'string', description: 'What to draw.' },
+});
+
+export const img2imgBody = body(['prompt', 'init_image'], {
+  prompt: { type: 'string', description: 'What the new image should show.' },
+  init_image: imageField('The starting image.'),
+  strength,
+});
+
+export const inpaintBody = body(['prompt', 'init_image', 'mask_image'], {
+  prompt: { type: 'string', description: 'What to paint in the masked area.' },
+  init_image: imageField(
+    'The image to change. For outpainting, the image already placed on a larger canvas.',
+  ),
+  mask_image: imageField('White where the image is repainted, black where it is kept.'),
+  strength,
+});
+
+export const superResolutionBody: Schema = {
+  type: 'object',
+  properties: {
+    key: keyField,
+    url: imageField('The image to upscale.'),
+    init_image: imageField('Same as `url`.'),
+    scale: { type: ['integer', 'string'], description: '2 or 4 (default 2).' },
+    model_id: commonFields.model_id,
+    base64: commonFields.base64,
+    webhook: commonFields.webhook,
+    track_id: commonFields.track_id,
+  },
+};
+
+export const keyOnlyBody: Schema = {
+  type: 'object',
+  properties: { key: keyField },
+};
+
+export const jobIdParams: Schema = {
+  type: 'object',
+  required: ['id'],
+  properties: { id: { type: 'string', description: 'The `id` from a `processing` answer.' } },
+};
+
+export const imageParams: Schema = {
+  type: 'object',
+  required: ['file'],
+  properties: { file: { type: 'string', description: '`<image id>.png` from an `output` URL.' } },
+};
+
+/* Answers (documentation only: the server builds them in answers.ts). */
+
+const meta: Schema = {
+  type: 'object',
+  description: 'The parameters the images were made with.',
+  properties: {
+    prompt: { type: 'string' },
+    negative_prompt: { type: 'string' },
+    model_id: { type: 'string' },
+    width: { type: 'integer' },
+    height: { type: 'integer' },
+    samples: { type: 'integer' },
+    num_inference_steps: { type: 'integer' },
+    guidance_scale: { type: 'number' },
+    scheduler: { type: 'string' },
+    seed: { type: 'integer' },
+    strength: { type: 'number' },
+    scale: { type: 'integer' },
+    provider: { type: 'string' },
+    truncated_words: { type: 'array', items: { type: 'string' } },
+  },
+};
+
+export const successAnswer: Schema = {
+  type: 'object',
+  required: ['status', 'id', 'output'],
+  properties: {
+    status: { const: 'success' },
+    id: { type: 'string' },
+    output: {
+      type: 'array',
+      items: { type: 'string' },
+      description: 'Image URLs (kept for IMAGE_RETENTION_HOURS), or base64 PNGs when `base64` was true.',
+    },
+    seed: { type: 'integer' },
+    seeds: { type: 'array', items: { type: 'integer' } },
+    generationTime: { type: 'number', description: 'Seconds the render took.' },
+    nsfw_content_detected: { type: 'array', items: { type: 'boolean' } },
+    track_id: { type: ['string', 'integer'] },
+    meta,
+  },
+};
+
+export const processingAnswer: Schema = {
+  type: 'object',
+  required: ['status', 'id', 'fetch_result'],
+  properties: {
+    status: { const: 'processing' },
+    id: { type: 'string' },
+    eta: { type: 'number', description: 'Estimated seconds until the result.' },
+    position: { type: 'integer', description: 'Place in the queue (1 = next).' },
+    fetch_result: { type: 'string', description: 'POST here (with your key) to get the result.' },
+    track_id: { type: ['string', 'integer'] },
+    meta,
+  },
+};
+
+export const failedAnswer: Schema = {
+  type: 'object',
+  required: ['status', 'id', 'message'],
+  properties: {
+    status: { const: 'failed' },
+    id: { type: 'string' },
+    message: { type: 'string', description: 'Why it failed. Failed jobs are not charged.' },
+    track_id: { type: ['string', 'integer'] },
+  },
+};
+
+export const errorAnswer: Schema = {
+  type: 'object',
+  required: ['status', 'message'],
+  properties: {
+    status: { const: 'error' },
+    message: { type: 'string' },
+    tips: { type: 'string' },
+    retry_after: { type: 'integer', description: 'Seconds to wait (429 only; also in Retry-After).' },
+  },
+};
+
+export const validationAnswer: Schema = {
+  type: 'object',
+  required: ['status', 'message'],
+  properties: {
+    status: { const: 'error' },
+    message: {
+      type: 'object',
+      additionalProperties: { type: 'array', items: { type: 'string' } },
+      description: 'One entry per bad field, e.g. {"prompt": ["The prompt field is required."]}.',
+    },
+  },
+};
+
+export const systemLoadAnswer: Schema = {
+  type: 'object',
+  properties: {
+    status: { const: 'success' },
+    queue_num: { type: 'integer', description: 'Jobs waiting.' },
+    active: { type: 'integer', description: 'Jobs rendering now.' },
+    workers: { type: ['integer', 'null'], description: 'GPU workers connected (null where Redis hides it).' },
+    avg_time: { type: 'number', description: 'Average seconds per job, recently.' },
+    queue_time: { type: 'number', description: 'Estimated seconds until a new job is done.' },
+    eta: { type: 'number', description: 'Same as queue_time.' },
+    webhooks_pending: { type: 'integer', description: 'Webhook calls not yet delivered.' },
+  },
+};
+
+export const modelsAnswer: Schema = {
+  type: 'object',
+  properties: {
+    status: { const: 'success' },
+    models: {
+      type: 'array',
+      items: {
+        type: 'object',
+        properties: {
+          model_id: { type: 'string' },
+          aliases: { type: 'array', items: { type: 'string' } },
+          description: { type: 'string' },
+          kind: { type: 'string' },
+        },
+      },
+    },
+  },
+};

@@ -1,0 +1,160 @@
+import { type Command, InvalidArgumentError } from 'commander';
+import { createKeyWithCredits, creditKey, keyMember } from '../../api/key-admin.ts';
+import { ApiKeyStore } from '../../api/key-store.ts';
+import { createServices, type Services } from '../../app/services.ts';
+import { loadConfig } from '../../config/load-config.ts';
+import { CodedError } from '../../errors/coded-error.ts';
+import { isUserError } from '../../errors/user-error.ts';
+import { createLogger } from '../../log/logger.ts';
+
+/** `easel keys create|list|revoke|credit`: API keys, each its own credit scope. */
+
+function wholeNumber(min: number, max: number) {
+  return (value: string): number => {
+    const n = Number(value);
+    if (!/^\d+$/.test(value.trim()) || n < min || n > max) {
+      throw new InvalidArgumentError(`expected a whole number from ${min} to ${max}`);
+    }
+    return n;
+  };
+}
+
+async function withServices<T>(run: (services: Services, keys: ApiKeyStore) => Promise<T>): Promise<T> {
+  const config = loadConfig();
+  const services = await createServices(config, createLogger('error'));
+  if (services.redis.status !== 'ready') {
+    await services.close();
+    throw new CodedError(
+      'redis-unavailable',
+      `Redis does not answer at ${config.REDIS_URL}; API keys live there.`,
+    );
+  }
+  try {
+    return await run(services, new ApiKeyStore(services.redis, config.QUEUE_PREFIX));
+  } catch (error) {
+    // Refusals (a name in use, a bad value) are the operator's to read, without a stack.
+    if (isUserError(error) || (error instanceof Error && !(error instanceof CodedError))) {
+      throw new CodedError('config-invalid', error.message);
+    }
+    throw error;
+  } finally {
+    await services.close();
+  }
+}
+
+export function registerKeys(program: Command): void {
+  const keys = program.command('keys').description('manage REST API keys (each key has its own credits)');
+
+  keys
+    .command('create')
+    .description('create a key; it is printed once and stored only as a hash')
+    .requiredOption('--name <name>', 'a name to tell keys apart (unique)')
+    .requiredOption('--credits <n>', 'credits the key starts with', wholeNumber(0, 1_000_000))
+    .option(
+      '--daily <n>',
+      'most credits the key may spend per UTC day (0: no cap)',
+      wholeNumber(0, 1_000_000_000),
+    )
+    .option(
+      '--cooldown <seconds>',
+      'seconds between two requests (default DEFAULT_COOLDOWN_S)',
+      wholeNumber(0, 86_400),
+    )
+    .option('--pending-cap <n>', 'jobs queued at once (default DEFAULT_PENDING_CAP)', wholeNumber(1, 1000))
+    .option('--webhook-secret', 'give the key its own webhook signing secret instead of WEBHOOK_SECRET')
+    .action(
+      async (opts: {
+        name: string;
+        credits: number;
+        daily?: number;
+        cooldown?: number;
+        pendingCap?: number;
+        webhookSecret?: boolean;
+      }) => {
+        await withServices(async (services, store) => {
+          const created = await createKeyWithCredits(services, store, {
+            name: opts.name,
+            credits: opts.credits,
+            ...(opts.daily !== undefined ? { daily: opts.daily } : {}),
+            ...(opts.cooldown !== undefined ? { cooldownS: opts.cooldown } : {}),
+            ...(opts.pendingCap !== undefined ? { pendingCap: opts.pendingCap } : {}),
+            webhookSecret: opts.webhookSecret === true,
+          });
+          console.log(`Created API key "${created.record.name}" (id ${created.record.id}).`);
+          console.log(`\n  ${created.key}\n`);
+          console.log('Store it now: it is not shown again and cannot be recovered.');
+          console.log(
+            `Credits: ${created.balance.total}${opts.daily ? `, at most ${opts.daily} a day` : ''}.`,
+          );
+          if (created.record.webhookSecret) {
+            console.log(`Webhook signing secret: ${created.record.webhookSecret}`);
+          }
+        });
+      },
+    );
+
+  keys
+    .command('list')
+    .description('list keys with their credits')
+    .action(async () => {
+      await withServices(async (services, store) => {
+        const records = await store.list();
+        if (records.length === 0) {
+          console.log('No API keys. Create one with: easel keys create --name NAME --credits N');
+          return;
+        }
+        const rows = await Promise.all(
+          records.map(async (r) => {
+            const balance = await services.credits.balance(keyMember(r.id));
+            return [
+              r.id,
+              r.name,
+              `${r.hint}…`,
+              new Date(r.createdAt).toISOString().slice(0, 16).replace('T', ' '),
+              r.revokedAt ? 'revoked' : 'active',
+              String(balance.total),
+              String(balance.reserved),
+            ];
+          }),
+        );
+        printTable(['id', 'name', 'key', 'created (UTC)', 'status', 'credits', 'reserved'], rows);
+      });
+    });
+
+  keys
+    .command('revoke')
+    .description('revoke a key at once (by id or name)')
+    .argument('<key>', 'the key id or name')
+    .action(async (idOrName: string) => {
+      await withServices(async (_services, store) => {
+        const revoked = await store.revoke(idOrName);
+        if (!revoked) throw new CodedError('config-invalid', `No API key with id or name "${idOrName}".`);
+        console.log(`Revoked API key "${revoked.name}" (id ${revoked.id}).`);
+      });
+    });
+
+  keys
+    .command('credit')
+    .description('add credits to a key (by id or name)')
+    .argument('<key>', 'the key id or name')
+    .argument('<credits>', 'credits to add', wholeNumber(1, 1_000_000))
+    .action(async (idOrName: string, amount: number) => {
+      await withServices(async (services, store) => {
+        const record = await store.find(idOrName);
+        if (!record) throw new CodedError('config-invalid', `No API key with id or name "${idOrName}".`);
+        const balance = await creditKey(services, record.id, amount);
+        console.log(`Added ${amount} credits to "${record.name}": ${balance.total} now.`);
+      });
+    });
+}
+
+function printTable(header: string[], rows: string[][]): void {
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
+  const line = (cells: string[]) =>
+    cells
+      .map((c, i) => c.padEnd(widths[i]!))
+      .join('  ')
+      .trimEnd();
+  console.log(line(header));
+  for (const row of rows) console.log(line(row));
+}
