@@ -30,6 +30,7 @@ let policy: NsfwPolicy;
 let delivery: SlackDelivery;
 let statusStore: StatusStore;
 let nsfwChannels: NsfwChannels;
+let poster: webApi.WebClient;
 
 // Stand-in until src/delivery/once.ts lands: done-markers set after the effect succeeds.
 const onceWith = (r: Redis, p: string): Once => {
@@ -53,6 +54,7 @@ beforeAll(async () => {
     slackApiUrl: fake.apiUrl,
     retryConfig: { retries: 3, factor: 1, minTimeout: 10, maxTimeout: 10 },
   });
+  poster = new webApi.WebClient(fake.botToken, { slackApiUrl: fake.apiUrl });
   delivery = new SlackDelivery({
     client,
     artifacts,
@@ -87,14 +89,7 @@ async function setup(options: { count: number; nsfw?: number[]; channel?: string
   jobCounter += 1;
   const jobId = `gtestjob${jobCounter}`;
   const channel = options.channel ?? 'C0000GENERAL';
-  const parent = await fake
-    .waitFor(() => true)
-    .then(() =>
-      new webApi.WebClient(fake.botToken, { slackApiUrl: fake.apiUrl }).chat.postMessage({
-        channel,
-        text: 'parent',
-      }),
-    );
+  const parent = await poster.chat.postMessage({ channel, text: 'parent' });
   await statusStore.claim(jobId, {
     channelId: channel,
     statusTs: parent.ts as string,
