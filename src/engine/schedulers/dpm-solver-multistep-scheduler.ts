@@ -103,11 +103,11 @@ export class DpmSolverMultistepScheduler implements Scheduler {
         '"zero" needs algorithm_type "dpmsolver++"; use "sigma_min" with "dpmsolver"',
       );
     }
-    const clipped = config.lambda_min_clipped;
+    // diffusers' default -inf (no clipping) arrives as -Infinity through parseSchedulerConfigJson.
     this.lambdaMinClipped =
-      clipped === undefined || clipped === null || clipped === '-inf'
+      config.lambda_min_clipped === -Infinity
         ? -Infinity
-        : readNumber(config, 'lambda_min_clipped', 0);
+        : readNumber(config, 'lambda_min_clipped', -Infinity);
     this.spacing = readChoice(config, 'timestep_spacing', TIMESTEP_SPACINGS, 'linspace');
     this.stepsOffset = readNumber(config, 'steps_offset', 0, { integer: true, min: 0 });
     rejectEnabled(config, 'use_lu_lambdas', 'not ported');

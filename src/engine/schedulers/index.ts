@@ -10,7 +10,7 @@ import type { SchedulerConfig } from './scheduler-config.ts';
 
 export { type StrengthSchedule, timestepsForStrength } from './img2img-timesteps.ts';
 export type { Scheduler, StepOptions, StepResult } from './scheduler.ts';
-export type { SchedulerConfig } from './scheduler-config.ts';
+export { parseSchedulerConfigJson, type SchedulerConfig } from './scheduler-config.ts';
 export type { Tensor } from './tensor.ts';
 
 /** easel's sampler names (the request's `sampler`), each a diffusers scheduler plus the settings that define it. */
@@ -48,7 +48,7 @@ const BY_CLASS: Record<string, (config: SchedulerConfig) => Scheduler> = {
   PNDMScheduler: (c) => new PndmScheduler(c),
 };
 
-export function isSchedulerName(name: string): name is SchedulerName {
+function isSchedulerName(name: string): name is SchedulerName {
   return (SCHEDULER_NAMES as readonly string[]).includes(name);
 }
 

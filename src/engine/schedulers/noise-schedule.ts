@@ -13,8 +13,8 @@ import {
  * (`Math.fround`) at the points torch rounds; its CPU `cumprod` accumulates in float64 and stores
  * float32, and so does this.
  */
-export const BETA_SCHEDULES = ['linear', 'scaled_linear', 'squaredcos_cap_v2'] as const;
-export type BetaSchedule = (typeof BETA_SCHEDULES)[number];
+const BETA_SCHEDULES = ['linear', 'scaled_linear', 'squaredcos_cap_v2'] as const;
+type BetaSchedule = (typeof BETA_SCHEDULES)[number];
 
 export interface NoiseSchedule {
   readonly numTrainTimesteps: number;
@@ -25,7 +25,7 @@ export interface NoiseSchedule {
 const f32 = Math.fround;
 
 /** torch.linspace(start, end, n, dtype=float32): float32 step, filled from both ends toward the middle. */
-export function linspaceFloat32(start: number, end: number, n: number): Float64Array {
+function linspaceFloat32(start: number, end: number, n: number): Float64Array {
   const out = new Float64Array(n);
   if (n === 1) {
     out[0] = f32(start);
@@ -52,7 +52,7 @@ export function cosineBetas(n: number, maxBeta = 0.999): Float64Array {
 }
 
 /** Cumulative product in float64, each prefix stored as float32 (torch's CPU cumprod on float32). */
-export function cumprodFloat32(values: Float64Array): Float64Array {
+function cumprodFloat32(values: Float64Array): Float64Array {
   const out = new Float64Array(values.length);
   let acc = 1;
   for (let i = 0; i < values.length; i++) {
@@ -70,7 +70,7 @@ function alphasOf(betas: Float64Array): Float64Array {
  * diffusers' `rescale_zero_terminal_snr` (Lin et al. 2023, Algorithm 1): shifts and scales
  * sqrt(alphas_cumprod) so the last timestep has zero signal, keeping the first unchanged.
  */
-export function rescaleZeroTerminalSnr(betas: Float64Array): Float64Array {
+function rescaleZeroTerminalSnr(betas: Float64Array): Float64Array {
   const barSqrt = cumprodFloat32(alphasOf(betas)).map((a) => f32(Math.sqrt(a)));
   const first = barSqrt[0] as number;
   const last = barSqrt[barSqrt.length - 1] as number;
@@ -87,7 +87,7 @@ export function rescaleZeroTerminalSnr(betas: Float64Array): Float64Array {
   return out;
 }
 
-export interface NoiseScheduleDefaults {
+interface NoiseScheduleDefaults {
   betaStart: number;
   betaEnd: number;
   betaSchedule: BetaSchedule;

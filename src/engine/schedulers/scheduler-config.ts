@@ -8,6 +8,29 @@ import { CodedError } from '../../errors/coded-error.ts';
  */
 export type SchedulerConfig = Readonly<Record<string, unknown>>;
 
+const NON_FINITE: Record<string, number> = { '-Infinity': -Infinity, Infinity: Infinity, NaN: Number.NaN };
+const NON_FINITE_MARK = '\u0000easel-non-finite:';
+
+/**
+ * Parses a `scheduler_config.json` as Python's `json` writes it: diffusers saves
+ * `lambda_min_clipped = -inf` as a bare `-Infinity`, which `JSON.parse` rejects. Bare `Infinity`,
+ * `-Infinity` and `NaN` outside strings become the numbers; anything else must be plain JSON.
+ */
+export function parseSchedulerConfigJson(text: string): SchedulerConfig {
+  const marked = text.replace(/("(?:[^"\\]|\\.)*")|-?Infinity|NaN/g, (match, quoted: string | undefined) =>
+    quoted !== undefined ? quoted : JSON.stringify(NON_FINITE_MARK + match),
+  );
+  const parsed: unknown = JSON.parse(marked, (_key, value: unknown) =>
+    typeof value === 'string' && value.startsWith(NON_FINITE_MARK)
+      ? NON_FINITE[value.slice(NON_FINITE_MARK.length)]
+      : value,
+  );
+  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
+    throw new CodedError('model-invalid', 'scheduler_config.json must hold a JSON object');
+  }
+  return parsed as SchedulerConfig;
+}
+
 export function configError(key: string, message: string): CodedError {
   return new CodedError('model-invalid', `scheduler_config.json: "${key}" ${message}`);
 }

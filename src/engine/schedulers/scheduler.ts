@@ -32,7 +32,7 @@ export interface Scheduler {
   readonly timesteps: readonly number[];
   /** Standard deviation of the starting noise. */
   readonly initNoiseSigma: number;
-  /** True when `step` needs `options.noise`. */
+  /** True when every `step` needs `options.noise` (euler_a, lcm); DDIM needs it only with `eta` > 0. */
   readonly stochastic: boolean;
   setTimesteps(numInferenceSteps: number): void;
   /** Index into `timesteps` of the first step (img2img starts part way); see `timestepsForStrength`. */

@@ -41,7 +41,7 @@ export class StepIndex {
   }
 }
 
-export function indexForTimestep(
+function indexForTimestep(
   className: string,
   schedule: readonly number[],
   timestep: number,
