@@ -1,6 +1,7 @@
 import {
   eulerStep,
   initNoiseSigmaOf,
+  noiseAtSigma,
   readSigmaSchedulerBase,
   type SigmaSchedulerBase,
   scaleBySigma,
@@ -90,10 +91,10 @@ export class EulerAncestralScheduler implements Scheduler {
   }
 
   addNoise(original: Tensor, noise: Tensor, timestep: number): Tensor {
-    const sigma = this.sigmas[addNoiseIndex(this.className, this.index, this.schedule, timestep)] as number;
-    return linearCombination([
-      [1, original],
-      [sigma, noise],
-    ]);
+    return noiseAtSigma(
+      original,
+      noise,
+      this.sigmas[addNoiseIndex(this.className, this.index, this.schedule, timestep)],
+    );
   }
 }

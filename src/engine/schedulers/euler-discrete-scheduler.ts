@@ -166,12 +166,21 @@ export class EulerDiscreteScheduler implements Scheduler {
   }
 
   addNoise(original: Tensor, noise: Tensor, timestep: number): Tensor {
-    const sigma = this.sigmas[addNoiseIndex(this.className, this.index, this.schedule, timestep)] as number;
-    return linearCombination([
-      [1, original],
-      [sigma, noise],
-    ]);
+    return noiseAtSigma(
+      original,
+      noise,
+      this.sigmas[addNoiseIndex(this.className, this.index, this.schedule, timestep)],
+    );
   }
+}
+
+/** The forward process in sigma form: x0 + sigma * noise. */
+export function noiseAtSigma(original: Tensor, noise: Tensor, sigma: number | undefined): Tensor {
+  if (sigma === undefined) throw new RangeError('no sigma for that timestep');
+  return linearCombination([
+    [1, original],
+    [sigma, noise],
+  ]);
 }
 
 /** One Euler step of the probability-flow ODE: d = (x - x0) / sigma, x_next = x + d * (sigmaNext - sigma). */
