@@ -164,6 +164,29 @@ describe('Slack HTTP receiver', () => {
     expect((await h.services.credits.balance(member)).total).toBe(before + 1);
   });
 
+  it('edits the parent with render progress, at most once every 3 seconds', async () => {
+    await h.command({ userId: 'UDAVE' }, '/imagine', 'a slow orange hexagon');
+    const parent = await h.fake.waitFor(() => h.fake.messages.find((m) => m.text.includes('orange hexagon')));
+    const cancel = JSON.stringify(parent.blocks).match(/"action_id":"(e1:x:[^"]+)"/)?.[1] as string;
+    const job = await h.services.queues.generate.getJob(cancel.split(':')[2] as string);
+    // A render reporting a step every 250 ms for 4 seconds, as the worker does through BullMQ.
+    for (let step = 1; step <= 16; step++) {
+      await job?.updateProgress({ step, total: 16 });
+      await new Promise((r) => setTimeout(r, 250));
+    }
+    await new Promise((r) => setTimeout(r, 300));
+    const edits = h.fake
+      .callsTo('chat.update')
+      .filter((c) => c.args.ts === parent.ts && JSON.stringify(c.args.blocks).includes('Rendering'));
+    expect(edits.length).toBeGreaterThanOrEqual(1);
+    expect(edits.length).toBeLessThanOrEqual(2);
+    for (let i = 1; i < edits.length; i++) {
+      expect((edits[i]?.at as number) - (edits[i - 1]?.at as number)).toBeGreaterThanOrEqual(2900);
+    }
+    expect(JSON.stringify(parent.blocks)).toMatch(/step \d+\/16/);
+    expect(JSON.stringify(parent.blocks)).toContain('"text":"Cancel"');
+  });
+
   it('serves a health check', async () => {
     const res = await fetch(h.eventsUrl.replace('/slack/events', '/healthz'));
     expect(res.status).toBe(200);

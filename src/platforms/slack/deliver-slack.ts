@@ -1,5 +1,6 @@
 import type { webApi } from '@slack/bolt';
 import { UnrecoverableError } from 'bullmq';
+import type { Redis } from 'ioredis';
 import { cancelButton, decodeActionId, resultButtonRows } from '../../../commands/actions.ts';
 import type { NsfwPolicy } from '../../admission/quota-policy.ts';
 import type { ArtifactStore } from '../../artifacts/artifact-store.ts';
@@ -14,9 +15,9 @@ import type {
 import { jobTitle } from './blocks/job-title.ts';
 import { type ResultButton, resultMessage } from './blocks/result-message.ts';
 import { type StatusState, statusMessage } from './blocks/status-message.ts';
-import type { NsfwChannels } from './nsfw-channels.ts';
+import { NsfwChannels } from './nsfw-channels.ts';
 import { slackErrorCode } from './slack-error-code.ts';
-import type { StatusRecord, StatusStore } from './status-store.ts';
+import { type StatusRecord, StatusStore } from './status-store.ts';
 
 /**
  * Posts a finished job to Slack: the image(s) uploaded into the job's thread with the three-step
@@ -282,4 +283,25 @@ function shownRows(rows: ResultButton[][], shown: number[]): ResultButton[][] {
       }),
     )
     .filter((row) => row.length > 0);
+}
+
+/** The deliverer the deliver role registers for `origin.platform === 'slack'`. */
+export function createSlackDelivery(options: {
+  client: webApi.WebClient;
+  redis: Redis;
+  keyPrefix: string;
+  artifacts: ArtifactStore;
+  nsfwPolicy(scope: ScopeRef): Promise<NsfwPolicy>;
+  once: Once;
+  logger: Logger;
+}): SlackDelivery {
+  return new SlackDelivery({
+    client: options.client,
+    artifacts: options.artifacts,
+    statusStore: new StatusStore(options.redis, options.keyPrefix),
+    nsfwChannels: new NsfwChannels(options.redis, options.keyPrefix),
+    nsfwPolicy: options.nsfwPolicy,
+    once: options.once,
+    logger: options.logger.child({ platform: 'slack' }),
+  });
 }

@@ -1,12 +1,21 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { Worker } from 'bullmq';
+import type { Redis } from 'ioredis';
+import { DELIVER_QUEUE } from '../../../src/admission/keys.ts';
 import { createServices, type Services } from '../../../src/app/services.ts';
 import { DiskArtifactStore } from '../../../src/artifacts/disk-artifact-store.ts';
 import { parseConfig } from '../../../src/config/load-config.ts';
 import type { Config } from '../../../src/config/schema.ts';
 import { createLogger } from '../../../src/log/logger.ts';
+import type { Registry } from '../../../src/models/registry.ts';
 import { createSlackApp, type SlackApp } from '../../../src/platforms/slack/create-slack-app.ts';
+import { createSlackDelivery, type Once } from '../../../src/platforms/slack/deliver-slack.ts';
+import { createSlackWebClient } from '../../../src/platforms/slack/slack-web-client.ts';
+import type { DeliverJobData } from '../../../src/queue/job-data.ts';
+import { createRedis } from '../../../src/redis/connections.ts';
+import { startGenerateRole } from '../../../workers/generate.ts';
 import { FakeSlack } from '../../fakes/slack/fake-slack.ts';
 import {
   type ButtonPress,
@@ -22,6 +31,7 @@ import {
   type SlackHttpAnswer,
 } from '../../fakes/slack/signed-request.ts';
 import { testRedisUrl, uniquePrefix } from '../../support/redis.ts';
+import { tinyEntry, tinyWorld } from '../../support/tiny-models.ts';
 
 /**
  * One easel Slack frontend wired for a test: the fake Slack, real Services on the private test
@@ -51,6 +61,8 @@ export interface SlackHarness {
 
 export interface HarnessOptions {
   name: string;
+  /** Render for real: the tiny model in the generate worker, and delivery to the fake Slack. */
+  render?: boolean;
   socketMode?: boolean;
   env?: Record<string, string>;
   /** Reuse a fake (a second app against the same Slack). */
@@ -61,6 +73,11 @@ export async function startSlackHarness(options: HarnessOptions): Promise<SlackH
   const fake = options.fake ?? (await FakeSlack.start());
   const prefix = uniquePrefix(options.name);
   const artifactsDir = await mkdtemp(join(tmpdir(), `easel-slack-${options.name}-`));
+  const tiny = options.render ? await tinyWorld({ variants: ['tiny'] }) : undefined;
+  if (tiny) {
+    // Shown at 512 (display sizes are 320..1536), rendered at 64 like easel-mini.
+    tiny.catalog.models = [tinyEntry('tiny', { nativeResolution: 512, renderScale: 8 })];
+  }
   const config = parseConfig({
     LOG_LEVEL: process.env.EASEL_TEST_LOG ?? 'silent',
     REDIS_URL: testRedisUrl(),
@@ -73,13 +90,19 @@ export async function startSlackHarness(options: HarnessOptions): Promise<SlackH
     SLACK_API_URL: fake.apiUrl,
     SLACK_PORT: '0',
     DEFAULT_COOLDOWN_S: '0',
+    ...(tiny
+      ? { MODELS_DIR: tiny.modelsDir, DEFAULT_MODEL: 'tiny', EXECUTION_PROVIDERS: 'cpu', ENGINE_THREADS: '1' }
+      : {}),
     ...options.env,
   });
   const logger = createLogger(config.LOG_LEVEL);
+  const artifacts = new DiskArtifactStore(artifactsDir);
   const services = await createServices(config, logger, {
     prefix,
-    artifacts: new DiskArtifactStore(artifactsDir),
+    artifacts,
+    ...(tiny ? { registry: tiny.catalog } : {}),
   });
+  const render = tiny ? await startRendering(config, prefix, artifacts, tiny.catalog, services) : undefined;
   const slack = createSlackApp({ config, logger, services, keyPrefix: prefix });
   await slack.start();
   const eventsUrl = `http://127.0.0.1:${slack.port ?? 0}/slack/events`;
@@ -118,10 +141,59 @@ export async function startSlackHarness(options: HarnessOptions): Promise<SlackH
     },
     async close() {
       await slack.stop();
+      await render?.stop();
       await services.close();
+      if (tiny) await rm(tiny.modelsDir, { recursive: true, force: true });
       if (!options.fake) await fake.close();
       await rm(artifactsDir, { recursive: true, force: true });
     },
+  };
+}
+
+/**
+ * The generate worker (real engine, tiny model) and a deliver worker running the Slack deliverer.
+ * The deliver worker stands in for workers/deliver.ts's dispatcher until that lands.
+ */
+async function startRendering(
+  config: Config,
+  prefix: string,
+  artifacts: DiskArtifactStore,
+  catalog: Registry,
+  services: Services,
+): Promise<{ stop(): Promise<void> }> {
+  const logger = createLogger(config.LOG_LEVEL);
+  const generate = await startGenerateRole({ config, logger }, { prefix, artifacts, catalog, warmUp: false });
+  const delivery = createSlackDelivery({
+    client: createSlackWebClient(config, logger),
+    redis: services.redis,
+    keyPrefix: prefix,
+    artifacts,
+    nsfwPolicy: async (scope) => (await services.quotas.get(scope)).nsfw,
+    once: redisOnce(services.redis, prefix),
+    logger,
+  });
+  const connection = createRedis(config.REDIS_URL, 'worker', 'slack-test-deliver');
+  const worker = new Worker<DeliverJobData>(DELIVER_QUEUE, (job) => delivery.deliver(job.data), {
+    connection,
+    prefix,
+    concurrency: 4,
+  });
+  return {
+    async stop() {
+      await worker.close();
+      await connection.quit();
+      await generate.stop();
+    },
+  };
+}
+
+/** Records each effect in Redis after it succeeded, and skips it when recorded (until src/delivery/once.ts). */
+function redisOnce(redis: Redis, prefix: string): Once {
+  return async (key, effect) => {
+    const done = `${prefix}:once:${key}`;
+    if ((await redis.exists(done)) === 1) return;
+    await effect();
+    await redis.set(done, '1', 'EX', 86_400);
   };
 }
 
