@@ -2,11 +2,17 @@ import type { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { Admission } from '../admission/admission.ts';
 import { AdmissionKeys } from '../admission/keys.ts';
-import type { QuotaChanges, QuotaView } from '../admission/quota-policy.ts';
+import {
+  type EffectiveLimits,
+  effectiveLimits,
+  type QuotaChanges,
+  type QuotaView,
+} from '../admission/quota-policy.ts';
 import { QuotaStore } from '../admission/quota-store.ts';
 import { withScripts } from '../admission/scripts.ts';
 import type { AdmissionInput, AdmissionResult } from '../admission/types.ts';
 import type { ArtifactStore } from '../artifacts/artifact-store.ts';
+import { DiskArtifactStore } from '../artifacts/disk-artifact-store.ts';
 import type { Config } from '../config/schema.ts';
 import { CreditStore } from '../credits/credit-store.ts';
 import { LEDGER_MAX_LEN, Reservations, SETTLED_TTL_S } from '../credits/reservations.ts';
@@ -63,6 +69,8 @@ export interface Services {
   };
   quotas: {
     get(scope: ScopeRef): Promise<QuotaView>;
+    /** The member's limits from their roles' tiers (pass maxPixels/maxSteps to the validator). */
+    limits(member: MemberRef): Promise<EffectiveLimits>;
     set(admin: AdminActor, scope: ScopeRef, changes: QuotaChanges): Promise<QuotaView>;
   };
   /** Progress, completion and final failure of any job, for frontends that edit their messages. */
@@ -76,7 +84,8 @@ export interface Services {
 export interface ServicesOptions {
   /** BullMQ prefix; QUEUE_PREFIX by default (tests pass a unique one). */
   prefix?: string;
-  artifacts: ArtifactStore;
+  /** The disk store under ARTIFACTS_DIR by default. */
+  artifacts?: ArtifactStore;
   /** ms since epoch; tests move it to cross 00:00 UTC. */
   clock?: () => number;
   registry?: Registry;
@@ -91,7 +100,7 @@ const DEFAULT_LEDGER_MAX_LEN = LEDGER_MAX_LEN;
 export async function createServices(
   config: Config,
   logger: Logger,
-  options: ServicesOptions,
+  options: ServicesOptions = {},
 ): Promise<Services> {
   const prefix = options.prefix ?? config.QUEUE_PREFIX;
   const clock = options.clock ?? Date.now;
@@ -161,11 +170,12 @@ export async function createServices(
     },
     quotas: {
       get: (scope) => quotas.get(scope),
+      limits: async (member) => effectiveLimits(await quotas.policy(member.scope), member.roles),
       set: (admin, scope, changes) => quotas.set(admin, scope, changes),
     },
     progress,
     systemLoad: () => readSystemLoad(queues.generate, queues.deliver, durations),
-    artifacts: options.artifacts,
+    artifacts: options.artifacts ?? new DiskArtifactStore(config.ARTIFACTS_DIR),
     async close() {
       if (closed) return;
       closed = true;

@@ -52,6 +52,8 @@ export interface GenerateWorkerOptions {
 
 export interface GenerateWorker {
   worker: Worker<GenerateJobData, GenerateResult>;
+  /** Runs on a timer; exposed so tests and `easel doctor` can run a sweep now. */
+  sweeper: ReservationSweeper;
   /** Stops taking jobs, waits for running ones, then closes its connections. */
   close(): Promise<void>;
 }
@@ -231,6 +233,7 @@ export async function startGenerateWorker(options: GenerateWorkerOptions): Promi
 
   return {
     worker,
+    sweeper,
     async close() {
       clearInterval(poll);
       if (sweepTimer) clearInterval(sweepTimer);
