@@ -1,9 +1,12 @@
 import { Command } from 'commander';
 import { CodedError } from '../errors/coded-error.ts';
 import { registerDoctor } from './commands/doctor.ts';
+import { registerImagine } from './commands/imagine.ts';
 import { registerKeys } from './commands/keys.ts';
+import { registerModels } from './commands/models.ts';
 import { registerRegisterCommands } from './commands/register-commands.ts';
 import { registerStart } from './commands/start.ts';
+import { registerWorker } from './commands/worker.ts';
 
 /**
  * The `easel` command. Each subcommand lives in its own file under src/cli/commands and registers
@@ -18,6 +21,9 @@ const registrations: ((program: Command) => void)[] = [
   registerDoctor,
   registerRegisterCommands,
   registerKeys,
+  registerModels,
+  registerWorker,
+  registerImagine,
 ];
 for (const register of registrations) register(program);
 

@@ -1,0 +1,162 @@
+import { existsSync, readFileSync } from 'node:fs';
+import { mkdir, writeFile } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
+import { SingleBar } from 'cli-progress';
+import type { Command } from 'commander';
+import { loadConfig } from '../../config/load-config.ts';
+import { writeTinyModel } from '../../engine/tiny/tiny-model-folder.ts';
+import { downloadModel } from '../../models/hub-download.ts';
+import { LOCAL_REGISTRY_FILE, loadCatalog } from '../../models/model-catalog.ts';
+import { missingModelFiles, modelFolder } from '../../models/model-folder.ts';
+import { type ModelEntry, PACKAGE_MODELS_DIR, type Registry } from '../../models/registry.ts';
+
+/** `easel models list | download <hub-repo> | tiny <dir>`. */
+export function registerModels(program: Command): void {
+  const models = program.command('models').description('list, download and create model folders');
+
+  models
+    .command('list')
+    .description('the models this deployment knows, and whether each is installed')
+    .action(() => {
+      const config = loadConfig();
+      console.log(describeCatalog(loadCatalog(config.MODELS_DIR), config.MODELS_DIR));
+    });
+
+  models
+    .command('download')
+    .description('fetch a model folder (diffusers/Optimum ONNX layout) from the Hugging Face hub; resumable')
+    .argument('<hub-repo>', 'e.g. onnx-community/stable-diffusion-v1-5-ONNX, or a registry id')
+    .option('--revision <revision>', "branch, tag or commit (default: the registry entry's, else main)")
+    .option(
+      '--folder <name>',
+      "folder name under MODELS_DIR (default: the registry entry's, else the repo name)",
+    )
+    .option('--all', 'fetch every file, including PyTorch/safetensors weights the engine does not use')
+    .action(async (repoOrId: string, options: { revision?: string; folder?: string; all?: boolean }) => {
+      const config = loadConfig();
+      const catalog = loadCatalog(config.MODELS_DIR);
+      const entry = catalog.models.find((m) => m.hub?.repo === repoOrId || m.id === repoOrId);
+      const repo = entry?.hub?.repo ?? repoOrId;
+      const revision = options.revision ?? entry?.hub?.revision ?? 'main';
+      const folder = options.folder ?? entry?.folder ?? repo.split('/').pop()!;
+      const dir = resolve(config.MODELS_DIR, folder);
+      const bar = new SingleBar({
+        format: '{bar} {percentage}% | {value}/{total} MB | {file}',
+        hideCursor: true,
+      });
+      let received = 0;
+      await downloadModel(
+        {
+          repo,
+          revision,
+          hubUrl: config.HF_ENDPOINT,
+          ...(config.HF_TOKEN !== undefined ? { accessToken: config.HF_TOKEN } : {}),
+        },
+        dir,
+        {
+          plan: (files, total) => {
+            console.log(`${repo}@${revision}: ${files.length} files, ${megabytes(total)} MB -> ${dir}`);
+            bar.start(megabytes(total), 0, { file: '' });
+          },
+          progress: (file, bytes) => {
+            received += bytes;
+            bar.update(megabytes(received), { file });
+          },
+        },
+        { all: options.all === true },
+      ).finally(() => bar.stop());
+      if (entry === undefined)
+        console.log(await registerDownloaded(config.MODELS_DIR, repo, revision, folder));
+      const check = entry ?? downloadedEntry(repo, revision, folder);
+      const missing = missingModelFiles(check, dir);
+      console.log(
+        missing.length === 0
+          ? `done: ${dir} is complete`
+          : `downloaded, but ${dir} lacks ${missing.join(', ')}: is ${repo} an ONNX export in the diffusers layout?`,
+      );
+    });
+
+  models
+    .command('tiny')
+    .description(
+      'write the tiny test model (shape-true, draws noise) to smoke-test a deployment without weights',
+    )
+    .argument('[dir]', 'target folder (default: MODELS_DIR/easel-tiny)')
+    .action(async (dir?: string) => {
+      const config = loadConfig();
+      const target = resolve(dir ?? join(config.MODELS_DIR, 'easel-tiny'));
+      await writeTinyModel(target);
+      console.log(`wrote the tiny model to ${target}`);
+    });
+}
+
+function megabytes(bytes: number): number {
+  return Math.round((bytes / 1_048_576) * 10) / 10;
+}
+
+function describeCatalog(catalog: Registry, modelsDir: string): string {
+  const rows = catalog.models.map((entry) => {
+    const dir = modelFolder(entry, modelsDir);
+    let state = 'installed';
+    if (!existsSync(dir))
+      state = entry.hub ? `not installed (easel models download ${entry.hub.repo})` : 'not installed';
+    else {
+      const missing = missingModelFiles(entry, dir);
+      if (missing.length > 0) state = `incomplete: ${missing[0]} missing`;
+    }
+    const names = [entry.id, ...entry.aliases].join(', ');
+    return [names, entry.kind, `${entry.nativeResolution}px`, state, dir];
+  });
+  const header = ['model (aliases)', 'kind', 'size', 'state', 'folder'];
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
+  return [header, ...rows]
+    .map((r) =>
+      r
+        .map((c, i) => c.padEnd(widths[i]!))
+        .join('  ')
+        .trimEnd(),
+    )
+    .join('\n');
+}
+
+function downloadedEntry(repo: string, revision: string, folder: string): ModelEntry {
+  return {
+    id: folder.toLowerCase(),
+    aliases: [],
+    description: `${repo} (downloaded)`,
+    kind: 'txt2img',
+    hub: { repo, revision },
+    folder,
+    nativeResolution: 512,
+    renderScale: 1,
+    latentMultiple: 8,
+    defaults: { steps: 25, guidance: 7.5, scheduler: 'dpmpp_2m_karras' },
+    limits: { minSteps: 1, maxSteps: 150 },
+    nsfwScreening: 'required',
+  };
+}
+
+/**
+ * A repo the registry does not list gets an entry in MODELS_DIR/registry.json (Stable Diffusion
+ * defaults; edit them there). When MODELS_DIR is the package's own folder, the committed registry is
+ * left alone and the entry is printed instead.
+ */
+async function registerDownloaded(
+  modelsDir: string,
+  repo: string,
+  revision: string,
+  folder: string,
+): Promise<string> {
+  const entry = downloadedEntry(repo, revision, folder);
+  if (resolve(modelsDir) === resolve(PACKAGE_MODELS_DIR)) {
+    return `add this entry to ${join(PACKAGE_MODELS_DIR, 'registry.json')} to use it:\n${JSON.stringify(entry, null, 2)}`;
+  }
+  const file = join(resolve(modelsDir), LOCAL_REGISTRY_FILE);
+  const local: Registry = existsSync(file)
+    ? (JSON.parse(readFileSync(file, 'utf8')) as Registry)
+    : { models: [] };
+  local.models = [...local.models.filter((m) => m.id !== entry.id), entry];
+  await mkdir(resolve(modelsDir), { recursive: true });
+  await writeFile(file, `${JSON.stringify(local, null, 2)}\n`);
+  return `registered as "${entry.id}" in ${file} (adjust its defaults there)`;
+}
