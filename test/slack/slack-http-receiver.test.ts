@@ -187,6 +187,20 @@ describe('Slack HTTP receiver', () => {
     expect(JSON.stringify(parent.blocks)).toContain('"text":"Cancel"');
   });
 
+  it('refuses /imagine in a channel it was not invited to: job cancelled and refunded, member told how to fix it', async () => {
+    h.fake.outsideChannels.add('CPRIVATE');
+    const erin = { scope: { kind: 'slack' as const, id: h.fake.teamId }, userId: 'UERIN' };
+    const posts = h.fake.responseUrlPosts.length;
+    await h.command({ userId: 'UERIN', channelId: 'CPRIVATE' }, '/imagine', 'a secret pentagon');
+    await h.fake.waitFor(() => h.fake.responseUrlPosts.length > posts);
+    expect(lastEphemeral().text).toContain('/invite @easel');
+    expect(lastEphemeral().text).toContain('refunded');
+    expect(h.fake.messages.some((m) => m.channel === 'CPRIVATE')).toBe(false);
+    const balance = await h.services.credits.balance(erin);
+    expect(balance.total).toBe(3);
+    expect(balance.reserved).toBe(0);
+  });
+
   it('serves a health check', async () => {
     const res = await fetch(h.eventsUrl.replace('/slack/events', '/healthz'));
     expect(res.status).toBe(200);

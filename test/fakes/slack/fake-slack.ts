@@ -83,6 +83,8 @@ export class FakeSlack {
   readonly teamId: string;
   readonly appId: string;
   readonly botUserId = 'UBOT00001';
+  /** Conversations the bot was never invited to: posting there answers `not_in_channel`. */
+  readonly outsideChannels = new Set<string>();
 
   private readonly server: Server;
   private port = 0;
@@ -278,6 +280,7 @@ export class FakeSlack {
   private postMessage(args: Args): Record<string, unknown> {
     const channel = args.channel;
     if (typeof channel !== 'string' || !channel) return { ok: false, error: 'channel_not_found' };
+    if (this.outsideChannels.has(channel)) return { ok: false, error: 'not_in_channel' };
     const text = typeof args.text === 'string' ? args.text : '';
     const blocks = Array.isArray(args.blocks) ? args.blocks : [];
     if (!text && blocks.length === 0) return { ok: false, error: 'no_text' };
@@ -364,6 +367,7 @@ export class FakeSlack {
     }
     for (const file of completed) this.pendingUploads.delete(file.id);
     const channel = typeof args.channel_id === 'string' ? args.channel_id : undefined;
+    if (channel && this.outsideChannels.has(channel)) return { ok: false, error: 'not_in_channel' };
     if (channel) {
       const threadTs = typeof args.thread_ts === 'string' ? args.thread_ts : undefined;
       if (threadTs && !this.message(channel, threadTs)) return { ok: false, error: 'thread_not_found' };

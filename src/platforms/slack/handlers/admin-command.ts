@@ -11,6 +11,7 @@ import {
 import { credits } from '../blocks/status-message.ts';
 import { isWorkspaceAdmin } from '../slack-admins.ts';
 import { type SlackDeps, slackMember, slackScope } from '../slack-deps.ts';
+import { SLASH_COMMANDS } from '../slash-commands.ts';
 
 /**
  * `/imagine-admin`: the workspace's quota policy, NSFW policy and channel marks, banned words,
@@ -28,7 +29,7 @@ const SETTING_FIELD: Record<QuotaSetting, keyof QuotaChanges> = {
 };
 
 export function registerAdminCommand(app: App, deps: SlackDeps): void {
-  app.command('/imagine-admin', async ({ command, ack, respond }) => {
+  app.command(SLASH_COMMANDS.admin, async ({ command, ack, respond }) => {
     await ack();
     const say = (text: string) => respond({ response_type: 'ephemeral', text });
     if (!command.team_id || !command.user_id) {

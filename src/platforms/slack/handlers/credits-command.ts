@@ -3,6 +3,7 @@ import type { Balance, LedgerEntry } from '../../../credits/types.ts';
 import { isUserError } from '../../../errors/user-error.ts';
 import { credits } from '../blocks/status-message.ts';
 import { type SlackDeps, slackMember } from '../slack-deps.ts';
+import { SLASH_COMMANDS } from '../slash-commands.ts';
 
 /**
  * `/imagine-credits`: the member's balance in this workspace (what is left of today's allowance,
@@ -12,7 +13,7 @@ import { type SlackDeps, slackMember } from '../slack-deps.ts';
 const HISTORY = 8;
 
 export function registerCreditsCommand(app: App, deps: SlackDeps): void {
-  app.command('/imagine-credits', async ({ command, ack, respond }) => {
+  app.command(SLASH_COMMANDS.credits, async ({ command, ack, respond }) => {
     await ack();
     const say = (text: string) => respond({ response_type: 'ephemeral', text });
     if (!command.team_id || !command.user_id) {

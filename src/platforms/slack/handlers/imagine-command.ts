@@ -6,6 +6,7 @@ import type { SlackOrigin } from '../../../queue/job-data.ts';
 import { statusMessage } from '../blocks/status-message.ts';
 import { postStatus } from '../post-status.ts';
 import { type SlackDeps, slackMember } from '../slack-deps.ts';
+import { SLASH_COMMANDS } from '../slash-commands.ts';
 import { type EphemeralTarget, tellMember } from '../tell-member.ts';
 
 /**
@@ -15,7 +16,7 @@ import { type EphemeralTarget, tellMember } from '../tell-member.ts';
  * will be threaded.
  */
 export function registerImagineCommand(app: App, deps: SlackDeps): void {
-  app.command('/imagine', async ({ command, ack, respond }) => {
+  app.command(SLASH_COMMANDS.imagine, async ({ command, ack, respond }) => {
     await ack();
     const missing = missingFields(command);
     if (missing.length > 0) {
