@@ -172,7 +172,7 @@ function quotaCommand() {
   command.addSubcommand((s) =>
     s
       .setName('grant')
-      .setDescription('Give a member credits (they never expire; negative takes them back)')
+      .setDescription('Give a member credits (they never expire)')
       .addUserOption((o) => o.setName('member').setDescription('Who').setRequired(true))
       .addIntegerOption((o) =>
         o

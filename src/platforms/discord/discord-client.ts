@@ -1,4 +1,4 @@
-import { Client, GatewayIntentBits, Options, REST } from 'discord.js';
+import { Client, GatewayIntentBits, Options, Partials, REST } from 'discord.js';
 import { rateLimitOncePolicy } from './rate-limit-once.ts';
 
 /**
@@ -10,6 +10,9 @@ export function createDiscordClient(apiBase: string): Client {
   const policy = rateLimitOncePolicy();
   const client = new Client({
     intents: [GatewayIntentBits.Guilds],
+    // A thread the cache has not seen (archived, or created while the bot was away) still arrives
+    // in the interaction's channel field; the partial makes it usable.
+    partials: [Partials.Channel],
     rest: { api: apiBase, rejectOnRateLimit: policy.rejectOnRateLimit },
     allowedMentions: { parse: [] },
     makeCache: Options.cacheWithLimits({
@@ -28,8 +31,8 @@ export function createDiscordClient(apiBase: string): Client {
 /**
  * REST with the bot token, for delivery (which may run in a process without a gateway connection),
  * and webhook calls with interaction tokens. Interaction endpoints are not bound by the bot's global
- * limit of 50 requests a second (discord-api-docs, Rate Limits), so `interactionRequestsPerSecond`
- * lets the webhook client go faster than discord.js's default global limiter.
+ * limit of 50 requests a second (discord-api-docs, Rate Limits), so `requestsPerSecond` lets a
+ * webhook-only client go faster than discord.js's default global limiter.
  */
 export function createDiscordRest(
   apiBase: string,

@@ -45,8 +45,9 @@ export async function fitFile(
 export async function fitAttachments(
   files: OutgoingFile[],
   perFileLimit: number,
+  requestLimit = REQUEST_LIMIT,
 ): Promise<{ messages: OutgoingFile[][]; reencoded: boolean }> {
-  const limit = Math.min(perFileLimit, REQUEST_LIMIT);
+  const limit = Math.min(perFileLimit, requestLimit);
   let reencoded = false;
   const fitted: OutgoingFile[] = [];
   for (const file of files) {
@@ -60,7 +61,7 @@ export async function fitAttachments(
   for (const file of fitted) {
     if (
       current.length > 0 &&
-      (size + file.bytes.length > REQUEST_LIMIT || current.length >= FILES_PER_MESSAGE)
+      (size + file.bytes.length > requestLimit || current.length >= FILES_PER_MESSAGE)
     ) {
       messages.push(current);
       current = [];

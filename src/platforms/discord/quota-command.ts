@@ -117,9 +117,7 @@ export async function onQuota(deps: DiscordDeps, interaction: ChatInputCommandIn
         const amount = o.getInteger('amount', true);
         const reason = o.getString('reason') ?? `granted by ${member.displayName ?? member.userId}`;
         const balance = await credits.grant(admin, { scope, userId: user.id }, amount, reason);
-        await say(
-          `✅ ${amount >= 0 ? 'Gave' : 'Took'} ${Math.abs(amount)} credits ${amount >= 0 ? 'to' : 'from'} <@${user.id}>; they now have ${balance.total}.`,
-        );
+        await say(`✅ Gave ${amount} credits to <@${user.id}>; they now have ${balance.total}.`);
         return;
       }
       case 'nsfw': {

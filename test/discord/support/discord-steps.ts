@@ -117,3 +117,84 @@ export function resultOf(
 export function labels(message: FakeMessage): string[] {
   return buttonsOf(message).map((b) => b.label);
 }
+
+export interface Answer {
+  content: string;
+  ephemeral: boolean;
+  /** The answer's components (buttons), when public. */
+  components: unknown[];
+}
+
+/**
+ * What the member was told: the first callback's message, or (after a defer) the follow-up or the
+ * edited reply.
+ */
+export function answerOf(world: DiscordWorld, sent: FakeInteraction, timeoutMs = 10_000): Promise<Answer> {
+  const { fake } = world;
+  return fake.waitUntil(() => {
+    const callback = fake.calls.find(
+      (c) => c.route === 'POST /interactions/:id/:token/callback' && c.path.split('/')[2] === sent.id,
+    );
+    const body = callback?.json as {
+      type: number;
+      data?: { content?: string; flags?: number; components?: unknown[] };
+    };
+    if (body?.type === 4 || body?.type === 7) {
+      return {
+        content: body.data?.content ?? '',
+        ephemeral: ((body.data?.flags ?? 0) & 64) === 64,
+        components: body.data?.components ?? [],
+      };
+    }
+    if (body?.type !== 5) return undefined;
+    const followUp = fake.calls.find(
+      (c) => c.route === 'POST /webhooks/:id/:token' && c.path.includes(sent.token),
+    );
+    if (followUp) {
+      const json = followUp.json as { content?: string; flags?: number };
+      return { content: json.content ?? '', ephemeral: ((json.flags ?? 0) & 64) === 64, components: [] };
+    }
+    const original = fake.originalOf(sent.id);
+    if (original && !original.deleted && original.edits > 0) {
+      return { content: original.content, ephemeral: false, components: original.components };
+    }
+    return undefined;
+  }, timeoutMs);
+}
+
+/** Dispatches any slash command (options already typed). */
+export function command(
+  world: DiscordWorld,
+  user: FakeMember,
+  name: string,
+  options: CommandOption[],
+  extra: Partial<Parameters<typeof slashCommand>[0]> = {},
+): FakeInteraction {
+  return world.fake.dispatchInteraction(
+    slashCommand({ fake: world.fake, channel: world.channel, user, name, options, ...extra }),
+  );
+}
+
+/** `/quota <sub> ...` */
+export function quota(
+  world: DiscordWorld,
+  user: FakeMember,
+  sub: string,
+  options: CommandOption[] = [],
+  extra: Partial<Parameters<typeof slashCommand>[0]> = {},
+): FakeInteraction {
+  return command(world, user, 'quota', [{ name: sub, type: OPT.SUB_COMMAND, options }], extra);
+}
+
+/** Every job in the generate queue, whatever its state. */
+export async function jobCount(world: DiscordWorld): Promise<number> {
+  const counts = await world.services.queues.generate.getJobCounts(
+    'wait',
+    'prioritized',
+    'active',
+    'delayed',
+    'completed',
+    'failed',
+  );
+  return Object.values(counts).reduce((a, b) => a + b, 0);
+}

@@ -36,6 +36,8 @@ export interface DiscordWorld {
   artifacts: DiskArtifactStore;
   bot: DiscordBot;
   replies: DiscordReplyStore;
+  /** The deliverer the deliver worker runs (tests call it again to see that nothing posts twice). */
+  delivery: DiscordDelivery;
   /** Stops the bot and starts a new one (new gateway session, nothing kept in memory). */
   restartBot(): Promise<void>;
   close(): Promise<void>;
@@ -46,12 +48,15 @@ export interface WorldOptions {
   answerBudgetMs?: number;
   /** Start the generate worker in this process (default true). */
   generate?: boolean;
+  /** Adds channels or guilds before the bot connects (it learns them from GUILD_CREATE). */
+  beforeBot?: (fake: FakeDiscord, guild: FakeGuild) => void;
 }
 
 export async function discordWorld(name: string, options: WorldOptions = {}): Promise<DiscordWorld> {
   const fake = await new FakeDiscord().start();
   const guild = fake.addGuild('Painters');
   const channel = fake.addChannel(guild.id, { name: 'art' });
+  options.beforeBot?.(fake, guild);
   const tiny = await tinyWorld({ variants: ['tiny'] });
   // Shown at 512 (the smallest display sizes are 320..1536), rendered at 64 like easel-mini.
   tiny.catalog.models = [tinyEntry('tiny', { nativeResolution: 512, renderScale: 8 })];
@@ -121,6 +126,7 @@ export async function discordWorld(name: string, options: WorldOptions = {}): Pr
     artifacts,
     bot: await startBot(),
     replies,
+    delivery,
     async restartBot() {
       await world.bot.stop();
       world.bot = await startBot();

@@ -100,26 +100,56 @@ function base(
 }
 
 export function slashCommand(
-  args: Base & { name: string; options?: CommandOption[]; attachments?: FakeAttachment[] },
+  args: Base & {
+    name: string;
+    options?: CommandOption[];
+    attachments?: FakeAttachment[];
+    /** Members named by USER options (Discord sends them in `resolved`). */
+    users?: FakeMember[];
+    /** Roles named by ROLE options. */
+    roles?: { id: string; name: string }[];
+  },
 ): Record<string, unknown> {
   const payload = base(2, args);
-  const resolved = args.attachments?.length
-    ? {
-        attachments: Object.fromEntries(
-          args.attachments.map(({ bytes: _bytes, ...a }) => [
-            a.id,
-            { ...a, proxy_url: a.url, ephemeral: true },
-          ]),
-        ),
-      }
-    : undefined;
+  const resolved: Record<string, unknown> = {};
+  if (args.attachments?.length) {
+    resolved.attachments = Object.fromEntries(
+      args.attachments.map(({ bytes: _bytes, ...a }) => [a.id, { ...a, proxy_url: a.url, ephemeral: true }]),
+    );
+  }
+  if (args.users?.length) {
+    resolved.users = Object.fromEntries(
+      args.users.map((u) => [
+        u.id,
+        { id: u.id, username: u.username, discriminator: '0', global_name: null, avatar: null },
+      ]),
+    );
+  }
+  if (args.roles?.length) {
+    resolved.roles = Object.fromEntries(
+      args.roles.map((r) => [
+        r.id,
+        {
+          id: r.id,
+          name: r.name,
+          color: 0,
+          hoist: false,
+          position: 1,
+          permissions: '0',
+          managed: false,
+          mentionable: false,
+          flags: 0,
+        },
+      ]),
+    );
+  }
   payload.data = {
     id: snowflake(),
     name: args.name,
     type: 1,
     guild_id: args.channel.guild_id,
     options: args.options ?? [],
-    ...(resolved ? { resolved } : {}),
+    ...(Object.keys(resolved).length ? { resolved } : {}),
   };
   return payload;
 }
