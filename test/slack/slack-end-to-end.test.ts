@@ -101,7 +101,9 @@ describe('Slack end to end with the tiny model', () => {
     await h.fake.waitFor(() => JSON.stringify(h.fake.message(CHANNEL, parentTs)?.blocks).includes('Done'));
     expect(buttonsOf(h.fake.message(CHANNEL, parentTs))).toEqual([]);
 
-    // 3. Bob presses U1: charged to Bob, not to Alice; the upscale lands in the same thread.
+    // 3. The Slack app restarts (nothing kept in memory); then Bob presses U1: charged to Bob, not
+    // to Alice; the upscale lands in the same thread.
+    await h.restartApp();
     const aliceBefore = (await h.services.credits.balance(member('UALICE'))).total;
     const bobBefore = (await h.services.credits.balance(member('UBOB'))).total;
     const u1 = buttonsOf(first.buttons).find((b) => b.label === 'U1') as Button;

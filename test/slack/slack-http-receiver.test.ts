@@ -43,6 +43,20 @@ describe('Slack HTTP receiver', () => {
     expect(await queuedJobs(h.services)).toBe(1);
   });
 
+  it('treats the same request delivered twice as one job with one parent message', async () => {
+    const before = await queuedJobs(h.services);
+    const body = formBody(slashCommand(h.fake, { userId: 'UFRANK' }, '/imagine', 'a twice-sent star'));
+    const [first, second] = await Promise.all([
+      postSigned(h.eventsUrl, SIGNING_SECRET, body),
+      postSigned(h.eventsUrl, SIGNING_SECRET, body),
+    ]);
+    expect([first.status, second.status]).toEqual([200, 200]);
+    await h.fake.waitFor(() => h.fake.messages.some((m) => m.text.includes('twice-sent star')));
+    await new Promise((r) => setTimeout(r, 300));
+    expect(h.fake.messages.filter((m) => m.text.includes('twice-sent star'))).toHaveLength(1);
+    expect(await queuedJobs(h.services)).toBe(before + 1);
+  });
+
   it('answers a bad signature with 401 and queues nothing', async () => {
     const before = await queuedJobs(h.services);
     const messages = h.fake.messages.length;

@@ -32,6 +32,9 @@ const UNPOSTABLE: Record<string, string> = {
 };
 
 export async function postStatus(deps: SlackDeps, post: StatusPost): Promise<StatusRecord | undefined> {
+  // The same request delivered twice (same trigger id) is the same job: it keeps its one message.
+  const existing = await deps.statusStore.get(post.jobId);
+  if (existing) return existing;
   let ts: string;
   try {
     const posted = await deps.client.chat.postMessage({

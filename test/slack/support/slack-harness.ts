@@ -48,7 +48,9 @@ export interface SlackHarness {
   prefix: string;
   artifactsDir: string;
   /** http://127.0.0.1:<port>/slack/events (HTTP mode). */
-  eventsUrl: string;
+  readonly eventsUrl: string;
+  /** Stops the Slack app and starts a new one (nothing kept in memory; a new port in HTTP mode). */
+  restartApp(): Promise<void>;
   command(
     who: { userId: string; teamId?: string; channelId?: string },
     command: string,
@@ -103,9 +105,11 @@ export async function startSlackHarness(options: HarnessOptions): Promise<SlackH
     ...(tiny ? { registry: tiny.catalog } : {}),
   });
   const render = tiny ? await startRendering(config, prefix, artifacts, tiny.catalog, services) : undefined;
-  const slack = createSlackApp({ config, logger, services, keyPrefix: prefix });
-  await slack.start();
-  const eventsUrl = `http://127.0.0.1:${slack.port ?? 0}/slack/events`;
+  const startApp = async () => {
+    const app = createSlackApp({ config, logger, services, keyPrefix: prefix });
+    await app.start();
+    return app;
+  };
   const viaSocket = async (type: 'slash_commands' | 'interactive', payload: Record<string, unknown>) => {
     const started = performance.now();
     const ack = await fake.socketMode.send(type, payload);
@@ -116,31 +120,37 @@ export async function startSlackHarness(options: HarnessOptions): Promise<SlackH
       ms: performance.now() - started,
     };
   };
-  return {
+  const harness: SlackHarness = {
     fake,
     config,
     services,
-    slack,
+    slack: await startApp(),
     prefix,
     artifactsDir,
-    eventsUrl,
+    get eventsUrl() {
+      return `http://127.0.0.1:${harness.slack.port ?? 0}/slack/events`;
+    },
+    async restartApp() {
+      await harness.slack.stop();
+      harness.slack = await startApp();
+    },
     async command(who, command, text) {
       const fields = slashCommand(fake, who, command, text);
       if (options.socketMode) return viaSocket('slash_commands', fields);
-      return postSigned(eventsUrl, SIGNING_SECRET, formBody(fields));
+      return postSigned(harness.eventsUrl, SIGNING_SECRET, formBody(fields));
     },
     async press(press) {
       const payload = blockActions(fake, press);
       if (options.socketMode) return viaSocket('interactive', payload);
-      return postSigned(eventsUrl, SIGNING_SECRET, interactiveBody(payload));
+      return postSigned(harness.eventsUrl, SIGNING_SECRET, interactiveBody(payload));
     },
     async submit(submission) {
       const payload = viewSubmission(fake, submission);
       if (options.socketMode) return viaSocket('interactive', payload);
-      return postSigned(eventsUrl, SIGNING_SECRET, interactiveBody(payload));
+      return postSigned(harness.eventsUrl, SIGNING_SECRET, interactiveBody(payload));
     },
     async close() {
-      await slack.stop();
+      await harness.slack.stop();
       await render?.stop();
       await services.close();
       if (tiny) await rm(tiny.modelsDir, { recursive: true, force: true });
@@ -148,6 +158,7 @@ export async function startSlackHarness(options: HarnessOptions): Promise<SlackH
       await rm(artifactsDir, { recursive: true, force: true });
     },
   };
+  return harness;
 }
 
 /**
