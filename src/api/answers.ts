@@ -24,17 +24,20 @@ export function fetchUrl(baseUrl: string, jobId: string): string {
   return `${baseUrl}/v1/fetch/${encodeURIComponent(jobId)}`;
 }
 
-function apiOrigin(data: GenerateJobData): ApiOrigin | undefined {
+/** What an answer needs of a job: its request and where it came from (generate and deliver jobs both have them). */
+export type JobFacts = Pick<GenerateJobData, 'request' | 'origin'>;
+
+function apiOrigin(data: JobFacts): ApiOrigin | undefined {
   return data.origin.platform === 'api' ? data.origin : undefined;
 }
 
-function trackId(data: GenerateJobData): Record<string, unknown> {
+function trackId(data: JobFacts): Record<string, unknown> {
   const track = apiOrigin(data)?.trackId;
   return track === undefined ? {} : { track_id: track };
 }
 
 /** The request parameters under the hosted APIs' names. */
-export function metaOf(data: GenerateJobData, result?: GenerateResult): Record<string, unknown> {
+export function metaOf(data: JobFacts, result?: GenerateResult): Record<string, unknown> {
   const r = data.request;
   const meta: Record<string, unknown> = {
     prompt: r.prompt,
@@ -59,7 +62,7 @@ export function metaOf(data: GenerateJobData, result?: GenerateResult): Record<s
 
 export async function successAnswer(
   jobId: string,
-  data: GenerateJobData,
+  data: JobFacts,
   result: GenerateResult,
   ctx: AnswerContext,
 ): Promise<Answer> {
@@ -90,7 +93,7 @@ export async function successAnswer(
 
 export function processingAnswer(
   jobId: string,
-  data: GenerateJobData,
+  data: JobFacts,
   progress: { etaSeconds?: number; position?: number },
   baseUrl: string,
 ): Answer {
@@ -105,7 +108,7 @@ export function processingAnswer(
   };
 }
 
-export function failedAnswer(jobId: string, data: GenerateJobData, message: string): Answer {
+export function failedAnswer(jobId: string, data: JobFacts, message: string): Answer {
   return { status: 'failed', id: jobId, message, ...trackId(data) };
 }
 

@@ -1,7 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { FieldError } from '../errors/user-error.ts';
-import type { ApiOrigin, GenerateJobData, MemberRef } from '../queue/job-data.ts';
+import type { ApiOrigin, MemberRef } from '../queue/job-data.ts';
+import { defaultModelId } from '../request/default-model.ts';
 import { fromHostedApiBody } from '../request/hosted-api-body.ts';
 import { UPSCALE_INPUT_MAX, UPSCALE_INPUT_MIN } from '../request/limits.ts';
 import { emptyRawRequest, isAbsent } from '../request/raw-request.ts';
@@ -9,7 +10,6 @@ import type { GenerationMode, GenerationRequest } from '../request/types.ts';
 import { invalidRequestError, validateRequest } from '../request/validate-request.ts';
 import { answerFor, processingAnswer } from './answers.ts';
 import { ApiError, fromRefusal, fromUserError } from './api-error.ts';
-import { defaultModelId } from './default-model.ts';
 import { type DecodedImage, readImageInput } from './image-input.ts';
 import { apiKeyScope } from './key-store.ts';
 import type { RouteDoc } from './openapi.ts';
@@ -199,7 +199,7 @@ async function generate(
   for (const image of images) {
     if (!isAbsent(body[image.field])) raw[image.raw] = { artifactId: 'pending' };
   }
-  const defaultModel = defaultModelId(ctx.config, ctx.services.registry);
+  const defaultModel = defaultModelId(ctx.config.DEFAULT_MODEL, ctx.services.registry);
   if (endpoint.mode === 'upscale') {
     // The validator wants the image's size for an upscale; check everything else first.
     raw.width = UPSCALE_INPUT_MIN;
@@ -280,15 +280,6 @@ async function admitAndAnswer(
   if (!admitted.accepted) throw fromRefusal(admitted);
 
   const baseUrl = ctx.baseUrl(request);
-  const data: GenerateJobData = {
-    v: 1,
-    requestId,
-    request: generation,
-    member,
-    origin,
-    cost: admitted.cost,
-    createdAt: ctx.now(),
-  };
   const waitMs = ctx.config.API_SYNC_WAIT_MS;
   if (waitMs > 0) {
     const view = await ctx.services.jobs.waitForResult(admitted.jobId, waitMs);
@@ -296,5 +287,5 @@ async function admitAndAnswer(
   }
   const progress: { etaSeconds?: number; position: number } = { position: admitted.position };
   if (admitted.etaSeconds !== undefined) progress.etaSeconds = admitted.etaSeconds;
-  return reply.send(processingAnswer(admitted.jobId, data, progress, baseUrl));
+  return reply.send(processingAnswer(admitted.jobId, { request: generation, origin }, progress, baseUrl));
 }

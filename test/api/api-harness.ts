@@ -1,16 +1,25 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { Worker } from 'bullmq';
 import type { FastifyInstance } from 'fastify';
+import { DELIVER_QUEUE } from '../../src/admission/keys.ts';
+import { WebhookDelivery } from '../../src/api/deliver-webhook.ts';
 import { createKeyWithCredits, type NewKeyOptions } from '../../src/api/key-admin.ts';
 import { ApiKeyStore, type CreatedApiKey } from '../../src/api/key-store.ts';
 import { type ApiServerDeps, buildApiServer } from '../../src/api/server.ts';
+import type { RunningRole } from '../../src/app/role.ts';
 import { createServices, type Services } from '../../src/app/services.ts';
 import { DiskArtifactStore } from '../../src/artifacts/disk-artifact-store.ts';
 import { parseConfig } from '../../src/config/load-config.ts';
 import type { Config } from '../../src/config/schema.ts';
 import { createLogger } from '../../src/log/logger.ts';
+import type { DeliverJobData } from '../../src/queue/job-data.ts';
+import { createRedis } from '../../src/redis/connections.ts';
+import { startGenerateRole } from '../../workers/generate.ts';
+import { redisOnce } from '../discord/support/redis-once.ts';
 import { testRedisUrl, uniquePrefix } from '../support/redis.ts';
+import { tinyEntry, tinyWorld } from '../support/tiny-models.ts';
 
 /**
  * The REST API as a client sees it: the real Fastify server listening on a loopback port, real
@@ -43,16 +52,30 @@ export type AnswerBody = any;
 
 let keyCounter = 0;
 
-export async function startApiHarness(
-  options: {
-    env?: Record<string, string>;
-    name?: string;
-    fetch?: ApiServerDeps['fetch'];
-    clock?: () => number;
-  } = {},
-): Promise<ApiHarness> {
+export interface HarnessOptions {
+  env?: Record<string, string>;
+  name?: string;
+  fetch?: ApiServerDeps['fetch'];
+  /** The API server's clock only (image retention); admission and workers keep real time. */
+  clock?: () => number;
+  /**
+   * Run the real generate worker on the tiny model (shown at 512, rendered at 64, like easel-mini)
+   * and the deliver worker with the webhook deliverer.
+   */
+  workers?: boolean;
+}
+
+export async function startApiHarness(options: HarnessOptions = {}): Promise<ApiHarness> {
   const artifactsDir = mkdtempSync(join(tmpdir(), 'easel-api-'));
   const prefix = uniquePrefix(options.name ?? 'api');
+  const tiny = options.workers ? await tinyWorld({ variants: ['tiny'] }) : undefined;
+  if (tiny) {
+    tiny.catalog.models = [
+      tinyEntry('tiny', { nativeResolution: 512, renderScale: 8 }),
+      // Listed but never installed: its jobs fail in the worker, which must refund them.
+      tinyEntry('tiny-missing', { nativeResolution: 512, renderScale: 8 }),
+    ];
+  }
   const config = parseConfig({
     REDIS_URL: testRedisUrl(),
     LOG_LEVEL: 'silent',
@@ -60,13 +83,17 @@ export async function startApiHarness(
     API_SYNC_WAIT_MS: '0',
     DEFAULT_COOLDOWN_S: '0',
     DEFAULT_PENDING_CAP: '50',
+    ...(tiny
+      ? { MODELS_DIR: tiny.modelsDir, DEFAULT_MODEL: 'tiny', EXECUTION_PROVIDERS: 'cpu', ENGINE_THREADS: '1' }
+      : {}),
     ...options.env,
   });
   const logger = createLogger(config.LOG_LEVEL);
+  const artifacts = new DiskArtifactStore(artifactsDir);
   const services = await createServices(config, logger, {
     prefix,
-    artifacts: new DiskArtifactStore(artifactsDir),
-    ...(options.clock ? { clock: options.clock } : {}),
+    artifacts,
+    ...(tiny ? { registry: tiny.catalog } : {}),
   });
   const keys = new ApiKeyStore(services.redis, prefix);
   const app = await buildApiServer({
@@ -78,6 +105,31 @@ export async function startApiHarness(
     ...(options.clock ? { clock: options.clock } : {}),
   });
   const url = await app.listen({ host: '127.0.0.1', port: 0 });
+
+  let generate: RunningRole | undefined;
+  let deliverWorker: Worker<DeliverJobData> | undefined;
+  const deliverConnection = tiny ? createRedis(config.REDIS_URL, 'worker', 'api-test-deliver') : undefined;
+  if (tiny && deliverConnection) {
+    generate = await startGenerateRole(
+      { config, logger },
+      { prefix, artifacts, catalog: tiny.catalog, warmUp: false },
+    );
+    const webhooks = new WebhookDelivery({
+      config: { ...config, API_PUBLIC_URL: url },
+      artifacts,
+      keys,
+      once: redisOnce(services.redis, prefix),
+      logger,
+      ...(options.fetch ? { fetch: options.fetch } : {}),
+    });
+    deliverWorker = new Worker<DeliverJobData>(
+      DELIVER_QUEUE,
+      async (job) => {
+        if (job.data.origin.platform === 'api') await webhooks.deliver(job.data);
+      },
+      { connection: deliverConnection, prefix, concurrency: 4 },
+    );
+  }
 
   const call = async (method: string, path: string, body: unknown, headers: Record<string, string> = {}) => {
     const init: RequestInit = { method, headers: { ...headers } };
@@ -110,8 +162,12 @@ export async function startApiHarness(
     get: (path, headers) => call('GET', path, undefined, headers),
     async close() {
       await app.close();
+      await deliverWorker?.close();
+      await deliverConnection?.quit();
+      await generate?.stop();
       await services.close();
       rmSync(artifactsDir, { recursive: true, force: true });
+      if (tiny) rmSync(tiny.modelsDir, { recursive: true, force: true });
     },
   };
 }

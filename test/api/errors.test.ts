@@ -176,6 +176,29 @@ describe('credits and rate limits', () => {
   });
 });
 
+describe('concurrent requests on the last credits', () => {
+  it('accepts exactly as many as the credits pay for and never overspends', async () => {
+    const last = await api.newKey({ credits: 3 });
+    const queued = await jobsQueued();
+    const answers = await Promise.all(
+      Array.from({ length: 20 }, (_, i) =>
+        api.post(
+          '/v1/text2img',
+          { prompt: `concurrent request ${i}` },
+          { authorization: `Bearer ${last.key}` },
+        ),
+      ),
+    );
+    const codes = answers.map((a) => a.status);
+    expect(codes.filter((c) => c === 200)).toHaveLength(3);
+    expect(codes.filter((c) => c === 402)).toHaveLength(17);
+    const balance = await api.services.credits.balance(keyMember(last.record.id));
+    expect(balance.total).toBe(0);
+    expect(balance.reserved).toBe(3);
+    expect(await jobsQueued()).toBe(queued + 3);
+  });
+});
+
 describe('transport', () => {
   it('answers 413 for a body over API_BODY_LIMIT_MB (a 50 MB init_image)', async () => {
     const huge = JSON.stringify({ key, prompt: 'x', init_image: 'A'.repeat(50 * 1024 * 1024) });
