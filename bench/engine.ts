@@ -1,0 +1,143 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { denoise } from '../src/engine/denoise.ts';
+import type { ProviderName } from '../src/engine/execution-providers.ts';
+import { generatePictures } from '../src/engine/generate-pictures.ts';
+import { ModelStore } from '../src/engine/model-store.ts';
+import { createScheduler } from '../src/engine/schedulers/index.ts';
+import { encodeText } from '../src/engine/text-conditioning.ts';
+import { createLogger } from '../src/log/logger.ts';
+import type { ModelEntry } from '../src/models/registry.ts';
+import type { GenerationRequest } from '../src/request/types.ts';
+import { writeBenchModel } from './engine-synthetic-model.ts';
+
+/**
+ * Engine benchmark: a 512x512 (64x64 latents), 25-step request with classifier-free guidance on a
+ * synthetic UNet heavy enough to dominate, through the real denoising loop. Measures the time per
+ * step and the share of the loop's wall time spent outside the UNet's session.run (our own work:
+ * tensors, guidance, scheduler, noise), for one image and for a batch of four.
+ *
+ *   node --import tsx bench/engine.ts        (EXECUTION_PROVIDERS=webgpu,cpu to try a GPU)
+ * Options by environment: BENCH_WIDTH (UNet channels, 64), BENCH_DEPTH (3x3 convs, 4), BENCH_STEPS (25).
+ */
+const STEPS = Number(process.env.BENCH_STEPS ?? 25);
+const WIDTH = Number(process.env.BENCH_WIDTH ?? 64);
+const DEPTH = Number(process.env.BENCH_DEPTH ?? 4);
+const providers = (process.env.EXECUTION_PROVIDERS ?? 'cpu')
+  .split(',')
+  .map((p) => p.trim()) as ProviderName[];
+const threads = Number(process.env.ENGINE_THREADS ?? 0);
+
+const entry: ModelEntry = {
+  id: 'bench',
+  aliases: [],
+  description: 'synthetic benchmark model',
+  kind: 'txt2img',
+  folder: 'bench',
+  nativeResolution: 512,
+  renderScale: 1,
+  latentMultiple: 8,
+  defaults: { steps: STEPS, guidance: 7.5, scheduler: 'dpmpp_2m_karras' },
+  limits: { minSteps: 1, maxSteps: 150 },
+  nsfwScreening: 'not-needed',
+};
+
+const dir = await mkdtemp(join(tmpdir(), 'easel-bench-'));
+await writeBenchModel(join(dir, 'bench'), WIDTH, DEPTH);
+const store = new ModelStore(
+  { modelsDir: dir, providers, threads },
+  { models: [entry] },
+  createLogger('warn'),
+);
+const { model } = await store.diffusionModel(entry, false);
+
+interface LoopFigures {
+  stepMs: number;
+  overheadShare: number;
+  loopMs: number;
+  unetMs: number;
+}
+
+async function loop(count: number): Promise<LoopFigures> {
+  const text = await encodeText(model, 'a lighthouse on a cliff at sunset', 'blurry');
+  const unetTime = { ms: 0 };
+  const started = performance.now();
+  await denoise({
+    model,
+    scheduler: createScheduler('dpmpp_2m_karras', model.schedulerConfig),
+    steps: STEPS,
+    strength: 1,
+    guidance: 7.5,
+    seeds: Array.from({ length: count }, (_, i) => 42 + i),
+    latentWidth: 64,
+    latentHeight: 64,
+    text,
+    unetTime,
+  });
+  const loopMs = performance.now() - started;
+  return {
+    stepMs: loopMs / STEPS,
+    overheadShare: (loopMs - unetTime.ms) / loopMs,
+    loopMs,
+    unetMs: unetTime.ms,
+  };
+}
+
+async function fullRender(count: number): Promise<number> {
+  const request: GenerationRequest = {
+    mode: 'txt2img',
+    prompt: 'a lighthouse on a cliff at sunset',
+    negativePrompt: 'blurry',
+    model: 'bench',
+    width: 512,
+    height: 512,
+    steps: STEPS,
+    guidance: 7.5,
+    sampler: 'dpmpp_2m_karras',
+    seed: 42,
+    count,
+  };
+  const started = performance.now();
+  await generatePictures(request, {
+    store,
+    catalog: { models: [entry] },
+    maxPixels: 1536 * 1536,
+    images: { load: async () => Buffer.alloc(0) },
+  });
+  return performance.now() - started;
+}
+
+// Warm-up: first runs allocate onnxruntime's arena.
+await loop(1);
+const single = await loop(1);
+const batch4 = await loop(4);
+const fullSingle = await fullRender(1);
+
+const row = (label: string, f: LoopFigures) =>
+  `${label.padEnd(22)} ${f.stepMs.toFixed(1).padStart(9)} ${f.loopMs.toFixed(0).padStart(9)} ${f.unetMs.toFixed(0).padStart(9)} ${(f.overheadShare * 100).toFixed(2).padStart(9)}%`;
+console.log(
+  `engine benchmark: 512x512 (64x64 latents), ${STEPS} steps, guidance 7.5 (UNet batch 2 per image), dpmpp_2m_karras`,
+);
+console.log(
+  `synthetic UNet: ${DEPTH} convs x ${WIDTH} channels at 64x64; provider ${model.provider}; threads ${threads || 'default'}`,
+);
+console.log(
+  `${'run'.padEnd(22)} ${'step ms'.padStart(9)} ${'loop ms'.padStart(9)} ${'unet ms'.padStart(9)} ${'outside'.padStart(10)}`,
+);
+console.log(row('1 image', single));
+console.log(row('batch of 4 images', batch4));
+console.log(
+  `${'full render, 1 image'.padEnd(22)} ${'-'.padStart(9)} ${fullSingle.toFixed(0).padStart(9)}   (text encoder + loop + VAE + resize)`,
+);
+console.log(
+  JSON.stringify({
+    step_ms: Number(single.stepMs.toFixed(2)),
+    overhead_share: Number(single.overheadShare.toFixed(4)),
+    batch4_step_ms: Number(batch4.stepMs.toFixed(2)),
+    batch4_overhead_share: Number(batch4.overheadShare.toFixed(4)),
+    provider: model.provider,
+  }),
+);
+await store.release();
+await rm(dir, { recursive: true, force: true });
