@@ -103,4 +103,24 @@ describe('/imagine end to end', () => {
     expect(inpainted.content).toContain('Inpaint of image 1');
     expect(inpainted.content).toContain('a green square');
   });
+
+  it('keeps the buttons working after the bot restarts between the result and the press', async () => {
+    const { fake } = world;
+    const alice = member('alice');
+    const sent = await imagine(world, alice, { prompt: 'a circle before the restart', count: 2, seed: 12 });
+    const status = await statusOf(world, sent, /Queued|Rendering|Done/);
+    const grid = await imagesIn(world, status.id);
+    await statusOf(world, sent, /Done/);
+
+    const sessions = fake.identifies.length;
+    await world.restartBot();
+    expect(fake.identifies.length).toBe(sessions + 1);
+    expect(fake.connectedBots).toBe(1);
+
+    const thread = fake.channels.get(status.id)!;
+    const u1 = await press(world, member('carol'), grid, 'U1', thread);
+    const upscaled = await resultOf(world, u1);
+    expect(upscaled.content).toContain('Upscale 2x of image 1');
+    expect(upscaled.attachments).toHaveLength(1);
+  });
 });

@@ -4,6 +4,7 @@ import { encodeActionId } from '../../commands/actions.ts';
 import { discordScope } from '../../src/platforms/discord/interaction-context.ts';
 import type { FakeMember } from '../fakes/discord/interactions.ts';
 import {
+  autocomplete,
   buttonPress,
   MEMBER_PERMISSIONS,
   member,
@@ -11,7 +12,15 @@ import {
   PERMISSION_MANAGE_GUILD,
   slashCommand,
 } from '../fakes/discord/interactions.ts';
-import { answerOf, command, imagineOptions, jobCount, quota, statusOf } from './support/discord-steps.ts';
+import {
+  answerOf,
+  command,
+  imagineOptions,
+  jobCount,
+  press,
+  quota,
+  statusOf,
+} from './support/discord-steps.ts';
 import { type DiscordWorld, discordWorld } from './support/discord-world.ts';
 
 let world: DiscordWorld;
@@ -283,5 +292,57 @@ describe('malformed interactions get a clear private answer and queue nothing', 
     expect(await jobCount(world)).toBe(jobs);
     expect(await balanceOf(painter)).toBe(balance);
     expect(await files()).toBe(before);
+  });
+});
+
+describe('Cancel, autocomplete and /credits', () => {
+  it('lets the owner cancel a queued job and refunds it; others may not', async () => {
+    const owner = member('owner');
+    const before = await balanceOf(owner);
+    const sent = await expectAccepted(owner, { prompt: 'a job to cancel' });
+    const status = await statusOf(world, sent, /Queued/);
+    const jobId = /e1:x:(\w+)/.exec(JSON.stringify(status.components))?.[1];
+    expect(await balanceOf(owner)).toBe(before - 1);
+
+    const stranger = await press(world, member('stranger'), status, 'Cancel');
+    const refused = await answerOf(world, stranger);
+    expect(refused).toMatchObject({ ephemeral: true, content: '⚠️ You can only cancel your own jobs.' });
+
+    const mine = await press(world, owner, status, 'Cancel');
+    const cancelled = await answerOf(world, mine);
+    expect(cancelled.ephemeral).toBe(false);
+    expect(cancelled.content).toContain(`🚫 Cancelled by <@${owner.id}> · 1 credit refunded`);
+    expect(cancelled.components).toEqual([]);
+    expect(await balanceOf(owner)).toBe(before);
+    expect((await world.services.jobs.get(jobId!))?.state).toBe('cancelled');
+  });
+
+  it('suggests models from the registry as the member types', async () => {
+    const sent = world.fake.dispatchInteraction(
+      autocomplete({
+        fake: world.fake,
+        channel: world.channel,
+        user: member('typist'),
+        name: 'imagine',
+        options: [
+          { name: 'prompt', type: OPT.STRING, value: 'a cat' },
+          { name: 'model', type: OPT.STRING, value: 'ti', focused: true },
+        ],
+      }),
+    );
+    const callback = await world.fake.firstCallback(sent.id);
+    expect(callback.json).toEqual({
+      type: 8,
+      data: { choices: [{ name: 'tiny — tiny test model tiny', value: 'tiny' }] },
+    });
+  });
+
+  it('shows a member their credits privately', async () => {
+    const reader = member('reader');
+    await expectAccepted(reader, { prompt: 'something to spend on' });
+    const answer = await answerOf(world, command(world, reader, 'credits', []));
+    expect(answer.ephemeral).toBe(true);
+    expect(answer.content).toMatch(/\*\*99 credits\*\* \(99 of today’s 100 left, 0 granted\)/);
+    expect(answer.content).toMatch(/resets <t:\d+:R>/);
   });
 });
