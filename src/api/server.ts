@@ -67,7 +67,9 @@ export async function buildApiServer(deps: ApiServerDeps): Promise<FastifyInstan
     return503OnClosing: true,
     // Types in the schemas already allow numbers as text ("512"), as the hosted APIs' clients send;
     // every bad field is reported at once.
-    ajv: { customOptions: { allErrors: true, coerceTypes: false, removeAdditional: false } },
+    ajv: {
+      customOptions: { allErrors: true, coerceTypes: false, removeAdditional: false, allowUnionTypes: true },
+    },
   });
 
   // JSON only: anything else is answered 415 (Fastify parses text/plain by default).
