@@ -7,7 +7,7 @@ import type { ArtifactMeta, ArtifactStore } from './artifact-store.ts';
 const ID_PATTERN = /^[A-Za-z0-9_-]{22}$/;
 const TEMP_MARK = '.tmp-';
 
-export function newArtifactId(): string {
+function newArtifactId(): string {
   return randomBytes(16).toString('base64url');
 }
 

@@ -5,7 +5,6 @@ import type { InferenceSession } from 'onnxruntime-node';
 import { CodedError } from '../errors/coded-error.ts';
 import type { ProviderChooser, ProviderName } from './execution-providers.ts';
 import {
-  describeInputs,
   expectDims,
   type InputSpec,
   outputOf,
@@ -249,9 +248,4 @@ async function probeScaleFactor(decoder: ModelPart, channels: number): Promise<n
     throw new CodedError('model-invalid', `vae_decoder/model.onnx turns ${side}px latents into ${dims[2]}px`);
   }
   return factor;
-}
-
-/** Input specs by name, for callers that want them all. */
-export function inputsOf(session: InferenceSession): Record<string, InputSpec> {
-  return Object.fromEntries(describeInputs(session).map((s) => [s.name, s]));
 }

@@ -71,7 +71,7 @@ function modelEntry(catalog: Registry, id: string): ModelEntry {
 }
 
 /** The latent size for a display size: display / renderScale / VAE factor, to the UNet's multiple. */
-export function latentSize(
+function latentSize(
   entry: ModelEntry,
   model: DiffusionModel,
   width: number,

@@ -117,7 +117,7 @@ export function toIdsInput(spec: InputSpec, ids: readonly number[], dims: readon
 }
 
 /** An output as float32, whatever its numeric type. */
-export function toFloat32(tensor: OrtTensor, part: string, name: string): Float32Array {
+function toFloat32(tensor: OrtTensor, part: string, name: string): Float32Array {
   const data = tensor.data;
   if (tensor.type === 'float32') return data as Float32Array;
   if (tensor.type === 'float16') return halfToFloat32(data as Uint16Array);

@@ -41,7 +41,7 @@ export interface HubFile {
 /** Weights in formats the engine cannot use: skipped unless every file is wanted. */
 const SKIPPED = /\.(safetensors|bin|ckpt|pt|pth|msgpack|h5|png|jpe?g|gif|webp|md)$|(^|\/)\.gitattributes$/i;
 
-export function wantedFile(path: string): boolean {
+function wantedFile(path: string): boolean {
   return !SKIPPED.test(path);
 }
 
@@ -52,7 +52,7 @@ function toHubFile(entry: ListFileEntry): HubFile {
   return file;
 }
 
-export async function listModelFiles(source: HubSource, all = false): Promise<HubFile[]> {
+async function listModelFiles(source: HubSource, all = false): Promise<HubFile[]> {
   const files: HubFile[] = [];
   for await (const entry of listFiles({
     repo: source.repo,

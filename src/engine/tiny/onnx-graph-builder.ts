@@ -17,7 +17,7 @@ const ELEM: Record<TinyElemType, number> = {
 };
 
 /** The opset the tiny models target: ReduceMean still takes `axes` as an attribute there. */
-export const TINY_OPSET = 17;
+const TINY_OPSET = 17;
 
 /**
  * A small builder over onnx-proto for the tiny test models: named inputs and outputs with symbolic
