@@ -28,6 +28,18 @@ describe('/imagine-admin text', () => {
       ok: true,
       operation: { op: 'grant', userId: 'U123ABC', amount: 10 },
     });
+    expect(parseAdminCommand('grant <@U123ABC> 10 for the contest')).toEqual({
+      ok: true,
+      operation: { op: 'grant', userId: 'U123ABC', amount: 10, reason: 'for the contest' },
+    });
+    expect(parseAdminCommand('set pending 4')).toEqual({
+      ok: true,
+      operation: { op: 'set', setting: 'pending-cap', value: 4 },
+    });
+    expect(parseAdminCommand('set max-size 768')).toEqual({
+      ok: true,
+      operation: { op: 'set', setting: 'max-size', value: 768 },
+    });
   });
 
   it('names the field and what it takes when the input is bad', () => {

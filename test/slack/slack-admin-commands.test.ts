@@ -62,6 +62,9 @@ describe('/imagine-admin', () => {
 
   it('lets an owner and a member listed in SLACK_ADMINS in too', async () => {
     expect(await answerTo('UOWNER', '/imagine-admin', 'set cooldown 0')).toContain('Set cooldown to 0');
+    expect(await answerTo('UOWNER', '/imagine-admin', 'set max-size 1024')).toContain(
+      'Largest image: 1048576 pixels',
+    );
     expect(await answerTo('UCONFIGURED', '/imagine-admin', 'show')).toContain(
       'Quota policy of this workspace',
     );
@@ -82,12 +85,13 @@ describe('/imagine-admin', () => {
   });
 
   it('grants credits to a member, who sees them', async () => {
-    const reply = await answerTo('UADMIN', '/imagine-admin', 'grant <@UMEMBER|member> 5');
+    const reply = await answerTo('UADMIN', '/imagine-admin', 'grant <@UMEMBER|member> 5 contest prize');
     expect(reply).toContain('Granted 5 credits to <@UMEMBER>');
     const credits = await answerTo('UMEMBER', '/imagine-credits', '');
     expect(credits).toContain('You have 12 credits');
     expect(credits).toContain('Granted by admins: 5 credits');
     expect(credits).toContain('grant +5');
+    expect(credits).toContain('contest prize');
   });
 
   it('suspends a member, whose next /imagine is refused privately with no job', async () => {

@@ -1,20 +1,23 @@
 import { NSFW_POLICIES, type NsfwPolicy } from '../../admission/quota-policy.ts';
 
+/** Discord's /quota says these the same way; the short forms are accepted too. */
+const SETTING_ALIASES: Record<string, QuotaSetting> = { pending: 'pending-cap', 'max-side': 'max-size' };
+
 /**
  * `/imagine-admin` takes its operation as text (Slack slash commands have no typed options), the
  * same operations as Discord's `/quota`. With `should_escape` on in the manifest, Slack sends a
  * mention as `<@U123|name>`; a bare user id works too. Numbers are checked for shape here and for
  * range by `commands/quota.ts`, which every platform shares.
  */
-export type QuotaSetting = 'allowance' | 'cooldown' | 'pending' | 'daily-cap' | 'max-steps' | 'max-pixels';
+export type QuotaSetting = 'allowance' | 'cooldown' | 'pending-cap' | 'max-size' | 'max-steps' | 'daily-cap';
 
 export const QUOTA_SETTINGS: Record<QuotaSetting, string> = {
   allowance: 'daily credits each member gets',
   cooldown: 'seconds between two requests of a member',
-  pending: 'jobs a member may have waiting at once',
-  'daily-cap': 'credits the whole workspace may spend a day (0: no cap)',
+  'pending-cap': 'jobs a member may have waiting at once',
+  'max-size': 'largest image side in pixels (limits width x height)',
   'max-steps': 'most steps a request may take',
-  'max-pixels': 'largest image, width x height',
+  'daily-cap': 'credits the whole workspace may spend a day (0: no cap)',
 };
 
 export type AdminOperation =
@@ -27,7 +30,7 @@ export type AdminOperation =
   | { op: 'unban'; words: string[] }
   | { op: 'suspend'; userId: string }
   | { op: 'unsuspend'; userId: string }
-  | { op: 'grant'; userId: string; amount: number };
+  | { op: 'grant'; userId: string; amount: number; reason?: string };
 
 export type AdminParse = { ok: true; operation: AdminOperation } | { ok: false; message: string };
 
@@ -38,7 +41,7 @@ export const ADMIN_USAGE = [
   '`/imagine-admin nsfw-channel <on|off>` mark this channel as one where NSFW images may be shown',
   '`/imagine-admin ban <word or phrase>` / `unban <word or phrase>`',
   '`/imagine-admin suspend @member` / `unsuspend @member`',
-  '`/imagine-admin grant @member <credits>`',
+  '`/imagine-admin grant @member <credits> [reason]`',
 ].join('\n');
 
 /** `<@U123|name>`, `<@U123>` or `U123`; undefined for anything else. */
@@ -66,7 +69,8 @@ export function parseAdminCommand(text: string): AdminParse {
       return { ok: true, operation: { op: 'help' } };
     case 'set': {
       const [name, value] = rest;
-      const setting = name?.toLowerCase() as QuotaSetting | undefined;
+      const lower = name?.toLowerCase();
+      const setting = (lower && (SETTING_ALIASES[lower] ?? lower)) as QuotaSetting | undefined;
       if (!setting || !(setting in QUOTA_SETTINGS)) {
         return fail(
           `set: the setting must be one of ${Object.keys(QUOTA_SETTINGS).join(', ')} (got "${name ?? ''}")`,
@@ -111,12 +115,11 @@ export function parseAdminCommand(text: string): AdminParse {
       const userId = readUserId(rest[0]);
       if (!userId) return fail(`grant: needs a member as @mention first (got "${rest[0] ?? ''}")`);
       const amount = readInteger(rest[1]);
-      if (amount === undefined || rest.length !== 2) {
-        return fail(
-          `grant: needs a whole number of credits after the member (got "${rest.slice(1).join(' ')}")`,
-        );
+      if (amount === undefined) {
+        return fail(`grant: needs a whole number of credits after the member (got "${rest[1] ?? ''}")`);
       }
-      return { ok: true, operation: { op: 'grant', userId, amount } };
+      const reason = rest.slice(2).join(' ').trim();
+      return { ok: true, operation: { op: 'grant', userId, amount, ...(reason ? { reason } : {}) } };
     }
     default:
       return fail(`Unknown operation "${verb}".`);

@@ -19,14 +19,22 @@ import { SLASH_COMMANDS } from '../slash-commands.ts';
  * members listed in SLACK_ADMINS; everyone else is refused before anything is read. The quota
  * store checks `isAdmin` and the scope again where the change is made.
  */
-const SETTING_FIELD: Record<QuotaSetting, keyof QuotaChanges> = {
-  allowance: 'dailyAllowance',
-  cooldown: 'cooldownS',
-  pending: 'pendingCap',
-  'daily-cap': 'dailyCap',
-  'max-steps': 'maxSteps',
-  'max-pixels': 'maxPixels',
-};
+function settingChange(setting: QuotaSetting, value: number): QuotaChanges {
+  switch (setting) {
+    case 'allowance':
+      return { dailyAllowance: value };
+    case 'cooldown':
+      return { cooldownS: value };
+    case 'pending-cap':
+      return { pendingCap: value };
+    case 'max-size':
+      return { maxPixels: value * value };
+    case 'max-steps':
+      return { maxSteps: value };
+    case 'daily-cap':
+      return { dailyCap: value };
+  }
+}
 
 export function registerAdminCommand(app: App, deps: SlackDeps): void {
   app.command(SLASH_COMMANDS.admin, async ({ command, ack, respond }) => {
@@ -86,7 +94,7 @@ async function run(
       return describePolicy(deps, teamId, await services.quotas.get(scope));
     case 'set':
       return change(
-        { [SETTING_FIELD[operation.setting]]: operation.value },
+        settingChange(operation.setting, operation.value),
         `Set ${operation.setting} to ${operation.value}.`,
       );
     case 'nsfw':
@@ -110,7 +118,7 @@ async function run(
         admin,
         member,
         operation.amount,
-        `granted by ${admin.member.userId}`,
+        operation.reason ?? `granted by ${admin.member.userId}`,
       );
       return `Granted ${credits(operation.amount)} to <@${operation.userId}>; they now have ${credits(balance.total)}.`;
     }
