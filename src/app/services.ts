@@ -17,6 +17,7 @@ import type { Config } from '../config/schema.ts';
 import { CreditStore } from '../credits/credit-store.ts';
 import { LEDGER_MAX_LEN, Reservations, SETTLED_TTL_S } from '../credits/reservations.ts';
 import type { AdminActor, Balance, LedgerEntry } from '../credits/types.ts';
+import { createOnce, type Once } from '../delivery/once.ts';
 import type { Logger } from '../log/logger.ts';
 import { loadRegistry, type Registry } from '../models/registry.ts';
 import { DurationStats } from '../queue/eta.ts';
@@ -46,6 +47,10 @@ export interface Services {
   registry: Registry;
   /** The producer connection (fails fast while Redis is down). */
   redis: Redis;
+  /** BullMQ prefix of every key (QUEUE_PREFIX, or a test's own). */
+  prefix: string;
+  /** Exactly-once delivery steps keyed `${jobId}:${step}` (src/delivery/once.ts). */
+  once: Once;
   queues: {
     generate: Queue<GenerateJobData, GenerateResult>;
     deliver: Queue<DeliverJobData>;
@@ -156,6 +161,8 @@ export async function createServices(
     logger,
     registry,
     redis,
+    prefix,
+    once: createOnce(redis, prefix),
     queues,
     admission: { admit: (input) => admission.admit(input) },
     jobs: {

@@ -1,6 +1,9 @@
 import { Job, type Queue } from 'bullmq';
-import type { AdmissionKeys } from '../admission/keys.ts';
-import type { Reservations } from '../credits/reservations.ts';
+import type { Redis } from 'ioredis';
+import { AdmissionKeys } from '../admission/keys.ts';
+import { withScripts } from '../admission/scripts.ts';
+import type { Services } from '../app/services.ts';
+import { LEDGER_MAX_LEN, Reservations, SETTLED_TTL_S } from '../credits/reservations.ts';
 import type { Logger } from '../log/logger.ts';
 import { failureMessage, finishFailedJob } from './final-failure.ts';
 import type { DeliverJobData, GenerateJobData, GenerateResult } from './job-data.ts';
@@ -15,7 +18,7 @@ export const SWEEP_GRACE_MS = 60_000;
 const BATCH = 200;
 
 export interface SweeperDeps {
-  redis: import('ioredis').Redis;
+  redis: Redis;
   keys: AdmissionKeys;
   generate: Queue<GenerateJobData, GenerateResult>;
   deliver: Queue<DeliverJobData>;
@@ -26,6 +29,28 @@ export interface SweeperDeps {
 
 export class ReservationSweeper {
   constructor(private readonly deps: SweeperDeps) {}
+
+  /** A sweeper on a process's Services (the deliver role runs one). */
+  static forServices(services: Services, logger: Logger, clock: () => number = Date.now): ReservationSweeper {
+    const redis = withScripts(services.redis);
+    const keys = new AdmissionKeys(services.prefix);
+    const reservations = new Reservations({
+      redis,
+      keys,
+      clock,
+      ledgerMaxLen: LEDGER_MAX_LEN,
+      settledTtlS: SETTLED_TTL_S,
+    });
+    return new ReservationSweeper({
+      redis,
+      keys,
+      generate: services.queues.generate,
+      deliver: services.queues.deliver,
+      reservations,
+      logger,
+      clock,
+    });
+  }
 
   /** Looks at reservations older than the grace period; returns how many it settled. */
   async sweep(graceMs = SWEEP_GRACE_MS): Promise<number> {

@@ -192,8 +192,11 @@ describe('generate job lifecycle', () => {
     );
     clearInterval(promoter);
     await stop();
-    expect(runs).toBe(3);
-    expect(view?.attemptsMade).toBe(3);
+    expect({ runs, attemptsMade: view?.attemptsMade, reason: view?.failedReason }).toEqual({
+      runs: 3,
+      attemptsMade: 3,
+      reason: 'CUDA out of memory',
+    });
     const history = await services.credits.history(who);
     expect(history.filter((e) => e.kind === 'refund')).toHaveLength(1);
     expect(history.filter((e) => e.kind === 'commit')).toHaveLength(0);

@@ -1,0 +1,52 @@
+import { startDeliverWorker } from '../../workers/deliver.ts';
+import type { RoleStarter } from '../app/role.ts';
+import { createServices } from '../app/services.ts';
+import { ReservationSweeper } from '../queue/reservation-sweeper.ts';
+import type { Deliverer, DelivererFactories, DeliverPlatform } from './deliverer.ts';
+
+/**
+ * The `deliver` role: the deliver worker with a deliverer for each platform enabled in this
+ * process's configuration, plus the reservation sweeper (so reservations are released even where
+ * no GPU worker runs). The lead wires the platform factories in role-starters.ts:
+ *   deliver: async () => createDeliverRole({ discord: ..., slack: ..., api: ... })
+ */
+const SWEEP_INTERVAL_MS = 30_000;
+
+export function createDeliverRole(factories: DelivererFactories): RoleStarter {
+  return async ({ config, logger }) => {
+    const services = await createServices(config, logger);
+    const enabled: Record<DeliverPlatform, boolean> = {
+      discord: config.DISCORD_ENABLED,
+      slack: config.SLACK_ENABLED,
+      api: config.API_ENABLED,
+    };
+    const deliverers: Partial<Record<DeliverPlatform, Deliverer>> = {};
+    for (const [platform, factory] of Object.entries(factories) as [
+      DeliverPlatform,
+      NonNullable<DelivererFactories[DeliverPlatform]>,
+    ][]) {
+      if (!enabled[platform]) continue;
+      deliverers[platform] = await factory({ config, logger: logger.child({ platform }), services });
+    }
+    const delivery = await startDeliverWorker({
+      redisUrl: config.REDIS_URL,
+      prefix: config.QUEUE_PREFIX,
+      deliverers,
+      logger,
+    });
+    const sweeper = ReservationSweeper.forServices(services, logger);
+    const timer = setInterval(() => {
+      void sweeper.sweep().catch((err: unknown) => logger.warn({ err }, 'reservation sweep failed'));
+    }, SWEEP_INTERVAL_MS);
+    timer.unref();
+    logger.info({ platforms: Object.keys(deliverers) }, 'deliver worker started');
+    return {
+      name: 'deliver',
+      async stop() {
+        clearInterval(timer);
+        await delivery.close();
+        await services.close();
+      },
+    };
+  };
+}
