@@ -1,0 +1,76 @@
+import { execFile } from 'node:child_process';
+import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { Queue } from 'bullmq';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { GENERATE_QUEUE } from '../../src/admission/keys.ts';
+import { readPngText } from '../../src/engine/png-text.ts';
+import { testRedisUrl, uniquePrefix } from '../support/redis.ts';
+
+const run = promisify(execFile);
+let root: string;
+const prefix = uniquePrefix('imagine-cli');
+
+beforeAll(async () => {
+  root = await mkdtemp(join(tmpdir(), 'easel-imagine-'));
+});
+
+afterAll(async () => {
+  await rm(root, { recursive: true, force: true });
+});
+
+async function easel(args: string[]) {
+  const env = {
+    PATH: process.env.PATH ?? '',
+    HOME: process.env.HOME ?? '',
+    REDIS_URL: testRedisUrl(),
+    QUEUE_PREFIX: prefix,
+    MODELS_DIR: join(root, 'models'),
+    ARTIFACTS_DIR: join(root, 'artifacts'),
+    DATA_DIR: join(root, 'data'),
+    ENGINE_THREADS: '1',
+  };
+  try {
+    const { stdout, stderr } = await run('node', ['bin/easel.js', ...args], { env, timeout: 120_000 });
+    return { code: 0, stdout, stderr };
+  } catch (error) {
+    const e = error as { code: number; stdout: string; stderr: string };
+    return { code: e.code, stdout: e.stdout, stderr: e.stderr };
+  }
+}
+
+describe('easel models tiny + easel imagine (the real binary)', () => {
+  it('writes the tiny model, then renders through admission, the queue and an in-process worker', async () => {
+    const tiny = await easel(['models', 'tiny']);
+    expect(tiny.code).toBe(0);
+    const listed = await easel(['models', 'list']);
+    expect(listed.stdout).toMatch(/easel-tiny, tiny +txt2img +512px +installed/);
+
+    const out = join(root, 'out');
+    const { code, stdout } = await easel([
+      'imagine',
+      'a red circle --model tiny --seed 4242 --n 2',
+      '--out',
+      out,
+    ]);
+    expect(code).toBe(0);
+    expect(stdout).toContain('no worker is connected to the queue: rendering in this process');
+    expect(stdout).toMatch(/seed 4242 · cpu · load \d+ ms · render \d+ ms/);
+    expect((await readdir(out)).sort()).toEqual(['easel-4242-grid.png', 'easel-4242.png', 'easel-4243.png']);
+    const parameters = readPngText(await readFile(join(out, 'easel-4243.png'))).parameters;
+    expect(parameters).toContain('Seed: 4243');
+    expect(parameters?.startsWith('a red circle\n')).toBe(true);
+  });
+
+  it("shows the validator's message and exits 1 for a bad request, queueing nothing", async () => {
+    const queue = new Queue(GENERATE_QUEUE, { connection: { url: testRedisUrl() }, prefix });
+    const before = await queue.getJobCounts();
+    const { code, stderr } = await easel(['imagine', 'a red circle --model tiny --steps 500']);
+    expect(code).toBe(1);
+    expect(stderr).toContain('--steps: must be a whole number from 1 to 50 for easel-tiny (got "500")');
+    expect(await queue.getJobCounts()).toEqual(before);
+    await queue.close();
+  });
+});
