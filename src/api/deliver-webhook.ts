@@ -1,10 +1,12 @@
 import { UnrecoverableError } from 'bullmq';
 import type { ArtifactStore } from '../artifacts/artifact-store.ts';
 import type { Config } from '../config/schema.ts';
+import type { Deliverer, DelivererFactory } from '../delivery/deliverer.ts';
+import { createOnce, type Once } from '../delivery/once.ts';
 import type { Logger } from '../log/logger.ts';
 import type { ApiOrigin, DeliverJobData } from '../queue/job-data.ts';
 import { failedAnswer, failureMessage, successAnswer } from './answers.ts';
-import type { ApiKeyStore } from './key-store.ts';
+import { ApiKeyStore } from './key-store.ts';
 import { SafeFetchError, type SafeFetchOptions, safeFetch } from './safe-fetch.ts';
 import { signWebhook } from './webhook-signature.ts';
 
@@ -18,8 +20,6 @@ import { signWebhook } from './webhook-signature.ts';
  * retried delivery job does not call again; `X-Easel-Delivery` lets receivers drop the rare
  * duplicate (a crash between the call and remembering it).
  */
-
-export type Once = (key: string, effect: () => Promise<void>) => Promise<void>;
 
 export interface WebhookDeliveryDeps {
   config: Pick<
@@ -45,7 +45,7 @@ export function publicBaseUrl(config: WebhookDeliveryDeps['config']): string {
   return `http://${host.includes(':') ? `[${host}]` : host}:${config.API_PORT}`;
 }
 
-export class WebhookDelivery {
+export class WebhookDelivery implements Deliverer {
   constructor(private readonly deps: WebhookDeliveryDeps) {}
 
   async deliver(data: DeliverJobData): Promise<void> {
@@ -56,7 +56,7 @@ export class WebhookDelivery {
     const secret = await this.secretFor(origin);
     const deliveryId = `${data.jobId}:${data.kind}`;
 
-    await this.deps.once(`webhook:${deliveryId}`, async () => {
+    await this.deps.once(`${data.jobId}:webhook-${data.kind}`, async () => {
       const now = Math.floor((this.deps.clock ?? Date.now)() / 1000);
       let status: number;
       try {
@@ -116,3 +116,13 @@ export class WebhookDelivery {
     return secret;
   }
 }
+
+/** The deliver role's factory for origin `api` (wired in src/app/role-starters.ts). */
+export const createWebhookDeliverer: DelivererFactory = async ({ config, logger, services }) =>
+  new WebhookDelivery({
+    config,
+    artifacts: services.artifacts,
+    keys: new ApiKeyStore(services.redis, config.QUEUE_PREFIX),
+    once: createOnce(services.redis, config.QUEUE_PREFIX),
+    logger,
+  });

@@ -1,9 +1,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Worker } from 'bullmq';
 import type { FastifyInstance } from 'fastify';
-import { DELIVER_QUEUE } from '../../src/admission/keys.ts';
 import { WebhookDelivery } from '../../src/api/deliver-webhook.ts';
 import { createKeyWithCredits, type NewKeyOptions } from '../../src/api/key-admin.ts';
 import { ApiKeyStore, type CreatedApiKey } from '../../src/api/key-store.ts';
@@ -13,11 +11,10 @@ import { createServices, type Services } from '../../src/app/services.ts';
 import { DiskArtifactStore } from '../../src/artifacts/disk-artifact-store.ts';
 import { parseConfig } from '../../src/config/load-config.ts';
 import type { Config } from '../../src/config/schema.ts';
+import { createOnce } from '../../src/delivery/once.ts';
 import { createLogger } from '../../src/log/logger.ts';
-import type { DeliverJobData } from '../../src/queue/job-data.ts';
-import { createRedis } from '../../src/redis/connections.ts';
+import { type DeliverWorker, startDeliverWorker } from '../../workers/deliver.ts';
 import { startGenerateRole } from '../../workers/generate.ts';
-import { redisOnce } from '../discord/support/redis-once.ts';
 import { testRedisUrl, uniquePrefix } from '../support/redis.ts';
 import { tinyEntry, tinyWorld } from '../support/tiny-models.ts';
 
@@ -107,9 +104,8 @@ export async function startApiHarness(options: HarnessOptions = {}): Promise<Api
   const url = await app.listen({ host: '127.0.0.1', port: 0 });
 
   let generate: RunningRole | undefined;
-  let deliverWorker: Worker<DeliverJobData> | undefined;
-  const deliverConnection = tiny ? createRedis(config.REDIS_URL, 'worker', 'api-test-deliver') : undefined;
-  if (tiny && deliverConnection) {
+  let deliver: DeliverWorker | undefined;
+  if (tiny) {
     generate = await startGenerateRole(
       { config, logger },
       { prefix, artifacts, catalog: tiny.catalog, warmUp: false },
@@ -118,17 +114,16 @@ export async function startApiHarness(options: HarnessOptions = {}): Promise<Api
       config: { ...config, API_PUBLIC_URL: url },
       artifacts,
       keys,
-      once: redisOnce(services.redis, prefix),
+      once: createOnce(services.redis, prefix),
       logger,
       ...(options.fetch ? { fetch: options.fetch } : {}),
     });
-    deliverWorker = new Worker<DeliverJobData>(
-      DELIVER_QUEUE,
-      async (job) => {
-        if (job.data.origin.platform === 'api') await webhooks.deliver(job.data);
-      },
-      { connection: deliverConnection, prefix, concurrency: 4 },
-    );
+    deliver = await startDeliverWorker({
+      redisUrl: config.REDIS_URL,
+      prefix,
+      deliverers: { api: webhooks },
+      logger,
+    });
   }
 
   const call = async (method: string, path: string, body: unknown, headers: Record<string, string> = {}) => {
@@ -162,8 +157,7 @@ export async function startApiHarness(options: HarnessOptions = {}): Promise<Api
     get: (path, headers) => call('GET', path, undefined, headers),
     async close() {
       await app.close();
-      await deliverWorker?.close();
-      await deliverConnection?.quit();
+      await deliver?.close();
       await generate?.stop();
       await services.close();
       rmSync(artifactsDir, { recursive: true, force: true });
