@@ -83,6 +83,27 @@ function latentSize(
   return { latentWidth: side(width), latentHeight: side(height) };
 }
 
+/** Some exports fix the UNet's spatial size: other sizes would fail inside onnxruntime, so say so first. */
+function checkFixedSize(
+  entry: ModelEntry,
+  model: DiffusionModel,
+  latentWidth: number,
+  latentHeight: number,
+): void {
+  const shape = model.unet.inputs.sample!.shape;
+  const fixedH = shape[2];
+  const fixedW = shape[3];
+  if (
+    (typeof fixedH === 'number' && fixedH !== latentHeight) ||
+    (typeof fixedW === 'number' && fixedW !== latentWidth)
+  ) {
+    const scale = model.vaeScaleFactor * entry.renderScale;
+    const w = typeof fixedW === 'number' ? fixedW * scale : latentWidth * scale;
+    const h = typeof fixedH === 'number' ? fixedH * scale : latentHeight * scale;
+    throw invalid('width', `${entry.id} renders only ${w}x${h}; ask for that size`);
+  }
+}
+
 function checkStrength(strength: number | undefined): void {
   if (strength !== undefined && !(Number.isFinite(strength) && strength >= 0 && strength <= 1)) {
     throw invalid('strength', `must be a number from 0 to 1 (got ${strength})`);
@@ -190,6 +211,7 @@ async function diffuse(
   mode: { strength: number; init?: InitPicture; mask?: Mask },
 ): Promise<GeneratedPictures> {
   const { latentWidth, latentHeight } = latentSize(entry, model, request.width, request.height);
+  checkFixedSize(entry, model, latentWidth, latentHeight);
   const renderW = latentWidth * model.vaeScaleFactor;
   const renderH = latentHeight * model.vaeScaleFactor;
   const text = await encodeText(model, request.prompt, request.negativePrompt);

@@ -118,6 +118,13 @@ describe('txt2img through the real pipeline on tiny models', () => {
     expect(out.pictures[0]!.data.length).toBe(64 * 64 * 3);
   });
 
+  it('refuses other sizes, naming the one it renders, for a UNet exported with a fixed size', async () => {
+    expect((await render({ model: 'tiny-fixed' })).pictures[0]!.width).toBe(64);
+    await expect(render({ model: 'tiny-fixed', width: 128 })).rejects.toThrow(
+      'width: tiny-fixed renders only 64x64',
+    );
+  });
+
   it('loads each model once and reuses its sessions', async () => {
     const first = await world.store.diffusionModel(world.catalog.models[0]!, false);
     const second = await world.store.diffusionModel(world.catalog.models[0]!, false);

@@ -20,6 +20,7 @@ export const TINY_VARIANTS: Record<string, TinyModelOptions> = {
   'tiny-float-timestep': { timestep: 'float32', idsType: 'int64' },
   'tiny-scalar-timestep': { timestep: 'float32-scalar' },
   'tiny-pixel': { layout: 'pixel-shuffle', timestep: 'float32', safetyChecker: false },
+  'tiny-fixed': { fixedLatentSize: 8 },
 };
 
 export function tinyEntry(id: string, overrides: Partial<ModelEntry> = {}): ModelEntry {

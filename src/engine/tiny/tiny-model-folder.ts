@@ -24,6 +24,8 @@ export interface TinyModelOptions {
   /** `sd`: 4 latent channels, factor 8, epsilon; `pixel-shuffle`: easel-mini's 12 channels, factor 2, v-prediction. */
   layout?: VaeLayout;
   safetyChecker?: boolean;
+  /** A UNet exported for one latent size only. */
+  fixedLatentSize?: number;
 }
 
 const CONTEXT_DIM = 32;
@@ -116,6 +118,7 @@ export async function writeTinyModel(dir: string, options: TinyModelOptions = {}
       contextDim: CONTEXT_DIM,
       timestep: options.timestep ?? 'int64',
       dtype,
+      ...(options.fixedLatentSize !== undefined ? { fixedSize: options.fixedLatentSize } : {}),
     }),
     { in_channels: unetChannels, out_channels: latentChannels, cross_attention_dim: CONTEXT_DIM },
   );

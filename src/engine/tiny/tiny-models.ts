@@ -79,6 +79,8 @@ export interface UnetSpec {
   timestep?: TimestepVariant;
   dtype?: IoDtype;
   width?: number;
+  /** A static latent side, as some exports have; dynamic when absent. */
+  fixedSize?: number;
 }
 
 /**
@@ -92,7 +94,12 @@ export function buildUnet(spec: UnetSpec): Uint8Array {
   const timestep = spec.timestep ?? 'int64';
   const c = spec.width ?? 8;
   const g = new OnnxGraphBuilder('unet');
-  const sample = castIn(g, g.input('sample', dtype, ['batch', inChannels, 'height', 'width']), dtype);
+  const side = (name: string) => spec.fixedSize ?? name;
+  const sample = castIn(
+    g,
+    g.input('sample', dtype, ['batch', inChannels, side('height'), side('width')]),
+    dtype,
+  );
   const tType: TinyElemType = timestep === 'float32-scalar' ? 'float32' : timestep;
   const t = g.input('timestep', tType, timestep === 'float32-scalar' ? [] : ['batch']);
   const context = castIn(g, g.input('encoder_hidden_states', dtype, ['batch', 77, contextDim]), dtype);
@@ -133,7 +140,7 @@ export function buildUnet(spec: UnetSpec): Uint8Array {
     [out],
     dtype === 'float16' ? { to: 10 } : {},
   );
-  g.output('out_sample', dtype, ['batch', outChannels, 'height', 'width']);
+  g.output('out_sample', dtype, ['batch', outChannels, side('height'), side('width')]);
   return g.toBytes();
 }
 
