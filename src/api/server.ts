@@ -81,7 +81,7 @@ export async function buildApiServer(deps: ApiServerDeps): Promise<FastifyInstan
   app.addHook('preValidation', async (request) => {
     if (!request.routeOptions.config.auth) return;
     const key = presentedKey(request);
-    const record = key ? await deps.keys.verify(key) : undefined;
+    const record = key ? await deps.keys.verify(key).catch(queueUnreachable) : undefined;
     if (!record) throw invalidKey();
     request.apiKey = record;
   });
@@ -151,16 +151,29 @@ export async function buildApiServer(deps: ApiServerDeps): Promise<FastifyInstan
   return app;
 }
 
+const QUEUE_UNREACHABLE_TIPS = 'The queue is unreachable right now; nothing was charged. Try again shortly.';
+
+function queueUnreachable(cause: unknown): never {
+  throw Object.assign(ApiError.of(503, 'Service unavailable', QUEUE_UNREACHABLE_TIPS), { cause });
+}
+
+/** ioredis errors that mean "Redis is not there" rather than a bug: the client gets a 503. */
+function isRedisDown(error: unknown): boolean {
+  const e = error as { name?: string; code?: string; message?: string } | undefined;
+  if (!e) return false;
+  return (
+    e.name === 'MaxRetriesPerRequestError' ||
+    ['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE'].includes(e.code ?? '') ||
+    /enableOfflineQueue|Connection is closed|Stream isn't writeable/.test(e.message ?? '')
+  );
+}
+
 /** Whatever was thrown, as the answer a client of the hosted APIs understands. */
 function toApiError(error: unknown): ApiError {
   if (error instanceof ApiError) return error;
   if (isUserError(error)) return fromUserError(error);
-  if (error instanceof CodedError && error.code === 'redis-unavailable') {
-    return ApiError.of(
-      503,
-      'Service unavailable',
-      'The queue is unreachable; nothing was charged. Try again shortly.',
-    );
+  if ((error instanceof CodedError && error.code === 'redis-unavailable') || isRedisDown(error)) {
+    return ApiError.of(503, 'Service unavailable', QUEUE_UNREACHABLE_TIPS);
   }
   const e = error as { code?: string; statusCode?: number; validation?: unknown; message?: string };
   switch (e.code) {
