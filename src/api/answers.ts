@@ -1,6 +1,7 @@
 import type { ArtifactStore } from '../artifacts/artifact-store.ts';
 import type { ApiOrigin, GenerateJobData, GenerateResult } from '../queue/job-data.ts';
 import type { JobView } from '../queue/job-view.ts';
+import { ApiError } from './api-error.ts';
 
 /**
  * The answers of the hosted Stable Diffusion APIs, built from a job: `success` with the images,
@@ -71,7 +72,9 @@ export async function successAnswer(
     result.images.map(async (image) => {
       if (!base64) return imageUrl(ctx.baseUrl, image.artifactId);
       const stored = await ctx.artifacts.get(image.artifactId);
-      if (!stored) throw new Error(`image ${image.artifactId} of job ${jobId} is no longer stored`);
+      if (!stored) {
+        throw ApiError.of(404, 'Image not found', 'Images are kept for a limited time; render it again.');
+      }
       return stored.bytes.toString('base64');
     }),
   );
