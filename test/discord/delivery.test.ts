@@ -193,7 +193,7 @@ describe('Discord delivery', () => {
     await world.delivery.deliver(data);
     expect(postedIn(thread)).toHaveLength(1);
     // A crash between the post and its record: Discord's nonce still stops a second message.
-    const keys = await world.services.redis.keys(`${world.prefix}:once:discord:${data.jobId}:*`);
+    const keys = await world.services.redis.keys(`${world.prefix}:delivered:${data.jobId}:*`);
     expect(keys.length).toBeGreaterThan(0);
     await world.services.redis.del(...keys);
     await world.delivery.deliver(data);

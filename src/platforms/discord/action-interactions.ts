@@ -29,7 +29,7 @@ async function runAction(
   extra?: { prompt: string; region: string },
 ): Promise<void> {
   const member = memberOf(interaction);
-  const work = (async (): Promise<{ answer: Answer; jobId?: string }> => {
+  const work = async (): Promise<{ answer: Answer; jobId?: string }> => {
     try {
       const origin = originOf(interaction, await channelIsNsfw(interaction));
       const reply: ActionReply = await handleAction(deps.services, {
@@ -47,13 +47,13 @@ async function runAction(
       deps.logger.error({ err: error, interaction: interaction.id }, 'button action failed');
       return { answer: INTERNAL_ERROR_ANSWER };
     }
-  })();
-  const answered = await answerInteraction(
-    interaction,
-    work.then((w) => w.answer),
-    deps.answerBudgetMs,
-  );
-  const { jobId } = await work;
+  };
+  const answered = await answerInteraction(interaction, work, {
+    budgetMs: deps.answerBudgetMs,
+    webhooks: deps.webhooks,
+    inFlight: deps.inFlight,
+  });
+  const { jobId } = answered.value;
   if (jobId && answered.messageId && interaction.channelId) {
     await deps.replies.set(jobId, { channelId: interaction.channelId, messageId: answered.messageId });
   }

@@ -3,6 +3,8 @@ import { UnrecoverableError } from 'bullmq';
 import { type RawFile, type REST, Routes } from 'discord.js';
 import type { NsfwPolicy } from '../../admission/quota-policy.ts';
 import type { ArtifactStore } from '../../artifacts/artifact-store.ts';
+import type { Deliverer } from '../../delivery/deliverer.ts';
+import type { Once } from '../../delivery/once.ts';
 import type { Logger } from '../../log/logger.ts';
 import type { DeliverJobData, DiscordOrigin, ScopeRef } from '../../queue/job-data.ts';
 import { DiscordCode, discordCode, isDeadToken, isNoAccess } from './discord-api-errors.ts';
@@ -20,16 +22,14 @@ import { credits, statusText, truncate } from './status-text.ts';
  * the token is valid (under 14 minutes; Discord kills it at 15), and posts with the bot token after
  * that or when Discord answers 50027.
  *
- * Exactly once: every post runs under `once` (keyed by job and part, recorded in Redis after it
- * succeeded), and channel messages carry a nonce with `enforce_nonce`, so a crash between the post
+ * Exactly once: every post runs under `once` (src/delivery/once.ts: keyed by job and part, recorded
+ * in Redis after it succeeded), and channel messages carry a nonce with `enforce_nonce`, so a crash between the post
  * and the record still does not duplicate it; editing the status message twice is harmless; a
  * second thread start answers 160004 and the thread (whose id is the message's) is used.
  *
  * 429s: discord.js waits out the first one of a request; a second fails the attempt (see
  * rate-limit-once.ts) and BullMQ retries the delivery later, so nothing loops.
  */
-export type Once = (key: string, effect: () => Promise<void>) => Promise<void>;
-
 export interface DiscordDeliveryDeps {
   /** REST with the bot token. */
   bot: REST;
@@ -71,7 +71,7 @@ function nonceFor(jobId: string, part: string): string {
   return createHash('sha256').update(`${jobId}:${part}`).digest('base64url').slice(0, 25);
 }
 
-export class DiscordDelivery {
+export class DiscordDelivery implements Deliverer {
   private readonly clock: () => number;
 
   constructor(private readonly deps: DiscordDeliveryDeps) {
@@ -125,11 +125,11 @@ export class DiscordDelivery {
       ? await this.threadFor(jobId, origin, status, data.request.prompt)
       : origin.channelId;
     for (const [i, part] of parts.entries()) {
-      await this.deps.once(`discord:${jobId}:part:${i}`, () =>
+      await this.deps.once(`${jobId}:discord-part-${i}`, () =>
         this.post(origin, target, jobId, `part:${i}`, part, data.member.userId),
       );
     }
-    await this.deps.once(`discord:${jobId}:status`, () =>
+    await this.deps.once(`${jobId}:discord-status`, () =>
       this.editStatus(origin, status, {
         content: statusText({
           request: data.request,
@@ -152,7 +152,7 @@ export class DiscordDelivery {
     const { jobId } = data;
     const [first, ...rest] = parts;
     if (!first) return;
-    await this.deps.once(`discord:${jobId}:part:0`, async () => {
+    await this.deps.once(`${jobId}:discord-part-0`, async () => {
       if (this.tokenUsable(origin)) {
         try {
           const { body, files } = messageBody(first, data.member.userId);
@@ -189,7 +189,7 @@ export class DiscordDelivery {
       }
     });
     for (const [i, part] of rest.entries()) {
-      await this.deps.once(`discord:${jobId}:part:${i + 1}`, () =>
+      await this.deps.once(`${jobId}:discord-part-${i + 1}`, () =>
         this.post(origin, origin.channelId, jobId, `part:${i + 1}`, part, data.member.userId),
       );
     }
@@ -296,7 +296,7 @@ export class DiscordDelivery {
     const failure = data.failure ?? { message: 'The render failed.', refunded: 0 };
     await this.deps.replies.markFinal(jobId);
     const status = await this.statusMessage(jobId, origin);
-    await this.deps.once(`discord:${jobId}:status`, () =>
+    await this.deps.once(`${jobId}:discord-status`, () =>
       this.editStatus(origin, status, {
         content: statusText({
           request: data.request,
@@ -313,7 +313,7 @@ export class DiscordDelivery {
         ? ` ${credits(failure.refunded)} went back to your balance.`
         : ' Nothing was charged.';
     const notice = `❌ Your image could not be made: ${truncate(failure.message, 1500)}${refund}`;
-    await this.deps.once(`discord:${jobId}:notice`, async () => {
+    await this.deps.once(`${jobId}:discord-notice`, async () => {
       if (this.tokenUsable(origin)) {
         try {
           await this.deps.webhooks.post(Routes.webhook(origin.applicationId, origin.interactionToken), {

@@ -6,7 +6,7 @@ import { INTERNAL_ERROR_ANSWER } from './answers.ts';
 import { onCredits } from './credits-command.ts';
 import { createDiscordClient, createDiscordRest } from './discord-client.ts';
 import type { DiscordDeps } from './discord-deps.ts';
-import { DEFAULT_ANSWER_BUDGET_MS } from './first-response.ts';
+import { DEFAULT_ANSWER_BUDGET_MS, InFlight } from './first-response.ts';
 import { onImagine } from './imagine-command.ts';
 import { onAutocomplete } from './model-autocomplete.ts';
 import { watchProgress } from './progress-edits.ts';
@@ -41,17 +41,22 @@ export class DiscordBot {
   static async start(options: DiscordBotOptions): Promise<DiscordBot> {
     const client = createDiscordClient(options.apiBase);
     // Interaction webhooks are not bound by the bot's global limit (discord-api-docs, Rate Limits).
-    const webhooks = createDiscordRest(options.apiBase, undefined, { requestsPerSecond: 500 });
+    const webhooks = createDiscordRest(options.apiBase, undefined, { requestsPerSecond: 1000 });
     const replies = new DiscordReplyStore(options.services.redis, options.prefix);
     const deps: DiscordDeps = {
       services: options.services,
       replies,
       logger: options.logger,
       answerBudgetMs: options.answerBudgetMs ?? DEFAULT_ANSWER_BUDGET_MS,
+      inFlight: new InFlight(),
+      webhooks,
       apiBase: options.apiBase,
     };
     const bot = new DiscordBot(client, deps, webhooks);
-    client.on(Events.InteractionCreate, (interaction) => void bot.route(interaction));
+    client.on(
+      Events.InteractionCreate,
+      (interaction) => void deps.inFlight.around(() => bot.route(interaction)),
+    );
     client.on(Events.Error, (err) => options.logger.error({ err }, 'discord client error'));
     const ready = new Promise<void>((resolve) => client.once(Events.ClientReady, () => resolve()));
     await client.login(options.token);

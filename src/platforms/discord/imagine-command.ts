@@ -37,15 +37,16 @@ export async function onImagine(deps: DiscordDeps, interaction: ChatInputCommand
   const { services } = deps;
   const attachment = interaction.options.getAttachment('image');
   const member = memberOf(interaction);
-  const work = (async (): Promise<{ answer: Answer; jobId?: string }> => {
+  const work = async (): Promise<{ answer: Answer; jobId?: string }> => {
     let initImage: string | undefined;
     try {
       const origin = originOf(interaction, await channelIsNsfw(interaction));
-      if (attachment)
+      if (attachment) {
         initImage = await storeAttachment(attachment, {
           apiBase: deps.apiBase,
           artifacts: services.artifacts,
         });
+      }
       const reply = await handleImagine(services, {
         requestId: interaction.id,
         member,
@@ -61,14 +62,14 @@ export async function onImagine(deps: DiscordDeps, interaction: ChatInputCommand
       deps.logger.error({ err: error, interaction: interaction.id }, '/imagine failed');
       return { answer: INTERNAL_ERROR_ANSWER };
     }
-  })();
+  };
   // Downloading an attachment can take a while: defer at once rather than race the deadline.
-  const answered = await answerInteraction(
-    interaction,
-    work.then((w) => w.answer),
-    attachment ? 0 : deps.answerBudgetMs,
-  );
-  const { jobId } = await work;
+  const answered = await answerInteraction(interaction, work, {
+    budgetMs: attachment ? 0 : deps.answerBudgetMs,
+    webhooks: deps.webhooks,
+    inFlight: deps.inFlight,
+  });
+  const { jobId } = answered.value;
   if (jobId && answered.messageId) {
     await deps.replies.set(jobId, { channelId: interaction.channelId, messageId: answered.messageId });
   }

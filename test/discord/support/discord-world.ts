@@ -1,25 +1,22 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Worker } from 'bullmq';
-import { DELIVER_QUEUE } from '../../../src/admission/keys.ts';
 import type { RunningRole } from '../../../src/app/role.ts';
 import { createServices, type Services } from '../../../src/app/services.ts';
 import { DiskArtifactStore } from '../../../src/artifacts/disk-artifact-store.ts';
 import { parseConfig } from '../../../src/config/load-config.ts';
 import type { Config } from '../../../src/config/schema.ts';
+import { createOnce } from '../../../src/delivery/once.ts';
 import { createLogger } from '../../../src/log/logger.ts';
 import { DiscordDelivery } from '../../../src/platforms/discord/deliver-discord.ts';
 import { DiscordBot } from '../../../src/platforms/discord/discord-bot.ts';
 import { createDiscordRest } from '../../../src/platforms/discord/discord-client.ts';
 import { DiscordReplyStore } from '../../../src/platforms/discord/reply-store.ts';
-import type { DeliverJobData } from '../../../src/queue/job-data.ts';
-import { createRedis } from '../../../src/redis/connections.ts';
+import { startDeliverWorker } from '../../../workers/deliver.ts';
 import { startGenerateRole } from '../../../workers/generate.ts';
 import { type FakeChannel, FakeDiscord, type FakeGuild } from '../../fakes/discord/fake-discord.ts';
 import { testRedisUrl, uniquePrefix } from '../../support/redis.ts';
 import { tinyEntry, tinyWorld } from '../../support/tiny-models.ts';
-import { redisOnce } from './redis-once.ts';
 
 /**
  * Everything a Discord end-to-end test needs, real apart from Discord itself: the fake Discord, the
@@ -97,14 +94,14 @@ export async function discordWorld(name: string, options: WorldOptions = {}): Pr
     artifacts,
     replies,
     nsfwPolicy: async (scope) => (await services.quotas.get(scope)).nsfw,
-    once: redisOnce(services.redis, prefix),
+    once: createOnce(services.redis, prefix),
     logger,
   });
-  const deliverConnection = createRedis(config.REDIS_URL, 'worker', 'discord-test-deliver');
-  const deliverWorker = new Worker<DeliverJobData>(DELIVER_QUEUE, (job) => delivery.deliver(job.data), {
-    connection: deliverConnection,
+  const deliverWorker = await startDeliverWorker({
+    redisUrl: config.REDIS_URL,
     prefix,
-    concurrency: 4,
+    deliverers: { discord: delivery },
+    logger,
   });
 
   const startBot = () =>
@@ -134,7 +131,6 @@ export async function discordWorld(name: string, options: WorldOptions = {}): Pr
     async close() {
       await world.bot.stop();
       await deliverWorker.close();
-      await deliverConnection.quit();
       await generate?.stop();
       await services.close();
       await fake.stop();
