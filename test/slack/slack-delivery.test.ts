@@ -7,8 +7,9 @@ import sharp from 'sharp';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import type { NsfwPolicy } from '../../src/admission/quota-policy.ts';
 import { DiskArtifactStore } from '../../src/artifacts/disk-artifact-store.ts';
+import { createOnce } from '../../src/delivery/once.ts';
 import { createLogger } from '../../src/log/logger.ts';
-import { type Once, SlackDelivery } from '../../src/platforms/slack/deliver-slack.ts';
+import { SlackDelivery } from '../../src/platforms/slack/deliver-slack.ts';
 import { NsfwChannels } from '../../src/platforms/slack/nsfw-channels.ts';
 import { StatusStore } from '../../src/platforms/slack/status-store.ts';
 import type { DeliverJobData, GenerateResult, RenderedImage } from '../../src/queue/job-data.ts';
@@ -32,16 +33,6 @@ let statusStore: StatusStore;
 let nsfwChannels: NsfwChannels;
 let poster: webApi.WebClient;
 
-// Stand-in until src/delivery/once.ts lands: done-markers set after the effect succeeds.
-const onceWith = (r: Redis, p: string): Once => {
-  return async (key, effect) => {
-    const marker = `${p}:once:${key}`;
-    if ((await r.exists(marker)) === 1) return;
-    await effect();
-    await r.set(marker, '1');
-  };
-};
-
 beforeAll(async () => {
   fake = await FakeSlack.start();
   redis = testRedis();
@@ -61,7 +52,7 @@ beforeAll(async () => {
     statusStore,
     nsfwChannels,
     nsfwPolicy: async () => policy,
-    once: onceWith(redis, prefix),
+    once: createOnce(redis, prefix),
     logger: createLogger('silent'),
     statusWaitMs: 300,
   });

@@ -1,4 +1,6 @@
-import { NSFW_POLICIES, type NsfwPolicy } from '../../admission/quota-policy.ts';
+import { quotaChangesFromText } from '../../../commands/quota.ts';
+import { NSFW_POLICIES, type NsfwPolicy, type QuotaChanges } from '../../admission/quota-policy.ts';
+import { isUserError } from '../../errors/user-error.ts';
 
 /** Discord's /quota says these the same way; the short forms are accepted too. */
 const SETTING_ALIASES: Record<string, QuotaSetting> = { pending: 'pending-cap', 'max-side': 'max-size' };
@@ -24,6 +26,8 @@ export type AdminOperation =
   | { op: 'show' }
   | { op: 'help' }
   | { op: 'set'; setting: QuotaSetting; value: number }
+  /** `set allowance=20 cooldown=10 nsfw=block`: several at once, in the shared text form. */
+  | { op: 'set-many'; changes: QuotaChanges }
   | { op: 'nsfw'; policy: NsfwPolicy }
   | { op: 'nsfw-channel'; on: boolean }
   | { op: 'ban'; words: string[] }
@@ -36,7 +40,7 @@ export type AdminParse = { ok: true; operation: AdminOperation } | { ok: false; 
 
 export const ADMIN_USAGE = [
   '`/imagine-admin show` the workspace quota policy',
-  `\`/imagine-admin set <${Object.keys(QUOTA_SETTINGS).join('|')}> <number>\``,
+  `\`/imagine-admin set <${Object.keys(QUOTA_SETTINGS).join('|')}> <number>\` (or several: \`set allowance=20 cooldown=10\`)`,
   `\`/imagine-admin nsfw <${NSFW_POLICIES.join('|')}>\``,
   '`/imagine-admin nsfw-channel <on|off>` mark this channel as one where NSFW images may be shown',
   '`/imagine-admin ban <word or phrase>` / `unban <word or phrase>`',
@@ -68,6 +72,14 @@ export function parseAdminCommand(text: string): AdminParse {
     case 'help':
       return { ok: true, operation: { op: 'help' } };
     case 'set': {
+      if (rest.some((token) => token.includes('='))) {
+        try {
+          return { ok: true, operation: { op: 'set-many', changes: quotaChangesFromText(rest.join(' ')) } };
+        } catch (error) {
+          if (isUserError(error)) return fail(error.message);
+          throw error;
+        }
+      }
       const [name, value] = rest;
       const lower = name?.toLowerCase();
       const setting = (lower && (SETTING_ALIASES[lower] ?? lower)) as QuotaSetting | undefined;

@@ -4,6 +4,8 @@ import type { Redis } from 'ioredis';
 import { cancelButton, decodeActionId, resultButtonRows } from '../../../commands/actions.ts';
 import type { NsfwPolicy } from '../../admission/quota-policy.ts';
 import type { ArtifactStore } from '../../artifacts/artifact-store.ts';
+import type { Deliverer, DelivererFactory } from '../../delivery/deliverer.ts';
+import { createOnce, type Once } from '../../delivery/once.ts';
 import type { Logger } from '../../log/logger.ts';
 import type {
   DeliverJobData,
@@ -17,6 +19,7 @@ import { type ResultButton, resultMessage } from './blocks/result-message.ts';
 import { type StatusState, statusMessage } from './blocks/status-message.ts';
 import { NsfwChannels } from './nsfw-channels.ts';
 import { slackErrorCode } from './slack-error-code.ts';
+import { createSlackWebClient } from './slack-web-client.ts';
 import { type StatusRecord, StatusStore } from './status-store.ts';
 
 /**
@@ -25,13 +28,11 @@ import { type StatusRecord, StatusStore } from './status-store.ts';
  * `thread_ts`), then the buttons, then the status message turned to "done". A failure turns the
  * status message to "failed" and tells the member (ephemeral) what failed and what was refunded.
  *
- * Delivery is at least once (BullMQ), so each side effect runs under `once` keyed by job id: a
- * delivery job that runs twice posts nothing twice. Rate limits (429 + Retry-After) are waited out
+ * Delivery is at least once (BullMQ), so each side effect runs under `once` (src/delivery/once.ts)
+ * keyed by job id and step: a delivery job that runs twice posts nothing twice. Rate limits (429 + Retry-After) are waited out
  * by the Web API client, which pauses and retries the same call; errors no retry can fix (the
  * channel is gone, the token revoked) fail the delivery job without retries.
  */
-export type Once = (key: string, effect: () => Promise<void>) => Promise<void>;
-
 export interface SlackDeliveryDeps {
   client: webApi.WebClient;
   artifacts: ArtifactStore;
@@ -58,7 +59,7 @@ const PERMANENT = new Set([
   'restricted_action',
 ]);
 
-export class SlackDelivery {
+export class SlackDelivery implements Deliverer {
   constructor(private readonly deps: SlackDeliveryDeps) {}
 
   async deliver(data: DeliverJobData): Promise<void> {
@@ -84,7 +85,7 @@ export class SlackDelivery {
     const shown = await this.shownImages(data, origin, result);
     const blocked = result.images.map((_, i) => i).filter((i) => !shown.includes(i));
 
-    await this.deps.once(`slack:upload:${data.jobId}`, async () => {
+    await this.deps.once(`${data.jobId}:slack-upload`, async () => {
       const files = await this.filesToUpload(data, result, shown);
       if (files.length === 0) return;
       await client.files.uploadV2({
@@ -95,7 +96,7 @@ export class SlackDelivery {
       });
     });
 
-    await this.deps.once(`slack:buttons:${data.jobId}`, async () => {
+    await this.deps.once(`${data.jobId}:slack-buttons`, async () => {
       const notes: string[] = [];
       if (blocked.length > 0) {
         const which = blocked.map((i) => i + 1).join(', ');
@@ -136,7 +137,7 @@ export class SlackDelivery {
     const failure = data.failure ?? { message: 'The render failed.', refunded: 0 };
     const status = await this.deps.statusStore.get(data.jobId);
     if (status) await this.finishStatus(data, status, { kind: 'failed', ...failure });
-    await this.deps.once(`slack:failure:${data.jobId}`, async () => {
+    await this.deps.once(`${data.jobId}:slack-failure-notice`, async () => {
       const refund =
         failure.refunded > 0
           ? `${failure.refunded} credit${failure.refunded === 1 ? ' was' : 's were'} refunded.`
@@ -305,3 +306,15 @@ export function createSlackDelivery(options: {
     logger: options.logger.child({ platform: 'slack' }),
   });
 }
+
+/** The Slack deliverer of the `deliver` role (registered for `origin.platform === 'slack'`). */
+export const slackDeliverer: DelivererFactory = async ({ config, logger, services }) =>
+  createSlackDelivery({
+    client: createSlackWebClient(config, logger),
+    redis: services.redis,
+    keyPrefix: config.QUEUE_PREFIX,
+    artifacts: services.artifacts,
+    nsfwPolicy: async (scope) => (await services.quotas.get(scope)).nsfw,
+    once: createOnce(services.redis, config.QUEUE_PREFIX),
+    logger,
+  });

@@ -1,20 +1,17 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Worker } from 'bullmq';
-import type { Redis } from 'ioredis';
-import { DELIVER_QUEUE } from '../../../src/admission/keys.ts';
 import { createServices, type Services } from '../../../src/app/services.ts';
 import { DiskArtifactStore } from '../../../src/artifacts/disk-artifact-store.ts';
 import { parseConfig } from '../../../src/config/load-config.ts';
 import type { Config } from '../../../src/config/schema.ts';
+import { createOnce } from '../../../src/delivery/once.ts';
 import { createLogger } from '../../../src/log/logger.ts';
 import type { Registry } from '../../../src/models/registry.ts';
 import { createSlackApp, type SlackApp } from '../../../src/platforms/slack/create-slack-app.ts';
-import { createSlackDelivery, type Once } from '../../../src/platforms/slack/deliver-slack.ts';
+import { createSlackDelivery } from '../../../src/platforms/slack/deliver-slack.ts';
 import { createSlackWebClient } from '../../../src/platforms/slack/slack-web-client.ts';
-import type { DeliverJobData } from '../../../src/queue/job-data.ts';
-import { createRedis } from '../../../src/redis/connections.ts';
+import { startDeliverWorker } from '../../../workers/deliver.ts';
 import { startGenerateRole } from '../../../workers/generate.ts';
 import { FakeSlack } from '../../fakes/slack/fake-slack.ts';
 import {
@@ -162,8 +159,7 @@ export async function startSlackHarness(options: HarnessOptions): Promise<SlackH
 }
 
 /**
- * The generate worker (real engine, tiny model) and a deliver worker running the Slack deliverer.
- * The deliver worker stands in for workers/deliver.ts's dispatcher until that lands.
+ * The generate worker (real engine, tiny model) and the deliver worker with the Slack deliverer.
  */
 async function startRendering(
   config: Config,
@@ -180,31 +176,21 @@ async function startRendering(
     keyPrefix: prefix,
     artifacts,
     nsfwPolicy: async (scope) => (await services.quotas.get(scope)).nsfw,
-    once: redisOnce(services.redis, prefix),
+    once: createOnce(services.redis, prefix),
     logger,
   });
-  const connection = createRedis(config.REDIS_URL, 'worker', 'slack-test-deliver');
-  const worker = new Worker<DeliverJobData>(DELIVER_QUEUE, (job) => delivery.deliver(job.data), {
-    connection,
+  const deliver = await startDeliverWorker({
+    redisUrl: config.REDIS_URL,
     prefix,
+    deliverers: { slack: delivery },
+    logger,
     concurrency: 4,
   });
   return {
     async stop() {
-      await worker.close();
-      await connection.quit();
+      await deliver.close();
       await generate.stop();
     },
-  };
-}
-
-/** Records each effect in Redis after it succeeded, and skips it when recorded (until src/delivery/once.ts). */
-function redisOnce(redis: Redis, prefix: string): Once {
-  return async (key, effect) => {
-    const done = `${prefix}:once:${key}`;
-    if ((await redis.exists(done)) === 1) return;
-    await effect();
-    await redis.set(done, '1', 'EX', 86_400);
   };
 }
 

@@ -1,4 +1,6 @@
 import type { App } from '@slack/bolt';
+import { handleGrant } from '../../../../commands/credits.ts';
+import { describePolicy, handleQuotaSet, handleQuotaShow } from '../../../../commands/quota.ts';
 import type { QuotaChanges, QuotaView } from '../../../admission/quota-policy.ts';
 import type { AdminActor } from '../../../credits/types.ts';
 import { isUserError } from '../../../errors/user-error.ts';
@@ -84,14 +86,16 @@ async function run(
   const scope = slackScope(teamId);
   const { services, nsfwChannels } = deps;
   const change = async (changes: QuotaChanges, done: string) => {
-    const view = await services.quotas.set(admin, scope, changes);
-    return `${done}\n\n${await describePolicy(deps, teamId, view)}`;
+    const view = await handleQuotaSet(services, admin, scope, changes);
+    return `${done}\n\n${await slackPolicy(deps, teamId, view)}`;
   };
   switch (operation.op) {
     case 'help':
       return ADMIN_USAGE;
     case 'show':
-      return describePolicy(deps, teamId, await services.quotas.get(scope));
+      return slackPolicy(deps, teamId, await handleQuotaShow(services, scope));
+    case 'set-many':
+      return change(operation.changes, 'Updated.');
     case 'set':
       return change(
         settingChange(operation.setting, operation.value),
@@ -114,7 +118,8 @@ async function run(
       return change({ unsuspend: [operation.userId] }, `<@${operation.userId}> is no longer suspended.`);
     case 'grant': {
       const member = slackMember(teamId, operation.userId);
-      const balance = await services.credits.grant(
+      const balance = await handleGrant(
+        services,
         admin,
         member,
         operation.amount,
@@ -125,19 +130,9 @@ async function run(
   }
 }
 
-async function describePolicy(deps: SlackDeps, teamId: string, view: QuotaView): Promise<string> {
+/** The shared policy text, plus what only Slack has: the channels marked for NSFW images. */
+async function slackPolicy(deps: SlackDeps, teamId: string, view: QuotaView): Promise<string> {
   const marked = await deps.nsfwChannels.list(teamId);
-  const side = Math.floor(Math.sqrt(view.maxPixels));
-  return [
-    '*Quota policy of this workspace*',
-    `• Daily allowance: ${credits(view.dailyAllowance)} a member (resets 00:00 UTC)`,
-    `• Cooldown: ${view.cooldownS} s between requests`,
-    `• Pending jobs: at most ${view.pendingCap} a member`,
-    `• Largest image: ${view.maxPixels} pixels (about ${side}x${side})`,
-    `• Most steps: ${view.maxSteps}`,
-    `• Workspace daily cap: ${view.dailyCap > 0 ? credits(view.dailyCap) : 'none'}`,
-    `• NSFW policy: ${view.nsfw}; marked channels: ${marked.length > 0 ? marked.map((c) => `<#${c}>`).join(', ') : 'none'}`,
-    `• Banned words: ${view.bannedWords.length > 0 ? view.bannedWords.join(', ') : 'none'}`,
-    `• Suspended: ${view.suspended.length > 0 ? view.suspended.map((u) => `<@${u}>`).join(', ') : 'nobody'}`,
-  ].join('\n');
+  const channels = marked.length > 0 ? marked.map((c) => `<#${c}>`).join(', ') : 'none';
+  return `${describePolicy(view, slackScope(teamId))}\nchannels marked for NSFW images: ${channels}`;
 }
