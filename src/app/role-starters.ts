@@ -5,9 +5,22 @@ import type { RoleStarter } from './role.ts';
  * Where each role's starter lives. Loaded lazily so a GPU machine running only `worker` never
  * loads discord.js, and a bot-only machine never loads onnxruntime.
  */
-const STARTERS: Partial<Record<Role, () => Promise<RoleStarter>>> = {};
+const STARTERS: Record<Role, () => Promise<RoleStarter>> = {
+  discord: async () => (await import('../platforms/discord/discord-role.ts')).startDiscordRole,
+  slack: async () => (await import('../platforms/slack/slack-role.ts')).startSlackRole,
+  api: async () => (await import('../api/api-role.ts')).startApiRole,
+  worker: async () => (await import('../../workers/generate.ts')).startWorkerRole,
+  deliver: async () => {
+    const { createDeliverRole } = await import('../delivery/deliver-role.ts');
+    return createDeliverRole({
+      discord: async (ctx) =>
+        (await import('../platforms/discord/discord-deliverer.ts')).createDiscordDeliverer(ctx),
+      api: async (ctx) => (await import('../api/deliver-webhook.ts')).createWebhookDeliverer(ctx),
+    });
+  },
+};
 
-/** Roles this process runs: those in ROLES whose platform is enabled and whose code exists. */
+/** Roles this process runs: those in ROLES whose platform is enabled. */
 export function rolesToRun(config: Config): Role[] {
   return config.ROLES.filter((role) => {
     if (role === 'discord' && !config.DISCORD_ENABLED) return false;
@@ -17,10 +30,6 @@ export function rolesToRun(config: Config): Role[] {
   }) as Role[];
 }
 
-export function availableRoles(): Role[] {
-  return Object.keys(STARTERS) as Role[];
-}
-
-export async function loadRoleStarter(role: Role): Promise<RoleStarter | undefined> {
-  return STARTERS[role]?.();
+export async function loadRoleStarter(role: Role): Promise<RoleStarter> {
+  return STARTERS[role]();
 }

@@ -1,5 +1,6 @@
 import type { Config } from '../config/schema.ts';
 import type { Logger } from '../log/logger.ts';
+import { startMetricsRole } from '../metrics/metrics-server.ts';
 import type { PrivateRedis } from '../redis/private-redis-server.ts';
 import type { RunningRole } from './role.ts';
 import { loadRoleStarter, rolesToRun } from './role-starters.ts';
@@ -34,14 +35,14 @@ export async function runRoles(config: Config, logger: Logger, embeddedRedis?: P
   process.on('SIGTERM', () => void stop('SIGTERM'));
   process.on('SIGINT', () => void stop('SIGINT'));
 
-  for (const role of rolesToRun(config)) {
+  const roles = rolesToRun(config);
+  if (roles.length === 0) logger.warn('no role is running: check ROLES and the *_ENABLED variables');
+  for (const role of roles) {
     const starter = await loadRoleStarter(role);
-    if (!starter) {
-      logger.warn({ role }, 'role is not part of this build; skipped');
-      continue;
-    }
     running.push(await starter({ config, logger: logger.child({ role }) }));
     logger.info({ role }, 'role started');
   }
-  if (running.length === 0) logger.warn('no role is running: check ROLES and the *_ENABLED variables');
+  // Every process exposes its own queue metrics (METRICS_PORT=0 turns this off).
+  if (roles.length > 0)
+    running.unshift(await startMetricsRole({ config, logger: logger.child({ role: 'metrics' }) }));
 }
