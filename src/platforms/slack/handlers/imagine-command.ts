@@ -3,6 +3,7 @@ import { cancelButton } from '../../../../commands/actions.ts';
 import { handleImagine } from '../../../../commands/imagine.ts';
 import { isUserError } from '../../../errors/user-error.ts';
 import type { SlackOrigin } from '../../../queue/job-data.ts';
+import { jobTitle } from '../blocks/job-title.ts';
 import { statusMessage } from '../blocks/status-message.ts';
 import { postStatus } from '../post-status.ts';
 import { type SlackDeps, slackMember } from '../slack-deps.ts';
@@ -58,7 +59,7 @@ export function registerImagineCommand(app: App, deps: SlackDeps): void {
         cost: outcome.cost,
         tell,
         message: statusMessage({
-          title: outcome.request.prompt,
+          title: jobTitle(outcome.request),
           userId: command.user_id,
           cost: outcome.cost,
           balance: outcome.balance,
