@@ -1,6 +1,6 @@
-import type { Queue } from 'bullmq';
+import { Job, type Queue } from 'bullmq';
 import type { Config } from '../config/schema.ts';
-import { computeCost, ratesFromConfig } from '../credits/cost.ts';
+import { type CreditRates, computeCost, ratesFromConfig } from '../credits/cost.ts';
 import { assertMember } from '../credits/credit-store.ts';
 import type { Reservations } from '../credits/reservations.ts';
 import type { Balance } from '../credits/types.ts';
@@ -36,19 +36,50 @@ export interface AdmissionDeps {
   ledgerMaxLen: number;
 }
 
+/** Most requests one script run judges; bounds how long Redis is busy with one call. */
+const MAX_BATCH = 100;
+
+type Reply = (string | number)[];
+
+interface Pending {
+  input: AdmissionInput;
+  promptWords: string;
+  cost: number;
+  jobId: string;
+  fingerprint: string;
+  resolve: (result: AdmissionResult) => void;
+  reject: (error: unknown) => void;
+}
+
 /**
- * Admission: one Lua script makes every check and the reservation atomically, then the BullMQ job
- * is added under an id derived from the request id. If adding fails the reservation is undone; if
- * the process dies in between, the sweeper releases the reservation (its job never appeared) and a
- * repeat of the request adds the job again under the same id.
+ * Admission: one Lua script makes every check, the reservation and the BullMQ job (through
+ * BullMQ's own add script, run inside ours) in one atomic step, so there is never a reservation
+ * without its job or a job without its reservation. The job id derives from the request id, which
+ * makes a repeated request find its first answer.
+ *
+ * Requests that arrive together (a burst of interactions) are judged in one script run: one round
+ * trip for the whole burst. Each request is still judged alone, in arrival order, exactly as if
+ * it had come by itself.
  */
 export class Admission {
-  private readonly rates;
+  private readonly rates: CreditRates;
   private readonly jobOptions;
+  private readonly defaultsJson: string;
+  /** The job options as BullMQ stores them (its Job normalizes them); priority and id come per job. */
+  private readonly jobOptionsJson: string;
+  private waiting: Pending[] = [];
+  private flushScheduled = false;
 
   constructor(private readonly deps: AdmissionDeps) {
     this.rates = ratesFromConfig(deps.config);
     this.jobOptions = generateJobOptions(Math.round(deps.config.IMAGE_RETENTION_HOURS * 3600));
+    this.defaultsJson = JSON.stringify(deps.quotas.defaults());
+    const {
+      priority: _priority,
+      jobId: _jobId,
+      ...opts
+    } = new Job(deps.generate, 'generate', {}, this.jobOptions).opts;
+    this.jobOptionsJson = JSON.stringify(opts);
   }
 
   async admit(input: AdmissionInput): Promise<AdmissionResult> {
@@ -62,103 +93,149 @@ export class Admission {
     }
   }
 
-  private async decide(input: AdmissionInput): Promise<AdmissionResult> {
-    const { redis, keys, clock, config } = this.deps;
-    const { member, request } = input;
-    assertMember(member);
+  private decide(input: AdmissionInput): Promise<AdmissionResult> {
+    assertMember(input.member);
     if (typeof input.requestId !== 'string' || input.requestId === '' || input.requestId.length > 200) {
       throw UserError.invalid([{ field: 'requestId', message: 'requestId must have 1 to 200 characters' }]);
     }
-    const cost = computeCost(request, this.rates);
-    const costMilli = toMilli(cost);
-    const now = clock();
-    const jobId = jobIdFor(member.scope, input.requestId);
-    const fingerprint = requestFingerprint(request, input.allowRepeat === true);
-    const memberKeys = keys.forMember(member);
-    const data: GenerateJobData = {
-      v: 1,
-      requestId: input.requestId,
-      request,
-      member,
-      origin: input.origin,
-      cost,
-      createdAt: now,
-    };
-    const defaults = this.deps.quotas.defaults();
+    const promptWords = wordsForMatching(input.request.prompt);
+    return new Promise<AdmissionResult>((resolve, reject) => {
+      this.waiting.push({
+        input,
+        promptWords,
+        cost: computeCost(input.request, this.rates),
+        jobId: jobIdFor(input.member.scope, input.requestId),
+        fingerprint: requestFingerprint(input.request, input.allowRepeat === true, promptWords),
+        resolve,
+        reject,
+      });
+      if (!this.flushScheduled) {
+        this.flushScheduled = true;
+        setImmediate(() => this.flush());
+      }
+    });
+  }
 
-    let reply: (string | number)[];
-    try {
-      reply = (await redis.easelAdmit(
+  private flush(): void {
+    this.flushScheduled = false;
+    while (this.waiting.length > 0) {
+      const batch = this.waiting.splice(0, MAX_BATCH);
+      void this.run(batch).catch((error: unknown) => {
+        for (const item of batch) item.reject(error);
+      });
+    }
+  }
+
+  private async run(batch: Pending[]): Promise<void> {
+    const { redis, keys, clock } = this.deps;
+    const now = clock();
+    const today = utcDay(now);
+    const queueKey = (suffix: string) => keys.queueKey(GENERATE_QUEUE, suffix);
+    const keyList: string[] = [
+      keys.openReservations,
+      queueKey('wait'),
+      // BullMQ's addPrioritizedJob keys, in its order.
+      queueKey('marker'),
+      queueKey('meta'),
+      queueKey('id'),
+      queueKey('prioritized'),
+      queueKey('delayed'),
+      queueKey('completed'),
+      queueKey('active'),
+      queueKey('events'),
+      queueKey('pc'),
+    ];
+    const args: (string | number)[] = [
+      now,
+      today,
+      this.deps.config.DUPLICATE_WINDOW_S * 1000,
+      this.defaultsJson,
+      this.deps.ledgerMaxLen,
+      queueKey(''),
+      'generate',
+      this.jobOptionsJson,
+    ];
+    const jobData: GenerateJobData[] = [];
+    for (const item of batch) {
+      const { member, request } = item.input;
+      const memberKeys = keys.forMember(member);
+      const data: GenerateJobData = {
+        v: 1,
+        requestId: item.input.requestId,
+        request,
+        member,
+        origin: item.input.origin,
+        cost: item.cost,
+        createdAt: now,
+      };
+      jobData.push(data);
+      keyList.push(
         memberKeys.member,
         memberKeys.ledger,
         memberKeys.pending,
-        keys.duplicate(member, fingerprint),
-        keys.reservation(jobId),
-        keys.openReservations,
+        keys.duplicate(member, item.fingerprint),
+        keys.reservation(item.jobId),
         keys.policy(member.scope),
         keys.suspended(member.scope),
-        keys.scopeSpent(member.scope, utcDay(now)),
+        keys.scopeSpent(member.scope, today),
         keys.members(member.scope),
-        keys.queueKey(GENERATE_QUEUE, 'prioritized'),
-        keys.queueKey(GENERATE_QUEUE, 'wait'),
-        keys.queueKey(GENERATE_QUEUE, 'active'),
+      );
+      args.push(
         member.userId,
-        now,
-        utcDay(now),
-        costMilli,
-        config.DUPLICATE_WINDOW_S * 1000,
-        JSON.stringify(defaults),
+        toMilli(item.cost),
         JSON.stringify(member.roles ?? []),
-        wordsForMatching(request.prompt),
+        item.promptWords,
         request.width * request.height,
         request.steps,
-        jobId,
+        item.jobId,
         JSON.stringify(data),
-        this.deps.ledgerMaxLen,
         scopeKey(member.scope),
-        fingerprint,
-      )) as (string | number)[];
-    } catch (error) {
-      throw unavailable(error);
-    }
-
-    const [outcome] = reply;
-    if (outcome === 'refused') {
-      const [, reason, retryAfterMs, detail] = reply;
-      return refusal(reason as RefusalReason, Number(retryAfterMs), String(detail), {
-        cost,
-        scopeNoun: scopeNoun(member.scope),
-      });
-    }
-    if (outcome === 'existing') return this.repeat(jobId, input, String(reply[1]), fromMilli(reply[2] ?? 0));
-
-    const [, position, balanceMilli, priority, active] = reply;
-    try {
-      await this.deps.generate.add('generate', data, {
-        ...this.jobOptions,
-        jobId,
-        priority: Number(priority),
-      });
-    } catch (error) {
-      this.deps.logger.error(
-        { err: error, jobId },
-        'enqueueing an admitted job failed; undoing the admission',
+        item.fingerprint,
       );
-      await this.deps.reservations.settle(jobId, 'undo', 'could not enqueue').catch((undoError: unknown) => {
-        // Redis went away mid-admission: the sweeper releases the reservation once it can.
-        this.deps.logger.warn({ err: undoError, jobId }, 'undo failed; the sweeper will release it');
-      });
+    }
+
+    let replies: Reply[];
+    try {
+      replies = (await redis.easelAdmitBatch(keyList.length, ...keyList, ...args)) as Reply[];
+    } catch (error) {
       throw unavailable(error);
     }
-    const etaSeconds = await this.eta(data, Number(position), Number(active));
-    return {
-      accepted: true,
-      jobId,
-      position: Number(position),
-      cost,
-      balance: fromMilli(balanceMilli ?? 0),
-      ...(etaSeconds !== undefined ? { etaSeconds } : {}),
-    };
+    batch.forEach((item, index) => {
+      const reply = replies[index];
+      if (!reply) {
+        item.reject(new Error(`admission script gave no answer for request ${index}`));
+        return;
+      }
+      this.answer(item, reply, jobData[index] as GenerateJobData).then(item.resolve, item.reject);
+    });
+  }
+
+  private async answer(item: Pending, reply: Reply, data: GenerateJobData): Promise<AdmissionResult> {
+    switch (reply[0]) {
+      case 'refused': {
+        const [, reason, retryAfterMs, detail] = reply;
+        return refusal(reason as RefusalReason, Number(retryAfterMs), String(detail), {
+          cost: item.cost,
+          scopeNoun: scopeNoun(item.input.member.scope),
+        });
+      }
+      case 'existing':
+        return this.repeat(item.jobId, item.input, String(reply[1]), fromMilli(reply[2] ?? 0));
+      case 'accepted': {
+        const [, position, balanceMilli, , active] = reply;
+        const etaSeconds = this.eta(data, Number(position), Number(active));
+        return {
+          accepted: true,
+          jobId: item.jobId,
+          position: Number(position),
+          cost: item.cost,
+          balance: fromMilli(balanceMilli ?? 0),
+          ...(etaSeconds !== undefined ? { etaSeconds } : {}),
+        };
+      }
+      default:
+        throw new Error(`unexpected admission reply ${JSON.stringify(reply)}`);
+    }
   }
 
   /** The same request id again: the same job, whatever state it reached. */
@@ -168,30 +245,37 @@ export class Admission {
     status: string,
     cost: number,
   ): Promise<AdmissionResult> {
-    if (status === 'reserved') {
-      // The first admission may have died before adding its job: adding under the same id again is
-      // harmless (BullMQ keeps the existing job) and completes it.
-      const stored = await this.deps.reservations.read(jobId, true);
-      if (stored?.data) {
-        const data = JSON.parse(stored.data) as GenerateJobData;
-        const priority = Number(await this.deps.redis.hget(this.deps.keys.reservation(jobId), 'priority'));
-        await this.deps.generate
-          .add('generate', data, { ...this.jobOptions, jobId, priority: priority || 1 })
-          .catch((error: unknown) => {
-            throw unavailable(error);
+    try {
+      if (status === 'reserved') {
+        // The first admission may have died before adding its job: adding under the same id again
+        // is harmless (BullMQ keeps an existing job) and completes it.
+        const stored = await this.deps.reservations.read(jobId, true);
+        if (stored?.data) {
+          const priority = Number(await this.deps.redis.hget(this.deps.keys.reservation(jobId), 'priority'));
+          const data = JSON.parse(stored.data) as GenerateJobData;
+          await this.deps.generate.add('generate', data, {
+            ...this.jobOptions,
+            jobId,
+            priority: priority || 1,
           });
+        }
       }
+      const balance = (await this.deps.balanceOf(input.member)).total;
+      const position = status === 'reserved' ? await this.deps.positionOf(jobId) : 0;
+      return { accepted: true, jobId, position, cost, balance };
+    } catch (error) {
+      throw error instanceof UserError ? error : unavailable(error);
     }
-    const balance = (await this.deps.balanceOf(input.member)).total;
-    const position = status === 'reserved' ? await this.deps.positionOf(jobId) : 0;
-    return { accepted: true, jobId, position, cost, balance };
   }
 
-  private async eta(data: GenerateJobData, position: number, active: number): Promise<number | undefined> {
-    const averages = await this.deps.durations
-      .averages(durationField(data.request.model, data.request.width, data.request.height))
-      .catch(() => ({}));
-    return estimateSeconds({ position, active, ...averages });
+  /** From the cached averages (refreshed in the background): admission waits for nothing else. */
+  private eta(data: GenerateJobData, position: number, active: number): number | undefined {
+    const { model, width, height } = data.request;
+    return estimateSeconds({
+      position,
+      active,
+      ...this.deps.durations.cached(durationField(model, width, height)),
+    });
   }
 }
 

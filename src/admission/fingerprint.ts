@@ -24,26 +24,22 @@ export function normalizeBannedWord(word: string): string {
  * Identifies "the same request" for the duplicate filter: the prompt (case and spacing aside) and
  * every parameter except the seed, which the validator draws at random when none is given; an
  * explicit reroll asks for the same prompt again on purpose and is told apart by its seed.
+ * `promptWords` is `wordsForMatching(request.prompt)` when the caller has it already.
  */
-export function requestFingerprint(request: GenerationRequest, includeSeed = false): string {
-  const { seed, prompt, negativePrompt, ...params } = request;
-  const normalized = {
-    ...params,
-    prompt: wordsForMatching(prompt).trim(),
-    negativePrompt: wordsForMatching(negativePrompt).trim(),
-    seed: includeSeed ? seed : undefined,
-  };
-  return createHash('sha256').update(canonicalJson(normalized)).digest('hex').slice(0, 32);
-}
-
-/** JSON with object keys sorted at every level, so equal requests give equal text. */
-function canonicalJson(value: unknown): string {
-  if (Array.isArray(value)) return `[${value.map(canonicalJson).join(',')}]`;
-  if (value !== null && typeof value === 'object') {
-    const entries = Object.entries(value)
-      .filter(([, v]) => v !== undefined)
-      .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
-    return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${canonicalJson(v)}`).join(',')}}`;
+export function requestFingerprint(
+  request: GenerationRequest,
+  includeSeed = false,
+  promptWords = wordsForMatching(request.prompt),
+): string {
+  const hash = createHash('sha256');
+  hash.update(promptWords).update('\u0000').update(wordsForMatching(request.negativePrompt));
+  // Every other field, in name order, so a field added to requests later counts too. Nested values
+  // (region, images, source) come from the one validator, so their own key order is stable.
+  for (const key of Object.keys(request).sort()) {
+    if (key === 'prompt' || key === 'negativePrompt' || (key === 'seed' && !includeSeed)) continue;
+    const value = request[key as keyof GenerationRequest];
+    if (value === undefined) continue;
+    hash.update('\u0000').update(key).update('=').update(JSON.stringify(value));
   }
-  return JSON.stringify(value) ?? 'null';
+  return hash.digest('hex').slice(0, 32);
 }

@@ -38,10 +38,6 @@ export class AdmissionKeys {
     return `${this.prefix}:dup:${scopeKey(member.scope)}:${member.userId}:${fingerprint}`;
   }
 
-  duplicateParts(scope: string, userId: string, fingerprint: string): string {
-    return `${this.prefix}:dup:${scope}:${userId}:${fingerprint}`;
-  }
-
   reservation(jobId: string): string {
     return `${this.prefix}:reservation:${jobId}`;
   }

@@ -77,7 +77,7 @@ export function effectiveLimits(policy: QuotaPolicy, roles: readonly string[] = 
     better: (a: number, b: number) => number,
   ) => {
     const values = matching.map(pick).filter((v): v is number => v !== undefined);
-    return values.length === 0 ? fallback : values.reduce(better);
+    return values.length === 0 ? fallback : values.reduce((a, b) => better(a, b));
   };
   return {
     dailyAllowance: most((t) => t.dailyAllowance, policy.dailyAllowance, Math.max),

@@ -1,14 +1,15 @@
 import { readFileSync } from 'node:fs';
+import { addPrioritizedJob } from 'bullmq/dist/esm/scripts/addPrioritizedJob-9.js';
 import type { Redis } from 'ioredis';
 
 /**
  * The admission Lua scripts, loaded once per connection through ioredis `defineCommand` (EVALSHA
  * with a transparent fallback to EVAL after a Redis restart). File names say how many keys each
- * script takes, as BullMQ's do.
+ * script takes, as BullMQ's do; a batch script takes a varying number, passed first by the caller.
  */
 const SCRIPTS = {
-  easelAdmit: 'admit-13.lua',
-  easelSettle: 'settle-8.lua',
+  easelAdmitBatch: 'admit-batch.lua',
+  easelSettle: 'settle-7.lua',
   easelGrant: 'grant-3.lua',
   easelRecordDuration: 'record-duration-1.lua',
   easelReplacePolicy: 'replace-policy-1.lua',
@@ -17,11 +18,20 @@ const SCRIPTS = {
 type ScriptName = keyof typeof SCRIPTS;
 export type ScriptedRedis = Redis & Record<ScriptName, (...args: (string | number)[]) => Promise<unknown>>;
 
-const sources = new Map<ScriptName, { lua: string; numberOfKeys: number }>();
+/**
+ * Admission creates the BullMQ job in the same atomic step as the reservation by running BullMQ's
+ * own addPrioritizedJob script (the installed version's, so its job format is always BullMQ's) as a
+ * function inside ours.
+ */
+const EMBEDDED: Partial<Record<ScriptName, string>> = {
+  easelAdmitBatch: `local function bullmqAddPrioritizedJob()\n${addPrioritizedJob.content}\nend\n`,
+};
+
+const sources = new Map<ScriptName, { lua: string; numberOfKeys?: number }>();
 for (const [name, file] of Object.entries(SCRIPTS) as [ScriptName, string][]) {
-  const numberOfKeys = Number(/-(\d+)\.lua$/.exec(file)?.[1]);
-  const lua = readFileSync(new URL(`./lua/${file}`, import.meta.url), 'utf8');
-  sources.set(name, { lua, numberOfKeys });
+  const fixed = /-(\d+)\.lua$/.exec(file)?.[1];
+  const lua = (EMBEDDED[name] ?? '') + readFileSync(new URL(`./lua/${file}`, import.meta.url), 'utf8');
+  sources.set(name, fixed === undefined ? { lua } : { lua, numberOfKeys: Number(fixed) });
 }
 
 const defined = new WeakSet<Redis>();

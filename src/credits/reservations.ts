@@ -5,14 +5,14 @@ import { fromMilli } from './units.ts';
 
 /**
  * Settles reservations made at admission: commit once on success, refund once on final failure or
- * cancel, undo when the job could not be enqueued. Safe to call any number of times for a job.
+ * cancel. Safe to call any number of times for a job.
  */
 /** Ledger entries kept per member (Redis stream MAXLEN ~). */
 export const LEDGER_MAX_LEN = 1000;
 /** A settled reservation outlives its BullMQ job this long (job status, idempotent repeats). */
 export const SETTLED_TTL_S = 7 * 86_400;
 
-export type SettleMode = 'commit' | 'refund' | 'undo';
+export type SettleMode = 'commit' | 'refund';
 
 export type SettleOutcome =
   | { kind: 'missing' }
@@ -84,13 +84,12 @@ export class Reservations {
     // The script must be told every key it touches; the member's keys and the day come from the
     // record, so read it first and let the script check nothing moved (it returns "stale" if so).
     for (let tries = 0; tries < 3; tries++) {
-      const [status, scope, userId, day, fingerprint] = await redis.hmget(
+      const [status, scope, userId, day] = await redis.hmget(
         keys.reservation(jobId),
         'status',
         'scope',
         'userId',
         'day',
-        'fingerprint',
       );
       if (!status || !scope || !userId || !day) return { kind: 'missing' };
       if (status !== 'reserved') return { kind: 'already', status: status as 'committed' | 'released' };
@@ -102,7 +101,6 @@ export class Reservations {
         member.pending,
         member.ledger,
         keys.scopeSpent(scope, Number(day)),
-        keys.duplicateParts(scope, userId, fingerprint ?? ''),
         keys.cancel(jobId),
         mode,
         jobId,
@@ -116,7 +114,7 @@ export class Reservations {
       const outcome = parseSettle(reply as (string | number)[]);
       if (outcome === 'stale') continue;
       if (outcome.kind === 'committed') creditsSpentTotal.inc(outcome.cost);
-      if (outcome.kind === 'refunded' && mode === 'refund') creditsRefundedTotal.inc(outcome.returned);
+      if (outcome.kind === 'refunded') creditsRefundedTotal.inc(outcome.returned);
       return outcome;
     }
     throw new Error(`reservation ${jobId} kept changing while settling`);

@@ -36,6 +36,7 @@ const CACHE_MS = 5000;
 
 export class DurationStats {
   private readonly cache = new Map<string, { at: number; value: { ownMs?: number; anyMs?: number } }>();
+  private readonly refreshing = new Set<string>();
 
   constructor(
     private readonly redis: ScriptedRedis,
@@ -48,8 +49,26 @@ export class DurationStats {
     const [own, any] = await this.redis.hmget(this.keys.durations, field, '*');
     const value = { ownMs: own ? Number(own) : undefined, anyMs: any ? Number(any) : undefined };
     if (this.cache.size > 1000) this.cache.clear();
-    this.cache.set(field, { at: Date.now(), value });
+    // Nothing measured yet: ask again next time rather than report no ETA for five seconds.
+    if (value.anyMs !== undefined) this.cache.set(field, { at: Date.now(), value });
     return value;
+  }
+
+  /**
+   * The averages as last read, without waiting (undefined until read once); starts a refresh when
+   * they are older than the cache period.
+   */
+  cached(field: string): { ownMs?: number; anyMs?: number } {
+    const entry = this.cache.get(field);
+    if (!entry || Date.now() - entry.at >= CACHE_MS) {
+      if (!this.refreshing.has(field)) {
+        this.refreshing.add(field);
+        void this.averages(field)
+          .catch(() => undefined)
+          .finally(() => this.refreshing.delete(field));
+      }
+    }
+    return entry?.value ?? {};
   }
 
   async all(): Promise<Record<string, number>> {

@@ -1,7 +1,6 @@
 --[[
-  Settles a reservation exactly once: commit (the render succeeded), refund (the job finally
-  failed or was cancelled) or undo (the job could not be enqueued: the admission is taken back
-  as if it never happened). A reservation already settled is left alone, so retries, stalls and
+  Settles a reservation exactly once: commit (the render succeeded) or refund (the job finally
+  failed or was cancelled). A reservation already settled is left alone, so retries, stalls and
   duplicate completions change nothing.
 
   Input:
@@ -11,10 +10,9 @@
     KEYS[4] member pending jobs zset
     KEYS[5] member ledger stream
     KEYS[6] scope spend on the reservation's day
-    KEYS[7] duplicate-request marker of the reservation
-    KEYS[8] cancel marker             <p>:cancel:<jobId>
+    KEYS[7] cancel marker             <p>:cancel:<jobId>
 
-    ARGV[1] mode: commit | refund | undo
+    ARGV[1] mode: commit | refund
     ARGV[2] job id
     ARGV[3] now (ms)
     ARGV[4] ledger max length
@@ -34,12 +32,11 @@
 local rcall = redis.call
 local mode = ARGV[1]
 
-local r = rcall("HMGET", KEYS[1], "status", "cost", "fromAllowance", "fromGranted", "day",
-  "createdAt", "prevLastAt", "ledgerId")
+local r = rcall("HMGET", KEYS[1], "status", "cost", "fromAllowance", "fromGranted", "day")
 if not r[1] then return {"missing"} end
 if r[1] ~= "reserved" then return {"settled", r[1]} end
 if r[5] ~= ARGV[6] then return {"stale"} end
-if mode == "commit" and rcall("EXISTS", KEYS[8]) == 1 then
+if mode == "commit" and rcall("EXISTS", KEYS[7]) == 1 then
   return {"cancelled", r[2]}
 end
 
@@ -48,7 +45,7 @@ local fromAllowance = tonumber(r[3])
 local fromGranted = tonumber(r[4])
 local day = tonumber(r[5])
 
-local m = rcall("HMGET", KEYS[3], "granted", "day", "allowance", "spent", "reserved", "lastAt")
+local m = rcall("HMGET", KEYS[3], "granted", "day", "allowance", "spent", "reserved")
 local granted = tonumber(m[1]) or 0
 local memberDay = tonumber(m[2])
 local credited = tonumber(m[3]) or 0
@@ -73,7 +70,7 @@ if mode == "commit" then
   return {"committed", r[2]}
 end
 
--- refund / undo: granted credits come back; allowance comes back only while its day is still the
+-- refund: granted credits come back; allowance comes back only while its day is still the
 -- member's current day (once the day has rolled over, that allowance has lapsed in the ledger).
 local returned = fromGranted
 granted = granted + fromGranted
@@ -84,18 +81,6 @@ end
 rcall("HSET", KEYS[3], "granted", fmt(granted), "spent", fmt(spent), "reserved", fmt(reserved))
 if rcall("EXISTS", KEYS[6]) == 1 then
   rcall("DECRBY", KEYS[6], cost)
-end
-
-if mode == "undo" then
-  -- As if the request never came: no cooldown, no duplicate marker, no ledger lines, no record,
-  -- so a retry with the same request id is judged afresh.
-  if m[6] == r[6] then
-    if r[7] == "" then rcall("HDEL", KEYS[3], "lastAt") else rcall("HSET", KEYS[3], "lastAt", r[7]) end
-  end
-  if rcall("GET", KEYS[7]) == r[6] then rcall("DEL", KEYS[7]) end
-  if r[8] then rcall("XDEL", KEYS[5], r[8]) end
-  rcall("DEL", KEYS[1])
-  return {"refunded", fmt(returned), r[2]}
 end
 
 rcall("HSET", KEYS[1], "status", "released", "settledAt", ARGV[3], "reason", ARGV[7])

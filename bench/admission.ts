@@ -1,0 +1,166 @@
+/**
+ * Admission throughput and latency against raw BullMQ `Queue.add`, same run, same Redis.
+ *
+ *   node --import tsx bench/admission.ts [--requests 5000] [--in-flight 1000]
+ *
+ * Runs a private redis-server (never the machine's own Redis) unless BENCH_REDIS_URL is set.
+ * Both sides keep the same number of calls in flight; each admission is the whole step (Lua checks
+ * and reservation, then the BullMQ add with its priority). Prints a table, then one JSON line.
+ */
+import { performance } from 'node:perf_hooks';
+import { parseArgs } from 'node:util';
+import { Queue } from 'bullmq';
+import { createServices } from '../src/app/services.ts';
+import { parseConfig } from '../src/config/load-config.ts';
+import { createLogger } from '../src/log/logger.ts';
+import type { MemberRef } from '../src/queue/job-data.ts';
+import { createRedis } from '../src/redis/connections.ts';
+import {
+  type PrivateRedis,
+  redisServerOnPath,
+  startPrivateRedis,
+} from '../src/redis/private-redis-server.ts';
+import type { GenerationRequest } from '../src/request/types.ts';
+
+const { values } = parseArgs({
+  options: {
+    requests: { type: 'string', default: '5000' },
+    'in-flight': { type: 'string', default: '1000' },
+    members: { type: 'string', default: '1000' },
+  },
+});
+const REQUESTS = Number(values.requests);
+const IN_FLIGHT = Number(values['in-flight']);
+const MEMBERS = Number(values.members);
+
+let server: PrivateRedis | undefined;
+let redisUrl = process.env.BENCH_REDIS_URL;
+if (!redisUrl) {
+  if (!redisServerOnPath()) throw new Error('bench needs redis-server on PATH or BENCH_REDIS_URL');
+  server = await startPrivateRedis();
+  redisUrl = server.url;
+}
+
+const request: GenerationRequest = {
+  mode: 'txt2img',
+  prompt: 'a lighthouse on a cliff at dusk',
+  negativePrompt: '',
+  model: 'easel-mini',
+  width: 512,
+  height: 512,
+  steps: 25,
+  guidance: 4,
+  sampler: 'ddim',
+  seed: 1,
+  count: 1,
+};
+
+/** Runs `count` calls of `op` keeping `inFlight` of them running; returns each call's latency. */
+async function drive(count: number, inFlight: number, op: (i: number) => Promise<void>): Promise<number[]> {
+  const latencies: number[] = new Array(count);
+  let next = 0;
+  const lane = async () => {
+    for (;;) {
+      const i = next++;
+      if (i >= count) return;
+      const start = performance.now();
+      await op(i);
+      latencies[i] = performance.now() - start;
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(inFlight, count) }, lane));
+  return latencies;
+}
+
+function percentile(sorted: number[], p: number): number {
+  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? 0;
+}
+
+async function rawAdds(prefix: string): Promise<{ perS: number; latencies: number[] }> {
+  const connection = createRedis(redisUrl as string, 'producer', 'bench-raw');
+  await connection.connect();
+  const queue = new Queue('generate', { connection, prefix });
+  await queue.waitUntilReady();
+  const data = { v: 1, request, createdAt: Date.now() };
+  // Warm-up (script loading, JIT), not measured.
+  await drive(200, 50, async (i) => {
+    await queue.add('generate', data, { jobId: `w${i}`, priority: 1 });
+  });
+  const started = performance.now();
+  const latencies = await drive(REQUESTS, IN_FLIGHT, async (i) => {
+    await queue.add('generate', data, { jobId: `r${i}`, priority: 1 + (i % 10) * 10, attempts: 3 });
+  });
+  const perS = REQUESTS / ((performance.now() - started) / 1000);
+  await queue.obliterate({ force: true });
+  await queue.close();
+  await connection.quit();
+  return { perS, latencies };
+}
+
+async function admissions(prefix: string): Promise<{ perS: number; latencies: number[]; accepted: number }> {
+  const config = parseConfig({
+    REDIS_URL: redisUrl,
+    LOG_LEVEL: 'silent',
+    DEFAULT_DAILY_ALLOWANCE: '1000000',
+    DEFAULT_COOLDOWN_S: '0',
+    DEFAULT_PENDING_CAP: '1000',
+    DUPLICATE_WINDOW_S: '30',
+  });
+  const services = await createServices(config, createLogger('silent'), { prefix });
+  const members: MemberRef[] = Array.from({ length: MEMBERS }, (_, i) => ({
+    scope: { kind: 'discord', id: `guild-${i % 20}` },
+    userId: `member-${i}`,
+    roles: [],
+  }));
+  const admit = (tag: string, i: number) =>
+    services.admission.admit({
+      requestId: `${tag}-${i}`,
+      member: members[i % MEMBERS] as MemberRef,
+      request: { ...request, prompt: `${request.prompt} ${tag} ${i}` },
+      origin: { platform: 'cli' },
+    });
+  await drive(200, 50, async (i) => {
+    await admit('warm', i);
+  });
+  let accepted = 0;
+  const started = performance.now();
+  const latencies = await drive(REQUESTS, IN_FLIGHT, async (i) => {
+    if ((await admit('bench', i)).accepted) accepted++;
+  });
+  const perS = REQUESTS / ((performance.now() - started) / 1000);
+  await services.queues.generate.obliterate({ force: true });
+  await services.close();
+  return { perS, latencies, accepted };
+}
+
+try {
+  // Raw first, then admission, then raw again: the better raw figure is the baseline.
+  const raw1 = await rawAdds('{bench-raw-1}');
+  const adm = await admissions('{bench-admission}');
+  const raw2 = await rawAdds('{bench-raw-2}');
+  const raw = raw1.perS >= raw2.perS ? raw1 : raw2;
+  if (adm.accepted !== REQUESTS) throw new Error(`only ${adm.accepted} of ${REQUESTS} admissions accepted`);
+
+  const sortedAdm = [...adm.latencies].sort((a, b) => a - b);
+  const sortedRaw = [...raw.latencies].sort((a, b) => a - b);
+  const row = (name: string, perS: number, sorted: number[]) =>
+    `${name.padEnd(22)} ${perS.toFixed(0).padStart(10)} ${percentile(sorted, 50).toFixed(2).padStart(9)} ${percentile(sorted, 99).toFixed(2).padStart(9)}`;
+  console.log(`requests ${REQUESTS}, in flight ${IN_FLIGHT}, members ${MEMBERS}, redis ${redisUrl}`);
+  console.log(
+    `${'operation'.padEnd(22)} ${'per second'.padStart(10)} ${'p50 ms'.padStart(9)} ${'p99 ms'.padStart(9)}`,
+  );
+  console.log(row('BullMQ Queue.add', raw.perS, sortedRaw));
+  console.log(row('admission (whole step)', adm.perS, sortedAdm));
+  console.log(`ratio ${(adm.perS / raw.perS).toFixed(2)} (target >= 0.50); p99 target < 50 ms`);
+  console.log(
+    JSON.stringify({
+      admissions_per_s: Math.round(adm.perS),
+      raw_add_per_s: Math.round(raw.perS),
+      ratio: Number((adm.perS / raw.perS).toFixed(3)),
+      p50_ms: Number(percentile(sortedAdm, 50).toFixed(2)),
+      p99_ms: Number(percentile(sortedAdm, 99).toFixed(2)),
+    }),
+  );
+} finally {
+  await server?.stop();
+}
