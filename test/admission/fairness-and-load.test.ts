@@ -62,7 +62,15 @@ describe('fairness', () => {
     } finally {
       await running.close();
     }
-    expect(order).toEqual(['patron', 'queue-hog', 'newcomer', 'queue-hog', 'queue-hog', 'queue-hog', 'queue-hog']);
+    expect(order).toEqual([
+      'patron',
+      'queue-hog',
+      'newcomer',
+      'queue-hog',
+      'queue-hog',
+      'queue-hog',
+      'queue-hog',
+    ]);
   });
 });
 
@@ -147,6 +155,8 @@ describe('system load, ETA and metrics', () => {
       await running.close();
     }
     expect(runs).toBe(3);
-    expect(failures.map((f) => [f.jobId, f.failedReason, f.cancelled])).toEqual([[job.jobId, 'flaky GPU', false]]);
+    expect(failures.map((f) => [f.jobId, f.failedReason, f.cancelled])).toEqual([
+      [job.jobId, 'flaky GPU', false],
+    ]);
   });
 });

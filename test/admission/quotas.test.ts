@@ -1,6 +1,17 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { describeBalance, describeLedgerEntry, handleCredits, handleGrant, parseGrantAmount } from '../../commands/credits.ts';
-import { describePolicy, handleQuotaSet, handleQuotaShow, quotaChangesFromText } from '../../commands/quota.ts';
+import {
+  describeBalance,
+  describeLedgerEntry,
+  handleCredits,
+  handleGrant,
+  parseGrantAmount,
+} from '../../commands/credits.ts';
+import {
+  describePolicy,
+  handleQuotaSet,
+  handleQuotaShow,
+  quotaChangesFromText,
+} from '../../commands/quota.ts';
 import { effectiveLimits } from '../../src/admission/quota-policy.ts';
 import type { Services } from '../../src/app/services.ts';
 import { UserError } from '../../src/errors/user-error.ts';
@@ -44,7 +55,9 @@ describe('quota policy', () => {
 
   it('lets only admins of the scope change it', async () => {
     const notAdmin = await failure(
-      handleQuotaSet(services, { member: member('pleb', 'guild-q'), isAdmin: false }, scope, { cooldownS: 1 }),
+      handleQuotaSet(services, { member: member('pleb', 'guild-q'), isAdmin: false }, scope, {
+        cooldownS: 1,
+      }),
     );
     expect(notAdmin.identifier).toBe('not-admin');
     expect(notAdmin.message).toBe("Only this server's admins can do that.");
@@ -80,7 +93,11 @@ describe('quota policy', () => {
       'tiers[0].role must be a role id of 1 to 100 characters',
       'tiers[0].priority must be a whole number from 0 to 9 (got 10)',
     ]);
-    expect(await services.quotas.get(scope)).toMatchObject({ dailyAllowance: 10, tiers: [], bannedWords: [] });
+    expect(await services.quotas.get(scope)).toMatchObject({
+      dailyAllowance: 10,
+      tiers: [],
+      bannedWords: [],
+    });
   });
 
   it('keeps every change, merges tiers by role and removes them again', async () => {
@@ -91,7 +108,12 @@ describe('quota policy', () => {
       bannedWords: { add: ['Blood', 'GORE'] },
     });
     await services.quotas.set(adminQ, scope, {
-      tiers: { set: [{ role: 'vip', dailyAllowance: 60 }, { role: 'new', pendingCap: 1 }] },
+      tiers: {
+        set: [
+          { role: 'vip', dailyAllowance: 60 },
+          { role: 'new', pendingCap: 1 },
+        ],
+      },
       bannedWords: { remove: ['blood'] },
     });
     const view = await services.quotas.get(scope);
@@ -134,7 +156,12 @@ describe('quota policy', () => {
         { role: 'newcomer', pendingCap: 1 },
       ],
     };
-    expect(effectiveLimits(policy, ['a', 'b'])).toMatchObject({ dailyAllowance: 20, cooldownS: 5, priority: 3, pendingCap: 3 });
+    expect(effectiveLimits(policy, ['a', 'b'])).toMatchObject({
+      dailyAllowance: 20,
+      cooldownS: 5,
+      priority: 3,
+      pendingCap: 3,
+    });
     expect(effectiveLimits(policy, ['newcomer'])).toMatchObject({ pendingCap: 1, dailyAllowance: 10 });
     expect(effectiveLimits(policy, [])).toMatchObject({ dailyAllowance: 10, priority: 0 });
   });
@@ -142,7 +169,9 @@ describe('quota policy', () => {
   it("a tier's allowance and pending cap reach admission the way the pure resolution says", async () => {
     const s = { kind: 'discord' as const, id: 'guild-tier-admit' };
     const a = admin('guild-tier-admit');
-    await services.quotas.set(a, s, { tiers: { set: [{ role: 'newcomer', pendingCap: 1, dailyAllowance: 2 }] } });
+    await services.quotas.set(a, s, {
+      tiers: { set: [{ role: 'newcomer', pendingCap: 1, dailyAllowance: 2 }] },
+    });
     const newcomer = member('fresh', 'guild-tier-admit', ['newcomer']);
     expect(accepted(await services.admission.admit(admission(newcomer))).balance).toBe(1);
     expect(refused(await services.admission.admit(admission(newcomer))).reason).toBe('pending-cap');
@@ -154,7 +183,9 @@ describe('credits and quota command handlers', () => {
     expect(parseGrantAmount('25')).toBe(25);
     expect(parseGrantAmount(7)).toBe(7);
     for (const bad of ['-3', '2.5', 'ten', '', 0, 1_000_001, '1e3']) {
-      expect(() => parseGrantAmount(bad)).toThrow(/^amount must be a whole number of credits from 1 to 1000000/);
+      expect(() => parseGrantAmount(bad)).toThrow(
+        /^amount must be a whole number of credits from 1 to 1000000/,
+      );
     }
   });
 
@@ -167,7 +198,9 @@ describe('credits and quota command handlers', () => {
     expect(balance.granted).toBe(10);
     const view = await handleCredits(services, who, 5);
     expect(view.history[0]?.kind).toBe('grant');
-    expect(describeLedgerEntry(view.history[0] as (typeof view.history)[number])).toMatch(/\+10 granted \(thanks\) · balance/);
+    expect(describeLedgerEntry(view.history[0] as (typeof view.history)[number])).toMatch(
+      /\+10 granted \(thanks\) · balance/,
+    );
     expect(describeBalance(view.balance, view.balance.resetsAt - 3 * 3600_000 - 60_000)).toBe(
       "You have 20 credits: 10 of today's 10 allowance + 10 granted. The allowance resets in 3 h 1 min (00:00 UTC); granted credits never expire.",
     );
