@@ -185,4 +185,27 @@ describe('Slack end to end with the tiny model', () => {
     const labelsAfterInpaint = buttonsOf(inpainted.buttons).map((b) => b.label);
     expect(labelsAfterInpaint).toContain('Reroll');
   }, 120_000);
+
+  it('tells the member privately when a render fails, marks the parent failed and refunds', async () => {
+    const carol = member('UCAROL');
+    const before = (await h.services.credits.balance(carol)).total;
+    const notices = h.fake.callsTo('chat.postEphemeral').length;
+    await h.command({ userId: 'UCAROL', channelId: CHANNEL }, '/imagine', 'a blue square --model ghost');
+    const parent = await h.fake.waitFor(() => h.fake.messages.find((m) => m.text.includes('a blue square')));
+    const notice = await h.fake.waitFor(
+      () =>
+        h.fake
+          .callsTo('chat.postEphemeral')
+          .slice(notices)
+          .find((c) => c.args.user === 'UCAROL'),
+      45_000,
+      'the failure notice',
+    );
+    expect(notice.args.thread_ts).toBe(parent.ts);
+    expect(String(notice.args.text)).toMatch(/not installed/);
+    expect(String(notice.args.text)).toMatch(/refunded|Nothing was charged/);
+    await h.fake.waitFor(() => JSON.stringify(h.fake.message(CHANNEL, parent.ts)?.blocks).includes('Failed'));
+    expect(h.fake.thread(CHANNEL, parent.ts).flatMap((m) => m.files)).toHaveLength(0);
+    expect((await h.services.credits.balance(carol)).total).toBe(before);
+  }, 60_000);
 });

@@ -75,7 +75,16 @@ export async function startSlackHarness(options: HarnessOptions): Promise<SlackH
   const tiny = options.render ? await tinyWorld({ variants: ['tiny'] }) : undefined;
   if (tiny) {
     // Shown at 512 (display sizes are 320..1536), rendered at 64 like easel-mini.
-    tiny.catalog.models = [tinyEntry('tiny', { nativeResolution: 512, renderScale: 8 })];
+    tiny.catalog.models = [
+      tinyEntry('tiny', { nativeResolution: 512, renderScale: 8 }),
+      // Listed but never installed: its jobs fail on the worker (model-missing), for failure paths.
+      tinyEntry('ghost', {
+        folder: 'ghost',
+        nativeResolution: 512,
+        renderScale: 8,
+        nsfwScreening: 'not-needed',
+      }),
+    ];
   }
   const config = parseConfig({
     LOG_LEVEL: process.env.EASEL_TEST_LOG ?? 'silent',
