@@ -66,6 +66,7 @@ export function createSlackApp(options: SlackAppOptions): SlackApp {
       socketMode: true,
       logger: bolt,
       clientOptions,
+      deferInitialization: true,
     });
   } else {
     if (!config.SLACK_SIGNING_SECRET) {
@@ -92,7 +93,13 @@ export function createSlackApp(options: SlackAppOptions): SlackApp {
         },
       ],
     });
-    app = new App({ token: config.SLACK_BOT_TOKEN, receiver, logger: bolt, clientOptions });
+    app = new App({
+      token: config.SLACK_BOT_TOKEN,
+      receiver,
+      logger: bolt,
+      clientOptions,
+      deferInitialization: true,
+    });
   }
 
   const deps: SlackDeps = {
@@ -118,8 +125,9 @@ export function createSlackApp(options: SlackAppOptions): SlackApp {
     client: app.client,
     deps,
     async start() {
-      // A wrong token should stop the role at start, not at the first command.
-      await app.client.auth.test();
+      // Initialized here rather than in the constructor (where Bolt's auth.test would reject
+      // unobserved): a wrong token stops the role at start, not at the first command.
+      await app.init();
       unfollow = followSlackProgress(deps);
       if (receiver) {
         const server = (await app.start(config.SLACK_PORT)) as Server;
