@@ -41,9 +41,11 @@ export class JobTracker {
 
   async get(jobId: string): Promise<JobView | undefined> {
     if (!isJobId(jobId)) return undefined;
+    // State first, then the job: a job that finishes between the two reads is read finished, with
+    // its result or failure, rather than as a finished state over the data of a running job.
+    const bullState = await this.deps.generate.getJobState(jobId);
     const job = await Job.fromId<GenerateJobData, GenerateResult>(this.deps.generate, jobId);
     if (!job) return this.fromReservation(jobId);
-    const bullState = await job.getState();
     let state: JobState;
     switch (bullState) {
       case 'prioritized':
