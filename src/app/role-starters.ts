@@ -15,6 +15,7 @@ const STARTERS: Record<Role, () => Promise<RoleStarter>> = {
     return createDeliverRole({
       discord: async (ctx) =>
         (await import('../platforms/discord/discord-deliverer.ts')).createDiscordDeliverer(ctx),
+      slack: async (ctx) => (await import('../platforms/slack/deliver-slack.ts')).slackDeliverer(ctx),
       api: async (ctx) => (await import('../api/deliver-webhook.ts')).createWebhookDeliverer(ctx),
     });
   },
