@@ -52,27 +52,42 @@ export class ReservationSweeper {
     });
   }
 
-  /** Looks at reservations older than the grace period; returns how many it settled. */
+  /** Where the next sweep continues: the open reservations are walked a batch per sweep. */
+  private offset = 0;
+
+  /**
+   * Looks at the next batch of open reservations older than the grace period (a long queue is
+   * walked over several sweeps, not stuck on its oldest jobs); returns how many it settled.
+   */
   async sweep(graceMs = SWEEP_GRACE_MS): Promise<number> {
     const { redis, keys, clock } = this.deps;
-    const ids = await redis.zrangebyscore(
+    const entries = await redis.zrange(
       keys.openReservations,
-      '-inf',
-      clock() - graceMs,
-      'LIMIT',
-      0,
-      BATCH,
+      String(this.offset),
+      String(this.offset + BATCH - 1),
+      'WITHSCORES',
     );
+    const cutoff = clock() - graceMs;
+    const ids: string[] = [];
+    for (let i = 0; i + 1 < entries.length; i += 2) {
+      if (Number(entries[i + 1]) <= cutoff) ids.push(entries[i] as string);
+    }
+    // Past the old ones (scores are creation times) or at the end: start over next time.
+    this.offset = ids.length < BATCH ? 0 : this.offset + BATCH;
     let settled = 0;
     for (const jobId of ids) {
       if (await this.settleIfFinished(jobId, true)) settled++;
     }
+    // Settled ones left the set: step back so the walk skips nothing.
+    this.offset = Math.max(0, this.offset - settled);
     return settled;
   }
 
   /** Settles one reservation whose job is gone, failed or completed; true when it did. */
   async settleIfFinished(jobId: string, missingMeansGone = false): Promise<boolean> {
     const { generate, reservations, deliver, logger } = this.deps;
+    const state = await generate.getJobState(jobId);
+    if (state !== 'failed' && state !== 'completed' && state !== 'unknown') return false;
     const job = await Job.fromId<GenerateJobData, GenerateResult>(generate, jobId);
     if (!job) {
       if (!missingMeansGone) return false;
@@ -88,7 +103,6 @@ export class ReservationSweeper {
       );
       return true;
     }
-    const state = await job.getState();
     if (state === 'failed') {
       if (job.failedReason === 'cancelled') {
         await reservations.settle(jobId, 'refund', 'cancelled', job.data.member.userId);

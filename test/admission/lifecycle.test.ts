@@ -1,3 +1,4 @@
+import { UnrecoverableError, Worker } from 'bullmq';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { Services } from '../../src/app/services.ts';
 import { CodedError } from '../../src/errors/coded-error.ts';
@@ -330,6 +331,31 @@ describe('generate job lifecycle', () => {
     expect(await services.credits.balance(who)).toMatchObject({ total: 10, reserved: 0 });
     expect((await deliveries(job.jobId)).map((d) => d.kind)).toEqual(['failure']);
     expect((await services.jobs.get(job.jobId))?.state).toBe('failed');
+  });
+
+  it('refunds, through the sweeper, a job BullMQ failed without our processor (too many stalls)', async () => {
+    const who = member('stalled-out');
+    const job = accepted(await services.admission.admit(admission(who, {}, { origin: discordOrigin })));
+    // A bare BullMQ worker stands for BullMQ failing the job itself, as it does past maxStalledCount.
+    const connection = createRedis(testRedisUrl(), 'worker');
+    const bare = new Worker(
+      'generate',
+      async () => {
+        throw new UnrecoverableError('job stalled more than allowable limit');
+      },
+      { connection: createRedis(testRedisUrl(), 'worker'), prefix },
+    );
+    await until(
+      () => services.queues.generate.getJobState(job.jobId),
+      (s) => s === 'failed',
+    );
+    await bare.close();
+    running = await worker(quick);
+    expect(await running.sweeper.sweep(-1)).toBe(1);
+    await stop();
+    expect(await services.credits.balance(who)).toMatchObject({ total: 10, reserved: 0 });
+    const [notice] = await deliveries(job.jobId);
+    expect(notice?.failure?.message).toBe('The render worker stopped repeatedly while working on this job.');
   });
 
   it('does not run a job that admission never reserved', async () => {
