@@ -343,13 +343,14 @@ describe('generate job lifecycle', () => {
       async () => {
         throw new UnrecoverableError('job stalled more than allowable limit');
       },
-      { connection: createRedis(testRedisUrl(), 'worker'), prefix },
+      { connection, prefix },
     );
     await until(
       () => services.queues.generate.getJobState(job.jobId),
       (s) => s === 'failed',
     );
     await bare.close();
+    await connection.quit();
     running = await worker(quick);
     expect(await running.sweeper.sweep(-1)).toBe(1);
     await stop();
