@@ -43,9 +43,10 @@ export class DurationStats {
     private readonly keys: AdmissionKeys,
   ) {}
 
-  async averages(field: string): Promise<{ ownMs?: number; anyMs?: number }> {
+  /** Reads through the cache; `maxAgeMs` 0 reads Redis (system load is asked rarely, and wants now). */
+  async averages(field: string, maxAgeMs = CACHE_MS): Promise<{ ownMs?: number; anyMs?: number }> {
     const cached = this.cache.get(field);
-    if (cached && Date.now() - cached.at < CACHE_MS) return cached.value;
+    if (cached && Date.now() - cached.at < maxAgeMs) return cached.value;
     const [own, any] = await this.redis.hmget(this.keys.durations, field, '*');
     const value = { ownMs: own ? Number(own) : undefined, anyMs: any ? Number(any) : undefined };
     if (this.cache.size > 1000) this.cache.clear();
@@ -59,16 +60,17 @@ export class DurationStats {
    * they are older than the cache period.
    */
   cached(field: string): { ownMs?: number; anyMs?: number } {
-    const entry = this.cache.get(field);
-    if (!entry || Date.now() - entry.at >= CACHE_MS) {
-      if (!this.refreshing.has(field)) {
-        this.refreshing.add(field);
-        void this.averages(field)
+    for (const name of [field, '*']) {
+      const entry = this.cache.get(name);
+      if ((!entry || Date.now() - entry.at >= CACHE_MS) && !this.refreshing.has(name)) {
+        this.refreshing.add(name);
+        void this.averages(name)
           .catch(() => undefined)
-          .finally(() => this.refreshing.delete(field));
+          .finally(() => this.refreshing.delete(name));
       }
     }
-    return entry?.value ?? {};
+    // A size never rendered yet borrows the overall average.
+    return this.cache.get(field)?.value ?? this.cache.get('*')?.value ?? {};
   }
 
   async all(): Promise<Record<string, number>> {

@@ -24,7 +24,7 @@ export async function readSystemLoad(
     generate.getJobCounts('wait', 'prioritized', 'active', 'delayed', 'completed', 'failed'),
     deliver.getJobCounts('wait', 'prioritized', 'active', 'delayed', 'failed'),
     generate.getWorkersCount().catch(() => undefined),
-    durations.averages('*'),
+    durations.averages('*', 0),
   ]);
   const waiting = (g.wait ?? 0) + (g.prioritized ?? 0);
   const active = g.active ?? 0;
