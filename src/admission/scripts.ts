@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { addPrioritizedJob } from 'bullmq/dist/esm/scripts/addPrioritizedJob-9.js';
 import type { Redis } from 'ioredis';
+import { CodedError } from '../errors/coded-error.ts';
 
 /**
  * The admission Lua scripts, loaded once per connection through ioredis `defineCommand` (EVALSHA
@@ -23,8 +24,25 @@ export type ScriptedRedis = Redis & Record<ScriptName, (...args: (string | numbe
  * own addPrioritizedJob script (the installed version's, so its job format is always BullMQ's) as a
  * function inside ours.
  */
+function checkedAddScript(): string {
+  // The arguments admit-batch.lua builds follow BullMQ 6's layout; refuse to start on another.
+  const { content, keys } = addPrioritizedJob;
+  const layout = [
+    'local args = cmsgpack.unpack(ARGV[1])',
+    'local opts = cmsgpack.unpack(ARGV[3])',
+    "KEYS[9] 'pc'",
+  ];
+  if (keys !== 9 || !layout.every((line) => content.includes(line))) {
+    throw new CodedError(
+      'config-invalid',
+      'The installed BullMQ changed its addPrioritizedJob script; admission needs the BullMQ 6 layout (see src/admission/lua/admit-batch.lua).',
+    );
+  }
+  return content;
+}
+
 const EMBEDDED: Partial<Record<ScriptName, string>> = {
-  easelAdmitBatch: `local function bullmqAddPrioritizedJob()\n${addPrioritizedJob.content}\nend\n`,
+  easelAdmitBatch: `local function bullmqAddPrioritizedJob()\n${checkedAddScript()}\nend\n`,
 };
 
 const sources = new Map<ScriptName, { lua: string; numberOfKeys?: number }>();

@@ -104,6 +104,8 @@ export async function startGenerateWorker(options: GenerateWorkerOptions): Promi
     running.set(jobId, controller);
     const jobLogger = logger.child({ jobId, attempt: job.attemptsMade + 1 });
     try {
+      if (job.data.v !== 1)
+        throw new UnrecoverableError(`unknown generate job version ${String(job.data.v)}`);
       const status = await redis.hget(keys.reservation(jobId), 'status');
       if (!status) throw new UnrecoverableError('no credit reservation for this job: it was not admitted');
       if (status === 'released') throw new UnrecoverableError('cancelled');
