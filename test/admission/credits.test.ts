@@ -78,6 +78,31 @@ describe('credits', () => {
     expect(await ledgerSum(who)).toBe(9);
   });
 
+  it('applies an allowance an admin changes during the day at once, and records it', async () => {
+    const scope = { kind: 'discord' as const, id: 'guild-raise' };
+    const who = member('raised', 'guild-raise');
+    accepted(await services.admission.admit(admission(who)));
+    await services.quotas.set(admin('guild-raise'), scope, { dailyAllowance: 25 });
+    expect((await services.credits.balance(who)).total).toBe(24);
+    expect(accepted(await services.admission.admit(admission(who))).balance).toBe(23);
+    await services.quotas.set(admin('guild-raise'), scope, { dailyAllowance: 1 });
+    expect(refused(await services.admission.admit(admission(who))).reason).toBe('insufficient-credits');
+    await services.credits.grant(admin('guild-raise'), who, 3, 'make up');
+    accepted(await services.admission.admit(admission(who)));
+    const history = await services.credits.history(who);
+    expect(history.map((e) => [e.kind, e.amount])).toEqual([
+      ['reserve', -1],
+      ['allowance-changed', -23],
+      ['grant', 3],
+      ['reserve', -1],
+      ['allowance-changed', 15],
+      ['reserve', -1],
+      ['daily-allowance', 10],
+    ]);
+    expect(await ledgerSum(who)).toBe((await services.credits.balance(who)).total);
+    expect((await services.credits.balance(who)).total).toBe(2);
+  });
+
   it('keeps scopes apart: spending in guild A never touches guild B', async () => {
     const inA = member('twin', 'guild-A');
     const inB = member('twin', 'guild-B');
