@@ -72,11 +72,6 @@ export class AdmissionKeys {
     return `${this.prefix}:durations`;
   }
 
-  /** Markers of delivery steps already done (src/delivery/once.ts). */
-  deliveryStep(jobId: string, step: string): string {
-    return `${this.prefix}:delivered:${jobId}:${step}`;
-  }
-
   queueKey(queue: string, suffix: string): string {
     return `${this.prefix}:${queue}:${suffix}`;
   }

@@ -13,8 +13,8 @@ export interface Queues {
   deliver: Queue<DeliverJobData>;
 }
 
-export const GENERATE_ATTEMPTS = 3;
-export const DELIVER_ATTEMPTS = 8;
+const GENERATE_ATTEMPTS = 3;
+const DELIVER_ATTEMPTS = 8;
 
 export function generateJobOptions(retentionS: number): JobsOptions {
   return {
