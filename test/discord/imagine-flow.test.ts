@@ -1,10 +1,11 @@
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { discordScope } from '../../src/platforms/discord/interaction-context.ts';
-import { member } from '../fakes/discord/interactions.ts';
+import { member, slashCommand } from '../fakes/discord/interactions.ts';
 import {
   imagesIn,
   imagine,
+  imagineOptions,
   labels,
   press,
   resultOf,
@@ -122,5 +123,32 @@ describe('/imagine end to end', () => {
     const upscaled = await resultOf(world, u1);
     expect(upscaled.content).toContain('Upscale 2x of image 1');
     expect(upscaled.attachments).toHaveLength(1);
+  });
+
+  it('defers for an attached image, then shows the status and renders img2img from it', async () => {
+    const { fake } = world;
+    const png = await sharp({ create: { width: 96, height: 64, channels: 3, background: '#2a6' } })
+      .png()
+      .toBuffer();
+    const upload = fake.addUpload(world.channel.id, 'start.png', png, 'image/png');
+    const sent = fake.dispatchInteraction(
+      slashCommand({
+        fake,
+        channel: world.channel,
+        user: member('dora'),
+        name: 'imagine',
+        options: imagineOptions({ prompt: 'the same, in red', image: upload.id, strength: 0.6, seed: 77 }),
+        attachments: [upload],
+      }),
+    );
+    const first = await fake.firstCallback(sent.id);
+    expect(first.json).toMatchObject({ type: 5 });
+    expect(first.at - sent.dispatchedAt).toBeLessThan(3000);
+    const status = await statusOf(world, sent, /Queued|Rendering|Done/);
+    const grid = await imagesIn(world, status.id);
+    expect(grid.content).toContain('the same, in red');
+    const jobId = /e1:r:(\w+)/.exec(JSON.stringify(grid.components))?.[1];
+    const job = await world.services.jobs.get(jobId!);
+    expect(job?.data.request).toMatchObject({ mode: 'img2img', strength: 0.6 });
   });
 });

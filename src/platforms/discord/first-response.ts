@@ -40,7 +40,7 @@ export const DEFAULT_ANSWER_BUDGET_MS = 1000;
  * Above this many interactions in hand, the bot defers before doing any work: in a burst, the
  * admissions' own traffic would otherwise hold the defers back (bench/discord.ts measures both).
  */
-export const BUSY_IN_FLIGHT = 8;
+export const BUSY_IN_FLIGHT = 4;
 
 export class InFlight {
   count = 0;

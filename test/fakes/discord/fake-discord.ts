@@ -142,6 +142,7 @@ export class FakeDiscord extends EventEmitter {
   readonly channels = new Map<string, FakeChannel>();
   readonly messages = new Map<string, FakeMessage>();
   readonly interactions = new Map<string, FakeInteraction>();
+  private readonly byToken = new Map<string, FakeInteraction>();
   /** Registered commands: key `global` or a guild id. */
   readonly commands = new Map<string, Record<string, unknown>[]>();
   private readonly nonces = new Map<string, string>();
@@ -149,6 +150,8 @@ export class FakeDiscord extends EventEmitter {
   private readonly server: Server;
   private gateway!: FakeGateway;
   private port = 0;
+  /** TCP connections accepted so far (clients that reuse keep-alive connections open few). */
+  connections = 0;
   private webhookEditFailures = 0;
   private readonly rateLimits: RateLimitRule[] = [];
   private readonly channelFileLimit: number;
@@ -175,7 +178,14 @@ export class FakeDiscord extends EventEmitter {
   }
 
   async start(): Promise<this> {
-    await new Promise<void>((resolve) => this.server.listen(0, '127.0.0.1', resolve));
+    // A deep accept queue: a burst of interactions opens hundreds of connections at once, and the
+    // default (511) drops SYNs, which the client's TCP retries a second or three later.
+    await new Promise<void>((resolve) =>
+      this.server.listen({ port: 0, host: '127.0.0.1', backlog: 4096 }, resolve),
+    );
+    this.server.on('connection', () => {
+      this.connections += 1;
+    });
     this.port = (this.server.address() as AddressInfo).port;
     this.gateway = new FakeGateway(this.server, () => this.gatewayUrl, {
       user: this.botUser,
@@ -311,6 +321,7 @@ export class FakeDiscord extends EventEmitter {
       sourceMessageId: (payload.message as { id?: string } | undefined)?.id,
     };
     this.interactions.set(interaction.id, interaction);
+    this.byToken.set(interaction.token, interaction);
     this.gateway.dispatch('INTERACTION_CREATE', payload);
     return interaction;
   }
@@ -637,7 +648,7 @@ export class FakeDiscord extends EventEmitter {
 
   /** Webhook routes accept the interaction token for 15 minutes after the interaction. */
   private webhookInteraction(appId: string, token: string): FakeInteraction {
-    const interaction = [...this.interactions.values()].find((i) => i.token === token);
+    const interaction = this.byToken.get(token);
     if (!interaction || appId !== interaction.applicationId) {
       throw new RouteError(401, 50027, 'Invalid Webhook Token');
     }
