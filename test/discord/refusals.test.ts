@@ -342,7 +342,9 @@ describe('Cancel, autocomplete and /credits', () => {
     await expectAccepted(reader, { prompt: 'something to spend on' });
     const answer = await answerOf(world, command(world, reader, 'credits', []));
     expect(answer.ephemeral).toBe(true);
-    expect(answer.content).toMatch(/\*\*99 credits\*\* \(99 of today’s 100 left, 0 granted\)/);
-    expect(answer.content).toMatch(/resets <t:\d+:R>/);
+    expect(answer.content).toContain("You have 99 credits: 99 of today's 100 allowance.");
+    expect(answer.content).toMatch(/The allowance resets in \d+ h( \d+ min)? \(00:00 UTC\)/);
+    expect(answer.content).toMatch(/\*\*Pending\*\*\n• \*\*something to spend on\*\* — #\d+ in line/);
+    expect(answer.content).toMatch(/\*\*Recent\*\*\n• .* reserved for a job/);
   });
 });

@@ -1,34 +1,46 @@
 import { type ChatInputCommandInteraction, MessageFlags } from 'discord.js';
+import { describeBalance, describeLedgerEntry, handleCredits } from '../../../commands/credits.ts';
+import { AdmissionKeys } from '../../admission/keys.ts';
 import { isUserError } from '../../errors/user-error.ts';
+import type { MemberRef } from '../../queue/job-data.ts';
 import { refusalAnswer } from './answers.ts';
 import type { DiscordDeps } from './discord-deps.ts';
 import { memberOf } from './interaction-context.ts';
-import { MESSAGE_MAX, truncate } from './status-text.ts';
+import { formatEta, jobTitle, MESSAGE_MAX, truncate } from './status-text.ts';
 
 const HISTORY = 5;
+const PENDING_SHOWN = 5;
 
-/** `/credits`: the member's balance, allowance and its reset, and recent history, privately. */
+/** The member's jobs still queued or rendering (admission's pending set), with their places in line. */
+async function pendingLines(deps: DiscordDeps, member: MemberRef): Promise<string[]> {
+  const key = new AdmissionKeys(deps.prefix).forMember(member).pending;
+  const jobIds = await deps.services.redis.zrange(key, '0', String(PENDING_SHOWN - 1));
+  const views = await Promise.all(jobIds.map((id) => deps.services.jobs.get(id)));
+  return views.flatMap((view) => {
+    if (!view || (view.state !== 'waiting' && view.state !== 'delayed' && view.state !== 'active')) return [];
+    const eta = formatEta(view.etaSeconds);
+    const where =
+      view.state === 'active'
+        ? `rendering${view.progress ? ` ${view.progress.step}/${view.progress.total}` : ''}`
+        : `#${view.position ?? '?'} in line${eta ? `, ready in ${eta}` : ''}`;
+    return [`• ${jobTitle(view.data.request)} — ${where}`];
+  });
+}
+
+/**
+ * `/credits`, privately: balance, today's allowance and when it resets, jobs still pending with
+ * their places in line, and recent history. The wording is shared with Slack (commands/credits.ts).
+ */
 export async function onCredits(deps: DiscordDeps, interaction: ChatInputCommandInteraction): Promise<void> {
   const member = memberOf(interaction);
   try {
-    const [balance, history] = await Promise.all([
-      deps.services.credits.balance(member),
-      deps.services.credits.history(member, HISTORY),
+    const [{ balance, history }, pending] = await Promise.all([
+      handleCredits(deps.services, member, HISTORY),
+      pendingLines(deps, member),
     ]);
-    const lines = [
-      `💳 **${balance.total} credits** (${balance.allowanceLeft} of today’s ${balance.dailyAllowance} left, ${balance.granted} granted)`,
-      `Your daily allowance resets <t:${Math.floor(balance.resetsAt / 1000)}:R>.`,
-    ];
-    if (balance.reserved > 0) lines.push(`⏳ ${balance.reserved} held by jobs in progress.`);
-    if (history.length > 0) {
-      lines.push('**Recent**');
-      for (const e of history) {
-        const sign = e.amount > 0 ? '+' : '';
-        lines.push(
-          `• <t:${Math.floor(e.at / 1000)}:R> ${sign}${e.amount} ${e.kind}${e.reason ? ` — ${e.reason}` : ''}`,
-        );
-      }
-    }
+    const lines = [`💳 ${describeBalance(balance)}`];
+    if (pending.length > 0) lines.push('**Pending**', ...pending);
+    if (history.length > 0) lines.push('**Recent**', ...history.map((e) => `• ${describeLedgerEntry(e)}`));
     await interaction.reply({
       content: truncate(lines.join('\n'), MESSAGE_MAX),
       flags: MessageFlags.Ephemeral,

@@ -50,6 +50,7 @@ export class DiscordBot {
       answerBudgetMs: options.answerBudgetMs ?? DEFAULT_ANSWER_BUDGET_MS,
       inFlight: new InFlight(),
       webhooks,
+      prefix: options.prefix,
       apiBase: options.apiBase,
     };
     const bot = new DiscordBot(client, deps, webhooks);

@@ -15,6 +15,8 @@ export interface DiscordDeps {
   inFlight: InFlight;
   /** REST for interaction webhooks (no bot token; not bound by the global limit). */
   webhooks: REST;
+  /** Redis key prefix (the queue prefix). */
+  prefix: string;
   /** DISCORD_API_BASE: attachments are fetched only from Discord's CDN or this host. */
   apiBase: string;
 }

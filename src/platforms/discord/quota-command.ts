@@ -1,4 +1,6 @@
 import { type ChatInputCommandInteraction, MessageFlags } from 'discord.js';
+import { handleGrant } from '../../../commands/credits.ts';
+import { handleQuotaSet, handleQuotaShow } from '../../../commands/quota.ts';
 import type { QuotaChanges, QuotaView, Tier } from '../../admission/quota-policy.ts';
 import { isUserError, UserError } from '../../errors/user-error.ts';
 import type { MemberRef } from '../../queue/job-data.ts';
@@ -97,18 +99,18 @@ export async function onQuota(deps: DiscordDeps, interaction: ChatInputCommandIn
       throw new UserError('not-admin', 'Only this server’s admins (Manage Server) can use /quota.');
     const o = interaction.options;
     const sub = o.getSubcommand();
-    const { quotas, credits } = deps.services;
+    const { services } = deps;
     switch (sub) {
       case 'show':
-        await say(showPolicy(await quotas.get(scope)));
+        await say(showPolicy(await handleQuotaShow(services, scope)));
         return;
       case 'set':
-        await say(`✅ Saved.\n${showPolicy(await quotas.set(admin, scope, setChanges(o)))}`);
+        await say(`✅ Saved.\n${showPolicy(await handleQuotaSet(services, admin, scope, setChanges(o)))}`);
         return;
       case 'remove-tier': {
         const role = o.getRole('role', true);
         await say(
-          `✅ Removed the tier of <@&${role.id}>.\n${showPolicy(await quotas.set(admin, scope, { tiers: { remove: [role.id] } }))}`,
+          `✅ Removed the tier of <@&${role.id}>.\n${showPolicy(await handleQuotaSet(services, admin, scope, { tiers: { remove: [role.id] } }))}`,
         );
         return;
       }
@@ -116,13 +118,13 @@ export async function onQuota(deps: DiscordDeps, interaction: ChatInputCommandIn
         const user = o.getUser('member', true);
         const amount = o.getInteger('amount', true);
         const reason = o.getString('reason') ?? `granted by ${member.displayName ?? member.userId}`;
-        const balance = await credits.grant(admin, { scope, userId: user.id }, amount, reason);
+        const balance = await handleGrant(services, admin, { scope, userId: user.id }, amount, reason);
         await say(`✅ Gave ${amount} credits to <@${user.id}>; they now have ${balance.total}.`);
         return;
       }
       case 'nsfw': {
         const policy = o.getString('policy', true) as QuotaChanges['nsfw'];
-        await quotas.set(admin, scope, { nsfw: policy! });
+        await handleQuotaSet(services, admin, scope, { nsfw: policy! });
         await say(`✅ NSFW policy is now **${policy}**.`);
         return;
       }
@@ -134,7 +136,7 @@ export async function onQuota(deps: DiscordDeps, interaction: ChatInputCommandIn
             { field: 'banned-words', message: 'banned-words: give words to add or remove (comma-separated)' },
           ]);
         }
-        const view = await quotas.set(admin, scope, { bannedWords: { add, remove } });
+        const view = await handleQuotaSet(services, admin, scope, { bannedWords: { add, remove } });
         await say(
           `✅ Banned words: ${view.bannedWords.length ? view.bannedWords.map((w) => `\`${w}\``).join(', ') : 'none'}`,
         );
@@ -143,7 +145,12 @@ export async function onQuota(deps: DiscordDeps, interaction: ChatInputCommandIn
       case 'suspend':
       case 'unsuspend': {
         const user = o.getUser('member', true);
-        await quotas.set(admin, scope, sub === 'suspend' ? { suspend: [user.id] } : { unsuspend: [user.id] });
+        await handleQuotaSet(
+          services,
+          admin,
+          scope,
+          sub === 'suspend' ? { suspend: [user.id] } : { unsuspend: [user.id] },
+        );
         await say(
           sub === 'suspend'
             ? `✅ <@${user.id}> is suspended in this server.`
