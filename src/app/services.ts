@@ -19,7 +19,8 @@ import { LEDGER_MAX_LEN, Reservations, SETTLED_TTL_S } from '../credits/reservat
 import type { AdminActor, Balance, LedgerEntry } from '../credits/types.ts';
 import { createOnce, type Once } from '../delivery/once.ts';
 import type { Logger } from '../log/logger.ts';
-import { loadRegistry, type Registry } from '../models/registry.ts';
+import { loadCatalog } from '../models/model-catalog.ts';
+import type { Registry } from '../models/registry.ts';
 import { DurationStats } from '../queue/eta.ts';
 import type {
   DeliverJobData,
@@ -109,7 +110,7 @@ export async function createServices(
 ): Promise<Services> {
   const prefix = options.prefix ?? config.QUEUE_PREFIX;
   const clock = options.clock ?? Date.now;
-  const registry = options.registry ?? loadRegistry();
+  const registry = options.registry ?? loadCatalog(config.MODELS_DIR);
   const redis = withScripts(createRedis(config.REDIS_URL, 'producer', 'easel-producer'));
   await connectProducer(redis).catch((err: unknown) =>
     logger.warn({ err }, 'Redis is not reachable yet; requests are refused until it is'),
