@@ -8,7 +8,7 @@ import { UserError } from '../../errors/user-error.ts';
  * Discord's own hosts (or the configured API base's host, for a proxy or a local fake), must decode
  * as an image, and is stored re-encoded as PNG before admission.
  */
-export const ATTACHMENT_MAX_BYTES = 20 * 1024 * 1024;
+const ATTACHMENT_MAX_BYTES = 20 * 1024 * 1024;
 const ATTACHMENT_MAX_PIXELS = 4096 * 4096;
 const DISCORD_CDN_HOSTS = new Set(['cdn.discordapp.com', 'media.discordapp.net']);
 

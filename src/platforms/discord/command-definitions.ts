@@ -34,7 +34,7 @@ const SAMPLER_LABELS: Record<SamplerName, string> = {
   pndm: 'PNDM',
 };
 
-export const STEPS_OPTION_MAX = 150;
+const STEPS_OPTION_MAX = 150;
 
 function imagineCommand(): SlashCommandBuilder {
   const command = new SlashCommandBuilder()

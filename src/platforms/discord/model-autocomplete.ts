@@ -5,7 +5,7 @@ import { truncate } from './status-text.ts';
 const CHOICES_MAX = 25;
 
 /** Registry models matching what the member typed (id, alias or description), at most 25. */
-export function modelChoices(registry: Registry, typed: string): { name: string; value: string }[] {
+function modelChoices(registry: Registry, typed: string): { name: string; value: string }[] {
   const q = typed.trim().toLowerCase();
   const matches = registry.models.filter(
     (m) =>

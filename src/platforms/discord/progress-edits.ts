@@ -7,7 +7,7 @@ import type { DiscordReplyStore } from './reply-store.ts';
 import { statusText } from './status-text.ts';
 
 /** At most one progress edit per job in this window (the issue: one every 3 s). */
-export const PROGRESS_EDIT_MS = 3000;
+const PROGRESS_EDIT_MS = 3000;
 
 /**
  * Turns a job's "queued" message into "rendering, step 12/25" as the worker reports progress. The
@@ -26,6 +26,8 @@ export function watchProgress(deps: {
   return deps.progress.onProgress(async ({ jobId, progress, data }) => {
     const origin = data.origin;
     if (origin.platform !== 'discord') return;
+    // The last step is followed by the result at once: an edit now could land after the result's.
+    if (progress.step >= progress.total) return;
     if (clock() - origin.interactionCreatedAt >= TOKEN_USABLE_MS) return;
     if (await deps.replies.isFinal(jobId)) return;
     if (!(await deps.replies.takeProgressSlot(jobId, deps.windowMs ?? PROGRESS_EDIT_MS))) return;

@@ -1,7 +1,7 @@
 import { type RateLimitData, type REST, RESTEvents, type ResponseLike } from 'discord.js';
 
 /** Longest 429 `retry_after` worth waiting in place; longer ones fail the attempt (BullMQ retries later). */
-export const MAX_RATE_LIMIT_WAIT_MS = 30_000;
+const MAX_RATE_LIMIT_WAIT_MS = 30_000;
 
 /**
  * discord.js's REST waits out a 429 and tries again, with no bound: a route that keeps answering

@@ -81,7 +81,7 @@ export async function resultParts(artifacts: ArtifactStore, input: ResultInput):
   }));
 }
 
-export function resultText(input: ResultInput, treatments: ImageTreatment[], reencoded: boolean): string {
+function resultText(input: ResultInput, treatments: ImageTreatment[], reencoded: boolean): string {
   const { request, result } = input;
   const lines = [
     `${jobTitle(request)} — <@${input.userId}>`,

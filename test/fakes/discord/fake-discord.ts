@@ -24,9 +24,8 @@ import {
  * edits, 429 with `retry_after`.
  */
 
-export const CHANNEL_TEXT = 0;
-export const CHANNEL_PUBLIC_THREAD = 11;
-export const CHANNEL_FORUM = 15;
+const CHANNEL_TEXT = 0;
+const CHANNEL_PUBLIC_THREAD = 11;
 
 export interface FakeChannel {
   id: string;
