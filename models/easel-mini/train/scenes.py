@@ -12,8 +12,9 @@ import torch
 
 IMAGE_SIZE = 32
 SUPERSAMPLE = 4
-SIZE_MIN, SIZE_MAX = 11.0, 22.0
+SIZE_MIN, SIZE_MAX = 12.0, 22.0
 MARGIN = 3.0
+JITTER = 5.0  # the shape's centre is within +-JITTER pixels of the image centre (and MARGIN inside)
 
 # Distinct colours, 0-255 RGB.
 PALETTE = {
@@ -104,8 +105,9 @@ def sample_scene_params(B, gen):
     off = torch.randint(1, len(COLOURS), (B,), generator=gen)
     bg_idx = (fg_idx + off) % len(COLOURS)  # always different from fg
     size = SIZE_MIN + (SIZE_MAX - SIZE_MIN) * torch.rand(B, generator=gen)
-    lo = MARGIN + size / 2
-    hi = IMAGE_SIZE - MARGIN - size / 2
+    c = IMAGE_SIZE / 2
+    lo = torch.clamp(MARGIN + size / 2, min=c - JITTER)
+    hi = torch.clamp(IMAGE_SIZE - MARGIN - size / 2, max=c + JITTER)
     cx = lo + (hi - lo) * torch.rand(B, generator=gen)
     cy = lo + (hi - lo) * torch.rand(B, generator=gen)
     return shape_idx, fg_idx, bg_idx, size, cx, cy
