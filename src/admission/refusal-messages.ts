@@ -14,7 +14,11 @@ export function refusal(
     case 'suspended':
       return { ...base, message: `You are suspended from generating images in this ${context.scopeNoun}.` };
     case 'rate-limited':
-      return { ...base, message: `Rate limit exceeded: try again in ${plural(seconds, 'second')}.` };
+      // The hosted APIs' spam filter: the same request again within the duplicate window.
+      return {
+        ...base,
+        message: `Rate limit exceeded: you just sent this same request; try again in ${plural(seconds, 'second')}, or change the prompt.`,
+      };
     case 'cooldown':
       return { ...base, message: `You're on cooldown: try again in ${plural(seconds, 'second')}.` };
     case 'pending-cap':

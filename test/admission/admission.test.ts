@@ -69,7 +69,9 @@ describe('admission', () => {
       const again = refused(await s.admission.admit(admission(who, { prompt: 'a red fox in the SNOW' })));
       expect(again.reason).toBe('rate-limited');
       expect(again.retryAfter).toBe(20);
-      expect(again.message).toBe('Rate limit exceeded: try again in 20 seconds.');
+      expect(again.message).toBe(
+        'Rate limit exceeded: you just sent this same request; try again in 20 seconds, or change the prompt.',
+      );
       // A different seed is the same request too (seeds are drawn at random) ...
       refused(await s.admission.admit(admission(who, { ...same, seed: 7 })));
       // ... unless it is an explicit reroll, and other parameters make another request.

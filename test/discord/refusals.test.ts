@@ -123,7 +123,11 @@ describe('refusals are private, specific, and leave no job and no charge', () =>
     const repeat = member('repeat');
     await expectAccepted(repeat, { prompt: 'two purple circles' });
     // The wait is the rest of the 30-second duplicate window.
-    await expectRefused(repeat, { prompt: 'two purple circles' }, /try again in (29|30) seconds/);
+    await expectRefused(
+      repeat,
+      { prompt: 'two purple circles' },
+      /you just sent this same request; try again in (29|30) seconds/,
+    );
   });
 
   it('refuses a banned word, naming it', async () => {
