@@ -1,8 +1,9 @@
 import { existsSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { resolve } from 'node:path';
 import { parseConfig } from '../config/load-config.ts';
 import type { Config } from '../config/schema.ts';
-import { loadRegistry, PACKAGE_MODELS_DIR } from '../models/registry.ts';
+import { loadCatalog } from '../models/model-catalog.ts';
+import { missingModelFiles, modelFolder } from '../models/model-folder.ts';
 import { probeExecutionProvider } from './provider-probe.ts';
 import { readRedisFacts } from './redis-checks.ts';
 
@@ -79,19 +80,31 @@ async function redisChecks(config: Config): Promise<CheckResult[]> {
 }
 
 function modelsCheck(config: Config): CheckResult {
-  const registry = loadRegistry();
-  const installed = registry.models.filter((m) => {
-    const dir = m.builtin ? join(PACKAGE_MODELS_DIR, m.folder) : resolve(config.MODELS_DIR, m.folder);
-    return existsSync(join(dir, 'model_index.json'));
-  });
+  const catalog = loadCatalog(config.MODELS_DIR);
+  const installed: string[] = [];
+  const incomplete: string[] = [];
+  for (const entry of catalog.models) {
+    const dir = modelFolder(entry, config.MODELS_DIR);
+    if (!existsSync(dir)) continue;
+    const missing = missingModelFiles(entry, dir);
+    if (missing.length === 0) installed.push(entry.id);
+    else incomplete.push(`${entry.id} (missing ${missing.join(', ')})`);
+  }
   if (installed.length === 0) {
     return {
       name: 'models',
       status: 'fail',
-      detail: `none found in ${resolve(config.MODELS_DIR)}.\n  Run \`easel models download <hub-repo>\` or \`easel models list\`.`,
+      detail: `none installed in ${resolve(config.MODELS_DIR)}${incomplete.length ? `; incomplete: ${incomplete.join('; ')}` : ''}.\n  Run \`easel models download <hub-repo>\` (\`easel models list\` shows the known ones).`,
     };
   }
-  return { name: 'models', status: 'ok', detail: `installed: ${installed.map((m) => m.id).join(', ')}` };
+  if (incomplete.length > 0) {
+    return {
+      name: 'models',
+      status: 'warn',
+      detail: `installed: ${installed.join(', ')}; incomplete: ${incomplete.join('; ')}.\n  Run \`easel models download\` again for those; it resumes.`,
+    };
+  }
+  return { name: 'models', status: 'ok', detail: `installed: ${installed.join(', ')}` };
 }
 
 function platformChecks(config: Config): CheckResult[] {

@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -110,5 +110,20 @@ describe('the embedded Redis of easel start', () => {
     } finally {
       await redis.stop();
     }
+  });
+});
+
+describe('the models check of easel doctor', () => {
+  const modelsDir = mkdtempSync(join(tmpdir(), 'easel-doctor-models-'));
+  afterAll(() => rmSync(modelsDir, { recursive: true, force: true }));
+
+  it('names the files an incomplete model folder lacks', async () => {
+    mkdirSync(join(modelsDir, 'sd-turbo', 'unet'), { recursive: true });
+    writeFileSync(join(modelsDir, 'sd-turbo', 'model_index.json'), '{}');
+    writeFileSync(join(modelsDir, 'sd-turbo', 'unet', 'model.onnx'), '');
+    const results = await runDoctorChecks({ REDIS_URL: testRedisUrl(), MODELS_DIR: modelsDir });
+    const models = byName(results, 'models');
+    expect(models?.detail).toContain('sd-turbo (missing scheduler/scheduler_config.json');
+    expect(models?.detail).toContain('text_encoder/model.onnx');
   });
 });
