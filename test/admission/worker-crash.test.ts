@@ -3,6 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Services } from '../../src/app/services.ts';
 import { createLogger } from '../../src/log/logger.ts';
 import { startGenerateWorker } from '../../src/queue/generate-worker.ts';
+import { waitForLine } from '../support/child-process.ts';
 import { testRedisUrl } from '../support/redis.ts';
 import { accepted, admission, member, testServices } from './support.ts';
 
@@ -17,28 +18,6 @@ afterAll(async () => {
   if (child && child.exitCode === null) child.kill('SIGKILL');
   await services.close();
 });
-
-function waitForLine(proc: ChildProcess, pattern: RegExp, timeoutMs = 20_000): Promise<string> {
-  return new Promise((resolve, reject) => {
-    let buffer = '';
-    const timer = setTimeout(
-      () => reject(new Error(`no line matching ${pattern}; got: ${buffer}`)),
-      timeoutMs,
-    );
-    proc.stdout?.on('data', (chunk: Buffer) => {
-      buffer += chunk.toString();
-      const line = buffer.split('\n').find((l) => pattern.test(l));
-      if (line) {
-        clearTimeout(timer);
-        resolve(line);
-      }
-    });
-    proc.once('exit', (code) => {
-      clearTimeout(timer);
-      reject(new Error(`worker exited with ${code}: ${buffer}`));
-    });
-  });
-}
 
 describe('a worker process killed mid-render', () => {
   it('re-runs the job on another worker and charges it once', async () => {

@@ -6,6 +6,7 @@ import { createLogger } from '../../src/log/logger.ts';
 import { discordScope } from '../../src/platforms/discord/interaction-context.ts';
 import { startGenerateWorker } from '../../src/queue/generate-worker.ts';
 import { member } from '../fakes/discord/interactions.ts';
+import { waitForLine } from '../support/child-process.ts';
 import { testRedisUrl } from '../support/redis.ts';
 import { answerOf, imagesIn, imagine, statusOf } from './support/discord-steps.ts';
 import { type DiscordWorld, discordWorld } from './support/discord-world.ts';
@@ -20,28 +21,6 @@ afterAll(async () => {
   if (child && child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
   await world?.close();
 });
-
-function waitForLine(proc: ChildProcess, pattern: RegExp, timeoutMs = 30_000): Promise<string> {
-  return new Promise((resolve, reject) => {
-    let buffer = '';
-    const timer = setTimeout(
-      () => reject(new Error(`no line matching ${pattern}; got: ${buffer}`)),
-      timeoutMs,
-    );
-    proc.stdout?.on('data', (chunk: Buffer) => {
-      buffer += chunk.toString();
-      const line = buffer.split('\n').find((l) => pattern.test(l));
-      if (line) {
-        clearTimeout(timer);
-        resolve(line);
-      }
-    });
-    proc.once('exit', (code) => {
-      clearTimeout(timer);
-      reject(new Error(`worker exited with ${code}: ${buffer}`));
-    });
-  });
-}
 
 describe('a generate worker killed in the middle of a Discord job', () => {
   it('still delivers the image, once, and charges it once', async () => {
