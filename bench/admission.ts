@@ -1,7 +1,7 @@
 /**
  * Admission throughput and latency against raw BullMQ `Queue.add`, same run, same Redis.
  *
- *   node --import tsx bench/admission.ts [--requests 5000] [--in-flight 1000]
+ *   node --import tsx bench/admission.ts [--requests 5000] [--in-flight 1000] [--rounds 3]
  *
  * Runs a private redis-server (never the machine's own Redis) unless BENCH_REDIS_URL is set.
  * Both sides keep the same number of calls in flight; each admission is the whole step (Lua checks
@@ -27,11 +27,13 @@ const { values } = parseArgs({
     requests: { type: 'string', default: '5000' },
     'in-flight': { type: 'string', default: '1000' },
     members: { type: 'string', default: '1000' },
+    rounds: { type: 'string', default: '3' },
   },
 });
 const REQUESTS = Number(values.requests);
 const IN_FLIGHT = Number(values['in-flight']);
 const MEMBERS = Number(values.members);
+const ROUNDS = Number(values.rounds);
 
 let server: PrivateRedis | undefined;
 let redisUrl = process.env.BENCH_REDIS_URL;
@@ -136,13 +138,34 @@ async function admissions(
   return { perS, latencies, accepted };
 }
 
+function median(values: number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.floor(sorted.length / 2)] ?? 0;
+}
+
 try {
-  // Raw first, then admission, then raw again: the better raw figure is the baseline.
-  const raw1 = await rawAdds('{bench-raw-1}');
-  const adm = await admissions('{bench-admission}');
-  const raw2 = await rawAdds('{bench-raw-2}');
-  const raw = raw1.perS >= raw2.perS ? raw1 : raw2;
-  if (adm.accepted !== REQUESTS) throw new Error(`only ${adm.accepted} of ${REQUESTS} admissions accepted`);
+  // Rounds alternate raw and admission (and which goes first), and each side's figure is its
+  // median round: on a machine shared with other work, load that comes and goes falls on both
+  // sides alike instead of on whichever ran at the wrong moment. Latencies pool every round.
+  const rawRounds: { perS: number; latencies: number[] }[] = [];
+  const admRounds: { perS: number; latencies: number[]; accepted: number }[] = [];
+  for (let round = 0; round < ROUNDS; round++) {
+    if (round % 2 === 0) rawRounds.push(await rawAdds(`{bench-raw-${round}}`));
+    admRounds.push(await admissions(`{bench-admission-${round}}`));
+    if (round % 2 === 1) rawRounds.push(await rawAdds(`{bench-raw-${round}}`));
+  }
+  for (const round of admRounds) {
+    if (round.accepted !== REQUESTS)
+      throw new Error(`only ${round.accepted} of ${REQUESTS} admissions accepted`);
+  }
+  const raw = {
+    perS: median(rawRounds.map((r) => r.perS)),
+    latencies: rawRounds.flatMap((r) => r.latencies),
+  };
+  const adm = {
+    perS: median(admRounds.map((r) => r.perS)),
+    latencies: admRounds.flatMap((r) => r.latencies),
+  };
   // For reference: the same with few requests in flight, where latency is the step's own cost.
   const light = 50;
   const rawLight = await rawAdds('{bench-raw-light}', light);
@@ -152,7 +175,12 @@ try {
   const sortedRaw = [...raw.latencies].sort((a, b) => a - b);
   const row = (name: string, perS: number, sorted: number[]) =>
     `${name.padEnd(26)} ${perS.toFixed(0).padStart(10)} ${percentile(sorted, 50).toFixed(2).padStart(9)} ${percentile(sorted, 99).toFixed(2).padStart(9)}`;
-  console.log(`requests ${REQUESTS}, in flight ${IN_FLIGHT}, members ${MEMBERS}, redis ${redisUrl}`);
+  console.log(
+    `requests ${REQUESTS} x ${ROUNDS} rounds, in flight ${IN_FLIGHT}, members ${MEMBERS}, redis ${redisUrl}`,
+  );
+  console.log(
+    `rounds per second: raw ${rawRounds.map((r) => r.perS.toFixed(0)).join(' ')}; admission ${admRounds.map((r) => r.perS.toFixed(0)).join(' ')}`,
+  );
   console.log(
     `${'operation'.padEnd(26)} ${'per second'.padStart(10)} ${'p50 ms'.padStart(9)} ${'p99 ms'.padStart(9)}`,
   );

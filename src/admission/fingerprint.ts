@@ -31,15 +31,16 @@ export function requestFingerprint(
   includeSeed = false,
   promptWords = wordsForMatching(request.prompt),
 ): string {
-  const hash = createHash('sha256');
-  hash.update(promptWords).update('\u0000').update(wordsForMatching(request.negativePrompt));
+  let text = `${promptWords}\u0000${wordsForMatching(request.negativePrompt)}`;
   // Every other field, in name order, so a field added to requests later counts too. Nested values
   // (region, images, source) come from the one validator, so their own key order is stable.
   for (const key of Object.keys(request).sort()) {
     if (key === 'prompt' || key === 'negativePrompt' || (key === 'seed' && !includeSeed)) continue;
     const value = request[key as keyof GenerationRequest];
     if (value === undefined) continue;
-    hash.update('\u0000').update(key).update('=').update(JSON.stringify(value));
+    text += `\u0000${key}=${JSON.stringify(value)}`;
   }
-  return hash.digest('hex').slice(0, 32);
+  // One update of the whole text hashes the same bytes as one update per part, at a fraction of
+  // the cost (admission computes this for every request).
+  return createHash('sha256').update(text).digest('hex').slice(0, 32);
 }

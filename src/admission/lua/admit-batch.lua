@@ -68,10 +68,11 @@ local jobName = args[7]
 local jobOptions = cjson.decode(args[8])
 local count = (#keys - 11) / 9
 
+local bullKeys = {keys[3], keys[4], keys[5], keys[6], keys[7], keys[8], keys[9], keys[10], keys[11]}
+
 local function addJob(jobId, priority, data)
   jobOptions["priority"] = priority
   jobOptions["jobId"] = jobId
-  local bullKeys = {keys[3], keys[4], keys[5], keys[6], keys[7], keys[8], keys[9], keys[10], keys[11]}
   for i = 1, #KEYS do KEYS[i] = bullKeys[i] end
   for i = 1, #ARGV do ARGV[i] = nil end
   ARGV[1] = cmsgpack.pack({queuePrefix, jobId, jobName, now})
@@ -84,6 +85,23 @@ local function fmt(n) return string.format("%d", n) end
 
 local function msToMidnight()
   return (today + 1) * 86400000 - now
+end
+
+-- Nothing in this script pushes to the wait list or moves jobs to active (BullMQ's add only
+-- touches the prioritized set), so both lengths are read once per batch.
+local waitingCount = rcall("LLEN", keys[2])
+local activeCount = rcall("LLEN", keys[9])
+
+-- Whether a scope suspended anyone at all, read once per scope per batch (only other scripts
+-- change the set): the per-member lookup is skipped for scopes that suspended no one.
+local anySuspended = {}
+local function suspendedIn(key, userId)
+  local any = anySuspended[key]
+  if any == nil then
+    any = rcall("SCARD", key) > 0
+    anySuspended[key] = any
+  end
+  return any and rcall("SISMEMBER", key, userId) == 1
 end
 
 -- Policies are read once per scope per batch (only other scripts change them).
@@ -152,7 +170,7 @@ local function admitOne(k, a)
   end
 
   -- 1. suspended
-  if rcall("SISMEMBER", k[7], userId) == 1 then
+  if suspendedIn(k[7], userId) then
     return {"refused", "suspended", 0, ""}
   end
 
@@ -284,8 +302,8 @@ local function admitOne(k, a)
 
   -- Place among waiting jobs: jobs without priority run first, then prioritized ones by score.
   local rank = rcall("ZRANK", keys[6], jobId) or 0
-  local position = rank + rcall("LLEN", keys[2]) + 1
-  return {"accepted", position, fmt(balance), priority, rcall("LLEN", keys[9])}
+  local position = rank + waitingCount + 1
+  return {"accepted", position, fmt(balance), priority, activeCount}
 end
 
 local replies = {}
