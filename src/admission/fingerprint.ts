@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { hash } from 'node:crypto';
 import type { GenerationRequest } from '../request/types.ts';
 
 /**
@@ -40,7 +40,7 @@ export function requestFingerprint(
     if (value === undefined) continue;
     text += `\u0000${key}=${JSON.stringify(value)}`;
   }
-  // One update of the whole text hashes the same bytes as one update per part, at a fraction of
-  // the cost (admission computes this for every request).
-  return createHash('sha256').update(text).digest('hex').slice(0, 32);
+  // The whole text at once hashes the same bytes as one update per part, at a fraction of the
+  // cost (admission computes this for every request; crypto.hash is the one-shot form).
+  return hash('sha256', text, 'hex').slice(0, 32);
 }

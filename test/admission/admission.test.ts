@@ -130,6 +130,44 @@ describe('admission', () => {
     accepted(await services.admission.admit(admission(member('jack', 'guild-other'))));
   });
 
+  it("judges each request of a burst from several scopes by its own scope's rules", async () => {
+    // Sent together, these are judged in one script run; each scope's settings must still apply
+    // to its own members only.
+    const capped = { kind: 'discord' as const, id: 'guild-burst-capped' };
+    const strict = { kind: 'discord' as const, id: 'guild-burst-strict' };
+    await services.quotas.set(admin(capped.id), capped, { dailyCap: 2 });
+    await services.quotas.set(admin(strict.id), strict, {
+      suspend: ['mallory'],
+      bannedWords: { add: ['fox'] },
+    });
+    const fox = { prompt: 'a fox in the snow' };
+    const burst = [
+      admission(member('ned', capped.id), fox),
+      admission(member('mallory', strict.id)),
+      admission(member('olga', 'guild-burst-plain'), fox),
+      admission(member('pam', capped.id)),
+      admission(member('quinn', strict.id), fox),
+      admission(member('rob', strict.id)),
+      admission(member('sue', capped.id)),
+      admission(member('mallory', 'guild-burst-plain')),
+    ];
+    const results = await Promise.all(burst.map((input) => services.admission.admit(input)));
+    const outcomes = results.map((r) => (r.accepted ? 'accepted' : r.reason));
+    expect(outcomes).toEqual([
+      'accepted',
+      'suspended',
+      'accepted',
+      'accepted',
+      'banned-word',
+      'accepted',
+      'scope-budget',
+      'accepted',
+    ]);
+    expect((await services.credits.balance(member('sue', capped.id))).total).toBe(10);
+    expect((await services.credits.balance(member('quinn', strict.id))).total).toBe(10);
+    expect((await services.credits.balance(member('mallory', 'guild-burst-plain'))).total).toBe(9);
+  });
+
   it('refuses banned words as whole words, whatever their case', async () => {
     const scope = { kind: 'discord' as const, id: 'guild-words' };
     await services.quotas.set(admin('guild-words'), scope, { bannedWords: { add: ['Gore', 'blood bath'] } });

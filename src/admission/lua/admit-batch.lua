@@ -9,21 +9,22 @@
   one as the function `bullmqAddPrioritizedJob`; it reads KEYS and ARGV, which are refilled with
   its arguments before each call (this script copied its own first).
 
-  Input (numkeys = 11 + 9 per request):
+  Input (numkeys = 11 + 4 per scope + 5 per request; a scope's keys come once per batch):
     KEYS[1]  open reservations zset         <p>:reservations
     KEYS[2]  generate wait list             <p>:generate:wait
     KEYS[3..11] BullMQ's addPrioritizedJob keys of the generate queue, in its order:
              marker, meta, id, prioritized, delayed, completed, active, events, pc
-    then per request i (base = 11 + 9 * (i - 1)):
+    then per scope s (base = 11 + 4 * (s - 1)):
+    KEYS[base+1] scope policy (JSON)       <p>:policy:<scope>
+    KEYS[base+2] scope suspended set       <p>:suspended:<scope>
+    KEYS[base+3] scope spend today         <p>:scope-spent:<scope>:<day>
+    KEYS[base+4] scope members set         <p>:members:<scope>
+    then per request i (base = 11 + 4 * scopes + 5 * (i - 1)):
     KEYS[base+1] member hash               <p>:member:<scope>:<user>
     KEYS[base+2] member ledger stream      <p>:ledger:<scope>:<user>
     KEYS[base+3] member pending jobs zset  <p>:pending:<scope>:<user>
     KEYS[base+4] duplicate-request marker  <p>:dup:<scope>:<user>:<fingerprint>
     KEYS[base+5] reservation hash          <p>:reservation:<jobId>
-    KEYS[base+6] scope policy (JSON)       <p>:policy:<scope>
-    KEYS[base+7] scope suspended set       <p>:suspended:<scope>
-    KEYS[base+8] scope spend today         <p>:scope-spent:<scope>:<day>
-    KEYS[base+9] scope members set         <p>:members:<scope>
 
     ARGV[1]  now (ms since epoch)
     ARGV[2]  today (UTC day number)
@@ -33,7 +34,9 @@
     ARGV[6]  generate queue key prefix (<p>:generate:)
     ARGV[7]  job name
     ARGV[8]  job options JSON as BullMQ stores them (priority and jobId are set per job)
-    then per request i (base = 8 + 10 * (i - 1)):
+    ARGV[9]  number of scopes
+    then per scope s: ARGV[9+s] scope key (<kind>:<id>)
+    then per request i (base = 9 + scopes + 9 * (i - 1)):
     ARGV[base+1]  user id
     ARGV[base+2]  cost (milli-credits)
     ARGV[base+3]  member roles JSON array
@@ -42,8 +45,7 @@
     ARGV[base+6]  steps
     ARGV[base+7]  job id
     ARGV[base+8]  job data JSON (the job's data, also kept in the reservation)
-    ARGV[base+9]  scope key (<kind>:<id>)
-    ARGV[base+10] fingerprint
+    ARGV[base+9]  its scope's number s
 
   Output: one reply per request, in order:
     {"existing", status, cost}                      the same request id came before
@@ -66,7 +68,8 @@ local maxLen = args[5]
 local queuePrefix = args[6]
 local jobName = args[7]
 local jobOptions = cjson.decode(args[8])
-local count = (#keys - 11) / 9
+local scopeCount = tonumber(args[9])
+local count = (#keys - 11 - 4 * scopeCount) / 5
 
 local bullKeys = {keys[3], keys[4], keys[5], keys[6], keys[7], keys[8], keys[9], keys[10], keys[11]}
 
@@ -308,12 +311,17 @@ end
 
 local replies = {}
 for i = 1, count do
-  local kb = 11 + 9 * (i - 1)
-  local ab = 8 + 10 * (i - 1)
+  local kb = 11 + 4 * scopeCount + 5 * (i - 1)
+  local ab = 9 + scopeCount + 9 * (i - 1)
   local k = {}
-  for j = 1, 9 do k[j] = keys[kb + j] end
+  for j = 1, 5 do k[j] = keys[kb + j] end
   local a = {}
-  for j = 1, 10 do a[j] = args[ab + j] end
+  for j = 1, 8 do a[j] = args[ab + j] end
+  -- The request's scope: its keys as k[6..9] and its key as a[9], as admitOne reads them.
+  local s = tonumber(args[ab + 9])
+  local sb = 11 + 4 * (s - 1)
+  for j = 1, 4 do k[5 + j] = keys[sb + j] end
+  a[9] = args[9 + s]
   replies[i] = admitOne(k, a)
 end
 return replies
