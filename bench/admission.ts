@@ -147,6 +147,10 @@ try {
   // Rounds alternate raw and admission (and which goes first), and each side's figure is its
   // median round: on a machine shared with other work, load that comes and goes falls on both
   // sides alike instead of on whichever ran at the wrong moment. Latencies pool every round.
+  // One full unmeasured round of each first: later rounds ran faster than the first before this
+  // (JIT, connection and Redis warm-up), which favoured whichever side ran later.
+  await rawAdds('{bench-raw-warm}');
+  await admissions('{bench-admission-warm}');
   const rawRounds: { perS: number; latencies: number[] }[] = [];
   const admRounds: { perS: number; latencies: number[]; accepted: number }[] = [];
   for (let round = 0; round < ROUNDS; round++) {
