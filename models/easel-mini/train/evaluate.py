@@ -135,19 +135,26 @@ def analyse(img):
     return res
 
 
+CAPTION_STYLES = [  # the caption styles of scenes.py that name the background
+    lambda fg, sh, bg: f"{scenes.article(fg)} {fg} {sh} on {scenes.article(bg)} {bg} background",
+    lambda fg, sh, bg: f"{fg} {sh}, {bg} background",
+    lambda fg, sh, bg: f"{scenes.article(fg)} {fg} {sh} on {bg}",
+    lambda fg, sh, bg: f"{bg} background with {scenes.article(fg)} {fg} {sh}",
+    lambda fg, sh, bg: f"a picture of {scenes.article(fg)} {fg} {sh} on {scenes.article(bg)} {bg} background",
+    lambda fg, sh, bg: f"{scenes.article(fg)} {fg} {sh} in front of {scenes.article(bg)} {bg} background",
+    lambda fg, sh, bg: f"{fg} {sh} on {bg} background",
+]
+
+
 def eval_prompts(n_seeds=3):
-    """72 prompts (3 shapes x 8 colours x 3 backgrounds, several caption styles) x n_seeds seeds."""
+    """72 prompts (3 shapes x 8 colours x 3 backgrounds, the 7 caption styles in turn) x n_seeds seeds."""
     items = []
     k = 0
     for si, shape in enumerate(scenes.SHAPES):
         for fi, fg in enumerate(scenes.COLOURS):
             for j in range(3):
                 bg = scenes.COLOURS[(fi + 1 + (3 * j + si + fi) % 7) % 8]
-                a = scenes.article(fg)
-                style = k % 3
-                p = (f"{a} {fg} {shape} on {scenes.article(bg)} {bg} background" if style == 0 else
-                     f"{fg} {shape}, {bg} background" if style == 1 else
-                     f"a picture of {a} {fg} {shape} on {scenes.article(bg)} {bg} background")
+                p = CAPTION_STYLES[k % len(CAPTION_STYLES)](fg, shape, bg)
                 k += 1
                 for s in range(n_seeds):
                     items.append({"prompt": p, "fg": fg, "shape": shape, "bg": bg, "seed": 1000 + 17 * k + s})

@@ -2,8 +2,11 @@
 
 Images are 32x32 RGB.  Shapes are drawn on a 4x supersampled grid and averaged
 down (box filter), so edges carry fractional coverage.  Every shape's bounding
-box is s x s (s in [SIZE_MIN, SIZE_MAX] pixels) and lies at least MARGIN pixels
-inside the image, so the border always shows the background.
+box is s x s (s uniform in [SIZE_MIN, SIZE_MAX] pixels), its centre uniform within
++-JITTER pixels of the image centre and the box at least MARGIN pixels inside the
+image, so the border always shows the background.  Circles, axis-aligned squares,
+upright isosceles triangles (apex up, base = height = s).  The shape colour and the
+background colour are always different.
 """
 import math
 import random
@@ -12,9 +15,9 @@ import torch
 
 IMAGE_SIZE = 32
 SUPERSAMPLE = 4
-SIZE_MIN, SIZE_MAX = 12.0, 22.0
+SIZE_MIN, SIZE_MAX = 15.0, 22.0
 MARGIN = 3.0
-JITTER = 5.0  # the shape's centre is within +-JITTER pixels of the image centre (and MARGIN inside)
+JITTER = 2.0  # the shape's centre is within +-JITTER pixels of the image centre (and MARGIN inside)
 
 # Distinct colours, 0-255 RGB.
 PALETTE = {
@@ -113,10 +116,10 @@ def sample_scene_params(B, gen):
     return shape_idx, fg_idx, bg_idx, size, cx, cy
 
 
-def batch(B, gen, rng, p_drop=0.1, p_no_bg=0.25):
-    """A training batch: images [B,3,32,32] in [-1,1] and captions (list of str)."""
+def batch(B, gen, rng, p_drop=0.1, p_no_bg=0.25, return_cov=False):
+    """A training batch: images [B,3,32,32] in [-1,1] and captions (list of str) (and the coverage)."""
     shape_idx, fg_idx, bg_idx, size, cx, cy = sample_scene_params(B, gen)
-    img, _ = render(shape_idx, fg_idx, bg_idx, size, cx, cy)
+    img, cov = render(shape_idx, fg_idx, bg_idx, size, cx, cy)
     caps = []
     for i in range(B):
         u = rng.random()
@@ -125,6 +128,8 @@ def batch(B, gen, rng, p_drop=0.1, p_no_bg=0.25):
         else:
             caps.append(caption(COLOURS[fg_idx[i]], SHAPES[shape_idx[i]], COLOURS[bg_idx[i]], rng,
                                 with_bg=rng.random() >= p_no_bg))
+    if return_cov:
+        return img, caps, cov
     return img, caps
 
 

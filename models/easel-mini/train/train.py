@@ -11,6 +11,7 @@ import argparse
 import copy
 import os
 import random
+import signal
 import sys
 import time
 
@@ -59,7 +60,12 @@ def main():
     ap.add_argument("--warmup", type=int, default=300)
     ap.add_argument("--ema", type=float, default=0.999)
     ap.add_argument("--p-drop", type=float, default=0.1, help="caption dropout for classifier-free guidance")
-    ap.add_argument("--snr-gamma", type=float, default=5.0, help="clamp the x0 weight (snr+1) at gamma+1; 0: off")
+    ap.add_argument("--snr-gamma", type=float, default=0.0, help="clamp the x0 weight (snr+1) at gamma+1; 0: off")
+    ap.add_argument("--fg-weight", type=float, default=4.0,
+                    help="extra loss weight on the shape and the pixel around it (0: plain MSE)")
+    ap.add_argument("--size-min", type=float, default=scenes.SIZE_MIN, help="smallest shape (pixels)")
+    ap.add_argument("--size-max", type=float, default=scenes.SIZE_MAX, help="largest shape (pixels)")
+    ap.add_argument("--jitter", type=float, default=scenes.JITTER, help="max offset of the shape from the centre")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--threads", type=int, default=1, help="1 is best on a busy shared machine")
     ap.add_argument("--ckpt-every", type=float, default=4.0, help="minutes between checkpoints")
@@ -68,6 +74,7 @@ def main():
     args = ap.parse_args()
 
     torch.set_num_threads(args.threads)
+    scenes.SIZE_MIN, scenes.SIZE_MAX, scenes.JITTER = args.size_min, args.size_max, args.jitter
     os.makedirs(args.out, exist_ok=True)
     ck_path = os.path.join(args.out, "ckpt.pt")
     torch.manual_seed(args.seed)
@@ -103,12 +110,14 @@ def main():
         os.replace(path + ".tmp", path)
 
     acp = ALPHAS_CUMPROD
+    stop = []
+    signal.signal(signal.SIGTERM, lambda *_: stop.append(1))  # kill PID: checkpoint, then stop
     t_start = time.time() - trained_s
     last_ck = last_keep = time.time()
     loss_acc, n_acc, t_log = 0.0, 0, time.time()
     while True:
         trained_s = time.time() - t_start
-        if trained_s >= budget_total or (args.steps and step >= args.steps):
+        if stop or trained_s >= budget_total or (args.steps and step >= args.steps):
             break
         frac = trained_s / budget_total
         d0 = 1 - args.decay_frac
@@ -122,7 +131,7 @@ def main():
         for g in opt.param_groups:
             g["lr"] = lr
 
-        img, caps = scenes.batch(args.batch, gen, rng, p_drop=args.p_drop)
+        img, caps, cov = scenes.batch(args.batch, gen, rng, p_drop=args.p_drop, return_cov=True)
         ids = encode_captions(caps, rng)
         x0 = unshuffle(img) * S
         t = torch.randint(0, NUM_TRAIN_TIMESTEPS, (args.batch,))
@@ -133,7 +142,13 @@ def main():
         v = a * noise - s * x0
         ctx, _ = te(ids)
         pred = unet(xt, t.float(), ctx)
-        per = F.mse_loss(pred, v, reduction="none").mean(dim=(1, 2, 3))
+        err = F.mse_loss(pred, v, reduction="none")
+        if args.fg_weight > 0:  # emphasise the shape (its outline carries the shape signal)
+            region = (F.max_pool2d(cov, 3, stride=1, padding=1) > 0.01).float()
+            wl = unshuffle((1 + args.fg_weight * region).expand(-1, 3, -1, -1))
+            per = (wl * err).mean(dim=(1, 2, 3)) / wl.mean(dim=(1, 2, 3))
+        else:
+            per = err.mean(dim=(1, 2, 3))
         if args.snr_gamma > 0:
             snr = acp[t] / (1 - acp[t])
             w = torch.clamp(snr + 1, max=args.snr_gamma + 1) / (snr + 1)
