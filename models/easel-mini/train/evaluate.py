@@ -2,7 +2,7 @@
 """Sample easel-mini with DDIM (diffusers' DDIMScheduler math, v-prediction, x0 clipping,
 classifier-free guidance) and score the pictures with pixel statistics.
 
-  /usr/bin/python3 models/easel-mini/train/evaluate.py --ckpt /tmp/easel-mini/ckpt.pt --steps 25 --guidance 4
+  /usr/bin/python3 models/easel-mini/train/evaluate.py --ckpt /tmp/easel-mini/ckpt.pt --steps 25 --guidance 1.5
 
 Scoring of one 32x32 RGB picture (uint8), as the TS engine test should do it:
   background  median colour of the 2-pixel border ring -> nearest palette colour (Euclidean RGB)
@@ -59,7 +59,7 @@ def ddim_step(v, t, x, n, clip_range):
 
 
 @torch.no_grad()
-def sample(te, unet, S, prompts, seeds, steps=25, guidance=4.0, clip_range="S", spacing="trailing", h=16, w=16,
+def sample(te, unet, S, prompts, seeds, steps=25, guidance=1.5, clip_range="S", spacing="trailing", h=16, w=16,
            batch=128):
     """Returns uint8 images [N,32,32,3] (N = len(prompts); seeds[i] seeds prompt i's noise)."""
     clip = S if clip_range == "S" else clip_range
@@ -193,7 +193,7 @@ def main():
     ap.add_argument("--ckpt", default="/tmp/easel-mini/ckpt.pt")
     ap.add_argument("--raw", action="store_true")
     ap.add_argument("--steps", type=int, default=25)
-    ap.add_argument("--guidance", type=float, nargs="+", default=[4.0])
+    ap.add_argument("--guidance", type=float, nargs="+", default=[1.5])
     ap.add_argument("--clip", default="S", help="'S' (pixels to [-1,1]), 'none', or a number")
     ap.add_argument("--spacing", default="trailing")
     ap.add_argument("--seeds", type=int, default=3)

@@ -33,7 +33,7 @@ def main():
     ap.add_argument("--out", default=os.path.join(HERE, "..", "..", "..", "docs", "easel-mini-sample.png"))
     ap.add_argument("--seed", type=int, default=42)
     ap.add_argument("--steps", type=int, default=25)
-    ap.add_argument("--guidance", type=float, default=4.0)
+    ap.add_argument("--guidance", type=float, default=1.5)
     ap.add_argument("--tile", type=int, default=256)
     ap.add_argument("--cols", type=int, default=4)
     ap.add_argument("--prompts", nargs="*", default=PROMPTS)
