@@ -79,7 +79,7 @@ describe('the default model', () => {
       width: 512,
       height: 512,
       steps: 25,
-      guidance: 4,
+      guidance: 1.5,
       sampler: 'ddim',
       seed: 7,
     });

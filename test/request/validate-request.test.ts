@@ -65,7 +65,7 @@ describe('validateRequest: accepted requests', () => {
     expect(accepted(validate('a red circle --model shapes'))).toMatchObject({
       model: 'easel-mini',
       steps: 25,
-      guidance: 4,
+      guidance: 1.5,
       sampler: 'ddim',
     });
     expect(accepted(validate('a cat --model TURBO'))).toMatchObject({
