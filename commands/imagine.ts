@@ -105,7 +105,7 @@ export async function handleImagine(
   const { config, registry } = services;
   const validated = validateRequest(raw, {
     registry,
-    defaultModel: defaultModelId(config.DEFAULT_MODEL, registry),
+    defaultModel: defaultModelId(config.DEFAULT_MODEL, registry, config.MODELS_DIR),
     mode: input.initImage ? 'img2img' : 'txt2img',
     // Tier limits are the admission script's to check (it reads them atomically); this is the deployment's.
     limits: { maxPixels: config.MAX_PIXELS },

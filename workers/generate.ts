@@ -88,7 +88,7 @@ export async function startGenerateRole(
 }
 
 function warmUp(config: Config, catalog: Registry, store: ModelStore, logger: RoleContext['logger']): void {
-  const entry = findModel(catalog, defaultModelId(config.DEFAULT_MODEL, catalog));
+  const entry = findModel(catalog, defaultModelId(config.DEFAULT_MODEL, catalog, config.MODELS_DIR));
   if (entry === undefined || entry.kind === 'upscaler') return;
   const started = performance.now();
   store

@@ -199,7 +199,7 @@ async function generate(
   for (const image of images) {
     if (!isAbsent(body[image.field])) raw[image.raw] = { artifactId: 'pending' };
   }
-  const defaultModel = defaultModelId(ctx.config.DEFAULT_MODEL, ctx.services.registry);
+  const defaultModel = defaultModelId(ctx.config.DEFAULT_MODEL, ctx.services.registry, ctx.config.MODELS_DIR);
   if (endpoint.mode === 'upscale') {
     // The validator wants the image's size for an upscale; check everything else first.
     raw.width = UPSCALE_INPUT_MIN;
