@@ -139,6 +139,33 @@ export function describeAction(action: ButtonAction): string {
   }
 }
 
+function varyLabel(strength: number | undefined): string {
+  if (strength === VARIATION_STRENGTH.subtle) return 'Vary (Subtle)';
+  if (strength === VARIATION_STRENGTH.strong) return 'Vary (Strong)';
+  return strength === undefined ? 'Variation' : `Variation (strength ${strength})`;
+}
+
+/**
+ * One line naming what a job does, for status and result messages: the prompt for `/imagine`, the
+ * action and image for a button ("Upscale 2x of image 1 · a red circle"). `prompt` comes already
+ * formatted for the platform (escaped, truncated, emphasised).
+ */
+export function describeJob(request: GenerationRequest, prompt: string): string {
+  const image = request.source ? ` of image ${request.source.index + 1}` : '';
+  switch (request.mode) {
+    case 'upscale':
+      return `Upscale ${request.upscale ?? 2}x${image} · ${prompt}`;
+    case 'variation':
+      return `${varyLabel(request.strength)}${image} · ${prompt}`;
+    case 'inpaint':
+      return `Inpaint${image} · ${prompt}`;
+    case 'outpaint':
+      return `Zoom Out ${request.zoomOut ?? 2}x${image} · ${prompt}`;
+    default:
+      return request.source ? `Reroll · ${prompt}` : prompt;
+  }
+}
+
 /** A button as both chat platforms draw it (Slack `action_id`, Discord `custom_id`). */
 export interface ActionButton {
   label: string;

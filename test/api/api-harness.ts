@@ -16,7 +16,7 @@ import { createLogger } from '../../src/log/logger.ts';
 import { type DeliverWorker, startDeliverWorker } from '../../workers/deliver.ts';
 import { startGenerateRole } from '../../workers/generate.ts';
 import { testRedisUrl, uniquePrefix } from '../support/redis.ts';
-import { tinyEntry, tinyWorld } from '../support/tiny-models.ts';
+import { tinyEntry, tinyModelEnv, tinyWorld } from '../support/tiny-models.ts';
 
 /**
  * The REST API as a client sees it: the real Fastify server listening on a loopback port, real
@@ -80,9 +80,7 @@ export async function startApiHarness(options: HarnessOptions = {}): Promise<Api
     API_SYNC_WAIT_MS: '0',
     DEFAULT_COOLDOWN_S: '0',
     DEFAULT_PENDING_CAP: '50',
-    ...(tiny
-      ? { MODELS_DIR: tiny.modelsDir, DEFAULT_MODEL: 'tiny', EXECUTION_PROVIDERS: 'cpu', ENGINE_THREADS: '1' }
-      : {}),
+    ...(tiny ? tinyModelEnv(tiny) : {}),
     ...options.env,
   });
   const logger = createLogger(config.LOG_LEVEL);

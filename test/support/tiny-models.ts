@@ -47,6 +47,16 @@ export interface TinyWorld {
   store: ModelStore;
 }
 
+/** Configuration that points a deployment at a tiny world's `tiny` model, rendering on one CPU thread. */
+export function tinyModelEnv(world: TinyWorld): Record<string, string> {
+  return {
+    MODELS_DIR: world.modelsDir,
+    DEFAULT_MODEL: 'tiny',
+    EXECUTION_PROVIDERS: 'cpu',
+    ENGINE_THREADS: '1',
+  };
+}
+
 /**
  * A models folder holding every tiny variant (and, on request, an upscaler and an NSFW classifier),
  * a catalog listing them, and a model store over it.

@@ -1,4 +1,4 @@
-import { VARIATION_STRENGTH } from '../../../commands/actions.ts';
+import { describeJob } from '../../../commands/actions.ts';
 import type { GenerationRequest } from '../../request/types.ts';
 
 /**
@@ -45,28 +45,9 @@ export function truncate(text: string, max: number): string {
   return chars.length <= max ? text : `${chars.slice(0, max - 1).join('')}…`;
 }
 
-function varyLabel(strength: number | undefined): string {
-  if (strength === VARIATION_STRENGTH.subtle) return 'Vary (Subtle)';
-  if (strength === VARIATION_STRENGTH.strong) return 'Vary (Strong)';
-  return 'Variation';
-}
-
 /** What a job does, in a few words: the prompt, or the button that made it and the prompt. */
 export function jobTitle(request: GenerationRequest): string {
-  const prompt = `**${escapeMarkdown(truncate(request.prompt || '(no prompt)', TITLE_MAX))}**`;
-  const image = request.source ? ` of image ${request.source.index + 1}` : '';
-  switch (request.mode) {
-    case 'upscale':
-      return `Upscale ${request.upscale ?? 2}x${image} · ${prompt}`;
-    case 'variation':
-      return `${varyLabel(request.strength)}${image} · ${prompt}`;
-    case 'inpaint':
-      return `Inpaint${image} · ${prompt}`;
-    case 'outpaint':
-      return `Zoom Out ${request.zoomOut ?? 2}x${image} · ${prompt}`;
-    default:
-      return request.source ? `Reroll · ${prompt}` : prompt;
-  }
+  return describeJob(request, `**${escapeMarkdown(truncate(request.prompt || '(no prompt)', TITLE_MAX))}**`);
 }
 
 function stateLine(state: StatusState): string {

@@ -28,7 +28,7 @@ import {
   type SlackHttpAnswer,
 } from '../../fakes/slack/signed-request.ts';
 import { testRedisUrl, uniquePrefix } from '../../support/redis.ts';
-import { tinyEntry, tinyWorld } from '../../support/tiny-models.ts';
+import { tinyEntry, tinyModelEnv, tinyWorld } from '../../support/tiny-models.ts';
 
 /**
  * One easel Slack frontend wired for a test: the fake Slack, real Services on the private test
@@ -98,9 +98,7 @@ export async function startSlackHarness(options: HarnessOptions): Promise<SlackH
     SLACK_API_URL: fake.apiUrl,
     SLACK_PORT: '0',
     DEFAULT_COOLDOWN_S: '0',
-    ...(tiny
-      ? { MODELS_DIR: tiny.modelsDir, DEFAULT_MODEL: 'tiny', EXECUTION_PROVIDERS: 'cpu', ENGINE_THREADS: '1' }
-      : {}),
+    ...(tiny ? tinyModelEnv(tiny) : {}),
     ...options.env,
   });
   const logger = createLogger(config.LOG_LEVEL);
