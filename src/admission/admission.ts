@@ -134,16 +134,13 @@ export class Admission {
     const keyList: string[] = [
       keys.openReservations,
       queueKey('wait'),
-      // BullMQ's addPrioritizedJob keys, in its order.
-      queueKey('marker'),
+      queueKey('active'),
       queueKey('meta'),
       queueKey('id'),
       queueKey('prioritized'),
-      queueKey('delayed'),
-      queueKey('completed'),
-      queueKey('active'),
       queueKey('events'),
       queueKey('pc'),
+      queueKey('marker'),
     ];
     const args: (string | number)[] = [
       now,
@@ -151,7 +148,6 @@ export class Admission {
       this.deps.config.DUPLICATE_WINDOW_S * 1000,
       this.defaultsJson,
       this.deps.ledgerMaxLen,
-      queueKey(''),
       'generate',
       this.jobOptionsJson,
     ];
@@ -194,8 +190,8 @@ export class Admission {
         memberKeys.member,
         memberKeys.ledger,
         memberKeys.pending,
-        keys.duplicate(member, item.fingerprint),
         keys.reservation(item.jobId),
+        queueKey(item.jobId),
       );
       requestArgs.push(
         member.userId,
@@ -207,6 +203,7 @@ export class Admission {
         item.jobId,
         JSON.stringify(data),
         scopeNumber,
+        item.fingerprint.slice(0, 16),
       );
     }
     const numberOfKeys = keyList.length + scopeKeys.length + requestKeys.length;
@@ -245,6 +242,8 @@ export class Admission {
           scopeNoun: scopeNoun(item.input.member.scope),
         });
       }
+      case 'error':
+        throw unavailable(new Error(`admission script failed: ${String(reply[1])}`));
       case 'existing':
         return this.repeat(item.jobId, item.input, String(reply[1]), fromMilli(reply[2] ?? 0));
       case 'accepted': {
@@ -272,20 +271,6 @@ export class Admission {
     cost: number,
   ): Promise<AdmissionResult> {
     try {
-      if (status === 'reserved') {
-        // The first admission may have died before adding its job: adding under the same id again
-        // is harmless (BullMQ keeps an existing job) and completes it.
-        const stored = await this.deps.reservations.read(jobId, true);
-        if (stored?.data) {
-          const priority = Number(await this.deps.redis.hget(this.deps.keys.reservation(jobId), 'priority'));
-          const data = JSON.parse(stored.data) as GenerateJobData;
-          await this.deps.generate.add('generate', data, {
-            ...this.jobOptions,
-            jobId,
-            priority: priority || 1,
-          });
-        }
-      }
       const balance = (await this.deps.balanceOf(input.member)).total;
       const position = status === 'reserved' ? await this.deps.positionOf(jobId) : 0;
       return { accepted: true, jobId, position, cost, balance };

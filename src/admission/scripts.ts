@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { addPrioritizedJob } from 'bullmq/dist/esm/scripts/addPrioritizedJob-9.js';
 import type { Redis } from 'ioredis';
@@ -20,35 +21,31 @@ type ScriptName = keyof typeof SCRIPTS;
 export type ScriptedRedis = Redis & Record<ScriptName, (...args: (string | number)[]) => Promise<unknown>>;
 
 /**
- * Admission creates the BullMQ job in the same atomic step as the reservation by running BullMQ's
- * own addPrioritizedJob script (the installed version's, so its job format is always BullMQ's) as a
- * function inside ours.
+ * Admission writes its BullMQ jobs itself, in the same atomic step as the reservation and batched
+ * (admit-batch.lua), exactly as BullMQ's addPrioritizedJob script writes them: running that script
+ * once per job cost about as much Redis time as all of admission's own checks and writes. The
+ * format is BullMQ's, so admission refuses to start on a BullMQ whose script differs from the one
+ * it mirrors; test/admission/job-format.test.ts compares a job added both ways, field by field.
  */
-function checkedAddScript(): string {
-  // The arguments admit-batch.lua builds follow BullMQ 6's layout; refuse to start on another.
-  const { content, keys } = addPrioritizedJob;
-  const layout = [
-    'local args = cmsgpack.unpack(ARGV[1])',
-    'local opts = cmsgpack.unpack(ARGV[3])',
-    "KEYS[9] 'pc'",
-  ];
-  if (keys !== 9 || !layout.every((line) => content.includes(line))) {
+const MIRRORED_ADD_SCRIPT = {
+  bullmq: '6.7.0',
+  sha256: 'd4652d1be004a3d7bfed76efdc706f2017f8dfd0080c51ab1f05457eeb1c3c77',
+};
+
+export function assertJobFormatMirrored(content = addPrioritizedJob.content): void {
+  if (createHash('sha256').update(content).digest('hex') !== MIRRORED_ADD_SCRIPT.sha256) {
     throw new CodedError(
       'config-invalid',
-      'The installed BullMQ changed its addPrioritizedJob script; admission needs the BullMQ 6 layout (see src/admission/lua/admit-batch.lua).',
+      `The installed BullMQ adds jobs differently from BullMQ ${MIRRORED_ADD_SCRIPT.bullmq}, whose addPrioritizedJob script src/admission/lua/admit-batch.lua mirrors. Compare the two scripts, update admit-batch.lua, run test/admission/job-format.test.ts, then update the pinned hash in src/admission/scripts.ts.`,
     );
   }
-  return content;
 }
-
-const EMBEDDED: Partial<Record<ScriptName, string>> = {
-  easelAdmitBatch: `local function bullmqAddPrioritizedJob()\n${checkedAddScript()}\nend\n`,
-};
+assertJobFormatMirrored();
 
 const sources = new Map<ScriptName, { lua: string; numberOfKeys?: number }>();
 for (const [name, file] of Object.entries(SCRIPTS) as [ScriptName, string][]) {
   const fixed = /-(\d+)\.lua$/.exec(file)?.[1];
-  const lua = (EMBEDDED[name] ?? '') + readFileSync(new URL(`./lua/${file}`, import.meta.url), 'utf8');
+  const lua = readFileSync(new URL(`./lua/${file}`, import.meta.url), 'utf8');
   sources.set(name, fixed === undefined ? { lua } : { lua, numberOfKeys: Number(fixed) });
 }
 

@@ -1,42 +1,44 @@
 --[[
   Admits a batch of generation requests, one after the other, each as one atomic step: every
   check, then its reservation and its BullMQ job. All checks of a request run before its first
-  write, so a refusal changes nothing. Batching only saves round trips: each request is judged
-  exactly as if it came alone, after the ones before it in the batch. Credits are milli-credits
-  (integers) so that fractional prices add up exactly.
+  write, so a refusal changes nothing. Batching only saves round trips and repeated work: each
+  request is judged exactly as if it came alone, after the ones before it in the batch. Credits
+  are milli-credits (integers) so that fractional prices add up exactly.
 
-  The job is created by BullMQ's own addPrioritizedJob script, which scripts.ts places above this
-  one as the function `bullmqAddPrioritizedJob`; it reads KEYS and ARGV, which are refilled with
-  its arguments before each call (this script copied its own first).
+  Writes that are the same for the whole batch (the open-reservations set, the queue's prioritized
+  set and counters, a scope's spend and members, BullMQ's marker) are made once, after the last
+  request; what a later request of the batch must see of them is kept here meanwhile.
 
-  Input (numkeys = 11 + 4 per scope + 5 per request; a scope's keys come once per batch):
+  The job is written as BullMQ's addPrioritizedJob script writes it (scripts.ts pins the BullMQ
+  script this mirrors; test/admission/job-format.test.ts compares the two): the job hash, the
+  "added" and "waiting" events, the prioritized set scored priority * 2^32 + counter, and the
+  marker that wakes workers unless the queue is paused or at its global concurrency.
+
+  Input (numkeys = 9 + 4 per scope + 5 per request; a scope's keys come once per batch):
     KEYS[1]  open reservations zset         <p>:reservations
-    KEYS[2]  generate wait list             <p>:generate:wait
-    KEYS[3..11] BullMQ's addPrioritizedJob keys of the generate queue, in its order:
-             marker, meta, id, prioritized, delayed, completed, active, events, pc
-    then per scope s (base = 11 + 4 * (s - 1)):
+    KEYS[2..9] generate queue: wait, active, meta, id, prioritized, events, pc, marker
+    then per scope s (base = 9 + 4 * (s - 1)):
     KEYS[base+1] scope policy (JSON)       <p>:policy:<scope>
     KEYS[base+2] scope suspended set       <p>:suspended:<scope>
     KEYS[base+3] scope spend today         <p>:scope-spent:<scope>:<day>
     KEYS[base+4] scope members set         <p>:members:<scope>
-    then per request i (base = 11 + 4 * scopes + 5 * (i - 1)):
+    then per request i (base = 9 + 4 * scopes + 5 * (i - 1)):
     KEYS[base+1] member hash               <p>:member:<scope>:<user>
     KEYS[base+2] member ledger stream      <p>:ledger:<scope>:<user>
     KEYS[base+3] member pending jobs zset  <p>:pending:<scope>:<user>
-    KEYS[base+4] duplicate-request marker  <p>:dup:<scope>:<user>:<fingerprint>
-    KEYS[base+5] reservation hash          <p>:reservation:<jobId>
+    KEYS[base+4] reservation hash          <p>:reservation:<jobId>
+    KEYS[base+5] BullMQ job hash           <p>:generate:<jobId>
 
     ARGV[1]  now (ms since epoch)
     ARGV[2]  today (UTC day number)
     ARGV[3]  duplicate window (ms, 0 = off)
     ARGV[4]  default policy JSON (fields a scope's policy does not set)
     ARGV[5]  ledger max length
-    ARGV[6]  generate queue key prefix (<p>:generate:)
-    ARGV[7]  job name
-    ARGV[8]  job options JSON as BullMQ stores them (priority and jobId are set per job)
-    ARGV[9]  number of scopes
-    then per scope s: ARGV[9+s] scope key (<kind>:<id>)
-    then per request i (base = 9 + scopes + 9 * (i - 1)):
+    ARGV[6]  job name
+    ARGV[7]  job options JSON as BullMQ stores them, without priority and jobId (set per job)
+    ARGV[8]  number of scopes
+    then per scope s: ARGV[8+s] scope key (<kind>:<id>)
+    then per request i (base = 8 + scopes + 10 * (i - 1)):
     ARGV[base+1]  user id
     ARGV[base+2]  cost (milli-credits)
     ARGV[base+3]  member roles JSON array
@@ -46,43 +48,37 @@
     ARGV[base+7]  job id
     ARGV[base+8]  job data JSON (the job's data, also kept in the reservation)
     ARGV[base+9]  its scope's number s
+    ARGV[base+10] request fingerprint (16 hex digits, for the duplicate filter)
 
   Output: one reply per request, in order:
     {"existing", status, cost}                      the same request id came before
     {"refused", reason, retryAfterMs, detail}
     {"accepted", position, balanceAfter, priority, activeCount}
+    {"error", message}                              this request failed; nothing after it ran
 ]]
 local rcall = redis.call
 
--- Our arguments, copied before KEYS and ARGV are refilled for BullMQ's script.
-local keys = {}
-for i = 1, #KEYS do keys[i] = KEYS[i] end
-local args = {}
-for i = 1, #ARGV do args[i] = ARGV[i] end
+local nowArg = ARGV[1]
+local now = tonumber(nowArg)
+local todayArg = ARGV[2]
+local today = tonumber(todayArg)
+local dupWindow = tonumber(ARGV[3])
+local defaults = cjson.decode(ARGV[4])
+local maxLen = ARGV[5]
+local jobName = ARGV[6]
+local optionsJsonHead = string.sub(ARGV[7], 1, -2)
+if optionsJsonHead ~= "{" then optionsJsonHead = optionsJsonHead .. "," end
+local scopeCount = tonumber(ARGV[8])
+local count = (#KEYS - 9 - 4 * scopeCount) / 5
 
-local now = tonumber(args[1])
-local today = tonumber(args[2])
-local dupWindow = tonumber(args[3])
-local defaults = cjson.decode(args[4])
-local maxLen = args[5]
-local queuePrefix = args[6]
-local jobName = args[7]
-local jobOptions = cjson.decode(args[8])
-local scopeCount = tonumber(args[9])
-local count = (#keys - 11 - 4 * scopeCount) / 5
+local openKey, waitKey, activeKey, metaKey = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
+local idKey, prioritizedKey, eventsKey, pcKey, markerKey = KEYS[5], KEYS[6], KEYS[7], KEYS[8], KEYS[9]
 
-local bullKeys = {keys[3], keys[4], keys[5], keys[6], keys[7], keys[8], keys[9], keys[10], keys[11]}
-
-local function addJob(jobId, priority, data)
-  jobOptions["priority"] = priority
-  jobOptions["jobId"] = jobId
-  for i = 1, #KEYS do KEYS[i] = bullKeys[i] end
-  for i = 1, #ARGV do ARGV[i] = nil end
-  ARGV[1] = cmsgpack.pack({queuePrefix, jobId, jobName, now})
-  ARGV[2] = data
-  ARGV[3] = cmsgpack.pack(jobOptions)
-  return bullmqAddPrioritizedJob()
-end
+-- The duplicate filter remembers a member's most recent requests: a member sending more than
+-- this many others within the window may repeat one unnoticed (the default cooldown allows 6).
+local RECENT_MAX = 16
+local FINGERPRINT_LENGTH = 16
+local RECENT_ENTRY = FINGERPRINT_LENGTH + 13
 
 local function fmt(n) return string.format("%d", n) end
 
@@ -90,48 +86,109 @@ local function msToMidnight()
   return (today + 1) * 86400000 - now
 end
 
--- Nothing in this script pushes to the wait list or moves jobs to active (BullMQ's add only
--- touches the prioritized set), so both lengths are read once per batch.
-local waitingCount = rcall("LLEN", keys[2])
-local activeCount = rcall("LLEN", keys[9])
+-- Nothing in this script pushes to the wait list or moves jobs to active, so both lengths are
+-- read once per batch.
+local waitingCount = rcall("LLEN", waitKey)
+local activeCount = rcall("LLEN", activeKey)
 
--- Whether a scope suspended anyone at all, read once per scope per batch (only other scripts
--- change the set): the per-member lookup is skipped for scopes that suspended no one.
-local anySuspended = {}
-local function suspendedIn(key, userId)
-  local any = anySuspended[key]
-  if any == nil then
-    any = rcall("SCARD", key) > 0
-    anySuspended[key] = any
+-- Per scope, read at its first request in the batch (only other scripts change these): its
+-- policy, whether it suspended anyone at all (the per-member lookup is skipped otherwise), and
+-- its spend today plus what this batch added.
+local scopes = {}
+local function scopeAt(s)
+  local scope = scopes[s]
+  if scope then return scope end
+  local base = 9 + 4 * (s - 1)
+  local stored = rcall("GET", KEYS[base + 1])
+  scope = {
+    key = ARGV[8 + s],
+    suspendedKey = KEYS[base + 2],
+    spentKey = KEYS[base + 3],
+    membersKey = KEYS[base + 4],
+    policy = stored and cjson.decode(stored) or {},
+    anySuspended = rcall("SCARD", KEYS[base + 2]) > 0,
+    spent = nil,
+    added = 0,
+    newMembers = {},
+  }
+  scopes[s] = scope
+  return scope
+end
+
+local function scopeSpent(scope)
+  if scope.spent == nil then scope.spent = tonumber(rcall("GET", scope.spentKey)) or 0 end
+  return scope.spent + scope.added
+end
+
+-- The queue's state for job placement, read once per batch at the first accepted request.
+local queue = nil
+local function queueState()
+  if queue then return queue end
+  local meta = rcall("HMGET", metaKey, "paused", "concurrency", "opts.maxLenEvents")
+  local maxEvents = meta[3]
+  if not maxEvents then
+    maxEvents = "10000"
+    rcall("HSET", metaKey, "opts.maxLenEvents", maxEvents)
   end
-  return any and rcall("SISMEMBER", key, userId) == 1
+  queue = {
+    pausedOrMaxed = meta[1] ~= false or (meta[2] ~= false and activeCount >= tonumber(meta[2])),
+    maxEvents = maxEvents,
+    -- Prioritized jobs already queued at or ahead of a priority (cached per priority), and this
+    -- batch's jobs per priority.
+    ahead = {},
+    batch = {},
+    jobs = {},
+  }
+  return queue
 end
 
--- Policies are read once per scope per batch (only other scripts change them).
-local policies = {}
-local function policyAt(key)
-  local cached = policies[key]
-  if cached then return cached end
-  local stored = rcall("GET", key)
-  local policy = {}
-  if stored then policy = cjson.decode(stored) end
-  policies[key] = policy
-  return policy
+-- Place among waiting jobs: jobs without priority run first, then prioritized ones by score
+-- (priority * 2^32 + a counter), so a new job goes after every queued job of its priority or less.
+local function placeJob(jobId, priority)
+  local q = queueState()
+  local ahead = q.ahead[priority]
+  if ahead == nil then
+    ahead = rcall("ZCOUNT", prioritizedKey, "-inf", string.format("(%.0f", (priority + 1) * 0x100000000))
+    q.ahead[priority] = ahead
+  end
+  for p, n in pairs(q.batch) do
+    if p <= priority then ahead = ahead + n end
+  end
+  q.batch[priority] = (q.batch[priority] or 0) + 1
+  q.jobs[#q.jobs + 1] = {jobId, priority}
+  return waitingCount + ahead + 1
 end
+
+local function writeJob(jobKey, jobId, priority, data)
+  local q = queueState()
+  local options = optionsJsonHead .. '"priority":' .. priority .. ',"jobId":"' .. jobId .. '"}'
+  rcall("HMSET", jobKey, "name", jobName, "data", data, "opts", options, "timestamp", nowArg,
+    "delay", "0", "priority", priority)
+  rcall("XADD", eventsKey, "*", "event", "added", "jobId", jobId, "name", jobName)
+  rcall("XADD", eventsKey, "MAXLEN", "~", q.maxEvents, "*", "event", "waiting", "jobId", jobId)
+end
+
+local openArgs = {}
 
 local function admitOne(k, a)
+  local scope = scopeAt(tonumber(a[9]))
   local userId = a[1]
   local cost = tonumber(a[2])
   local jobId = a[7]
 
   -- Idempotency: the job id derives from the request id, so a reservation under it means the
   -- same request came before (possibly concurrently): the same answer, nothing new.
-  local existing = rcall("HMGET", k[5], "status", "cost")
+  local existing = rcall("HMGET", k[4], "status", "cost")
   if existing[1] then
     return {"existing", existing[1], existing[2]}
   end
+  -- A job left after its settled reservation expired (BullMQ keeps finished jobs until a later
+  -- job's completion cleans them): the same request too; never overwrite it.
+  if rcall("EXISTS", k[5]) == 1 then
+    return {"existing", "settled", "0"}
+  end
 
-  local policy = policyAt(k[6])
+  local policy = scope.policy
   local function setting(name)
     local v = policy[name]
     if v == nil or v == cjson.null then v = defaults[name] end
@@ -173,25 +230,38 @@ local function admitOne(k, a)
   end
 
   -- 1. suspended
-  if suspendedIn(k[7], userId) then
+  if scope.anySuspended and rcall("SISMEMBER", scope.suspendedKey, userId) == 1 then
     return {"refused", "suspended", 0, ""}
   end
 
-  -- 2. the same request again within the window (the hosted APIs' spam filter)
-  if dupWindow > 0 then
-    local seenAt = tonumber(rcall("GET", k[4]))
-    if seenAt and now - seenAt < dupWindow then
-      return {"refused", "rate-limited", dupWindow - (now - seenAt), ""}
-    end
-  end
-
-  local m = rcall("HMGET", k[1], "granted", "day", "allowance", "spent", "lastAt", "reserved")
+  local m = rcall("HMGET", k[1], "granted", "day", "allowance", "spent", "lastAt", "reserved", "recent")
   local granted = tonumber(m[1]) or 0
   local storedDay = tonumber(m[2])
   local credited = tonumber(m[3]) or 0
   local storedSpent = tonumber(m[4]) or 0
   local lastAt = tonumber(m[5])
   local reserved = tonumber(m[6]) or 0
+  -- The member's recent requests, newest first, each its fingerprint and time in fixed width
+  -- ("<16 hex><13 digits>"), so finding one and keeping the newest take no parsing.
+  local recent = m[7] or ""
+
+  -- 2. the same request again within the window (the hosted APIs' spam filter)
+  local fingerprint = a[10]
+  if dupWindow > 0 then
+    local seenAt = nil
+    local at = string.find(recent, fingerprint, 1, true)
+    while at do
+      -- Only a match at the start of an entry counts (a time's digits are hex digits too).
+      if (at - 1) % RECENT_ENTRY == 0 then
+        seenAt = tonumber(string.sub(recent, at + FINGERPRINT_LENGTH, at + RECENT_ENTRY - 1))
+        break
+      end
+      at = string.find(recent, fingerprint, at + 1, true)
+    end
+    if seenAt and now - seenAt < dupWindow then
+      return {"refused", "rate-limited", dupWindow - (now - seenAt), ""}
+    end
+  end
 
   -- 3. cooldown
   local cooldownMs = limits.cooldownS * 1000
@@ -207,11 +277,8 @@ local function admitOne(k, a)
 
   -- 5. the scope's daily budget
   local dailyCap = setting("dailyCap") * 1000
-  if dailyCap > 0 then
-    local scopeSpent = tonumber(rcall("GET", k[8])) or 0
-    if scopeSpent + cost > dailyCap then
-      return {"refused", "scope-budget", msToMidnight(), ""}
-    end
+  if dailyCap > 0 and scopeSpent(scope) + cost > dailyCap then
+    return {"refused", "scope-budget", msToMidnight(), ""}
   end
 
   -- 6. banned words (whole words and phrases: both sides are normalized to " w w ")
@@ -245,7 +312,7 @@ local function admitOne(k, a)
 
   -- Writes from here on.
   local function ledger(kind, amount, balanceAfter, reason)
-    return rcall("XADD", k[2], "MAXLEN", "~", maxLen, "*", "at", args[1], "kind", kind,
+    return rcall("XADD", k[2], "MAXLEN", "~", maxLen, "*", "at", nowArg, "kind", kind,
       "amount", fmt(amount), "balance", fmt(balanceAfter), "jobId", jobId, "by", userId,
       "reason", reason)
   end
@@ -276,52 +343,82 @@ local function admitOne(k, a)
   balance = balance - cost
   ledger("reserve", -cost, balance, "")
 
-  rcall("HSET", k[1], "granted", fmt(granted - fromGranted), "day", today,
+  -- This request joins the recent ones; the oldest beyond the most kept drop out (older than the
+  -- window, they would be ignored anyway).
+  if dupWindow > 0 then
+    recent = fingerprint .. string.format("%013d", now) .. string.sub(recent, 1, (RECENT_MAX - 1) * RECENT_ENTRY)
+  end
+
+  rcall("HSET", k[1], "granted", fmt(granted - fromGranted), "day", todayArg,
     "allowance", fmt(allowance), "spent", fmt(spent + fromAllowance),
-    "lastAt", args[1], "reserved", fmt(reserved + cost))
+    "lastAt", nowArg, "reserved", fmt(reserved + cost), "recent", recent)
 
   -- Fairness: a member's n-th pending job ranks behind everyone's (n-1)-th; the tier's priority
   -- (0-9, higher sooner) orders jobs of the same rank. BullMQ runs lower numbers first.
   local tierPriority = math.max(0, math.min(9, limits.priority))
   local priority = 1 + math.min(pendingCount, 999) * 10 + (9 - tierPriority)
-  rcall("ZADD", k[3], now, jobId)
-  if dupWindow > 0 then
-    rcall("SET", k[4], args[1], "PX", dupWindow)
-  end
-  rcall("HSET", k[5], "status", "reserved", "cost", fmt(cost),
+  rcall("ZADD", k[3], nowArg, jobId)
+  rcall("HSET", k[4], "status", "reserved", "cost", a[2],
     "fromAllowance", fmt(fromAllowance), "fromGranted", fmt(fromGranted),
-    "day", today, "scope", a[9], "userId", userId, "createdAt", args[1],
+    "day", todayArg, "scope", scope.key, "userId", userId, "createdAt", nowArg,
     "priority", priority, "data", a[8])
-  rcall("ZADD", keys[1], now, jobId)
+  openArgs[#openArgs + 1] = nowArg
+  openArgs[#openArgs + 1] = jobId
   -- Counted even without a cap, so a cap set during the day sees what was already spent.
-  if rcall("INCRBY", k[8], cost) == cost then rcall("EXPIRE", k[8], 172800) end
+  scope.added = scope.added + cost
   -- A member admitted before is known to the scope already.
-  if not lastAt then rcall("SADD", k[9], userId) end
+  if not lastAt then scope.newMembers[#scope.newMembers + 1] = userId end
 
-  local added = addJob(jobId, priority, a[8])
-  if type(added) == "number" and added < 0 then
-    error("BullMQ refused job " .. jobId .. ": " .. added)
-  end
-
-  -- Place among waiting jobs: jobs without priority run first, then prioritized ones by score.
-  local rank = rcall("ZRANK", keys[6], jobId) or 0
-  local position = rank + waitingCount + 1
+  local position = placeJob(jobId, priority)
+  writeJob(k[5], jobId, priority, a[8])
   return {"accepted", position, fmt(balance), priority, activeCount}
 end
 
 local replies = {}
+local failed = nil
 for i = 1, count do
-  local kb = 11 + 4 * scopeCount + 5 * (i - 1)
-  local ab = 9 + scopeCount + 9 * (i - 1)
-  local k = {}
-  for j = 1, 5 do k[j] = keys[kb + j] end
-  local a = {}
-  for j = 1, 8 do a[j] = args[ab + j] end
-  -- The request's scope: its keys as k[6..9] and its key as a[9], as admitOne reads them.
-  local s = tonumber(args[ab + 9])
-  local sb = 11 + 4 * (s - 1)
-  for j = 1, 4 do k[5 + j] = keys[sb + j] end
-  a[9] = args[9 + s]
-  replies[i] = admitOne(k, a)
+  if failed then
+    replies[i] = {"error", failed}
+  else
+    local kb = 9 + 4 * scopeCount + 5 * (i - 1)
+    local ab = 8 + scopeCount + 10 * (i - 1)
+    local k = {KEYS[kb + 1], KEYS[kb + 2], KEYS[kb + 3], KEYS[kb + 4], KEYS[kb + 5]}
+    local a = {ARGV[ab + 1], ARGV[ab + 2], ARGV[ab + 3], ARGV[ab + 4], ARGV[ab + 5],
+      ARGV[ab + 6], ARGV[ab + 7], ARGV[ab + 8], ARGV[ab + 9], ARGV[ab + 10]}
+    -- An error (Redis out of memory, say) ends the batch here, after the writes for the requests
+    -- already accepted, so none of them is left half-done.
+    local ok, reply = pcall(admitOne, k, a)
+    if ok then
+      replies[i] = reply
+    else
+      -- redis.call raises its error as a table with the message in `err`.
+      failed = type(reply) == "table" and tostring(reply.err) or tostring(reply)
+      replies[i] = {"error", failed}
+    end
+  end
+end
+
+-- The batch's shared writes.
+if #openArgs > 0 then
+  rcall("ZADD", openKey, unpack(openArgs))
+end
+for _, scope in pairs(scopes) do
+  if scope.added > 0 and rcall("INCRBY", scope.spentKey, scope.added) == scope.added then
+    rcall("EXPIRE", scope.spentKey, 172800)
+  end
+  if #scope.newMembers > 0 then rcall("SADD", scope.membersKey, unpack(scope.newMembers)) end
+end
+if queue and #queue.jobs > 0 then
+  local n = #queue.jobs
+  -- BullMQ counts every job added (its id counter) and scores prioritized jobs by a counter too.
+  rcall("INCRBY", idKey, n)
+  local last = rcall("INCRBY", pcKey, n)
+  local scored = {}
+  for j, job in ipairs(queue.jobs) do
+    scored[#scored + 1] = string.format("%.0f", job[2] * 0x100000000 + (last - n + j) % 0x100000000)
+    scored[#scored + 1] = job[1]
+  end
+  rcall("ZADD", prioritizedKey, unpack(scored))
+  if not queue.pausedOrMaxed then rcall("ZADD", markerKey, 0, "0") end
 end
 return replies
