@@ -178,14 +178,11 @@ local function admitOne(k, a)
 
   -- Idempotency: the job id derives from the request id, so a reservation under it means the
   -- same request came before (possibly concurrently): the same answer, nothing new.
-  local existing = rcall("HMGET", k[4], "status", "cost")
-  if existing[1] then
-    return {"existing", existing[1], existing[2]}
-  end
   -- A job left after its settled reservation expired (BullMQ keeps finished jobs until a later
-  -- job's completion cleans them): the same request too; never overwrite it.
-  if rcall("EXISTS", k[5]) == 1 then
-    return {"existing", "settled", "0"}
+  -- job's completion cleans them) is the same request too; it is never overwritten.
+  if rcall("EXISTS", k[4], k[5]) > 0 then
+    local existing = rcall("HMGET", k[4], "status", "cost")
+    return {"existing", existing[1] or "settled", existing[2] or "0"}
   end
 
   local policy = scope.policy
