@@ -88,6 +88,32 @@ describe('admission', () => {
     }
   });
 
+  it('remembers each of a member’s recent requests within the window, not only the last', async () => {
+    const { services: s, clock: c } = await testServices('duplicate-recent', { DUPLICATE_WINDOW_S: '30' });
+    try {
+      const who = member('quinn');
+      for (const prompt of ['a red fox', 'a blue owl', 'a green frog', 'a grey wolf']) {
+        accepted(await s.admission.admit(admission(who, { prompt })));
+        c.advance(2_000);
+      }
+      // The first of four, 8 seconds later, behind three others.
+      expect(refused(await s.admission.admit(admission(who, { prompt: 'a red fox' }))).retryAfter).toBe(22);
+      expect(refused(await s.admission.admit(admission(who, { prompt: 'a green frog' }))).reason).toBe(
+        'rate-limited',
+      );
+      // A refusal is not a request: it does not restart the window.
+      c.advance(22_001);
+      accepted(await s.admission.admit(admission(who, { prompt: 'a red fox' })));
+      refused(await s.admission.admit(admission(who, { prompt: 'a red fox' })));
+      // The owl was asked for at 2 s: still inside the window at 30 s, outside it at 32 s.
+      refused(await s.admission.admit(admission(who, { prompt: 'a blue owl' })));
+      c.advance(2_000);
+      accepted(await s.admission.admit(admission(who, { prompt: 'a blue owl' })));
+    } finally {
+      await s.close();
+    }
+  });
+
   it('enforces the cooldown between requests and says how long to wait', async () => {
     const { services: s, clock: c } = await testServices('cooldown', { DEFAULT_COOLDOWN_S: '5' });
     try {
