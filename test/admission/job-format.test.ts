@@ -60,8 +60,8 @@ describe('jobs written by admission', () => {
           await redis.get(`${bullPrefix}:generate:${suffix}`),
         );
       }
-      expect(await redis.zrange(`${prefix}:generate:marker`, 0, -1, 'WITHSCORES')).toEqual(
-        await redis.zrange(`${bullPrefix}:generate:marker`, 0, -1, 'WITHSCORES'),
+      expect(await redis.zrange(`${prefix}:generate:marker`, '0', '-1', 'WITHSCORES')).toEqual(
+        await redis.zrange(`${bullPrefix}:generate:marker`, '0', '-1', 'WITHSCORES'),
       );
       expect(await redis.hget(`${prefix}:generate:meta`, 'opts.maxLenEvents')).toBe(
         await redis.hget(`${bullPrefix}:generate:meta`, 'opts.maxLenEvents'),
