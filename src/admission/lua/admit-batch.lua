@@ -105,14 +105,66 @@ local function scopeAt(s)
     suspendedKey = KEYS[base + 2],
     spentKey = KEYS[base + 3],
     membersKey = KEYS[base + 4],
-    policy = stored and cjson.decode(stored) or {},
     anySuspended = rcall("SCARD", KEYS[base + 2]) > 0,
     spent = nil,
     added = 0,
     newMembers = {},
   }
+  local policy = stored and cjson.decode(stored) or {}
+  local function setting(name)
+    local v = policy[name]
+    if v == nil or v == cjson.null then v = defaults[name] end
+    return v
+  end
+  -- The scope's limits for members no tier matches; tiers adjust a copy per request.
+  scope.limits = {
+    dailyAllowance = setting("dailyAllowance"),
+    cooldownS = setting("cooldownS"),
+    pendingCap = setting("pendingCap"),
+    maxPixels = setting("maxPixels"),
+    maxSteps = setting("maxSteps"),
+    priority = 0,
+  }
+  scope.dailyCap = setting("dailyCap") * 1000
+  scope.banned = setting("bannedWords")
+  if type(policy.tiers) == "table" and #policy.tiers > 0 then scope.tiers = policy.tiers end
   scopes[s] = scope
   return scope
+end
+
+-- Tiers (mirrors effectiveLimits in quota-policy.ts): the most generous value among the matching
+-- tiers that set a field; fields no matching tier sets keep the scope setting.
+local function tieredLimits(scope, rolesJson)
+  local limits = {}
+  for field, v in pairs(scope.limits) do limits[field] = v end
+  local roles = {}
+  for _, r in ipairs(cjson.decode(rolesJson)) do roles[r] = true end
+  local seen = {}
+  for _, tier in ipairs(scope.tiers) do
+    if roles[tier.role] then
+      for field, _ in pairs(limits) do
+        local v = tier[field]
+        if type(v) == "number" then
+          if not seen[field] then
+            limits[field] = v
+            seen[field] = true
+          elseif field == "cooldownS" then
+            limits[field] = math.min(limits[field], v)
+          else
+            limits[field] = math.max(limits[field], v)
+          end
+        end
+      end
+    end
+  end
+  return limits
+end
+
+-- One ledger entry; amounts and balances in milli-credits.
+local function ledger(key, kind, amount, balanceAfter, jobId, userId, reason)
+  return rcall("XADD", key, "MAXLEN", "~", maxLen, "*", "at", nowArg, "kind", kind,
+    "amount", fmt(amount), "balance", fmt(balanceAfter), "jobId", jobId, "by", userId,
+    "reason", reason)
 end
 
 local function scopeSpent(scope)
@@ -185,46 +237,8 @@ local function admitOne(k, a)
     return {"existing", existing[1] or "settled", existing[2] or "0"}
   end
 
-  local policy = scope.policy
-  local function setting(name)
-    local v = policy[name]
-    if v == nil or v == cjson.null then v = defaults[name] end
-    return v
-  end
-
-  -- Tiers (mirrors effectiveLimits in quota-policy.ts): the most generous value among the
-  -- matching tiers that set a field; fields no matching tier sets keep the scope setting.
-  local limits = {
-    dailyAllowance = setting("dailyAllowance"),
-    cooldownS = setting("cooldownS"),
-    pendingCap = setting("pendingCap"),
-    maxPixels = setting("maxPixels"),
-    maxSteps = setting("maxSteps"),
-    priority = 0,
-  }
-  local tiers = policy.tiers
-  if type(tiers) == "table" and #tiers > 0 then
-    local roles = {}
-    for _, r in ipairs(cjson.decode(a[3])) do roles[r] = true end
-    local seen = {}
-    for _, tier in ipairs(tiers) do
-      if roles[tier.role] then
-        for field, _ in pairs(limits) do
-          local v = tier[field]
-          if type(v) == "number" then
-            if not seen[field] then
-              limits[field] = v
-              seen[field] = true
-            elseif field == "cooldownS" then
-              limits[field] = math.min(limits[field], v)
-            else
-              limits[field] = math.max(limits[field], v)
-            end
-          end
-        end
-      end
-    end
-  end
+  local limits = scope.limits
+  if scope.tiers then limits = tieredLimits(scope, a[3]) end
 
   -- 1. suspended
   if scope.anySuspended and rcall("SISMEMBER", scope.suspendedKey, userId) == 1 then
@@ -273,13 +287,12 @@ local function admitOne(k, a)
   end
 
   -- 5. the scope's daily budget
-  local dailyCap = setting("dailyCap") * 1000
-  if dailyCap > 0 and scopeSpent(scope) + cost > dailyCap then
+  if scope.dailyCap > 0 and scopeSpent(scope) + cost > scope.dailyCap then
     return {"refused", "scope-budget", msToMidnight(), ""}
   end
 
   -- 6. banned words (whole words and phrases: both sides are normalized to " w w ")
-  local banned = setting("bannedWords")
+  local banned = scope.banned
   if type(banned) == "table" then
     for _, word in ipairs(banned) do
       if string.find(a[4], " " .. word .. " ", 1, true) then
@@ -308,11 +321,6 @@ local function admitOne(k, a)
   end
 
   -- Writes from here on.
-  local function ledger(kind, amount, balanceAfter, reason)
-    return rcall("XADD", k[2], "MAXLEN", "~", maxLen, "*", "at", nowArg, "kind", kind,
-      "amount", fmt(amount), "balance", fmt(balanceAfter), "jobId", jobId, "by", userId,
-      "reason", reason)
-  end
 
   -- Bring the ledger up to today: what was left of an earlier day's allowance lapses, today's (or
   -- a changed) allowance is credited, so the ledger's amounts always sum to the stored balance.
@@ -321,24 +329,25 @@ local function admitOne(k, a)
   if storedDay ~= today then
     if storedDay and storedLeft > 0 then
       balance = balance - storedLeft
-      ledger("allowance-expired", -storedLeft, balance, "day " .. storedDay)
+      ledger(k[2], "allowance-expired", -storedLeft, balance, jobId, userId, "day " .. storedDay)
     end
     if allowance > 0 then
       balance = balance + allowance
-      ledger("daily-allowance", allowance, balance, "day " .. today)
+      ledger(k[2], "daily-allowance", allowance, balance, jobId, userId, "day " .. today)
     end
   elseif credited ~= allowance then
     local delta = allowanceLeft - storedLeft
     if delta ~= 0 then
       balance = balance + delta
-      ledger("allowance-changed", delta, balance, "tier allowance now " .. limits.dailyAllowance)
+      ledger(k[2], "allowance-changed", delta, balance, jobId, userId,
+        "tier allowance now " .. limits.dailyAllowance)
     end
   end
 
   local fromAllowance = math.min(cost, allowanceLeft)
   local fromGranted = cost - fromAllowance
   balance = balance - cost
-  ledger("reserve", -cost, balance, "")
+  ledger(k[2], "reserve", -cost, balance, jobId, userId, "")
 
   -- This request joins the recent ones; the oldest beyond the most kept drop out (older than the
   -- window, they would be ignored anyway).
