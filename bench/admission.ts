@@ -185,6 +185,16 @@ try {
   console.log(
     `rounds per second: raw ${rawRounds.map((r) => r.perS.toFixed(0)).join(' ')}; admission ${admRounds.map((r) => r.perS.toFixed(0)).join(' ')}`,
   );
+  const roundP99 = (rounds: { latencies: number[] }[]) =>
+    rounds
+      .map((r) =>
+        percentile(
+          [...r.latencies].sort((a, b) => a - b),
+          99,
+        ).toFixed(0),
+      )
+      .join(' ');
+  console.log(`rounds p99 ms: raw ${roundP99(rawRounds)}; admission ${roundP99(admRounds)}`);
   console.log(
     `${'operation'.padEnd(26)} ${'per second'.padStart(10)} ${'p50 ms'.padStart(9)} ${'p99 ms'.padStart(9)}`,
   );
