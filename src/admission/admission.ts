@@ -2,7 +2,6 @@ import { Job, type Queue } from 'bullmq';
 import type { Config } from '../config/schema.ts';
 import { type CreditRates, computeCost, ratesFromConfig } from '../credits/cost.ts';
 import { assertMember } from '../credits/credit-store.ts';
-import type { Reservations } from '../credits/reservations.ts';
 import type { Balance } from '../credits/types.ts';
 import { fromMilli, toMilli, utcDay } from '../credits/units.ts';
 import { UserError } from '../errors/user-error.ts';
@@ -27,7 +26,6 @@ export interface AdmissionDeps {
   keys: AdmissionKeys;
   generate: Queue<GenerateJobData, GenerateResult>;
   quotas: QuotaStore;
-  reservations: Reservations;
   durations: DurationStats;
   /** Position of a job already queued (for a repeated request id). */
   positionOf: (jobId: string) => Promise<number>;
@@ -52,9 +50,9 @@ interface Pending {
 }
 
 /**
- * Admission: one Lua script makes every check, the reservation and the BullMQ job (through
- * BullMQ's own add script, run inside ours) in one atomic step, so there is never a reservation
- * without its job or a job without its reservation. The job id derives from the request id, which
+ * Admission: one Lua script makes every check, the reservation and the BullMQ job (written as
+ * BullMQ's own add script writes it; see scripts.ts) in one atomic step, so there is never a
+ * reservation without its job or a job without its reservation. The job id derives from the request id, which
  * makes a repeated request find its first answer.
  *
  * Requests that arrive together (a burst of interactions) are judged in one script run: one round
@@ -63,7 +61,6 @@ interface Pending {
  */
 export class Admission {
   private readonly rates: CreditRates;
-  private readonly jobOptions;
   private readonly defaultsJson: string;
   /** The job options as BullMQ stores them (its Job normalizes them); priority and id come per job. */
   private readonly jobOptionsJson: string;
@@ -72,13 +69,13 @@ export class Admission {
 
   constructor(private readonly deps: AdmissionDeps) {
     this.rates = ratesFromConfig(deps.config);
-    this.jobOptions = generateJobOptions(Math.round(deps.config.IMAGE_RETENTION_HOURS * 3600));
+    const jobOptions = generateJobOptions(Math.round(deps.config.IMAGE_RETENTION_HOURS * 3600));
     this.defaultsJson = JSON.stringify(deps.quotas.defaults());
     const {
       priority: _priority,
       jobId: _jobId,
       ...opts
-    } = new Job(deps.generate, 'generate', {}, this.jobOptions).opts;
+    } = new Job(deps.generate, 'generate', {}, jobOptions).opts;
     this.jobOptionsJson = JSON.stringify(opts);
   }
 

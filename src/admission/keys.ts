@@ -34,10 +34,6 @@ export class AdmissionKeys {
     };
   }
 
-  duplicate(member: MemberRef, fingerprint: string): string {
-    return `${this.prefix}:dup:${scopeKey(member.scope)}:${member.userId}:${fingerprint}`;
-  }
-
   reservation(jobId: string): string {
     return `${this.prefix}:reservation:${jobId}`;
   }

@@ -148,7 +148,6 @@ export async function createServices(
     keys,
     generate: queues.generate,
     quotas,
-    reservations,
     durations,
     positionOf: (jobId) => tracker.positionOf(jobId),
     balanceOf: (member) => credits.balance(member),
