@@ -69,7 +69,8 @@ export function registerJobRoutes(ctx: RouteContext): void {
         queue_num: load.generate.waiting + load.generate.delayed,
         active: load.generate.active,
         workers: load.workersOnline ?? null,
-        avg_time: round1(load.averageProcessingSeconds),
+        // Milliseconds matter here: a small model renders in well under a tenth of a second.
+        avg_time: Math.round((load.averageProcessingSeconds ?? 0) * 1000) / 1000,
         queue_time: round1(load.etaSecondsForNewJob),
         eta: round1(load.etaSecondsForNewJob),
         webhooks_pending: load.deliver.waiting + load.deliver.delayed + load.deliver.active,
