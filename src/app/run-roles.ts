@@ -30,6 +30,9 @@ export async function runRoles(config: Config, logger: Logger, embeddedRedis?: P
       }
     }
     await embeddedRedis?.stop();
+    // Let the log's pending writes finish first: at exit pino writes what is still buffered at once,
+    // which can land before a write already in progress, out of order.
+    await new Promise<void>((resolve) => logger.flush(() => resolve()));
     process.exit(0);
   };
   process.on('SIGTERM', () => void stop('SIGTERM'));
@@ -37,12 +40,13 @@ export async function runRoles(config: Config, logger: Logger, embeddedRedis?: P
 
   const roles = rolesToRun(config);
   if (roles.length === 0) logger.warn('no role is running: check ROLES and the *_ENABLED variables');
+  // Every process exposes its own queue metrics (METRICS_PORT=0 turns this off). Started first, so
+  // it is stopped last and a signal during start-up finds it in the list already.
+  if (roles.length > 0)
+    running.push(await startMetricsRole({ config, logger: logger.child({ role: 'metrics' }) }));
   for (const role of roles) {
     const starter = await loadRoleStarter(role);
     running.push(await starter({ config, logger: logger.child({ role }) }));
     logger.info({ role }, 'role started');
   }
-  // Every process exposes its own queue metrics (METRICS_PORT=0 turns this off).
-  if (roles.length > 0)
-    running.unshift(await startMetricsRole({ config, logger: logger.child({ role: 'metrics' }) }));
 }

@@ -62,6 +62,6 @@ describe('easel start', () => {
     expect(await exited).toBe(0);
     const stopped = [...log.matchAll(/"role":"(\w+)","msg":"role stopped"/g)].map((m) => m[1]);
     // roles stop in reverse start order; metrics, which serves all of them, stops last
-    expect(stopped).toEqual(['deliver', 'worker', 'api', 'metrics']);
+    expect(stopped, `the log:\n${log}`).toEqual(['deliver', 'worker', 'api', 'metrics']);
   }, 60_000);
 });
