@@ -79,6 +79,8 @@ local idKey, prioritizedKey, eventsKey, pcKey, markerKey = KEYS[5], KEYS[6], KEY
 local RECENT_MAX = 16
 local FINGERPRINT_LENGTH = 16
 local RECENT_ENTRY = FINGERPRINT_LENGTH + 13
+-- This batch's time as a recent-request entry writes it.
+local recentStamp = string.format("%013d", now)
 
 local function fmt(n) return string.format("%d", n) end
 
@@ -211,8 +213,7 @@ local function placeJob(jobId, priority)
   return waitingCount + ahead + 1
 end
 
-local function writeJob(jobKey, jobId, priority, data)
-  local q = queueState()
+local function writeJob(q, jobKey, jobId, priority, data)
   local options = optionsJsonHead .. '"priority":' .. priority .. ',"jobId":"' .. jobId .. '"}'
   rcall("HMSET", jobKey, "name", jobName, "data", data, "opts", options, "timestamp", nowArg,
     "delay", "0", "priority", priority)
@@ -352,7 +353,7 @@ local function admitOne(k, a)
   -- This request joins the recent ones; the oldest beyond the most kept drop out (older than the
   -- window, they would be ignored anyway).
   if dupWindow > 0 then
-    recent = fingerprint .. string.format("%013d", now) .. string.sub(recent, 1, (RECENT_MAX - 1) * RECENT_ENTRY)
+    recent = fingerprint .. recentStamp .. string.sub(recent, 1, (RECENT_MAX - 1) * RECENT_ENTRY)
   end
 
   rcall("HSET", k[1], "granted", fmt(granted - fromGranted), "day", todayArg,
@@ -376,7 +377,7 @@ local function admitOne(k, a)
   if not lastAt then scope.newMembers[#scope.newMembers + 1] = userId end
 
   local position = placeJob(jobId, priority)
-  writeJob(k[5], jobId, priority, a[8])
+  writeJob(queue, k[5], jobId, priority, a[8])
   return {"accepted", position, fmt(balance), priority, activeCount}
 end
 
