@@ -106,7 +106,11 @@ export class Admission {
         resolve,
         reject,
       });
-      if (!this.flushScheduled) {
+      if (this.waiting.length >= MAX_BATCH) {
+        // A full batch goes at once: in a burst, Redis starts on it while the rest is prepared.
+        const batch = this.waiting.splice(0, MAX_BATCH);
+        this.send(batch);
+      } else if (!this.flushScheduled) {
         this.flushScheduled = true;
         setImmediate(() => this.flush());
       }
@@ -116,11 +120,14 @@ export class Admission {
   private flush(): void {
     this.flushScheduled = false;
     while (this.waiting.length > 0) {
-      const batch = this.waiting.splice(0, MAX_BATCH);
-      void this.run(batch).catch((error: unknown) => {
-        for (const item of batch) item.reject(error);
-      });
+      this.send(this.waiting.splice(0, MAX_BATCH));
     }
+  }
+
+  private send(batch: Pending[]): void {
+    void this.run(batch).catch((error: unknown) => {
+      for (const item of batch) item.reject(error);
+    });
   }
 
   private async run(batch: Pending[]): Promise<void> {
@@ -186,7 +193,6 @@ export class Admission {
       requestKeys.push(
         memberKeys.member,
         memberKeys.ledger,
-        memberKeys.pending,
         keys.reservation(item.jobId),
         queueKey(item.jobId),
       );

@@ -14,7 +14,6 @@ export function scopeKey(scope: ScopeRef): string {
 export interface MemberKeys {
   member: string;
   ledger: string;
-  pending: string;
 }
 
 export class AdmissionKeys {
@@ -30,15 +29,15 @@ export class AdmissionKeys {
     return {
       member: `${this.prefix}:member:${base}`,
       ledger: `${this.prefix}:ledger:${base}`,
-      pending: `${this.prefix}:pending:${base}`,
     };
   }
 
+  /** A settled reservation (an open one is a line on its job's hash; see admit-batch.lua). */
   reservation(jobId: string): string {
     return `${this.prefix}:reservation:${jobId}`;
   }
 
-  /** Reservations not yet committed or refunded, scored by creation time (for the sweeper). */
+  /** Reservation lines not yet committed or refunded, scored by creation time (for the sweeper). */
   get openReservations(): string {
     return `${this.prefix}:reservations`;
   }

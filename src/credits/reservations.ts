@@ -1,4 +1,4 @@
-import type { AdmissionKeys } from '../admission/keys.ts';
+import { type AdmissionKeys, GENERATE_QUEUE } from '../admission/keys.ts';
 import type { ScriptedRedis } from '../admission/scripts.ts';
 import { creditsRefundedTotal, creditsSpentTotal } from '../metrics/metrics.ts';
 import { fromMilli } from './units.ts';
@@ -32,6 +32,8 @@ export interface ReservationRecord {
   settledAt?: number;
   reason?: string;
   data?: string;
+  /** An open reservation's line as admission wrote it (settle and the sweeper pass it on). */
+  line?: string;
 }
 
 export interface ReservationsDeps {
@@ -43,7 +45,15 @@ export interface ReservationsDeps {
   settledTtlS: number;
 }
 
-const FIELDS = [
+/** What settle may need when the job's hash is already gone (a cancel removed it, or an operator). */
+export interface SettleFallback {
+  /** The open reservation's line, read before the job went. */
+  line?: string;
+  /** The job's data JSON, so the settled record still describes the job. */
+  data?: string;
+}
+
+const SETTLED_FIELDS = [
   'status',
   'cost',
   'scope',
@@ -55,61 +65,116 @@ const FIELDS = [
   'data',
 ] as const;
 
+/**
+ * An open reservation's line (admit-batch.lua writes it): "<jobId> <cost> <fromAllowance>
+ * <fromGranted> <day> <scope> <userId>", milli-credits; ids never hold spaces.
+ */
+export interface OpenReservation {
+  jobId: string;
+  cost: number;
+  day: number;
+  scope: string;
+  userId: string;
+}
+
+export function parseReservationLine(line: string): OpenReservation | undefined {
+  const parts = line.split(' ');
+  if (parts.length !== 7) return undefined;
+  const [jobId, cost, , , day, scope, userId] = parts as [
+    string,
+    string,
+    string,
+    string,
+    string,
+    string,
+    string,
+  ];
+  return { jobId, cost: fromMilli(cost), day: Number(day), scope, userId };
+}
+
 export class Reservations {
   constructor(private readonly deps: ReservationsDeps) {}
 
+  /** The settled record if there is one, else the open reservation on the job's hash. */
   async read(jobId: string, withData = false): Promise<ReservationRecord | undefined> {
-    const fields: readonly (typeof FIELDS)[number][] = withData ? FIELDS : FIELDS.filter((f) => f !== 'data');
-    const values = await this.deps.redis.hmget(this.deps.keys.reservation(jobId), ...fields);
-    const get = (name: (typeof FIELDS)[number]) => values[fields.indexOf(name)] ?? undefined;
+    const { redis, keys } = this.deps;
+    const fields: readonly (typeof SETTLED_FIELDS)[number][] = withData
+      ? SETTLED_FIELDS
+      : SETTLED_FIELDS.filter((f) => f !== 'data');
+    const values = await redis.hmget(keys.reservation(jobId), ...fields);
+    const get = (name: (typeof SETTLED_FIELDS)[number]) => values[fields.indexOf(name)] ?? undefined;
     const status = get('status');
-    if (!status) return undefined;
-    const settledAt = get('settledAt');
+    if (status) {
+      const settledAt = get('settledAt');
+      return {
+        jobId,
+        status: status as ReservationRecord['status'],
+        cost: fromMilli(get('cost') ?? 0),
+        scope: get('scope') ?? '',
+        userId: get('userId') ?? '',
+        day: Number(get('day')),
+        createdAt: Number(get('createdAt')),
+        settledAt: settledAt ? Number(settledAt) : undefined,
+        reason: get('reason'),
+        data: get('data'),
+      };
+    }
+    const jobFields = withData
+      ? ['easelReservation', 'timestamp', 'data']
+      : ['easelReservation', 'timestamp'];
+    const [line, timestamp, data] = await redis.hmget(keys.queueKey(GENERATE_QUEUE, jobId), ...jobFields);
+    const open = line ? parseReservationLine(line) : undefined;
+    if (!open || !line) return undefined;
     return {
       jobId,
-      status: status as ReservationRecord['status'],
-      cost: fromMilli(get('cost') ?? 0),
-      scope: get('scope') ?? '',
-      userId: get('userId') ?? '',
-      day: Number(get('day')),
-      createdAt: Number(get('createdAt')),
-      settledAt: settledAt ? Number(settledAt) : undefined,
-      reason: get('reason'),
-      data: get('data'),
+      status: 'reserved',
+      cost: open.cost,
+      scope: open.scope,
+      userId: open.userId,
+      day: open.day,
+      createdAt: Number(timestamp),
+      ...(data ? { data } : {}),
+      line,
     };
   }
 
-  async settle(jobId: string, mode: SettleMode, reason: string, by = 'easel'): Promise<SettleOutcome> {
+  async settle(
+    jobId: string,
+    mode: SettleMode,
+    reason: string,
+    by = 'easel',
+    fallback: SettleFallback = {},
+  ): Promise<SettleOutcome> {
     const { redis, keys } = this.deps;
     // The script must be told every key it touches; the member's keys and the day come from the
-    // record, so read it first and let the script check nothing moved (it returns "stale" if so).
+    // reservation, so read it first and let the script check nothing moved (it returns "stale").
     for (let tries = 0; tries < 3; tries++) {
-      const [status, scope, userId, day] = await redis.hmget(
-        keys.reservation(jobId),
-        'status',
-        'scope',
-        'userId',
-        'day',
-      );
-      if (!status || !scope || !userId || !day) return { kind: 'missing' };
-      if (status !== 'reserved') return { kind: 'already', status: status as 'committed' | 'released' };
-      const member = keys.forMemberParts(scope, userId);
+      const [status, line] = await Promise.all([
+        redis.hget(keys.reservation(jobId), 'status'),
+        redis.hget(keys.queueKey(GENERATE_QUEUE, jobId), 'easelReservation'),
+      ]);
+      if (status) return { kind: 'already', status: status as 'committed' | 'released' };
+      const current = line ?? fallback.line;
+      const open = current ? parseReservationLine(current) : undefined;
+      if (!open || !current) return { kind: 'missing' };
+      const member = keys.forMemberParts(open.scope, open.userId);
       const reply = await redis.easelSettle(
         keys.reservation(jobId),
         keys.openReservations,
         member.member,
-        member.pending,
         member.ledger,
-        keys.scopeSpent(scope, Number(day)),
+        keys.scopeSpent(open.scope, open.day),
         keys.cancel(jobId),
+        keys.queueKey(GENERATE_QUEUE, jobId),
         mode,
         jobId,
         this.deps.clock(),
         this.deps.ledgerMaxLen,
         this.deps.settledTtlS,
-        day,
+        current,
         reason.slice(0, 200),
         by,
+        fallback.data ?? '',
       );
       const outcome = parseSettle(reply as (string | number)[]);
       if (outcome === 'stale') continue;

@@ -106,7 +106,7 @@ export async function startGenerateWorker(options: GenerateWorkerOptions): Promi
     try {
       if (job.data.v !== 1)
         throw new UnrecoverableError(`unknown generate job version ${String(job.data.v)}`);
-      const status = await redis.hget(keys.reservation(jobId), 'status');
+      const status = (await reservations.read(jobId))?.status;
       if (!status) throw new UnrecoverableError('no credit reservation for this job: it was not admitted');
       if (status === 'released') throw new UnrecoverableError('cancelled');
       if (await cancelled(jobId)) throw new Cancelled();

@@ -119,7 +119,11 @@ export class JobTracker {
       }
     }
     if (removed) {
-      const outcome = await reservations.settle(jobId, 'refund', 'cancelled', member.userId);
+      // The job's hash (where the open reservation lives) is gone now: settle by what was read.
+      const outcome = await reservations.settle(jobId, 'refund', 'cancelled', member.userId, {
+        line: record.line,
+        ...(job ? { data: JSON.stringify(job.data) } : {}),
+      });
       if (outcome.kind === 'refunded') {
         jobsFinishedTotal.inc({ outcome: 'cancelled' });
         return { was: 'waiting', refunded: outcome.returned };

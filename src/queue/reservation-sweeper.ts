@@ -3,15 +3,22 @@ import type { Redis } from 'ioredis';
 import { AdmissionKeys } from '../admission/keys.ts';
 import { withScripts } from '../admission/scripts.ts';
 import type { Services } from '../app/services.ts';
-import { LEDGER_MAX_LEN, Reservations, SETTLED_TTL_S } from '../credits/reservations.ts';
+import {
+  LEDGER_MAX_LEN,
+  parseReservationLine,
+  Reservations,
+  SETTLED_TTL_S,
+} from '../credits/reservations.ts';
 import type { Logger } from '../log/logger.ts';
+import { jobsFinishedTotal } from '../metrics/metrics.ts';
 import { failureMessage, finishFailedJob } from './final-failure.ts';
 import type { DeliverJobData, GenerateJobData, GenerateResult } from './job-data.ts';
 
 /**
- * Releases reservations nobody else will settle: the admitting process died between reserving and
- * adding the job (no job), BullMQ removed or failed a job without our processor running (too many
- * stalls). Every action goes through the settle script, so sweepers in several processes, a late
+ * Releases reservations nobody else will settle: a job removed from the queue by hand (its
+ * reservation is refunded; with the job gone, nobody can be told where it was asked for), BullMQ
+ * failed a job without our processor running (too many stalls), a worker that died between
+ * finishing and settling. Every action goes through the settle script, so sweepers in several processes, a late
  * worker and a cancel can all race safely.
  */
 export const SWEEP_GRACE_MS = 60_000;
@@ -68,39 +75,43 @@ export class ReservationSweeper {
       'WITHSCORES',
     );
     const cutoff = clock() - graceMs;
-    const ids: string[] = [];
+    const lines: string[] = [];
     for (let i = 0; i + 1 < entries.length; i += 2) {
-      if (Number(entries[i + 1]) <= cutoff) ids.push(entries[i] as string);
+      if (Number(entries[i + 1]) <= cutoff) lines.push(entries[i] as string);
     }
     // Past the old ones (scores are creation times) or at the end: start over next time.
-    this.offset = ids.length < BATCH ? 0 : this.offset + BATCH;
+    this.offset = lines.length < BATCH ? 0 : this.offset + BATCH;
     let settled = 0;
-    for (const jobId of ids) {
-      if (await this.settleIfFinished(jobId, true)) settled++;
+    for (const line of lines) {
+      const open = parseReservationLine(line);
+      if (open && (await this.settleIfFinished(open.jobId, line))) settled++;
     }
     // Settled ones left the set: step back so the walk skips nothing.
     this.offset = Math.max(0, this.offset - settled);
     return settled;
   }
 
-  /** Settles one reservation whose job is gone, failed or completed; true when it did. */
-  async settleIfFinished(jobId: string, missingMeansGone = false): Promise<boolean> {
+  /**
+   * Settles one reservation whose job is gone, failed or completed; true when it did. `goneLine`:
+   * the open reservation's line, from the open set, to refund by when the job is gone.
+   */
+  async settleIfFinished(jobId: string, goneLine?: string): Promise<boolean> {
     const { generate, reservations, deliver, logger } = this.deps;
     const state = await generate.getJobState(jobId);
     if (state !== 'failed' && state !== 'completed' && state !== 'unknown') return false;
     const job = await Job.fromId<GenerateJobData, GenerateResult>(generate, jobId);
     if (!job) {
-      if (!missingMeansGone) return false;
-      const record = await reservations.read(jobId, true);
-      if (record?.status !== 'reserved' || !record.data) return false;
-      const data = JSON.parse(record.data) as GenerateJobData;
-      logger.warn({ jobId }, 'reservation without a job: releasing it');
-      await finishFailedJob(
-        { reservations, deliver, logger },
-        jobId,
-        data,
-        'The request was lost before it reached the queue.',
+      if (goneLine === undefined) return false;
+      const open = parseReservationLine(goneLine);
+      const outcome = await reservations.settle(jobId, 'refund', 'removed from the queue', 'easel', {
+        line: goneLine,
+      });
+      if (outcome.kind !== 'refunded') return false;
+      logger.warn(
+        { jobId, member: open?.userId, scope: open?.scope },
+        'job removed from the queue: refunded',
       );
+      jobsFinishedTotal.inc({ outcome: 'failed' });
       return true;
     }
     if (state === 'failed') {

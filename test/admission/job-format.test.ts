@@ -10,7 +10,8 @@ import { accepted, admission, member, testServices } from './support.ts';
 /**
  * Admission writes its BullMQ jobs itself (admit-batch.lua), mirroring BullMQ's addPrioritizedJob.
  * A job admitted here and the same job added through BullMQ's own Queue.add must leave the same
- * traces in Redis: the job hash, the events, the prioritized score and the counters.
+ * traces in Redis: the job hash, the events, the prioritized score and the counters. The one
+ * addition is admission's own field on the job's hash, its open reservation.
  */
 describe('jobs written by admission', () => {
   it('run on the BullMQ whose add script admission mirrors', () => {
@@ -30,7 +31,7 @@ describe('jobs written by admission', () => {
       const result = accepted(await services.admission.admit(admission(member('jobformat'))));
       const ours = await Job.fromId(services.queues.generate, result.jobId);
       if (!ours) throw new Error('admitted job not found');
-      const priority = Number(await redis.hget(`${prefix}:reservation:${result.jobId}`, 'priority'));
+      const priority = Number(ours.opts.priority);
       expect(priority).toBeGreaterThan(0);
 
       await queue.add('generate', ours.data, {
@@ -41,7 +42,13 @@ describe('jobs written by admission', () => {
 
       const ourHash = await redis.hgetall(`${prefix}:generate:${result.jobId}`);
       const bullHash = await redis.hgetall(`${bullPrefix}:generate:${result.jobId}`);
-      expect(Object.keys(ourHash).sort()).toEqual(Object.keys(bullHash).sort());
+      const { easelReservation, ...ourBullFields } = ourHash;
+      // "<jobId> <cost> <fromAllowance> <fromGranted> <day> <scope> <userId>", milli-credits.
+      expect(easelReservation).toMatch(
+        new RegExp(`^${result.jobId} ${result.cost * 1000} \\d+ \\d+ \\d+ \\S+ jobformat$`),
+      );
+      expect(await redis.zscore(`${prefix}:reservations`, easelReservation as string)).not.toBeNull();
+      expect(Object.keys(ourBullFields).sort()).toEqual(Object.keys(bullHash).sort());
       for (const field of Object.keys(bullHash)) {
         if (field === 'timestamp') continue;
         if (field === 'opts' || field === 'data') {

@@ -319,18 +319,27 @@ describe('generate job lifecycle', () => {
     expect((await services.credits.history(who)).some((e) => e.kind === 'commit')).toBe(false);
   });
 
-  it('releases, through the sweeper, a reservation whose job never reached the queue', async () => {
+  it('refunds, through the sweeper, a job removed from the queue by hand', async () => {
     const who = member('orphan');
-    const job = accepted(await services.admission.admit(admission(who, {}, { origin: discordOrigin })));
-    // What a crash between reserving and enqueueing leaves: a reservation and no job.
+    const input = admission(who, {}, { origin: discordOrigin });
+    const job = accepted(await services.admission.admit(input));
+    expect(await services.credits.balance(who)).toMatchObject({ total: 9, reserved: 1 });
+    // An operator removes the waiting job (a queue dashboard, Queue.remove): its hash, with the
+    // reservation on it, is gone; the open-reservations set still has it.
     await (await services.queues.generate.getJob(job.jobId))?.remove();
     running = await worker(quick);
     expect(await running.sweeper.sweep(-1)).toBe(1);
     expect(await running.sweeper.sweep(-1)).toBe(0);
     await stop();
     expect(await services.credits.balance(who)).toMatchObject({ total: 10, reserved: 0 });
-    expect((await deliveries(job.jobId)).map((d) => d.kind)).toEqual(['failure']);
-    expect((await services.jobs.get(job.jobId))?.state).toBe('failed');
+    const refund = (await services.credits.history(who)).find((e) => e.kind === 'refund');
+    expect(refund).toMatchObject({ jobId: job.jobId, amount: 1, reason: 'removed from the queue' });
+    // Nobody can be told where it was asked for: the job's data went with it.
+    expect(await deliveries(job.jobId)).toEqual([]);
+    // The same request again is the same (now settled) job, not a second charge.
+    const again = await services.admission.admit(input);
+    expect(again).toMatchObject({ accepted: true, jobId: job.jobId });
+    expect((await services.credits.balance(who)).total).toBe(10);
   });
 
   it('refunds, through the sweeper, a job BullMQ failed without our processor (too many stalls)', async () => {

@@ -9,25 +9,31 @@
   set and counters, a scope's spend and members, BullMQ's marker) are made once, after the last
   request; what a later request of the batch must see of them is kept here meanwhile.
 
+  An open reservation is one line, "<jobId> <cost> <fromAllowance> <fromGranted> <day> <scope>
+  <userId>" (milli-credits; ids hold no spaces), kept in two places written anyway: a field of the
+  job's hash (easelReservation), and the open-reservations set, scored by creation time, where the
+  sweeper finds it even if the job was removed. Settling (settle-7.lua) removes both and writes the
+  settled record. A separate record per reservation, and a set of pending jobs per member, each
+  cost a Redis call per admission, most of what a whole check costs.
+
   The job is written as BullMQ's addPrioritizedJob script writes it (scripts.ts pins the BullMQ
   script this mirrors; test/admission/job-format.test.ts compares the two): the job hash, the
   "added" and "waiting" events, the prioritized set scored priority * 2^32 + counter, and the
   marker that wakes workers unless the queue is paused or at its global concurrency.
 
-  Input (numkeys = 9 + 4 per scope + 5 per request; a scope's keys come once per batch):
-    KEYS[1]  open reservations zset         <p>:reservations
+  Input (numkeys = 9 + 4 per scope + 4 per request; a scope's keys come once per batch):
+    KEYS[1]  open reservations zset         <p>:reservations (members: reservation lines)
     KEYS[2..9] generate queue: wait, active, meta, id, prioritized, events, pc, marker
     then per scope s (base = 9 + 4 * (s - 1)):
     KEYS[base+1] scope policy (JSON)       <p>:policy:<scope>
     KEYS[base+2] scope suspended set       <p>:suspended:<scope>
     KEYS[base+3] scope spend today         <p>:scope-spent:<scope>:<day>
     KEYS[base+4] scope members set         <p>:members:<scope>
-    then per request i (base = 9 + 4 * scopes + 5 * (i - 1)):
+    then per request i (base = 9 + 4 * scopes + 4 * (i - 1)):
     KEYS[base+1] member hash               <p>:member:<scope>:<user>
     KEYS[base+2] member ledger stream      <p>:ledger:<scope>:<user>
-    KEYS[base+3] member pending jobs zset  <p>:pending:<scope>:<user>
-    KEYS[base+4] reservation hash          <p>:reservation:<jobId>
-    KEYS[base+5] BullMQ job hash           <p>:generate:<jobId>
+    KEYS[base+3] settled reservation hash  <p>:reservation:<jobId>
+    KEYS[base+4] BullMQ job hash           <p>:generate:<jobId>
 
     ARGV[1]  now (ms since epoch)
     ARGV[2]  today (UTC day number)
@@ -46,7 +52,7 @@
     ARGV[base+5]  pixels of one image (width x height)
     ARGV[base+6]  steps
     ARGV[base+7]  job id
-    ARGV[base+8]  job data JSON (the job's data, also kept in the reservation)
+    ARGV[base+8]  job data JSON
     ARGV[base+9]  its scope's number s
     ARGV[base+10] request fingerprint (16 hex digits, for the duplicate filter)
 
@@ -69,7 +75,7 @@ local jobName = ARGV[6]
 local optionsJsonHead = string.sub(ARGV[7], 1, -2)
 if optionsJsonHead ~= "{" then optionsJsonHead = optionsJsonHead .. "," end
 local scopeCount = tonumber(ARGV[8])
-local count = (#KEYS - 9 - 4 * scopeCount) / 5
+local count = (#KEYS - 9 - 4 * scopeCount) / 4
 
 local openKey, waitKey, activeKey, metaKey = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
 local idKey, prioritizedKey, eventsKey, pcKey, markerKey = KEYS[5], KEYS[6], KEYS[7], KEYS[8], KEYS[9]
@@ -213,10 +219,10 @@ local function placeJob(jobId, priority)
   return waitingCount + ahead + 1
 end
 
-local function writeJob(q, jobKey, jobId, priority, data)
+local function writeJob(q, jobKey, jobId, priority, data, reservation)
   local options = optionsJsonHead .. '"priority":' .. priority .. ',"jobId":"' .. jobId .. '"}'
   rcall("HMSET", jobKey, "name", jobName, "data", data, "opts", options, "timestamp", nowArg,
-    "delay", "0", "priority", priority)
+    "delay", "0", "priority", priority, "easelReservation", reservation)
   rcall("XADD", eventsKey, "*", "event", "added", "jobId", jobId, "name", jobName)
   rcall("XADD", eventsKey, "MAXLEN", "~", q.maxEvents, "*", "event", "waiting", "jobId", jobId)
 end
@@ -229,13 +235,16 @@ local function admitOne(k, a)
   local cost = tonumber(a[2])
   local jobId = a[7]
 
-  -- Idempotency: the job id derives from the request id, so a reservation under it means the
-  -- same request came before (possibly concurrently): the same answer, nothing new.
+  -- Idempotency: the job id derives from the request id, so its job or its settled reservation
+  -- means the same request came before (possibly concurrently): the same answer, nothing new.
   -- A job left after its settled reservation expired (BullMQ keeps finished jobs until a later
   -- job's completion cleans them) is the same request too; it is never overwritten.
-  if rcall("EXISTS", k[4], k[5]) > 0 then
-    local existing = rcall("HMGET", k[4], "status", "cost")
-    return {"existing", existing[1] or "settled", existing[2] or "0"}
+  if rcall("EXISTS", k[3], k[4]) > 0 then
+    local settled = rcall("HMGET", k[3], "status", "cost")
+    if settled[1] then return {"existing", settled[1], settled[2] or "0"} end
+    local open = rcall("HGET", k[4], "easelReservation")
+    if open then return {"existing", "reserved", string.match(open, "^%S+ (%d+)")} end
+    return {"existing", "settled", "0"}
   end
 
   local limits = scope.limits
@@ -246,7 +255,8 @@ local function admitOne(k, a)
     return {"refused", "suspended", 0, ""}
   end
 
-  local m = rcall("HMGET", k[1], "granted", "day", "allowance", "spent", "lastAt", "reserved", "recent")
+  local m = rcall("HMGET", k[1], "granted", "day", "allowance", "spent", "lastAt", "reserved", "recent",
+    "pending")
   local granted = tonumber(m[1]) or 0
   local storedDay = tonumber(m[2])
   local credited = tonumber(m[3]) or 0
@@ -281,8 +291,8 @@ local function admitOne(k, a)
     return {"refused", "cooldown", cooldownMs - (now - lastAt), ""}
   end
 
-  -- 4. pending cap
-  local pendingCount = rcall("ZCARD", k[3])
+  -- 4. pending cap (the member's reservations not yet settled)
+  local pendingCount = tonumber(m[8]) or 0
   if pendingCount >= limits.pendingCap then
     return {"refused", "pending-cap", 0, tostring(limits.pendingCap)}
   end
@@ -358,26 +368,24 @@ local function admitOne(k, a)
 
   rcall("HSET", k[1], "granted", fmt(granted - fromGranted), "day", todayArg,
     "allowance", fmt(allowance), "spent", fmt(spent + fromAllowance),
-    "lastAt", nowArg, "reserved", fmt(reserved + cost), "recent", recent)
+    "lastAt", nowArg, "reserved", fmt(reserved + cost), "recent", recent,
+    "pending", fmt(pendingCount + 1))
 
   -- Fairness: a member's n-th pending job ranks behind everyone's (n-1)-th; the tier's priority
   -- (0-9, higher sooner) orders jobs of the same rank. BullMQ runs lower numbers first.
   local tierPriority = math.max(0, math.min(9, limits.priority))
   local priority = 1 + math.min(pendingCount, 999) * 10 + (9 - tierPriority)
-  rcall("ZADD", k[3], nowArg, jobId)
-  rcall("HSET", k[4], "status", "reserved", "cost", a[2],
-    "fromAllowance", fmt(fromAllowance), "fromGranted", fmt(fromGranted),
-    "day", todayArg, "scope", scope.key, "userId", userId, "createdAt", nowArg,
-    "priority", priority, "data", a[8])
+  local reservation = jobId .. " " .. a[2] .. " " .. fmt(fromAllowance) .. " " .. fmt(fromGranted) ..
+    " " .. todayArg .. " " .. scope.key .. " " .. userId
   openArgs[#openArgs + 1] = nowArg
-  openArgs[#openArgs + 1] = jobId
+  openArgs[#openArgs + 1] = reservation
   -- Counted even without a cap, so a cap set during the day sees what was already spent.
   scope.added = scope.added + cost
   -- A member admitted before is known to the scope already.
   if not lastAt then scope.newMembers[#scope.newMembers + 1] = userId end
 
   local position = placeJob(jobId, priority)
-  writeJob(queue, k[5], jobId, priority, a[8])
+  writeJob(queue, k[4], jobId, priority, a[8], reservation)
   return {"accepted", position, fmt(balance), priority, activeCount}
 end
 
@@ -387,9 +395,9 @@ for i = 1, count do
   if failed then
     replies[i] = {"error", failed}
   else
-    local kb = 9 + 4 * scopeCount + 5 * (i - 1)
+    local kb = 9 + 4 * scopeCount + 4 * (i - 1)
     local ab = 8 + scopeCount + 10 * (i - 1)
-    local k = {KEYS[kb + 1], KEYS[kb + 2], KEYS[kb + 3], KEYS[kb + 4], KEYS[kb + 5]}
+    local k = {KEYS[kb + 1], KEYS[kb + 2], KEYS[kb + 3], KEYS[kb + 4]}
     local a = {ARGV[ab + 1], ARGV[ab + 2], ARGV[ab + 3], ARGV[ab + 4], ARGV[ab + 5],
       ARGV[ab + 6], ARGV[ab + 7], ARGV[ab + 8], ARGV[ab + 9], ARGV[ab + 10]}
     -- An error (Redis out of memory, say) ends the batch here, after the writes for the requests

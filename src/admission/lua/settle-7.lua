@@ -3,27 +3,34 @@
   failed or was cancelled). A reservation already settled is left alone, so retries, stalls and
   duplicate completions change nothing.
 
+  The open reservation is the line admission wrote (admit-batch.lua): "<jobId> <cost>
+  <fromAllowance> <fromGranted> <day> <scope> <userId>", a field of the job's hash and a member of
+  the open-reservations set. Settling removes both and writes the settled record, which outlives
+  the job (its status for a repeated request, the job's view once BullMQ removed it).
+
   Input:
-    KEYS[1] reservation hash          <p>:reservation:<jobId>
+    KEYS[1] settled reservation hash  <p>:reservation:<jobId>
     KEYS[2] open reservations zset    <p>:reservations
     KEYS[3] member hash
-    KEYS[4] member pending jobs zset
-    KEYS[5] member ledger stream
-    KEYS[6] scope spend on the reservation's day
-    KEYS[7] cancel marker             <p>:cancel:<jobId>
+    KEYS[4] member ledger stream
+    KEYS[5] scope spend on the reservation's day
+    KEYS[6] cancel marker             <p>:cancel:<jobId>
+    KEYS[7] BullMQ job hash           <p>:generate:<jobId>
 
     ARGV[1] mode: commit | refund
     ARGV[2] job id
     ARGV[3] now (ms)
     ARGV[4] ledger max length
-    ARGV[5] seconds to keep a settled reservation (job status after the job is gone)
-    ARGV[6] the reservation's day as the caller read it (guards the key in KEYS[6])
+    ARGV[5] seconds to keep the settled record
+    ARGV[6] the open reservation line as the caller read it (it chose KEYS[3..5] from it); used
+            as the reservation when the job is gone, if the line is still in the open set
     ARGV[7] reason (ledger)
     ARGV[8] who (ledger)
+    ARGV[9] the job's data JSON, kept in the settled record when the job is gone ("" if unknown)
 
   Output:
     {"missing"}                          no such reservation
-    {"stale"}                            the caller read another day: read again
+    {"stale"}                            the caller read another reservation: read again
     {"settled", status}                  already committed / released
     {"cancelled", cost}                  commit refused: the member cancelled (caller refunds)
     {"committed", cost}
@@ -31,61 +38,79 @@
 ]]
 local rcall = redis.call
 local mode = ARGV[1]
+local jobId = ARGV[2]
 
-local r = rcall("HMGET", KEYS[1], "status", "cost", "fromAllowance", "fromGranted", "day")
-if not r[1] then return {"missing"} end
-if r[1] ~= "reserved" then return {"settled", r[1]} end
-if r[5] ~= ARGV[6] then return {"stale"} end
-if mode == "commit" and rcall("EXISTS", KEYS[7]) == 1 then
-  return {"cancelled", r[2]}
+local settledStatus = rcall("HGET", KEYS[1], "status")
+if settledStatus then return {"settled", settledStatus} end
+
+local job = rcall("HMGET", KEYS[7], "easelReservation", "data")
+local line = job[1]
+local data = job[2] or ARGV[9]
+local createdAt = rcall("ZSCORE", KEYS[2], ARGV[6])
+if not line then
+  -- The job is gone (removed by hand, or by a cancel that passes the line it read first).
+  if not createdAt then return {"missing"} end
+  line = ARGV[6]
 end
+if line ~= ARGV[6] then return {"stale"} end
 
-local cost = tonumber(r[2])
-local fromAllowance = tonumber(r[3])
-local fromGranted = tonumber(r[4])
-local day = tonumber(r[5])
+local cost, fromAllowance, fromGranted, day, scope, userId =
+  string.match(line, "^%S+ (%d+) (%d+) (%d+) (%d+) (%S+) (%S+)$")
+if mode == "commit" and rcall("EXISTS", KEYS[6]) == 1 then
+  return {"cancelled", cost}
+end
+local costN = tonumber(cost)
+fromAllowance = tonumber(fromAllowance)
+fromGranted = tonumber(fromGranted)
+local dayN = tonumber(day)
 
-local m = rcall("HMGET", KEYS[3], "granted", "day", "allowance", "spent", "reserved")
+local m = rcall("HMGET", KEYS[3], "granted", "day", "allowance", "spent", "reserved", "pending")
 local granted = tonumber(m[1]) or 0
 local memberDay = tonumber(m[2])
 local credited = tonumber(m[3]) or 0
 local spent = tonumber(m[4]) or 0
-local reserved = math.max(0, (tonumber(m[5]) or 0) - cost)
+local reserved = math.max(0, (tonumber(m[5]) or 0) - costN)
+local pending = math.max(0, (tonumber(m[6]) or 0) - 1)
 
 local function fmt(n) return string.format("%d", n) end
 local function ledger(kind, amount, balanceAfter)
-  return rcall("XADD", KEYS[5], "MAXLEN", "~", ARGV[4], "*", "at", ARGV[3], "kind", kind,
-    "amount", fmt(amount), "balance", fmt(balanceAfter), "jobId", ARGV[2], "by", ARGV[8],
+  return rcall("XADD", KEYS[4], "MAXLEN", "~", ARGV[4], "*", "at", ARGV[3], "kind", kind,
+    "amount", fmt(amount), "balance", fmt(balanceAfter), "jobId", jobId, "by", ARGV[8],
     "reason", ARGV[7])
 end
 
-rcall("ZREM", KEYS[2], ARGV[2])
-rcall("ZREM", KEYS[4], ARGV[2])
+rcall("ZREM", KEYS[2], line)
+if job[1] then rcall("HDEL", KEYS[7], "easelReservation") end
+local function settledRecord(status)
+  rcall("HSET", KEYS[1], "status", status, "cost", cost, "scope", scope, "userId", userId,
+    "day", day, "createdAt", createdAt or ARGV[3], "settledAt", ARGV[3], "reason", ARGV[7])
+  if data and data ~= "" then rcall("HSET", KEYS[1], "data", data) end
+  rcall("EXPIRE", KEYS[1], ARGV[5])
+end
 
 if mode == "commit" then
-  rcall("HSET", KEYS[3], "reserved", fmt(reserved))
-  rcall("HSET", KEYS[1], "status", "committed", "settledAt", ARGV[3])
-  rcall("EXPIRE", KEYS[1], ARGV[5])
+  rcall("HSET", KEYS[3], "reserved", fmt(reserved), "pending", fmt(pending))
+  settledRecord("committed")
   ledger("commit", 0, math.max(0, credited - spent) + granted)
-  return {"committed", r[2]}
+  return {"committed", cost}
 end
 
 -- refund: granted credits come back; allowance comes back only while its day is still the
 -- member's current day (once the day has rolled over, that allowance has lapsed in the ledger).
 local returned = fromGranted
 granted = granted + fromGranted
-if memberDay == day then
+if memberDay == dayN then
   spent = math.max(0, spent - fromAllowance)
   returned = returned + fromAllowance
 end
-rcall("HSET", KEYS[3], "granted", fmt(granted), "spent", fmt(spent), "reserved", fmt(reserved))
-if rcall("EXISTS", KEYS[6]) == 1 then
-  rcall("DECRBY", KEYS[6], cost)
+rcall("HSET", KEYS[3], "granted", fmt(granted), "spent", fmt(spent), "reserved", fmt(reserved),
+  "pending", fmt(pending))
+if rcall("EXISTS", KEYS[5]) == 1 then
+  rcall("DECRBY", KEYS[5], costN)
 end
 
-rcall("HSET", KEYS[1], "status", "released", "settledAt", ARGV[3], "reason", ARGV[7])
-rcall("EXPIRE", KEYS[1], ARGV[5])
+settledRecord("released")
 if returned > 0 then
   ledger("refund", returned, math.max(0, credited - spent) + granted)
 end
-return {"refunded", fmt(returned), r[2]}
+return {"refunded", fmt(returned), cost}
