@@ -79,15 +79,26 @@ export class Admission {
     this.jobOptionsJson = JSON.stringify(opts);
   }
 
-  async admit(input: AdmissionInput): Promise<AdmissionResult> {
+  admit(input: AdmissionInput): Promise<AdmissionResult> {
     const stopTimer = admissionSeconds.startTimer();
+    let decided: Promise<AdmissionResult>;
     try {
-      const result = await this.decide(input);
-      admissionsTotal.inc({ outcome: result.accepted ? 'accepted' : result.reason });
-      return result;
-    } finally {
+      decided = this.decide(input);
+    } catch (error) {
       stopTimer();
+      return Promise.reject(error);
     }
+    return decided.then(
+      (result) => {
+        stopTimer();
+        admissionsTotal.inc({ outcome: result.accepted ? 'accepted' : result.reason });
+        return result;
+      },
+      (error: unknown) => {
+        stopTimer();
+        throw error;
+      },
+    );
   }
 
   private decide(input: AdmissionInput): Promise<AdmissionResult> {
@@ -232,11 +243,22 @@ export class Admission {
         item.reject(new Error(`admission script gave no answer for request ${index}`));
         return;
       }
-      this.answer(item, reply, jobData[index] as GenerateJobData).then(item.resolve, item.reject);
+      try {
+        // Synchronous for all but a repeated request (which reads the job's state).
+        const answer = this.answer(item, reply, jobData[index] as GenerateJobData);
+        if (answer instanceof Promise) answer.then(item.resolve, item.reject);
+        else item.resolve(answer);
+      } catch (error) {
+        item.reject(error);
+      }
     });
   }
 
-  private async answer(item: Pending, reply: Reply, data: GenerateJobData): Promise<AdmissionResult> {
+  private answer(
+    item: Pending,
+    reply: Reply,
+    data: GenerateJobData,
+  ): AdmissionResult | Promise<AdmissionResult> {
     switch (reply[0]) {
       case 'refused': {
         const [, reason, retryAfterMs, detail] = reply;
