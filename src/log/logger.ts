@@ -32,7 +32,15 @@ const REDACT_PATHS = [
   '*.interactionToken',
 ];
 
-export function createLogger(level = 'info', destination?: pino.DestinationStream): Logger {
+/**
+ * Lines go to stdout synchronously, each written before the call returns: pino's default
+ * asynchronous stdout occasionally wrote a later line first (seen with "role stopped" lines at
+ * shutdown), and easel logs little enough at info level for the ordering to be worth more.
+ */
+export function createLogger(
+  level = 'info',
+  destination: pino.DestinationStream = pino.destination({ dest: 1, sync: true }),
+): Logger {
   return pino(
     { level, base: { app: 'easel' }, redact: { paths: REDACT_PATHS, censor: '[redacted]' } },
     destination,
