@@ -366,10 +366,13 @@ local function admitOne(k, a)
     recent = fingerprint .. recentStamp .. string.sub(recent, 1, (RECENT_MAX - 1) * RECENT_ENTRY)
   end
 
-  rcall("HSET", k[1], "granted", fmt(granted - fromGranted), "day", todayArg,
-    "allowance", fmt(allowance), "spent", fmt(spent + fromAllowance),
-    "lastAt", nowArg, "reserved", fmt(reserved + cost), "recent", recent,
-    "pending", fmt(pendingCount + 1))
+  rcall("HSET", k[1], "spent", fmt(spent + fromAllowance), "lastAt", nowArg,
+    "reserved", fmt(reserved + cost), "pending", fmt(pendingCount + 1), "recent", recent)
+  -- Usually unchanged: written only on a member's first request of the day, after a change of
+  -- allowance, or when granted credits pay.
+  if storedDay ~= today or credited ~= allowance or fromGranted > 0 then
+    rcall("HSET", k[1], "granted", fmt(granted - fromGranted), "day", todayArg, "allowance", fmt(allowance))
+  end
 
   -- Fairness: a member's n-th pending job ranks behind everyone's (n-1)-th; the tier's priority
   -- (0-9, higher sooner) orders jobs of the same rank. BullMQ runs lower numbers first.
