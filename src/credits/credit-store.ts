@@ -33,20 +33,19 @@ export class CreditStore {
     const now = clock();
     const [policy, fields] = await Promise.all([
       quotas.policy(member.scope),
-      redis.hmget(keys.forMember(member).member, 'granted', 'day', 'spent', 'reserved'),
+      redis.hget(keys.forMember(member).member, 'state'),
       redis.sadd(keys.members(member.scope), member.userId),
     ]);
-    const [granted, day, spent, reserved] = fields;
+    const { granted: grantedMilli, day, spent, reserved } = parseMemberState(fields);
     const allowance = toMilli(effectiveLimits(policy, member.roles).dailyAllowance);
-    const spentToday = Number(day) === utcDay(now) ? Number(spent ?? 0) : 0;
+    const spentToday = day === utcDay(now) ? spent : 0;
     const allowanceLeft = Math.max(0, allowance - spentToday);
-    const grantedMilli = Number(granted ?? 0);
     return {
       dailyAllowance: fromMilli(allowance),
       allowanceLeft: fromMilli(allowanceLeft),
       granted: fromMilli(grantedMilli),
       total: fromMilli(allowanceLeft + grantedMilli),
-      reserved: fromMilli(Number(reserved ?? 0)),
+      reserved: fromMilli(reserved),
       resetsAt: nextUtcMidnight(now),
     };
   }
@@ -134,4 +133,18 @@ export function assertMember(member: MemberRef): void {
   if (!scope || typeof scope.id !== 'string' || scope.id.trim() === '' || /[\s:]/.test(scope.id)) {
     throw UserError.invalid([{ field: 'scope', message: 'scope must name a server, workspace or API key' }]);
   }
+}
+
+/**
+ * A member's numbers, one field of their hash (admit-batch.lua, settle-7.lua and grant-3.lua keep
+ * it): "<granted> <day> <allowance> <spent> <reserved> <pending> <lastAt>", milli-credits.
+ */
+export function parseMemberState(text: string | null): {
+  granted: number;
+  day: number;
+  spent: number;
+  reserved: number;
+} {
+  const [granted = 0, day = 0, , spent = 0, reserved = 0] = (text ?? '').split(' ').map(Number);
+  return { granted, day, spent, reserved };
 }

@@ -90,6 +90,17 @@ local recentStamp = string.format("%013d", now)
 
 local function fmt(n) return string.format("%d", n) end
 
+-- A member's numbers, one field of their hash (settle-7.lua and grant-3.lua read it the same way):
+-- "<granted> <day> <allowance> <spent> <reserved> <pending> <lastAt>", credits in milli-credits,
+-- allowance as credited on that UTC day, pending = reservations not yet settled. One field rather
+-- than seven: reading and writing seven cost admission more than the rest of its member step.
+local MEMBER_STATE = "%d %d %d %d %d %d %d"
+local function memberState(text)
+  if not text then return 0, 0, 0, 0, 0, 0, 0 end
+  local g, d, a, s, r, p, l = string.match(text, "^(-?%d+) (-?%d+) (-?%d+) (-?%d+) (-?%d+) (-?%d+) (-?%d+)$")
+  return tonumber(g), tonumber(d), tonumber(a), tonumber(s), tonumber(r), tonumber(p), tonumber(l)
+end
+
 local function msToMidnight()
   return (today + 1) * 86400000 - now
 end
@@ -255,17 +266,11 @@ local function admitOne(k, a)
     return {"refused", "suspended", 0, ""}
   end
 
-  local m = rcall("HMGET", k[1], "granted", "day", "allowance", "spent", "lastAt", "reserved", "recent",
-    "pending")
-  local granted = tonumber(m[1]) or 0
-  local storedDay = tonumber(m[2])
-  local credited = tonumber(m[3]) or 0
-  local storedSpent = tonumber(m[4]) or 0
-  local lastAt = tonumber(m[5])
-  local reserved = tonumber(m[6]) or 0
+  local m = rcall("HMGET", k[1], "state", "recent")
+  local granted, storedDay, credited, storedSpent, reserved, pendingCount, lastAt = memberState(m[1])
   -- The member's recent requests, newest first, each its fingerprint and time in fixed width
   -- ("<16 hex><13 digits>"), so finding one and keeping the newest take no parsing.
-  local recent = m[7] or ""
+  local recent = m[2] or ""
 
   -- 2. the same request again within the window (the hosted APIs' spam filter)
   local fingerprint = a[10]
@@ -287,12 +292,11 @@ local function admitOne(k, a)
 
   -- 3. cooldown
   local cooldownMs = limits.cooldownS * 1000
-  if lastAt and cooldownMs > 0 and now - lastAt < cooldownMs then
+  if lastAt > 0 and cooldownMs > 0 and now - lastAt < cooldownMs then
     return {"refused", "cooldown", cooldownMs - (now - lastAt), ""}
   end
 
   -- 4. pending cap (the member's reservations not yet settled)
-  local pendingCount = tonumber(m[8]) or 0
   if pendingCount >= limits.pendingCap then
     return {"refused", "pending-cap", 0, tostring(limits.pendingCap)}
   end
@@ -338,7 +342,7 @@ local function admitOne(k, a)
   local storedLeft = math.max(0, credited - storedSpent)
   local balance = storedLeft + granted
   if storedDay ~= today then
-    if storedDay and storedLeft > 0 then
+    if storedDay > 0 and storedLeft > 0 then
       balance = balance - storedLeft
       ledger(k[2], "allowance-expired", -storedLeft, balance, jobId, userId, "day " .. storedDay)
     end
@@ -366,13 +370,8 @@ local function admitOne(k, a)
     recent = fingerprint .. recentStamp .. string.sub(recent, 1, (RECENT_MAX - 1) * RECENT_ENTRY)
   end
 
-  rcall("HSET", k[1], "spent", fmt(spent + fromAllowance), "lastAt", nowArg,
-    "reserved", fmt(reserved + cost), "pending", fmt(pendingCount + 1), "recent", recent)
-  -- Usually unchanged: written only on a member's first request of the day, after a change of
-  -- allowance, or when granted credits pay.
-  if storedDay ~= today or credited ~= allowance or fromGranted > 0 then
-    rcall("HSET", k[1], "granted", fmt(granted - fromGranted), "day", todayArg, "allowance", fmt(allowance))
-  end
+  rcall("HSET", k[1], "state", string.format(MEMBER_STATE, granted - fromGranted, today, allowance,
+    spent + fromAllowance, reserved + cost, pendingCount + 1, now), "recent", recent)
 
   -- Fairness: a member's n-th pending job ranks behind everyone's (n-1)-th; the tier's priority
   -- (0-9, higher sooner) orders jobs of the same rank. BullMQ runs lower numbers first.
@@ -385,7 +384,7 @@ local function admitOne(k, a)
   -- Counted even without a cap, so a cap set during the day sees what was already spent.
   scope.added = scope.added + cost
   -- A member admitted before is known to the scope already.
-  if not lastAt then scope.newMembers[#scope.newMembers + 1] = userId end
+  if lastAt == 0 then scope.newMembers[#scope.newMembers + 1] = userId end
 
   local position = placeJob(jobId, priority)
   writeJob(queue, k[4], jobId, priority, a[8], reservation)

@@ -20,10 +20,21 @@
 local rcall = redis.call
 if rcall("SISMEMBER", KEYS[3], ARGV[1]) == 0 then return {"unknown"} end
 
-local m = rcall("HMGET", KEYS[1], "granted", "allowance", "spent")
-local granted = (tonumber(m[1]) or 0) + tonumber(ARGV[3])
-local balance = math.max(0, (tonumber(m[2]) or 0) - (tonumber(m[3]) or 0)) + granted
-rcall("HSET", KEYS[1], "granted", string.format("%d", granted))
+-- The member's numbers, as admit-batch.lua keeps them: "<granted> <day> <allowance> <spent>
+-- <reserved> <pending> <lastAt>" (milli-credits).
+local n = {0, 0, 0, 0, 0, 0, 0}
+local state = rcall("HGET", KEYS[1], "state")
+if state then
+  local i = 0
+  for v in string.gmatch(state, "-?%d+") do
+    i = i + 1
+    n[i] = tonumber(v)
+  end
+end
+n[1] = n[1] + tonumber(ARGV[3])
+local granted = n[1]
+local balance = math.max(0, n[3] - n[4]) + granted
+rcall("HSET", KEYS[1], "state", string.format("%d %d %d %d %d %d %d", unpack(n)))
 rcall("XADD", KEYS[2], "MAXLEN", "~", ARGV[4], "*", "at", ARGV[2], "kind", "grant",
   "amount", ARGV[3], "balance", string.format("%d", balance), "jobId", "", "by", ARGV[5],
   "reason", ARGV[6])

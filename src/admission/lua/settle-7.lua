@@ -64,13 +64,22 @@ fromAllowance = tonumber(fromAllowance)
 fromGranted = tonumber(fromGranted)
 local dayN = tonumber(day)
 
-local m = rcall("HMGET", KEYS[3], "granted", "day", "allowance", "spent", "reserved", "pending")
-local granted = tonumber(m[1]) or 0
-local memberDay = tonumber(m[2])
-local credited = tonumber(m[3]) or 0
-local spent = tonumber(m[4]) or 0
-local reserved = math.max(0, (tonumber(m[5]) or 0) - costN)
-local pending = math.max(0, (tonumber(m[6]) or 0) - 1)
+-- The member's numbers, as admit-batch.lua keeps them: "<granted> <day> <allowance> <spent>
+-- <reserved> <pending> <lastAt>" (milli-credits).
+local MEMBER_STATE = "%d %d %d %d %d %d %d"
+local granted, memberDay, credited, spent, reserved, pending, lastAt = 0, 0, 0, 0, 0, 0, 0
+local state = rcall("HGET", KEYS[3], "state")
+if state then
+  local g, d, a, s, r, p, l = string.match(state, "^(-?%d+) (-?%d+) (-?%d+) (-?%d+) (-?%d+) (-?%d+) (-?%d+)$")
+  granted, memberDay, credited, spent = tonumber(g), tonumber(d), tonumber(a), tonumber(s)
+  reserved, pending, lastAt = tonumber(r), tonumber(p), tonumber(l)
+end
+reserved = math.max(0, reserved - costN)
+pending = math.max(0, pending - 1)
+local function writeState()
+  rcall("HSET", KEYS[3], "state",
+    string.format(MEMBER_STATE, granted, memberDay, credited, spent, reserved, pending, lastAt))
+end
 
 local function fmt(n) return string.format("%d", n) end
 local function ledger(kind, amount, balanceAfter)
@@ -89,7 +98,7 @@ local function settledRecord(status)
 end
 
 if mode == "commit" then
-  rcall("HSET", KEYS[3], "reserved", fmt(reserved), "pending", fmt(pending))
+  writeState()
   settledRecord("committed")
   ledger("commit", 0, math.max(0, credited - spent) + granted)
   return {"committed", cost}
@@ -103,8 +112,7 @@ if memberDay == dayN then
   spent = math.max(0, spent - fromAllowance)
   returned = returned + fromAllowance
 end
-rcall("HSET", KEYS[3], "granted", fmt(granted), "spent", fmt(spent), "reserved", fmt(reserved),
-  "pending", fmt(pending))
+writeState()
 if rcall("EXISTS", KEYS[5]) == 1 then
   rcall("DECRBY", KEYS[5], costN)
 end
