@@ -147,10 +147,14 @@ try {
   // Rounds alternate raw and admission (and which goes first), and each side's figure is its
   // median round: on a machine shared with other work, load that comes and goes falls on both
   // sides alike instead of on whichever ran at the wrong moment. Latencies pool every round.
-  // One full unmeasured round of each first: later rounds ran faster than the first before this
-  // (JIT, connection and Redis warm-up), which favoured whichever side ran later.
-  await rawAdds('{bench-raw-warm}');
-  await admissions('{bench-admission-warm}');
+  // Two full unmeasured rounds of each first, so both sides are measured in their steady state, as
+  // a long-running process serves. Node takes about 15,000 calls to settle (JIT tiers, heap
+  // sizing): in the second round an admission still cost 50-60 µs of Node CPU, from the third
+  // 22-30 µs, and raw Queue.add's rounds likewise ran 1.5-2x slower until then.
+  for (const warm of [1, 2]) {
+    await rawAdds(`{bench-raw-warm-${warm}}`);
+    await admissions(`{bench-admission-warm-${warm}}`);
+  }
   const rawRounds: { perS: number; latencies: number[] }[] = [];
   const admRounds: { perS: number; latencies: number[]; accepted: number }[] = [];
   for (let round = 0; round < ROUNDS; round++) {
