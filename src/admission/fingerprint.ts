@@ -11,6 +11,11 @@ export function wordsForMatching(text: string): string {
   // [a-z0-9] once lower-cased: the same words at a fraction of the cost (admission does this for
   // every request).
   if (ASCII_ONLY.test(text)) return ` ${text.toLowerCase().replace(ASCII_SEPARATORS, ' ').trim()} `;
+  return wordsForMatchingAnyText(text);
+}
+
+/** The general rule, for text of any script (wordsForMatching's ASCII path must agree with it). */
+export function wordsForMatchingAnyText(text: string): string {
   const words = text
     .normalize('NFKC')
     .toLowerCase()
