@@ -18,8 +18,8 @@ import type { DeliverJobData, GenerateJobData, GenerateResult } from './job-data
  * Releases reservations nobody else will settle: a job removed from the queue by hand (its
  * reservation is refunded; with the job gone, nobody can be told where it was asked for), BullMQ
  * failed a job without our processor running (too many stalls), a worker that died between
- * finishing and settling. Every action goes through the settle script, so sweepers in several processes, a late
- * worker and a cancel can all race safely.
+ * finishing and settling. Every action goes through the settle script, so sweepers in several
+ * processes, a late worker and a cancel can all race safely.
  */
 export const SWEEP_GRACE_MS = 60_000;
 const BATCH = 200;
