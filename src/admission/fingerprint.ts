@@ -43,19 +43,17 @@ export function requestFingerprint(
   includeSeed = false,
   promptWords = wordsForMatching(request.prompt),
 ): string {
+  // Every other field, in name order: the known fields in their fixed order (no key list and no
+  // sort per request: admission computes this for every request); a field added to requests later
+  // and missing from the list still counts, by sorting the request's own keys.
+  const keys = hasOnlyKnownFields(request) ? FIELDS_IN_NAME_ORDER : Object.keys(request).sort();
   let text = `${promptWords}\u0000${wordsForMatching(request.negativePrompt)}`;
-  // Every other field, in name order. The known fields go in their fixed order (no sort and no
-  // key list per request: admission computes this for every request); a field added to requests
-  // later and missing from the list still counts, through the general path.
-  let seen = 0;
-  for (const key of FIELDS_IN_NAME_ORDER) {
-    const value = request[key];
+  for (const key of keys) {
+    if (key === 'prompt' || key === 'negativePrompt' || (key === 'seed' && !includeSeed)) continue;
+    const value = request[key as keyof GenerationRequest];
     if (value === undefined) continue;
-    seen++;
-    if (key === 'seed' && !includeSeed) continue;
     text += `\u0000${key}=${typeof value === 'number' ? value : JSON.stringify(value)}`;
   }
-  if (seen + 2 !== countDefined(request)) return fingerprintOfAllFields(request, includeSeed, promptWords);
   // The whole text at once hashes the same bytes as one update per part, at a fraction of the
   // cost (crypto.hash is the one-shot form).
   return hash('sha256', text, 'hex').slice(0, 32);
@@ -81,24 +79,11 @@ const FIELDS_IN_NAME_ORDER = [
   'zoomOut',
 ] as const satisfies readonly Exclude<keyof GenerationRequest, 'prompt' | 'negativePrompt'>[];
 
-function countDefined(request: GenerationRequest): number {
-  let n = 0;
-  for (const key in request) if (request[key as keyof GenerationRequest] !== undefined) n++;
-  return n;
-}
+const KNOWN_FIELDS = new Set<string>([...FIELDS_IN_NAME_ORDER, 'prompt', 'negativePrompt']);
 
-/** The same text over whatever fields the request has, sorted by name. */
-function fingerprintOfAllFields(
-  request: GenerationRequest,
-  includeSeed: boolean,
-  promptWords: string,
-): string {
-  let text = `${promptWords}\u0000${wordsForMatching(request.negativePrompt)}`;
-  for (const key of Object.keys(request).sort()) {
-    if (key === 'prompt' || key === 'negativePrompt' || (key === 'seed' && !includeSeed)) continue;
-    const value = request[key as keyof GenerationRequest];
-    if (value === undefined) continue;
-    text += `\u0000${key}=${typeof value === 'number' ? value : JSON.stringify(value)}`;
+function hasOnlyKnownFields(request: GenerationRequest): boolean {
+  for (const key in request) {
+    if (!KNOWN_FIELDS.has(key) && request[key as keyof GenerationRequest] !== undefined) return false;
   }
-  return hash('sha256', text, 'hex').slice(0, 32);
+  return true;
 }

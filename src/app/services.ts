@@ -71,6 +71,8 @@ export interface Services {
     balance(member: MemberRef): Promise<Balance>;
     /** Newest first. */
     history(member: MemberRef, n?: number): Promise<LedgerEntry[]>;
+    /** Job ids whose reservation is still open, oldest first. */
+    pending(member: MemberRef, max: number): Promise<string[]>;
     grant(admin: AdminActor, member: MemberRef, amount: number, reason: string): Promise<Balance>;
   };
   quotas: {
@@ -173,6 +175,7 @@ export async function createServices(
     credits: {
       balance: (member) => credits.balance(member),
       history: (member, n) => credits.history(member, n),
+      pending: (member, max) => credits.pending(member, max),
       grant: (admin, member, amount, reason) => credits.grant(admin, member, amount, reason),
     },
     quotas: {

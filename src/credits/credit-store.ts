@@ -1,14 +1,17 @@
-import type { AdmissionKeys } from '../admission/keys.ts';
+import { type AdmissionKeys, GENERATE_QUEUE } from '../admission/keys.ts';
 import { effectiveLimits } from '../admission/quota-policy.ts';
 import type { QuotaStore } from '../admission/quota-store.ts';
 import { assertScopeAdmin, scopeNoun } from '../admission/scope-admin.ts';
 import type { ScriptedRedis } from '../admission/scripts.ts';
 import { UserError } from '../errors/user-error.ts';
 import type { MemberRef } from '../queue/job-data.ts';
+import { OPEN_RESERVATION_FIELD } from './reservations.ts';
 import type { AdminActor, Balance, LedgerEntry, LedgerKind } from './types.ts';
 import { fromMilli, nextUtcMidnight, toMilli, utcDay } from './units.ts';
 
 export const MAX_GRANT = 1_000_000;
+/** Ledger entries looked through for jobs still pending: a member's pending cap is small. */
+const PENDING_LOOKBACK = 50;
 const MAX_REASON = 200;
 
 export interface CreditStoreDeps {
@@ -77,6 +80,25 @@ export class CreditStore {
         reason: f.reason ?? '',
       };
     });
+  }
+
+  /**
+   * The member's jobs whose reservation is still open (queued or rendering), oldest first: the
+   * jobs of their recent "reserve" ledger entries, checked in one round trip.
+   */
+  async pending(member: MemberRef, max: number): Promise<string[]> {
+    const reserved = [
+      ...new Set(
+        (await this.history(member, PENDING_LOOKBACK)).flatMap((entry) =>
+          entry.kind === 'reserve' && entry.jobId ? [entry.jobId] : [],
+        ),
+      ),
+    ].reverse();
+    const { redis, keys } = this.deps;
+    const open = await Promise.all(
+      reserved.map((id) => redis.hexists(keys.queueKey(GENERATE_QUEUE, id), OPEN_RESERVATION_FIELD)),
+    );
+    return reserved.filter((_, i) => open[i] === 1).slice(0, max);
   }
 
   async grant(admin: AdminActor, member: MemberRef, amount: number, reason: string): Promise<Balance> {

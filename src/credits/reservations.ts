@@ -53,6 +53,9 @@ export interface SettleFallback {
   data?: string;
 }
 
+/** The job-hash field holding its open reservation's line (admit-batch.lua writes it). */
+export const OPEN_RESERVATION_FIELD = 'easelReservation';
+
 const SETTLED_FIELDS = [
   'status',
   'cost',
@@ -120,8 +123,8 @@ export class Reservations {
       };
     }
     const jobFields = withData
-      ? ['easelReservation', 'timestamp', 'data']
-      : ['easelReservation', 'timestamp'];
+      ? [OPEN_RESERVATION_FIELD, 'timestamp', 'data']
+      : [OPEN_RESERVATION_FIELD, 'timestamp'];
     const [line, timestamp, data] = await redis.hmget(keys.queueKey(GENERATE_QUEUE, jobId), ...jobFields);
     const open = line ? parseReservationLine(line) : undefined;
     if (!open || !line) return undefined;
@@ -151,7 +154,7 @@ export class Reservations {
     for (let tries = 0; tries < 3; tries++) {
       const [status, line] = await Promise.all([
         redis.hget(keys.reservation(jobId), 'status'),
-        redis.hget(keys.queueKey(GENERATE_QUEUE, jobId), 'easelReservation'),
+        redis.hget(keys.queueKey(GENERATE_QUEUE, jobId), OPEN_RESERVATION_FIELD),
       ]);
       if (status) return { kind: 'already', status: status as 'committed' | 'released' };
       const current = line ?? fallback.line;

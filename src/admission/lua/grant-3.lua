@@ -22,19 +22,18 @@ if rcall("SISMEMBER", KEYS[3], ARGV[1]) == 0 then return {"unknown"} end
 
 -- The member's numbers, as admit-batch.lua keeps them: "<granted> <day> <allowance> <spent>
 -- <reserved> <pending> <lastAt>" (milli-credits).
-local n = {0, 0, 0, 0, 0, 0, 0}
+local MEMBER_STATE = "%d %d %d %d %d %d %d"
+local granted, day, allowance, spent, reserved, pending, lastAt = 0, 0, 0, 0, 0, 0, 0
 local state = rcall("HGET", KEYS[1], "state")
 if state then
-  local i = 0
-  for v in string.gmatch(state, "-?%d+") do
-    i = i + 1
-    n[i] = tonumber(v)
-  end
+  local g, d, a, s, r, p, l = string.match(state, "^(-?%d+) (-?%d+) (-?%d+) (-?%d+) (-?%d+) (-?%d+) (-?%d+)$")
+  granted, day, allowance, spent = tonumber(g), tonumber(d), tonumber(a), tonumber(s)
+  reserved, pending, lastAt = tonumber(r), tonumber(p), tonumber(l)
 end
-n[1] = n[1] + tonumber(ARGV[3])
-local granted = n[1]
-local balance = math.max(0, n[3] - n[4]) + granted
-rcall("HSET", KEYS[1], "state", string.format("%d %d %d %d %d %d %d", unpack(n)))
+granted = granted + tonumber(ARGV[3])
+local balance = math.max(0, allowance - spent) + granted
+rcall("HSET", KEYS[1], "state",
+  string.format(MEMBER_STATE, granted, day, allowance, spent, reserved, pending, lastAt))
 rcall("XADD", KEYS[2], "MAXLEN", "~", ARGV[4], "*", "at", ARGV[2], "kind", "grant",
   "amount", ARGV[3], "balance", string.format("%d", balance), "jobId", "", "by", ARGV[5],
   "reason", ARGV[6])

@@ -1,6 +1,5 @@
 import { type ChatInputCommandInteraction, MessageFlags } from 'discord.js';
 import { describeBalance, describeLedgerEntry, handleCredits } from '../../../commands/credits.ts';
-import { AdmissionKeys, GENERATE_QUEUE } from '../../admission/keys.ts';
 import { isUserError } from '../../errors/user-error.ts';
 import type { MemberRef } from '../../queue/job-data.ts';
 import { refusalAnswer } from './answers.ts';
@@ -11,24 +10,9 @@ import { formatEta, jobTitle, MESSAGE_MAX, truncate } from './status-text.ts';
 const HISTORY = 5;
 const PENDING_SHOWN = 5;
 
-/** Ledger entries looked through for jobs still pending: a member's pending cap is small. */
-const PENDING_LOOKBACK = 50;
-
-/**
- * The member's jobs still queued or rendering, with their places in line: the jobs of their recent
- * reservations (the ledger's "reserve" entries) that BullMQ still has waiting or active.
- */
+/** The member's jobs still queued or rendering, with their places in line. */
 async function pendingLines(deps: DiscordDeps, member: MemberRef): Promise<string[]> {
-  const recent = await deps.services.credits.history(member, PENDING_LOOKBACK);
-  // Oldest first, as they will run; only those whose reservation is still open (one round trip).
-  const reserved = [
-    ...new Set(recent.flatMap((entry) => (entry.kind === 'reserve' && entry.jobId ? [entry.jobId] : []))),
-  ].reverse();
-  const keys = new AdmissionKeys(deps.prefix);
-  const open = await Promise.all(
-    reserved.map((id) => deps.services.redis.hexists(keys.queueKey(GENERATE_QUEUE, id), 'easelReservation')),
-  );
-  const jobIds = reserved.filter((_, i) => open[i] === 1).slice(0, PENDING_SHOWN);
+  const jobIds = await deps.services.credits.pending(member, PENDING_SHOWN);
   const views = await Promise.all(jobIds.map((id) => deps.services.jobs.get(id)));
   return views.flatMap((view) => {
     if (!view || (view.state !== 'waiting' && view.state !== 'delayed' && view.state !== 'active')) return [];
