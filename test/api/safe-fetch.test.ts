@@ -2,7 +2,8 @@ import { once } from 'node:events';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { isPublicAddress, type Resolver, SafeFetchError, safeFetch } from '../../src/api/safe-fetch.ts';
+import { isPublicAddress } from '../../src/api/public-address.ts';
+import { type Resolver, SafeFetchError, safeFetch } from '../../src/api/safe-fetch.ts';
 
 /** A local server standing in for "the internet"; it counts every request that reaches it. */
 let server: http.Server;

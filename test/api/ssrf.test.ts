@@ -4,7 +4,7 @@ import type { AddressInfo } from 'node:net';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { keyMember } from '../../src/api/key-admin.ts';
-import { isPublicAddress } from '../../src/api/safe-fetch.ts';
+import { isPublicAddress } from '../../src/api/public-address.ts';
 import { type ApiHarness, startApiHarness } from './api-harness.ts';
 
 /**
