@@ -7,6 +7,7 @@ import { ModelStore } from '../src/engine/model-store.ts';
 import { createRenderer, screeningProblems } from '../src/engine/render-job.ts';
 import { CodedError } from '../src/errors/coded-error.ts';
 import { loadCatalog } from '../src/models/model-catalog.ts';
+import { isInstalled } from '../src/models/model-folder.ts';
 import { findModel, type Registry } from '../src/models/registry.ts';
 import { startGenerateWorker } from '../src/queue/generate-worker.ts';
 import { defaultModelId } from '../src/request/default-model.ts';
@@ -66,6 +67,7 @@ export async function startGenerateRole(
     concurrency: config.WORKER_CONCURRENCY,
     logger,
     render,
+    models: () => catalog.models.filter((m) => isInstalled(m, config.MODELS_DIR)).map((m) => m.id),
   });
 
   const retentionMs = config.IMAGE_RETENTION_HOURS * 3_600_000;

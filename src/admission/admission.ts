@@ -32,6 +32,8 @@ export interface AdmissionDeps {
   balanceOf: (member: MemberRef) => Promise<Balance>;
   clock: () => number;
   ledgerMaxLen: number;
+  /** Why no live worker can render a model (undefined: some can, or none is online to ask). */
+  modelProblem?: (model: string) => Promise<string | undefined>;
 }
 
 /** Most requests one script run judges; bounds how long Redis is busy with one call. */
@@ -83,7 +85,9 @@ export class Admission {
     const stopTimer = admissionSeconds.startTimer();
     let decided: Promise<AdmissionResult>;
     try {
-      decided = this.decide(input);
+      decided = this.deps.modelProblem
+        ? this.decideWhenServed(input, this.deps.modelProblem)
+        : this.decide(input);
     } catch (error) {
       stopTimer();
       return Promise.reject(error);
@@ -99,6 +103,20 @@ export class Admission {
         throw error;
       },
     );
+  }
+
+  /**
+   * A model no live worker has installed is refused here, reserving nothing, rather than queued to
+   * fail in a worker. Requests still reach `decide` in arrival order within one tick (the snapshot
+   * of the workers is cached), so a burst is still judged in one script run.
+   */
+  private async decideWhenServed(
+    input: AdmissionInput,
+    modelProblem: (model: string) => Promise<string | undefined>,
+  ): Promise<AdmissionResult> {
+    const problem = await modelProblem(input.request.model);
+    if (problem !== undefined) throw UserError.invalid([{ field: 'model', message: `model: ${problem}` }]);
+    return this.decide(input);
   }
 
   private decide(input: AdmissionInput): Promise<AdmissionResult> {

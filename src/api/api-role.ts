@@ -4,6 +4,7 @@ import { createServices } from '../app/services.ts';
 import { loadCatalog } from '../models/model-catalog.ts';
 import { startImageSweeper } from './image-sweeper.ts';
 import { ApiKeyStore } from './key-store.ts';
+import { needsPublicUrl, publicBaseUrl } from './public-base-url.ts';
 import { buildApiServer } from './server.ts';
 
 /**
@@ -21,12 +22,15 @@ export const startApiRole: RoleStarter = async ({ config, logger }) => {
     throw error;
   }
   logger.info(
-    {
-      url: config.API_PUBLIC_URL || `http://${config.API_HOST}:${config.API_PORT}`,
-      docs: '/v1/openapi.json',
-    },
+    { url: publicBaseUrl(config, app.server.address()), docs: '/v1/openapi.json' },
     'REST API listening',
   );
+  if (needsPublicUrl(config)) {
+    logger.warn(
+      { API_HOST: config.API_HOST },
+      'API_PUBLIC_URL is empty, so image and fetch links point at this machine only; set it to the address clients use',
+    );
+  }
   const sweeper = rolesToRun(config).includes('worker')
     ? undefined
     : startImageSweeper({

@@ -1,15 +1,18 @@
 import { randomUUID } from 'node:crypto';
 import type { FastifyReply, FastifyRequest } from 'fastify';
+import { jobIdFor } from '../admission/job-id.ts';
 import type { FieldError } from '../errors/user-error.ts';
 import type { ApiOrigin, MemberRef } from '../queue/job-data.ts';
 import { defaultModelId } from '../request/default-model.ts';
 import { fromHostedApiBody } from '../request/hosted-api-body.ts';
 import { UPSCALE_INPUT_MAX, UPSCALE_INPUT_MIN } from '../request/limits.ts';
+import { maskSizeProblem, upscaleOutputProblem } from '../request/output-size.ts';
 import { emptyRawRequest, isAbsent } from '../request/raw-request.ts';
 import type { GenerationMode, GenerationRequest } from '../request/types.ts';
 import { invalidRequestError, validateRequest } from '../request/validate-request.ts';
 import { answerFor, processingAnswer } from './answers.ts';
 import { ApiError, fromRefusal, fromUserError } from './api-error.ts';
+import { bodyFingerprint, idempotentRequestId, readIdempotencyKey } from './idempotency-key.ts';
 import { type DecodedImage, readImageInput } from './image-input.ts';
 import { apiKeyScope } from './key-store.ts';
 import type { RouteDoc } from './openapi.ts';
@@ -217,6 +220,16 @@ async function generate(
   if (!first.ok) throw new Error('unreachable: validation failed without errors');
   const validated = first.request;
 
+  // A reused Idempotency-Key with another body is refused before any image is fetched.
+  const idempotencyKey = readIdempotencyKey(request);
+  const requestId = idempotencyKey
+    ? idempotentRequestId(key.id, idempotencyKey)
+    : `api:${key.id}:${randomUUID()}`;
+  const idempotency = idempotencyKey
+    ? { jobId: jobIdFor(member.scope, requestId), fingerprint: bodyFingerprint(body) }
+    : undefined;
+  if (idempotency) await ctx.idempotency.check(idempotency.jobId, idempotency.fingerprint);
+
   const stored: string[] = [];
   try {
     const decoded: DecodedImage[] = [];
@@ -233,8 +246,20 @@ async function generate(
       stored.push(artifactId);
       validated[image.raw] = { artifactId };
     }
-    if (endpoint.mode === 'upscale') finishUpscale(validated, decoded[0]!, images[0]!.field);
-    return await admitAndAnswer(ctx, request, reply, member, validated, body);
+    if (endpoint.mode === 'upscale')
+      finishUpscale(validated, decoded[0]!, images[0]!.field, limits.maxPixels);
+    if (endpoint.mode === 'inpaint' && decoded.length === 2) {
+      const mismatch = maskSizeProblem(decoded[1]!, decoded[0]!);
+      if (mismatch !== undefined)
+        throw ApiError.validation([{ field: 'mask_image', message: `mask_image: ${mismatch}.` }]);
+    }
+    return await admitAndAnswer(ctx, request, reply, {
+      requestId,
+      member,
+      generation: validated,
+      body,
+      idempotency,
+    });
   } catch (error) {
     await Promise.all(stored.map((id) => ctx.services.artifacts.delete(id).catch(() => {})));
     throw error;
@@ -246,7 +271,12 @@ function memberOf(keyId: string, keyName: string): MemberRef {
   return { scope: apiKeyScope(keyId), userId: keyId, displayName: keyName };
 }
 
-function finishUpscale(validated: GenerationRequest, image: DecodedImage, field: string): void {
+function finishUpscale(
+  validated: GenerationRequest,
+  image: DecodedImage,
+  field: string,
+  maxPixels: number,
+): void {
   const fits = (side: number) => side >= UPSCALE_INPUT_MIN && side <= UPSCALE_INPUT_MAX;
   if (!fits(image.width) || !fits(image.height)) {
     throw ApiError.validation([
@@ -256,17 +286,26 @@ function finishUpscale(validated: GenerationRequest, image: DecodedImage, field:
       },
     ]);
   }
+  const tooLarge = upscaleOutputProblem(image, validated.upscale ?? 2, maxPixels);
+  if (tooLarge !== undefined) throw ApiError.validation([{ field: 'scale', message: `scale: ${tooLarge}.` }]);
   validated.width = image.width;
   validated.height = image.height;
+}
+
+interface Admittable {
+  requestId: string;
+  member: MemberRef;
+  generation: GenerationRequest;
+  body: Body;
+  /** Set when the client sent an Idempotency-Key: its job and the body admitted under it. */
+  idempotency: { jobId: string; fingerprint: string } | undefined;
 }
 
 async function admitAndAnswer(
   ctx: RouteContext,
   request: FastifyRequest,
   reply: FastifyReply,
-  member: MemberRef,
-  generation: GenerationRequest,
-  body: Body,
+  { requestId, member, generation, body, idempotency }: Admittable,
 ): Promise<unknown> {
   const keyId = member.scope.id;
   const origin: ApiOrigin = { platform: 'api', keyId };
@@ -274,18 +313,28 @@ async function admitAndAnswer(
   if (!isAbsent(body.track_id)) origin.trackId = String(body.track_id);
   if (truthy(body.base64)) origin.base64 = true;
 
-  const idempotency = request.headers['idempotency-key'];
-  const requestId = `api:${keyId}:${typeof idempotency === 'string' && idempotency ? idempotency : randomUUID()}`;
   const admitted = await ctx.services.admission.admit({ requestId, member, request: generation, origin });
   if (!admitted.accepted) throw fromRefusal(admitted);
+  if (idempotency) await ctx.idempotency.remember(idempotency.jobId, idempotency.fingerprint);
 
-  const baseUrl = ctx.baseUrl(request);
-  const waitMs = ctx.config.API_SYNC_WAIT_MS;
-  if (waitMs > 0) {
-    const view = await ctx.services.jobs.waitForResult(admitted.jobId, waitMs);
-    if (view) return reply.send(await answerFor(view, { baseUrl, artifacts: ctx.services.artifacts }));
-  }
+  // From here on the job exists and may be charged: every answer carries its id and where to fetch
+  // it. Losing Redis while waiting is no reason to say otherwise; the client fetches later.
+  const baseUrl = ctx.baseUrl();
   const progress: { etaSeconds?: number; position: number } = { position: admitted.position };
   if (admitted.etaSeconds !== undefined) progress.etaSeconds = admitted.etaSeconds;
-  return reply.send(processingAnswer(admitted.jobId, { request: generation, origin }, progress, baseUrl));
+  const processing = () =>
+    processingAnswer(admitted.jobId, { request: generation, origin }, progress, baseUrl);
+  const waitMs = ctx.config.API_SYNC_WAIT_MS;
+  if (waitMs > 0) {
+    try {
+      const view = await ctx.services.jobs.waitForResult(admitted.jobId, waitMs);
+      if (view) return reply.send(await answerFor(view, { baseUrl, artifacts: ctx.services.artifacts }));
+    } catch (error) {
+      request.log.warn(
+        { err: error, jobId: admitted.jobId },
+        'could not read an admitted job while waiting; answering processing',
+      );
+    }
+  }
+  return reply.send(processing());
 }

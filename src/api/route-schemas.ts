@@ -5,15 +5,20 @@
  * (model-dependent limits included) and words the messages the same way for every frontend.
  */
 
+import { PROMPT_MAX_CHARS } from '../request/limits.ts';
+import { TEXT_MAX_CHARS } from './text-limits.ts';
+
 type Schema = Record<string, unknown>;
 
 const numberLike = (description: string, integer = false): Schema => ({
   type: integer ? ['integer', 'string'] : ['number', 'string'],
+  maxLength: TEXT_MAX_CHARS.number,
   description,
 });
 
 const keyField: Schema = {
   type: 'string',
+  maxLength: TEXT_MAX_CHARS.key,
   description: 'Your API key. May also be sent as `Authorization: Bearer <key>` or `x-api-key: <key>`.',
 };
 
@@ -21,16 +26,22 @@ const commonFields: Record<string, Schema> = {
   key: keyField,
   model_id: {
     type: 'string',
+    maxLength: TEXT_MAX_CHARS.model,
     description: 'Model id or alias (`GET /v1/models` lists them). Also accepted as `model`.',
   },
-  model: { type: 'string', description: 'Same as `model_id`.' },
-  negative_prompt: { type: 'string', description: 'What the image should not contain.' },
+  model: { type: 'string', maxLength: TEXT_MAX_CHARS.model, description: 'Same as `model_id`.' },
+  negative_prompt: {
+    type: 'string',
+    maxLength: PROMPT_MAX_CHARS,
+    description: 'What the image should not contain.',
+  },
   width: numberLike('Width in pixels, 320-1536 in steps of 64 (default: the model size).', true),
   height: numberLike('Height in pixels, 320-1536 in steps of 64 (default: the model size).', true),
   img_width: numberLike('Same as `width`.', true),
   img_height: numberLike('Same as `height`.', true),
   aspect_ratio: {
     type: 'string',
+    maxLength: TEXT_MAX_CHARS.aspectRatio,
     description:
       'Instead of width/height: 1:1, 16:9, 9:16, 2:3, 3:2, 4:5, 5:4, 21:9 or 9:21 at the model area.',
   },
@@ -40,19 +51,26 @@ const commonFields: Record<string, Schema> = {
   seed: numberLike('0-9007199254740991; 0, null or absent picks a random seed (always reported back).', true),
   scheduler: {
     type: 'string',
+    maxLength: TEXT_MAX_CHARS.scheduler,
     description:
       'Sampler: euler, euler_a, ddim, dpmpp_2m, dpmpp_2m_karras, lcm, pndm, or the hosted names ' +
       '("EulerAncestralDiscreteScheduler", "DPMSolverMultistepScheduler", "DDIMScheduler", ...).',
   },
   base64: {
     type: ['boolean', 'string'],
+    maxLength: TEXT_MAX_CHARS.flag,
     description: 'true: `output` holds base64-encoded PNGs instead of URLs.',
   },
   webhook: {
     type: 'string',
+    maxLength: TEXT_MAX_CHARS.webhook,
     description: 'A public http(s) URL that receives the final answer as a signed POST (X-Easel-Signature).',
   },
-  track_id: { type: ['string', 'integer'], description: 'Your own id, echoed in the webhook call.' },
+  track_id: {
+    type: ['string', 'integer'],
+    maxLength: TEXT_MAX_CHARS.trackId,
+    description: 'Your own id, echoed in the answer and the webhook call.',
+  },
 };
 
 const imageField = (description: string): Schema => ({
@@ -67,17 +85,17 @@ function body(required: string[], fields: Record<string, Schema>): Schema {
 }
 
 export const text2imgBody = body(['prompt'], {
-  prompt: { type: 'string', description: 'What to draw.' },
+  prompt: { type: 'string', maxLength: PROMPT_MAX_CHARS, description: 'What to draw.' },
 });
 
 export const img2imgBody = body(['prompt', 'init_image'], {
-  prompt: { type: 'string', description: 'What the new image should show.' },
+  prompt: { type: 'string', maxLength: PROMPT_MAX_CHARS, description: 'What the new image should show.' },
   init_image: imageField('The starting image.'),
   strength,
 });
 
 export const inpaintBody = body(['prompt', 'init_image', 'mask_image'], {
-  prompt: { type: 'string', description: 'What to paint in the masked area.' },
+  prompt: { type: 'string', maxLength: PROMPT_MAX_CHARS, description: 'What to paint in the masked area.' },
   init_image: imageField(
     'The image to change. For outpainting, the image already placed on a larger canvas.',
   ),
@@ -91,7 +109,11 @@ export const superResolutionBody: Schema = {
     key: keyField,
     url: imageField('The image to upscale.'),
     init_image: imageField('Same as `url`.'),
-    scale: { type: ['integer', 'string'], description: '2 or 4 (default 2).' },
+    scale: {
+      type: ['integer', 'string'],
+      maxLength: TEXT_MAX_CHARS.number,
+      description: '2 or 4 (default 2).',
+    },
     model_id: commonFields.model_id,
     base64: commonFields.base64,
     webhook: commonFields.webhook,

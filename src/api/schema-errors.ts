@@ -39,6 +39,9 @@ export function fieldErrorsFromSchema(violations: SchemaViolation[]): FieldError
       }
       return { field, message: `The ${field} field must be ${describeType(v.params.type)}.` };
     }
+    if (v.keyword === 'maxLength') {
+      return { field, message: `The ${field} field must be at most ${String(v.params.limit)} characters.` };
+    }
     return { field, message: `The ${field} field ${v.message ?? 'is invalid'}.` };
   });
 }

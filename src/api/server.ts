@@ -12,11 +12,13 @@ import { isUserError } from '../errors/user-error.ts';
 import type { Logger } from '../log/logger.ts';
 import { ApiError, fromUserError, invalidKey } from './api-error.ts';
 import { registerGenerationRoutes } from './generation-routes.ts';
+import { IdempotencyRecords } from './idempotency-key.ts';
 import { registerImageRoutes } from './image-routes.ts';
 import { registerJobRoutes } from './job-routes.ts';
 import { presentedKey } from './key-auth.ts';
 import type { ApiKeyRecord, ApiKeyStore } from './key-store.ts';
 import { buildOpenApi, type RouteDoc } from './openapi.ts';
+import { publicBaseUrl } from './public-base-url.ts';
 import type { SafeFetchOptions } from './safe-fetch.ts';
 
 /**
@@ -41,8 +43,10 @@ export interface RouteContext extends ApiServerDeps {
   app: FastifyInstance;
   /** Registers a route and its OpenAPI description together. */
   route(doc: RouteDoc, handler: (request: FastifyRequest, reply: FastifyReply) => Promise<unknown>): void;
-  /** The base URL images and fetch links are built on. */
-  baseUrl(request: FastifyRequest): string;
+  /** The base URL images and fetch links are built on (configuration only, never request headers). */
+  baseUrl(): string;
+  /** Which body each Idempotency-Key was admitted with. */
+  idempotency: IdempotencyRecords;
   now(): number;
 }
 
@@ -119,10 +123,8 @@ export async function buildApiServer(deps: ApiServerDeps): Promise<FastifyInstan
         handler,
       });
     },
-    baseUrl(request) {
-      if (config.API_PUBLIC_URL) return config.API_PUBLIC_URL.replace(/\/+$/, '');
-      return `${request.protocol}://${request.host}`;
-    },
+    baseUrl: () => publicBaseUrl(config, app.server.address()),
+    idempotency: new IdempotencyRecords(deps.services.redis, deps.services.prefix),
     now: deps.clock ?? Date.now,
   };
 

@@ -34,6 +34,7 @@ import type { CancelOutcome, JobView } from '../queue/job-view.ts';
 import { ProgressRelay } from '../queue/progress-relay.ts';
 import { createQueues } from '../queue/queues.ts';
 import { readSystemLoad, type SystemLoad } from '../queue/system-load.ts';
+import { ModelAvailability, onlineWorkers, type WorkerPresence } from '../queue/worker-presence.ts';
 import { connectProducer, createRedis } from '../redis/connections.ts';
 
 /**
@@ -84,6 +85,8 @@ export interface Services {
   /** Progress, completion and final failure of any job, for frontends that edit their messages. */
   progress: ProgressRelay;
   systemLoad(): Promise<SystemLoad>;
+  /** Render workers of this deployment (its database and prefix) that are alive now. */
+  workers: { online(): Promise<WorkerPresence[]> };
   artifacts: ArtifactStore;
   /** Closes queue events, queues, then Redis. Workers are closed by their own roles first. */
   close(): Promise<void>;
@@ -143,6 +146,8 @@ export async function createServices(
     durations,
     relay: progress,
   });
+  const workersOnline = () => onlineWorkers(redis, prefix, clock());
+  const availability = new ModelAvailability(workersOnline);
   const admission = new Admission({
     config,
     logger,
@@ -155,6 +160,7 @@ export async function createServices(
     balanceOf: (member) => credits.balance(member),
     clock,
     ledgerMaxLen: DEFAULT_LEDGER_MAX_LEN,
+    modelProblem: (model) => availability.problem(model),
   });
 
   let closed = false;
@@ -184,7 +190,8 @@ export async function createServices(
       set: (admin, scope, changes) => quotas.set(admin, scope, changes),
     },
     progress,
-    systemLoad: () => readSystemLoad(queues.generate, queues.deliver, durations),
+    systemLoad: () => readSystemLoad(queues.generate, queues.deliver, durations, workersOnline),
+    workers: { online: workersOnline },
     artifacts: options.artifacts ?? new DiskArtifactStore(config.ARTIFACTS_DIR),
     async close() {
       if (closed) return;

@@ -1,6 +1,7 @@
 import { CodedError } from '../errors/coded-error.ts';
 import { UserError } from '../errors/user-error.ts';
 import { findModel, type ModelEntry, type Registry } from '../models/registry.ts';
+import { maskSizeProblem, upscaleOutputProblem } from '../request/output-size.ts';
 import type { GenerationRequest } from '../request/types.ts';
 import { type DenoiseRequest, denoise, type InpaintConditioning } from './denoise.ts';
 import type { DiffusionModel } from './diffusion-model.ts';
@@ -184,12 +185,8 @@ async function loadMask(
       await options.images.load(request.maskImage.artifactId, 'maskImage'),
       'maskImage',
     );
-    if (mask.width !== init.original.width || mask.height !== init.original.height) {
-      throw invalid(
-        'maskImage',
-        `the mask is ${mask.width}x${mask.height} but the image is ${init.original.width}x${init.original.height}; they must be the same size`,
-      );
-    }
+    const mismatch = maskSizeProblem(mask, init.original);
+    if (mismatch !== undefined) throw invalid('maskImage', mismatch);
     const data = await resizeGrey(mask, request.width, request.height, 'cover');
     return binarize({ data, width: request.width, height: request.height });
   }
@@ -300,14 +297,10 @@ async function upscale(
     await options.images.load(request.initImage.artifactId, 'initImage'),
     'initImage',
   );
+  const tooLarge = upscaleOutputProblem(source, factor, options.maxPixels);
+  if (tooLarge !== undefined) throw invalid('upscale', tooLarge);
   const width = source.width * factor;
   const height = source.height * factor;
-  if (width * height > options.maxPixels) {
-    throw invalid(
-      'upscale',
-      `${factor}x of a ${source.width}x${source.height} image is ${width}x${height}, over this server's limit of ${options.maxPixels} pixels`,
-    );
-  }
   const loading = performance.now();
   const network = await options.store.upscaler(entry.kind === 'upscaler' ? entry : undefined);
   const upscalerLoadMs = Math.round(performance.now() - loading);

@@ -14,6 +14,7 @@ import type { DeliverJobData, GenerateJobData, GenerateResult } from './job-data
 import type { JobProgress } from './job-view.ts';
 import { deliverJobOptions } from './queues.ts';
 import { ReservationSweeper } from './reservation-sweeper.ts';
+import { announceWorker } from './worker-presence.ts';
 
 /**
  * The lifecycle around a render: the engine's `render` only turns job data into images; this
@@ -48,6 +49,8 @@ export interface GenerateWorkerOptions {
   cancelPollMs?: number;
   /** How often the reservation sweeper runs (0: never). */
   sweepIntervalMs?: number;
+  /** The models this worker can render, announced to admission; absent: any (it does not say). */
+  models?: () => string[];
 }
 
 export interface GenerateWorker {
@@ -231,12 +234,21 @@ export async function startGenerateWorker(options: GenerateWorkerOptions): Promi
   sweepTimer?.unref();
 
   await worker.waitUntilReady();
-  logger.info({ concurrency: options.concurrency }, 'generate worker started');
+  const presence = await announceWorker({
+    redis,
+    prefix,
+    logger,
+    clock,
+    ...(options.models ? { models: options.models } : {}),
+  });
+  logger.info({ concurrency: options.concurrency, id: presence.id }, 'generate worker started');
 
   return {
     worker,
     sweeper,
     async close() {
+      // Unannounced first: admission stops counting on this worker while it finishes its jobs.
+      await presence.stop();
       clearInterval(poll);
       if (sweepTimer) clearInterval(sweepTimer);
       await worker.close();

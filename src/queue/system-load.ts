@@ -2,12 +2,13 @@ import type { Queue } from 'bullmq';
 import type { DurationStats } from './eta.ts';
 import { estimateSeconds } from './eta.ts';
 import type { DeliverJobData, GenerateJobData, GenerateResult } from './job-data.ts';
+import type { WorkerPresence } from './worker-presence.ts';
 
 /** The hosted APIs' "system load": how busy the render queue is and how long a new job would take. */
 export interface SystemLoad {
   generate: { waiting: number; active: number; delayed: number; completed: number; failed: number };
   deliver: { waiting: number; active: number; delayed: number; failed: number };
-  /** Generate workers connected now (undefined where the Redis host hides CLIENT LIST). */
+  /** Render workers of this deployment alive now (undefined when they could not be read). */
   workersOnline?: number;
   /** Moving average of a render, any model and size. */
   averageProcessingSeconds?: number;
@@ -19,11 +20,15 @@ export async function readSystemLoad(
   generate: Queue<GenerateJobData, GenerateResult>,
   deliver: Queue<DeliverJobData>,
   durations: DurationStats,
+  liveWorkers: () => Promise<WorkerPresence[]>,
 ): Promise<SystemLoad> {
   const [g, d, workers, averages] = await Promise.all([
     generate.getJobCounts('wait', 'prioritized', 'active', 'delayed', 'completed', 'failed'),
     deliver.getJobCounts('wait', 'prioritized', 'active', 'delayed', 'failed'),
-    generate.getWorkersCount().catch(() => undefined),
+    liveWorkers().then(
+      (live) => live.length,
+      () => undefined,
+    ),
     durations.averages('*', 0),
   ]);
   const waiting = (g.wait ?? 0) + (g.prioritized ?? 0);

@@ -24,12 +24,18 @@ export function readNumber(value: unknown): number | undefined {
 /** How a rejected value is quoted back in a message: text in quotes (cut short), numbers as they are. */
 export function describeValue(value: unknown): string {
   if (typeof value === 'number') return String(value);
-  if (typeof value === 'string') {
-    const chars = [...value];
-    return JSON.stringify(chars.length > 40 ? `${chars.slice(0, 40).join('')}...` : value);
-  }
+  if (typeof value === 'string') return JSON.stringify(clipText(value, 40));
   if (typeof value === 'boolean') return String(value);
   if (value === null) return 'null';
   if (value === undefined) return 'nothing';
   return `a ${Array.isArray(value) ? 'list' : typeof value}`;
+}
+
+/**
+ * The first `max` code points of `text`, with "..." when it was longer. Looks at no more of the text
+ * than it keeps, so quoting a 15 MB value back costs nothing.
+ */
+export function clipText(text: string, max: number): string {
+  const head = [...text.slice(0, max * 2)];
+  return head.length > max || text.length > max * 2 ? `${head.slice(0, max).join('')}...` : text;
 }

@@ -20,12 +20,14 @@ import {
   UPSCALE_INPUT_MIN,
   ZOOM_OUT_FACTORS,
 } from './limits.ts';
-import { describeValue, readNumber, readWholeNumber } from './number-values.ts';
+import { clipText, describeValue, readNumber, readWholeNumber } from './number-values.ts';
+import { upscaleOutputProblem } from './output-size.ts';
 import { randomSeed } from './random-seed.ts';
 import { CANONICAL_LABELS, isAbsent, type RawField, type RawRequest } from './raw-request.ts';
 import { checkRegion, parseRegion } from './region.ts';
 import { resolveSampler, SAMPLER_HELP } from './sampler-names.ts';
 import type { GenerationMode, GenerationRequest, RegionPercent } from './types.ts';
+import { codePointCount, hasVisibleCharacter } from './visible-text.ts';
 
 /** Per-member ceilings from quota tiers (and the deployment's MAX_PIXELS); tighter than the general rules. */
 export interface MemberLimits {
@@ -83,9 +85,12 @@ export function validateRequest(raw: RawRequest, ctx: ValidationContext): Valida
       return '';
     }
     const trimmed = value.trim();
-    const length = [...trimmed].length;
+    const length = codePointCount(trimmed);
     if (length > PROMPT_MAX_CHARS) {
       bad(field, `must be at most ${PROMPT_MAX_CHARS} characters (got ${length})`);
+    } else if (required && !hasVisibleCharacter(trimmed)) {
+      // Zero-width and other invisible characters draw nothing a member meant: refuse before charging.
+      bad(field, `has no visible characters; describe the image in 1 to ${PROMPT_MAX_CHARS} characters`);
     }
     return trimmed;
   };
@@ -202,6 +207,12 @@ export function validateRequest(raw: RawRequest, ctx: ValidationContext): Valida
     else bad('zoomOut', `must be ${ZOOM_OUT_FACTORS.join(' or ')} (got ${describeValue(raw.zoomOut)})`);
   }
 
+  // An upscale's output is the input times the factor: known now, so refused before queueing.
+  if (upscale !== undefined && size && maxPixels !== undefined) {
+    const tooLarge = upscaleOutputProblem(size, upscale, maxPixels);
+    if (tooLarge !== undefined) bad('upscale', tooLarge);
+  }
+
   if (errors.length > 0 || !model || !size) return { ok: false, errors };
   const request: GenerationRequest = {
     mode,
@@ -246,7 +257,7 @@ function resolveModel(
     }
     return fallback;
   }
-  const wanted = typeof raw.model === 'string' ? raw.model.trim() : describeValue(raw.model);
+  const wanted = typeof raw.model === 'string' ? clipText(raw.model.trim(), 80) : describeValue(raw.model);
   const model = typeof raw.model === 'string' ? findModel(ctx.registry, raw.model) : undefined;
   if (!model) {
     bad('model', `Model id not found: ${wanted}. Available: ${available}`);

@@ -82,7 +82,7 @@ async function imagine(text: string, options: ImagineOptions): Promise<number> {
       process.stdout.write(`\rstep ${event.progress.step}/${event.progress.total}`);
     });
     await services.progress.queueEvents();
-    if ((await services.queues.generate.getWorkersCount()) === 0) {
+    if ((await services.workers.online()).length === 0) {
       console.log('no worker is connected to the queue: rendering in this process');
       worker = await startGenerateRole({ config, logger }, { artifacts, catalog, warmUp: false });
     }
