@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync } from 'node:fs';
+import { cpSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
@@ -67,9 +67,14 @@ export async function startApiHarness(options: HarnessOptions = {}): Promise<Api
   const prefix = uniquePrefix(options.name ?? 'api');
   const tiny = options.workers ? await tinyWorld({ variants: ['tiny'] }) : undefined;
   if (tiny) {
+    // Installed, but its UNet is damaged: its jobs are admitted and fail in the worker, which
+    // must refund them.
+    cpSync(join(tiny.modelsDir, 'tiny'), join(tiny.modelsDir, 'tiny-broken'), { recursive: true });
+    writeFileSync(join(tiny.modelsDir, 'tiny-broken', 'unet', 'model.onnx'), 'not an onnx model');
     tiny.catalog.models = [
       tinyEntry('tiny', { nativeResolution: 512, renderScale: 8 }),
-      // Listed but never installed: its jobs fail in the worker, which must refund them.
+      tinyEntry('tiny-broken', { nativeResolution: 512, renderScale: 8 }),
+      // Listed but installed on no worker: admission refuses it.
       tinyEntry('tiny-missing', { nativeResolution: 512, renderScale: 8 }),
     ];
   }

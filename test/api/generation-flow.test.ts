@@ -257,7 +257,7 @@ describe('failures', () => {
     const answer = await api.post('/v1/text2img', {
       key,
       prompt: 'never rendered',
-      model_id: 'tiny-missing',
+      model_id: 'tiny-broken',
     });
     expect(answer.status).toBe(200);
     expect(answer.body.status).toBe('failed');

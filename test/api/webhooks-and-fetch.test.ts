@@ -173,7 +173,7 @@ describe('webhooks', () => {
     const answer = await api.post('/v1/text2img', {
       key,
       prompt: 'cannot render',
-      model_id: 'tiny-missing',
+      model_id: 'tiny-broken',
       webhook: `${receiverUrl}/hook-d`,
     });
     const call = await until('the failure call', async () => callsTo('/hook-d')[0]);
