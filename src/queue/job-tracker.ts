@@ -146,18 +146,12 @@ export class JobTracker {
 
   /** Resolves when the job finished (completed, failed, cancelled) or at the timeout, with its view. */
   async waitForResult(jobId: string, timeoutMs: number): Promise<JobView | undefined> {
-    const events = await this.deps.relay.queueEvents();
     let wake: () => void = () => {};
     const woken = new Promise<void>((resolve) => {
       wake = resolve;
     });
-    const onEvent = (args: { jobId: string }) => {
-      if (args.jobId === jobId) wake();
-    };
-    events.on('completed', onEvent);
-    events.on('failed', onEvent);
-    events.on('removed', onEvent);
-    const timer = setTimeout(wake, timeoutMs);
+    const stopWaiting = await this.deps.relay.whenFinished(jobId, () => wake());
+    const timer = setTimeout(() => wake(), timeoutMs);
     try {
       // Subscribed first, then looked: a job that finished in between is seen here.
       const view = await this.get(jobId);
@@ -166,9 +160,7 @@ export class JobTracker {
       return await this.get(jobId);
     } finally {
       clearTimeout(timer);
-      events.off('completed', onEvent);
-      events.off('failed', onEvent);
-      events.off('removed', onEvent);
+      stopWaiting();
     }
   }
 

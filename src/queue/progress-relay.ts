@@ -35,6 +35,8 @@ export interface FailedEvent {
 type Handler<E> = (event: E) => void | Promise<void>;
 
 const DATA_CACHE = 500;
+/** How long closing waits for QueueEvents before dropping its connection. */
+const CLOSE_WAIT_MS = 2_000;
 
 export class ProgressRelay {
   private events: QueueEvents | undefined;
@@ -43,6 +45,12 @@ export class ProgressRelay {
   private readonly completed = new Set<Handler<CompletedEvent>>();
   private readonly failed = new Set<Handler<FailedEvent>>();
   private readonly dataCache = new Map<string, GenerateJobData>();
+  /**
+   * Callers waiting for one job to finish, by job id. One listener per event serves them all:
+   * a listener per waiter would pass Node's limit of ten (MaxListenersExceededWarning) as soon as
+   * eleven API requests wait at once, and cost every event a scan of every waiter.
+   */
+  private readonly finishWaiters = new Map<string, Set<() => void>>();
 
   constructor(
     private readonly options: {
@@ -65,7 +73,36 @@ export class ProgressRelay {
     return this.add(this.failed, handler);
   }
 
-  /** The underlying QueueEvents (started on first use), for waiting on one job. */
+  /**
+   * Calls `wake` when the job completes, fails or is removed (once listening has started, which
+   * this awaits). Returns the function that stops waiting.
+   */
+  async whenFinished(jobId: string, wake: () => void): Promise<() => void> {
+    let waiters = this.finishWaiters.get(jobId);
+    if (!waiters) {
+      waiters = new Set();
+      this.finishWaiters.set(jobId, waiters);
+    }
+    waiters.add(wake);
+    const stop = () => {
+      waiters.delete(wake);
+      if (waiters.size === 0 && this.finishWaiters.get(jobId) === waiters) this.finishWaiters.delete(jobId);
+    };
+    try {
+      await this.queueEvents();
+    } catch (error) {
+      stop();
+      throw error;
+    }
+    return stop;
+  }
+
+  private wakeWaiters(jobId: string): void {
+    const waiters = this.finishWaiters.get(jobId);
+    if (waiters) for (const wake of [...waiters]) wake();
+  }
+
+  /** The underlying QueueEvents (started on first use). */
   async queueEvents(): Promise<QueueEvents> {
     if (this.events) return this.events;
     this.connection = createRedis(this.options.redisUrl, 'worker', 'easel-queue-events');
@@ -81,6 +118,7 @@ export class ProgressRelay {
       void this.emit(this.progress, jobId, (jobData) => ({ jobId, progress, data: jobData }));
     });
     events.on('completed', ({ jobId, returnvalue }) => {
+      this.wakeWaiters(jobId);
       void this.emit(this.completed, jobId, (jobData) => ({
         jobId,
         result: returnvalue as unknown as GenerateResult,
@@ -89,6 +127,7 @@ export class ProgressRelay {
       this.dataCache.delete(jobId);
     });
     events.on('failed', ({ jobId, failedReason }) => {
+      this.wakeWaiters(jobId);
       void this.emit(this.failed, jobId, (jobData) => ({
         jobId,
         failedReason,
@@ -97,6 +136,7 @@ export class ProgressRelay {
       }));
       this.dataCache.delete(jobId);
     });
+    events.on('removed', ({ jobId }) => this.wakeWaiters(jobId));
     await events.waitUntilReady();
     return events;
   }
@@ -104,8 +144,23 @@ export class ProgressRelay {
   async close(): Promise<void> {
     const events = this.events;
     this.events = undefined;
-    if (events) await events.close();
-    if (this.connection) await this.connection.quit().catch(() => this.connection?.disconnect());
+    if (events) {
+      // ioredis never ends a connection that is disconnected while it reconnects (redis/ioredis
+      // #2169), and QueueEvents.close() waits for that end: shortly after a Redis restart it would
+      // hang the shutdown forever. Bounded; the connection is ours and dropped below either way.
+      let timer: NodeJS.Timeout | undefined;
+      const bounded = new Promise<void>((resolve) => {
+        timer = setTimeout(resolve, CLOSE_WAIT_MS);
+      });
+      await Promise.race([events.close().catch(() => undefined), bounded]);
+      clearTimeout(timer);
+    }
+    const connection = this.connection;
+    this.connection = undefined;
+    if (connection) {
+      if (connection.status === 'ready') await connection.quit().catch(() => connection.disconnect());
+      else connection.disconnect();
+    }
   }
 
   private add<E>(set: Set<Handler<E>>, handler: Handler<E>): () => void {
