@@ -6,9 +6,22 @@ import type { RunningRole } from './role.ts';
 import { loadRoleStarter, rolesToRun } from './role-starters.ts';
 
 /**
+ * The order roles stop in, whatever order they started in: the frontends first (no new requests),
+ * then the render worker (it finishes the jobs in hand and queues their results for delivery),
+ * then delivery (which posts what the worker just finished), and metrics, which watches them all,
+ * last. Stopping delivery before the worker left the worker's last results waiting for the next
+ * start.
+ */
+const STOP_ORDER = ['discord', 'slack', 'api', 'worker', 'deliver', 'metrics'];
+
+function stopRank(role: RunningRole): number {
+  const rank = STOP_ORDER.indexOf(role.name);
+  return rank === -1 ? STOP_ORDER.length : rank;
+}
+
+/**
  * Starts every role this process runs and installs the one shutdown path: the first SIGTERM or
- * SIGINT stops roles in reverse order (frontends last started, stopped first; workers finish their
- * active jobs), then the embedded Redis. A second signal exits at once.
+ * SIGINT stops roles in STOP_ORDER, then the embedded Redis. A second signal exits at once.
  */
 export async function runRoles(config: Config, logger: Logger, embeddedRedis?: PrivateRedis): Promise<void> {
   const running: RunningRole[] = [];
@@ -21,7 +34,7 @@ export async function runRoles(config: Config, logger: Logger, embeddedRedis?: P
     }
     stopping = true;
     logger.info({ signal }, 'shutting down');
-    for (const role of [...running].reverse()) {
+    for (const role of [...running].sort((a, b) => stopRank(a) - stopRank(b))) {
       try {
         await role.stop();
         logger.info({ role: role.name }, 'role stopped');

@@ -1,6 +1,8 @@
+import type { Queue } from 'bullmq';
 import { startDeliverWorker } from '../../workers/deliver.ts';
 import type { RoleStarter } from '../app/role.ts';
 import { createServices } from '../app/services.ts';
+import type { DeliverJobData } from '../queue/job-data.ts';
 import { ReservationSweeper } from '../queue/reservation-sweeper.ts';
 import type { Deliverer, DelivererFactories, DeliverPlatform } from './deliverer.ts';
 
@@ -11,6 +13,18 @@ import type { Deliverer, DelivererFactories, DeliverPlatform } from './deliverer
  *   deliver: async () => createDeliverRole({ discord: ..., slack: ..., api: ... })
  */
 const SWEEP_INTERVAL_MS = 30_000;
+/** At stop, how long delivery waits for deliveries ready to run (retries waiting out a backoff are left). */
+const DRAIN_WAIT_MS = 10_000;
+
+/** Resolves when no delivery is waiting or running, or after `timeoutMs`. */
+async function drained(queue: Queue<DeliverJobData>, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    const counts = await queue.getJobCounts('wait', 'prioritized', 'active').catch(() => undefined);
+    if (!counts || Object.values(counts).every((n) => n === 0)) return;
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+}
 
 export function createDeliverRole(factories: DelivererFactories): RoleStarter {
   return async ({ config, logger }) => {
@@ -44,6 +58,8 @@ export function createDeliverRole(factories: DelivererFactories): RoleStarter {
       name: 'deliver',
       async stop() {
         clearInterval(timer);
+        // Results a worker of this process queued while it stopped are posted before closing.
+        await drained(services.queues.deliver, DRAIN_WAIT_MS);
         await delivery.close();
         await services.close();
       },
