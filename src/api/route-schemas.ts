@@ -236,7 +236,10 @@ export const systemLoadAnswer: Schema = {
     status: { const: 'success' },
     queue_num: { type: 'integer', description: 'Jobs waiting.' },
     active: { type: 'integer', description: 'Jobs rendering now.' },
-    workers: { type: ['integer', 'null'], description: 'GPU workers connected (null where Redis hides it).' },
+    workers: {
+      type: ['integer', 'null'],
+      description: 'Render workers of this deployment alive now (null when they could not be read).',
+    },
     avg_time: { type: 'number', description: 'Average seconds per job, recently.' },
     queue_time: { type: 'number', description: 'Estimated seconds until a new job is done.' },
     eta: { type: 'number', description: 'Same as queue_time.' },
