@@ -78,7 +78,11 @@ describe('request parsers given 10,000-deep values', () => {
   });
 
   it('take deep values from Discord options and schema violations without recursing', () => {
-    const raw = fromDiscordOptions({ prompt: 'x', seed: deepList() as number, model: deepObject() as string });
+    const raw = fromDiscordOptions({
+      prompt: 'x',
+      seed: deepList() as number,
+      model: deepObject() as string,
+    });
     expect(validateRequest(raw, ctx).ok).toBe(false);
     const errors = fieldErrorsFromSchema([
       { keyword: 'type', instancePath: '/width', params: { type: deepList() } },
