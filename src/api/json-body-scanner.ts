@@ -37,8 +37,11 @@ export class JsonBodyScanner {
   private capture: Buffer[] = [];
   private captureLength = 0;
   private captureCut = false;
-  /** The last complete string, decoded, while it may still turn out to be a field name. */
-  private lastString: string | undefined;
+  /**
+   * The last complete string's bytes while it may still turn out to be a field name; decoded only
+   * when a colon shows it is one (decoding every string value would cost more than the scan).
+   */
+  private lastString: Buffer[] | undefined;
   /** The field name whose value comes next, at the top level. */
   private topName: string | undefined;
   private readingKeyValue = false;
@@ -80,7 +83,7 @@ export class JsonBodyScanner {
           this.depth--;
           break;
         case COLON: {
-          const name = this.lastString;
+          const name = this.lastString && decodeName(this.lastString);
           if (name !== undefined && RESERVED_NAMES.has(name)) return this.fail('reserved-name');
           if (this.depth === 1 && this.rootIsObject) this.topName = name;
           break;
@@ -163,17 +166,25 @@ export class JsonBodyScanner {
       this.captureCut = true;
       return;
     }
-    // A copy: the chunk's memory may be reused once it has been handed on.
-    this.capture.push(Buffer.from(chunk.subarray(from, end)));
+    // A view, not a copy: each chunk of a request stream is a buffer of its own.
+    this.capture.push(chunk.subarray(from, end));
     this.captureLength += end - from;
   }
 
   private finishString(): void {
-    const text = this.captureCut ? undefined : decodeStringBody(Buffer.concat(this.capture));
-    if (this.readingKeyValue && text !== undefined) this.key = text;
+    this.lastString = this.captureCut ? undefined : this.capture;
+    if (this.readingKeyValue && this.lastString) this.key = decodeStringBody(Buffer.concat(this.lastString));
     this.readingKeyValue = false;
-    this.lastString = text;
   }
+}
+
+/** Escaped, `constructor` takes 11 x 6 bytes (`\u0063...`); a longer name is none of those we look for. */
+const NAME_BYTES_MAX = 66;
+
+function decodeName(pieces: Buffer[]): string | undefined {
+  let length = 0;
+  for (const piece of pieces) length += piece.length;
+  return length > NAME_BYTES_MAX ? undefined : decodeStringBody(Buffer.concat(pieces, length));
 }
 
 /** The text of a JSON string's body (between the quotes), or undefined when it is not valid. */
