@@ -22,8 +22,10 @@ export function frameworkError(error: { code?: string }): ApiError {
 
 /**
  * The raw HTTP answer to a Node `clientError`, written straight to the socket (there is no request
- * object yet). A header overflow whose packet holds no complete request line is a URL too long.
+ * object yet). A header overflow whose request line takes most of the 16 KB is a URL too long.
  */
+const URL_MOSTLY = 8 * 1024;
+
 export function clientErrorAnswer(error: { code?: string; rawPacket?: unknown }): string {
   let answer: ApiError;
   if (error.code === 'ERR_HTTP_REQUEST_TIMEOUT') {
@@ -31,7 +33,7 @@ export function clientErrorAnswer(error: { code?: string; rawPacket?: unknown })
   } else if (error.code === 'HPE_HEADER_OVERFLOW') {
     const packet = Buffer.isBuffer(error.rawPacket) ? error.rawPacket : undefined;
     answer =
-      packet && !packet.includes('\r\n')
+      packet && !(packet.indexOf('\r\n') >= 0 && packet.indexOf('\r\n') < URL_MOSTLY)
         ? ApiError.of(414, 'URI too long', 'The URL and headers together may be at most 16 KB.')
         : ApiError.of(431, 'Request headers too large', 'The URL and headers together may be at most 16 KB.');
   } else {
