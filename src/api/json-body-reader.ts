@@ -81,7 +81,6 @@ export function readJsonBody(
     let text = '';
     let received = 0;
     let limit = limits.maxBytes;
-    const keyChecked = false;
     let settled = false;
 
     const stop = (error: unknown) => {

@@ -55,7 +55,7 @@ export function rawRequest(
       resolve({ status: Number(head[0]!.split(' ')[1]), headers, body: parsed, bytesSent });
       socket.destroy();
     };
-    socket.on('data', (chunk) => {
+    socket.on('data', (chunk: Buffer) => {
       received.push(chunk);
       tryParse();
     });
