@@ -66,7 +66,8 @@ export function buildOpenApi(routes: RouteDoc[], info: { version: string; server
       description:
         'Image generation shaped like the hosted Stable Diffusion APIs. Every answer has `status`: ' +
         '`success`, `processing` (fetch later with `fetch_result`), `error` or `failed`. The key goes ' +
-        'in the body as `key`, or in `Authorization: Bearer <key>` or `x-api-key`.',
+        'in `Authorization: Bearer <key>` (or bare, or as the Basic password), `x-api-key` or `API-Key`, ' +
+        'or in the body as `key` (its first field, when the body is over 1 MB).',
     },
     ...(info.serverUrl ? { servers: [{ url: info.serverUrl }] } : {}),
     components: {

@@ -19,7 +19,9 @@ const numberLike = (description: string, integer = false): Schema => ({
 const keyField: Schema = {
   type: 'string',
   maxLength: TEXT_MAX_CHARS.key,
-  description: 'Your API key. May also be sent as `Authorization: Bearer <key>` or `x-api-key: <key>`.',
+  description:
+    'Your API key. May also be sent as `Authorization: Bearer <key>` or `x-api-key: <key>` (checked before ' +
+    'the body is read). In a body over 1 MB, send it first.',
 };
 
 const commonFields: Record<string, Schema> = {

@@ -1,4 +1,5 @@
 import type { FieldError } from '../errors/user-error.ts';
+import { scalarText } from '../request/number-values.ts';
 
 /** The parts of an Ajv error that Fastify hands over in `error.validation`. */
 export interface SchemaViolation {
@@ -18,7 +19,8 @@ const TYPE_WORDS: Record<string, string> = {
 };
 
 function describeType(type: unknown): string {
-  const types = (Array.isArray(type) ? type : String(type).split(',')).map((t) => String(t).trim());
+  const list: unknown[] = Array.isArray(type) ? type : (scalarText(type) ?? '').split(',');
+  const types = list.map((t) => scalarText(t) ?? '');
   // ['integer', 'string'] means "a number, possibly sent as text": say the number.
   const meaningful = types.filter((t) => t !== 'string' || types.length === 1);
   return meaningful.map((t) => TYPE_WORDS[t] ?? t).join(' or ');
@@ -29,7 +31,7 @@ export function fieldErrorsFromSchema(violations: SchemaViolation[]): FieldError
   return violations.map((v) => {
     const path = v.instancePath.replace(/^\//, '').replace(/\//g, '.');
     if (v.keyword === 'required') {
-      const field = [path, String(v.params.missingProperty)].filter(Boolean).join('.');
+      const field = [path, scalarText(v.params.missingProperty) ?? ''].filter(Boolean).join('.');
       return { field, message: `The ${field} field is required.` };
     }
     const field = path || 'body';

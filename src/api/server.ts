@@ -1,3 +1,5 @@
+import type { Socket } from 'node:net';
+import type { Readable } from 'node:stream';
 import Fastify, {
   type FastifyBaseLogger,
   type FastifyInstance,
@@ -11,11 +13,14 @@ import { CodedError } from '../errors/coded-error.ts';
 import { isUserError } from '../errors/user-error.ts';
 import type { Logger } from '../log/logger.ts';
 import { ApiError, fromUserError, invalidKey } from './api-error.ts';
+import { AuthFailureLimiter } from './auth-failure-limiter.ts';
+import { clientErrorAnswer, frameworkError, methodNotAllowed } from './framework-errors.ts';
 import { registerGenerationRoutes } from './generation-routes.ts';
 import { IdempotencyRecords } from './idempotency-key.ts';
 import { registerImageRoutes } from './image-routes.ts';
 import { registerJobRoutes } from './job-routes.ts';
-import { presentedKey } from './key-auth.ts';
+import { type JsonBodyLimits, readJsonBody } from './json-body-reader.ts';
+import { bodyKey, headerKey } from './key-auth.ts';
 import type { ApiKeyRecord, ApiKeyStore } from './key-store.ts';
 import { buildOpenApi, type RouteDoc } from './openapi.ts';
 import { publicBaseUrl } from './public-base-url.ts';
@@ -63,12 +68,30 @@ const VERSION = '1.0.0';
 
 export async function buildApiServer(deps: ApiServerDeps): Promise<FastifyInstance> {
   const { config, logger } = deps;
+  const bodyLimit = config.API_BODY_LIMIT_MB * 1024 * 1024;
+  const unauthenticatedBodyLimit = Math.min(bodyLimit, config.API_UNAUTHENTICATED_BODY_LIMIT_KB * 1024);
+  let closing = false;
   const app = Fastify({
     loggerInstance: logger.child({ role: 'api' }) as FastifyBaseLogger,
     // One log line per request would dominate the log at hundreds of requests a second.
     logController: new LogController({ disableRequestLogging: true }),
-    bodyLimit: config.API_BODY_LIMIT_MB * 1024 * 1024,
-    return503OnClosing: true,
+    bodyLimit,
+    // Fastify's own 503 while closing has Fastify's body shape; the onRequest hook answers instead.
+    return503OnClosing: false,
+    // Fastify takes a hop count too (proxy-addr does), though its types leave numbers out.
+    trustProxy: trustProxyOption(config.API_TRUST_PROXY) as boolean | string,
+    // Bad URLs and over-long path parameters (414) bypass the error handler; answer them the same way.
+    frameworkErrors: (error, _request, reply) => {
+      const answer = frameworkError(error);
+      // The reply's types are generic over the route's schema; this one is sent before any route.
+      (reply as FastifyReply).code(answer.statusCode).headers(answer.headers).send(answer.body);
+    },
+    // Errors before a request exists (431 headers too large, 414 request line too long, 400, 408).
+    clientErrorHandler: (error: Error, socket: Socket) => {
+      if ((error as { code?: string }).code === 'ECONNRESET' || socket.destroyed) return;
+      if (socket.writable) socket.write(clientErrorAnswer(error as Error & { code?: string }));
+      socket.destroy(error);
+    },
     // Types in the schemas already allow numbers as text ("512"), as the hosted APIs' clients send;
     // every bad field is reported at once.
     ajv: {
@@ -78,33 +101,96 @@ export async function buildApiServer(deps: ApiServerDeps): Promise<FastifyInstan
 
   // JSON only: anything else is answered 415 (Fastify parses text/plain by default).
   app.removeContentTypeParser('text/plain');
+  app.removeContentTypeParser('application/json');
 
   app.decorateRequest('apiKey', undefined);
 
-  // Auth runs after the body is parsed (the key may be in it) and before anything else looks at it.
-  app.addHook('preValidation', async (request) => {
-    if (!request.routeOptions.config.auth) return;
-    const key = presentedKey(request);
+  const failures = new AuthFailureLimiter({
+    redis: deps.services.redis,
+    prefix: deps.services.prefix,
+    perMinute: config.API_AUTH_FAILURES_PER_MINUTE,
+  });
+  /** The 401 for a missing or wrong key, counted against the client's address. */
+  const refuse = async (request: FastifyRequest): Promise<ApiError> => {
+    await failures
+      .recordFailure(request.ip)
+      .catch((err: unknown) => request.log.warn({ err }, 'could not count a failed authentication'));
+    return invalidKey();
+  };
+  const verify = async (request: FastifyRequest, key: string | undefined): Promise<void> => {
     const record = key ? await deps.keys.verify(key).catch(queueUnreachable) : undefined;
-    if (!record) throw invalidKey();
+    if (!record) throw await refuse(request);
     request.apiKey = record;
+  };
+
+  app.addHook('preClose', async () => {
+    closing = true;
+  });
+
+  // A key in a header is checked before the body is read: a wrong one costs one Redis lookup, not a
+  // 20 MB upload and its parse. An address with too many failures is refused before even that.
+  app.addHook('onRequest', async (request) => {
+    if (closing) throw ApiError.of(503, 'Service unavailable', 'This server is shutting down; try again.');
+    if (!request.routeOptions.config.auth) return;
+    const wait = await failures.retryAfter(request.ip).catch(queueUnreachable);
+    if (wait !== undefined) {
+      throw ApiError.rateLimited(
+        wait,
+        'Too many requests with a missing or wrong API key from this address; wait, then send a valid key.',
+      );
+    }
+    const header = headerKey(request.headers);
+    if (header.present) await verify(request, header.key);
+  });
+
+  const bodyLimits = (request: FastifyRequest): JsonBodyLimits => {
+    if (request.apiKey || !request.routeOptions.config?.auth) {
+      return { maxBytes: request.apiKey ? bodyLimit : unauthenticatedBodyLimit };
+    }
+    return {
+      maxBytes: unauthenticatedBodyLimit,
+      maxBytesWithKey: bodyLimit,
+      tooLargeTips:
+        `Until its key is checked, a request may send ${config.API_UNAUTHENTICATED_BODY_LIMIT_KB} KB. ` +
+        'Send the key in a header (Authorization: Bearer <key>), or as the first field of the body.',
+      onKey: (key) => verify(request, key),
+    };
+  };
+  app.addContentTypeParser('application/json', (request: FastifyRequest, payload: Readable) =>
+    readJsonBody(payload, request.headers, bodyLimits(request)),
+  );
+
+  // A key in the body has been checked while the body was read; this catches bodies without one.
+  app.addHook('preValidation', async (request) => {
+    if (!request.routeOptions.config.auth || request.apiKey) return;
+    await verify(request, bodyKey(request));
   });
 
   app.setErrorHandler((error, request, reply) => {
     const answer = toApiError(error);
     if (answer.statusCode >= 500) request.log.error({ err: error, url: request.url }, 'api request failed');
+    // Refused before its body was read: closing the connection is what stops the upload.
+    if (!request.raw.complete) reply.header('connection', 'close');
     return reply.code(answer.statusCode).headers(answer.headers).send(answer.body);
   });
 
-  app.setNotFoundHandler((request, reply) =>
-    reply.code(404).send({
+  const docs: RouteDoc[] = [];
+
+  app.setNotFoundHandler((request, reply) => {
+    const path = request.url.split('?')[0] ?? '/';
+    const allowed = methodNotAllowed(docs, path);
+    if (allowed)
+      return reply
+        .code(405)
+        .header('allow', allowed.join(', '))
+        .send(ApiError.of(405, 'Method not allowed', `${path} answers ${allowed.join(', ')}.`).body);
+    return reply.code(404).send({
       status: 'error',
       message: 'Not found',
-      tips: `No route ${request.method} ${request.url.split('?')[0]}. GET /v1/openapi.json describes the API.`,
-    }),
-  );
+      tips: `No route ${request.method} ${path}. GET /v1/openapi.json describes the API.`,
+    });
+  });
 
-  const docs: RouteDoc[] = [];
   const ctx: RouteContext = {
     ...deps,
     app,
@@ -168,6 +254,15 @@ function isRedisDown(error: unknown): boolean {
     ['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE'].includes(e.code ?? '') ||
     /enableOfflineQueue|Connection is closed|Stream isn't writeable/.test(e.message ?? '')
   );
+}
+
+/** API_TRUST_PROXY as Fastify's `trustProxy`: off, on, a hop count, or addresses and CIDRs. */
+function trustProxyOption(value: string): boolean | number | string {
+  const text = value.trim();
+  if (text === '' || text === 'false') return false;
+  if (text === 'true') return true;
+  if (/^\d+$/.test(text)) return Number(text);
+  return text;
 }
 
 /** Whatever was thrown, as the answer a client of the hosted APIs understands. */

@@ -145,6 +145,10 @@ export const configSchema = z.object({
   API_PUBLIC_URL: z.string().default(''),
   API_SYNC_WAIT_MS: int(8000, 0, 120_000),
   API_BODY_LIMIT_MB: int(20, 1, 200),
+  // Until a key has been checked; see the README (REST API) for why 1 MB.
+  API_UNAUTHENTICATED_BODY_LIMIT_KB: int(1024, 1, 200 * 1024),
+  API_AUTH_FAILURES_PER_MINUTE: int(20, 0, 1_000_000),
+  API_TRUST_PROXY: z.string().default(''),
   API_ALLOW_PRIVATE_FETCH: bool(false),
   WEBHOOK_SECRET: optionalSecret,
   IMAGE_RETENTION_HOURS: num(24, 0.01, 24 * 365),

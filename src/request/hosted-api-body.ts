@@ -1,4 +1,4 @@
-import { describeValue } from './number-values.ts';
+import { describeValue, scalarText } from './number-values.ts';
 import { emptyRawRequest, isAbsent, type RawRequest, type ValueField } from './raw-request.ts';
 
 /**
@@ -43,7 +43,13 @@ export function fromHostedApiBody(body: unknown): RawRequest {
       continue;
     }
     const value = fields[first];
-    const disagreeing = others.filter((name) => String(fields[name]).trim() !== String(value).trim());
+    // Lists and objects have no text to compare: two of them disagree unless they are the same value.
+    const text = scalarText(value);
+    const disagreeing = others.filter((name) => {
+      const other = fields[name];
+      const otherText = scalarText(other);
+      return text === undefined || otherText === undefined ? other !== value : otherText !== text;
+    });
     if (disagreeing.length > 0) {
       raw.errors.push({
         field: first,

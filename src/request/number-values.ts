@@ -28,7 +28,18 @@ export function describeValue(value: unknown): string {
   if (typeof value === 'boolean') return String(value);
   if (value === null) return 'null';
   if (value === undefined) return 'nothing';
-  return `a ${Array.isArray(value) ? 'list' : typeof value}`;
+  return Array.isArray(value) ? 'a list' : typeof value === 'object' ? 'an object' : `a ${typeof value}`;
+}
+
+/**
+ * The text of a single value (a string trimmed; a number, boolean or null as JSON writes it), or
+ * undefined for lists and objects. `String()` would join a list's items, recursing as deep as the
+ * client nested them, which overflows the stack on a 10,000-deep list.
+ */
+export function scalarText(value: unknown): string | undefined {
+  if (typeof value === 'string') return value.trim();
+  if (typeof value === 'number' || typeof value === 'boolean' || value === null) return String(value);
+  return undefined;
 }
 
 /**
