@@ -2,7 +2,7 @@ import type { Services } from '../src/app/services.ts';
 import { CodedError } from '../src/errors/coded-error.ts';
 import { type FieldError, isUserError, UserError } from '../src/errors/user-error.ts';
 import type { GenerateResult, MemberRef, Origin, RenderedImage } from '../src/queue/job-data.ts';
-import type { CancelOutcome } from '../src/queue/job-view.ts';
+import type { CancelOutcome, JobView } from '../src/queue/job-view.ts';
 import {
   COUNT_MAX,
   PROMPT_MAX_CHARS,
@@ -368,6 +368,31 @@ function sameScope(a: MemberRef, b: MemberRef): boolean {
 }
 
 /**
+ * The result a button acts on: a job's buttons work once it finished with images (every platform
+ * checks this here, so none queues work on a job still rendering or one that failed).
+ */
+export function finishedResult(job: Pick<JobView, 'state' | 'result'>): GenerateResult {
+  if (job.state !== 'completed' || !job.result) {
+    throw new UserError(
+      'not-found',
+      job.state === 'failed' || job.state === 'cancelled'
+        ? 'That job has no images to work on: it did not finish.'
+        : 'That job is still rendering; its buttons work once its images are posted.',
+    );
+  }
+  return job.result;
+}
+
+/**
+ * How admission treats a button's job, on every platform: a follow-up on a finished result, so the
+ * cooldown (which spaces new prompts) does not apply; a reroll repeats its prompt on purpose, so
+ * the duplicate filter compares its new seed and never takes it for spam.
+ */
+export function followUpAdmission(action: RequestAction): { followUp: true; allowRepeat?: true } {
+  return action.action === 'reroll' ? { followUp: true, allowRepeat: true } : { followUp: true };
+}
+
+/**
  * A button press (or the inpaint modal's submission): decodes the id, loads the job it sits under
  * from Redis, and cancels it or admits the request the action makes. Anyone in the job's scope may
  * use its buttons (and pays for what they start); cancel is for the owner or an admin.
@@ -388,22 +413,17 @@ export async function handleAction(services: ActionServices, input: ActionInput)
         'That job is gone (results are kept for a limited time); run /imagine again.',
       );
     }
-    if (job.state !== 'completed' || !job.result) {
-      throw new UserError(
-        'not-found',
-        job.state === 'failed' || job.state === 'cancelled'
-          ? 'That job has no images to work on: it did not finish.'
-          : 'That job is still rendering; its buttons work once its images are posted.',
-      );
-    }
-    const request = requestForAction({ request: job.data.request, result: job.result }, action, input.extra);
+    const request = requestForAction(
+      { request: job.data.request, result: finishedResult(job) },
+      action,
+      input.extra,
+    );
     return await admitAndReply(services, {
       requestId: input.requestId,
       member: input.member,
       origin: input.origin,
       request,
-      // A reroll repeats the prompt on purpose; the duplicate filter must not take it for spam.
-      ...(action.action === 'reroll' ? { allowRepeat: true } : {}),
+      ...followUpAdmission(action),
     });
   } catch (error) {
     if (isUserError(error)) return { status: 'refused', error };

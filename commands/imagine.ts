@@ -75,6 +75,7 @@ export async function admitAndReply(
     origin: Origin;
     request: GenerationRequest;
     allowRepeat?: boolean;
+    followUp?: boolean;
   },
 ): Promise<CommandReply> {
   try {

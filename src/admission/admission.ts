@@ -236,6 +236,7 @@ export class Admission {
         JSON.stringify(data),
         scopeNumber,
         item.fingerprint.slice(0, 16),
+        item.input.followUp === true ? 'f' : 'p',
       );
     }
     const numberOfKeys = keyList.length + scopeKeys.length + requestKeys.length;

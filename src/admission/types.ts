@@ -13,6 +13,12 @@ export interface AdmissionInput {
    * compares the seed too, so it does not take the reroll for spam.
    */
   allowRepeat?: boolean;
+  /**
+   * Acting on a finished result (a button: U, V, Reroll, Vary, Zoom Out, Upscale, Inpaint) rather
+   * than a new prompt: the cooldown, which spaces new prompts, does not apply and is not restarted.
+   * The pending cap, credits and the scope's budget still do.
+   */
+  followUp?: boolean;
 }
 
 export type RefusalReason =

@@ -131,6 +131,31 @@ describe('admission', () => {
     }
   });
 
+  it('lets follow-ups on finished results past the cooldown without restarting it', async () => {
+    const { services: s, clock: c } = await testServices('cooldown-follow-up', {
+      DEFAULT_COOLDOWN_S: '5',
+      DEFAULT_PENDING_CAP: '3',
+    });
+    try {
+      const who = member('gus');
+      accepted(await s.admission.admit(admission(who)));
+      c.advance(500);
+      accepted(await s.admission.admit(admission(who, {}, { followUp: true })));
+      accepted(await s.admission.admit(admission(who, {}, { followUp: true })));
+      // The pending cap still bounds them.
+      expect(refused(await s.admission.admit(admission(who, {}, { followUp: true }))).reason).toBe(
+        'pending-cap',
+      );
+      // The cooldown still runs from the last new prompt, not from the follow-ups.
+      c.advance(1000);
+      const prompt = refused(await s.admission.admit(admission(who)));
+      expect(prompt.reason).toBe('cooldown');
+      expect(prompt.retryAfter).toBe(4);
+    } finally {
+      await s.close();
+    }
+  });
+
   it('caps the jobs a member has pending', async () => {
     const { services: s } = await testServices('pending-cap', { DEFAULT_PENDING_CAP: '2' });
     try {

@@ -44,7 +44,7 @@
     ARGV[7]  job options JSON as BullMQ stores them, without priority and jobId (set per job)
     ARGV[8]  number of scopes
     then per scope s: ARGV[8+s] scope key (<kind>:<id>)
-    then per request i (base = 8 + scopes + 10 * (i - 1)):
+    then per request i (base = 8 + scopes + 11 * (i - 1)):
     ARGV[base+1]  user id
     ARGV[base+2]  cost (milli-credits)
     ARGV[base+3]  member roles JSON array
@@ -55,6 +55,7 @@
     ARGV[base+8]  job data JSON
     ARGV[base+9]  its scope's number s
     ARGV[base+10] request fingerprint (16 hex digits, for the duplicate filter)
+    ARGV[base+11] "f" for a follow-up on a finished result (a button), "p" for a new prompt
 
   Output: one reply per request, in order:
     {"existing", status, cost}                      the same request id came before
@@ -290,9 +291,11 @@ local function admitOne(k, a)
     end
   end
 
-  -- 3. cooldown
+  -- 3. cooldown: it spaces a member's new prompts; acting on a finished result (U, V, Reroll,
+  -- Vary, Zoom Out, Upscale, Inpaint) is bounded by the pending cap, credits and budget instead.
+  local followUp = a[11] == "f"
   local cooldownMs = limits.cooldownS * 1000
-  if lastAt > 0 and cooldownMs > 0 and now - lastAt < cooldownMs then
+  if not followUp and lastAt > 0 and cooldownMs > 0 and now - lastAt < cooldownMs then
     return {"refused", "cooldown", cooldownMs - (now - lastAt), ""}
   end
 
@@ -370,8 +373,11 @@ local function admitOne(k, a)
     recent = fingerprint .. recentStamp .. string.sub(recent, 1, (RECENT_MAX - 1) * RECENT_ENTRY)
   end
 
+  -- The cooldown clock is the last new prompt's: a follow-up leaves it where it was.
+  local promptAt = now
+  if followUp then promptAt = lastAt end
   rcall("HSET", k[1], "state", string.format(MEMBER_STATE, granted - fromGranted, today, allowance,
-    spent + fromAllowance, reserved + cost, pendingCount + 1, now), "recent", recent)
+    spent + fromAllowance, reserved + cost, pendingCount + 1, promptAt), "recent", recent)
 
   -- Fairness: a member's n-th pending job ranks behind everyone's (n-1)-th; the tier's priority
   -- (0-9, higher sooner) orders jobs of the same rank. BullMQ runs lower numbers first.
@@ -398,10 +404,10 @@ for i = 1, count do
     replies[i] = {"error", failed}
   else
     local kb = 9 + 4 * scopeCount + 4 * (i - 1)
-    local ab = 8 + scopeCount + 10 * (i - 1)
+    local ab = 8 + scopeCount + 11 * (i - 1)
     local k = {KEYS[kb + 1], KEYS[kb + 2], KEYS[kb + 3], KEYS[kb + 4]}
     local a = {ARGV[ab + 1], ARGV[ab + 2], ARGV[ab + 3], ARGV[ab + 4], ARGV[ab + 5],
-      ARGV[ab + 6], ARGV[ab + 7], ARGV[ab + 8], ARGV[ab + 9], ARGV[ab + 10]}
+      ARGV[ab + 6], ARGV[ab + 7], ARGV[ab + 8], ARGV[ab + 9], ARGV[ab + 10], ARGV[ab + 11]}
     -- An error (Redis out of memory, say) ends the batch here, after the writes for the requests
     -- already accepted, so none of them is left half-done.
     local ok, reply = pcall(admitOne, k, a)

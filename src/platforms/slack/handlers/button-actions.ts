@@ -1,5 +1,5 @@
 import type { App, BlockAction } from '@slack/bolt';
-import { decodeActionId, requestForAction } from '../../../../commands/actions.ts';
+import { decodeActionId, finishedResult, requestForAction } from '../../../../commands/actions.ts';
 import { isUserError, UserError } from '../../../errors/user-error.ts';
 import { PROMPT_MAX_CHARS } from '../../../request/limits.ts';
 import { inpaintModal } from '../blocks/inpaint-modal.ts';
@@ -56,8 +56,9 @@ export function registerButtonActions(app: App, deps: SlackDeps): void {
         });
         return;
       }
-      const request = requestForAction({ request: view.data.request, result: view.result }, decoded);
+      const request = requestForAction({ request: view.data.request, result: finishedResult(view) }, decoded);
       await startActionJob(deps, {
+        action: decoded,
         request,
         teamId,
         userId,

@@ -1,5 +1,5 @@
 import type { App } from '@slack/bolt';
-import { decodeActionId, requestForAction } from '../../../../commands/actions.ts';
+import { decodeActionId, finishedResult, requestForAction } from '../../../../commands/actions.ts';
 import { isUserError } from '../../../errors/user-error.ts';
 import {
   decodeInpaintMetadata,
@@ -36,7 +36,7 @@ export function registerInpaintSubmission(app: App, deps: SlackDeps): void {
       action = decodeActionId(origin.actionId);
       if (action.action !== 'inpaint') throw new Error('not an inpaint action');
       const source = await sourceJob(deps, action.jobId, teamId);
-      request = requestForAction({ request: source.data.request, result: source.result }, action, {
+      request = requestForAction({ request: source.data.request, result: finishedResult(source) }, action, {
         prompt: fields.prompt,
         region: fields.region,
       });
@@ -64,6 +64,7 @@ export function registerInpaintSubmission(app: App, deps: SlackDeps): void {
     };
     try {
       await startActionJob(deps, {
+        action,
         request,
         teamId,
         userId,

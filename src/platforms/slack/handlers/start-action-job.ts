@@ -1,4 +1,4 @@
-import { cancelButton } from '../../../../commands/actions.ts';
+import { cancelButton, followUpAdmission, type RequestAction } from '../../../../commands/actions.ts';
 import { admitAndReply } from '../../../../commands/imagine.ts';
 import type { SlackOrigin } from '../../../queue/job-data.ts';
 import type { GenerationRequest } from '../../../request/types.ts';
@@ -13,6 +13,8 @@ import { type EphemeralTarget, tellMember } from '../tell-member.ts';
  * with its status message posted as a reply in the original thread, where its result will land.
  */
 export interface ActionJob {
+  /** The button (or the Inpaint modal's button) that asked for it. */
+  action: RequestAction;
   request: GenerationRequest;
   teamId: string;
   userId: string;
@@ -38,6 +40,7 @@ export async function startActionJob(deps: SlackDeps, job: ActionJob): Promise<v
     member,
     origin,
     request: job.request,
+    ...followUpAdmission(job.action),
   });
   if (reply.status === 'refused') {
     await tellMember(job.tell, reply.error.message, deps.logger);

@@ -1,0 +1,108 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { FakeMessage } from '../fakes/slack/fake-slack.ts';
+import { type SlackHarness, startSlackHarness } from './support/slack-harness.ts';
+
+/**
+ * The cooldown spaces a member's new prompts; the buttons under a finished result are not new
+ * prompts, and Reroll is never refused as a duplicate. With a 30-second cooldown and the 30-second
+ * duplicate filter on, as a member meets them.
+ */
+let h: SlackHarness;
+const CHANNEL = 'C0000GENERAL';
+
+beforeAll(async () => {
+  h = await startSlackHarness({
+    name: 'slack-cooldown',
+    render: true,
+    env: {
+      DEFAULT_DAILY_ALLOWANCE: '50',
+      DEFAULT_PENDING_CAP: '10',
+      DEFAULT_COOLDOWN_S: '30',
+      DUPLICATE_WINDOW_S: '30',
+    },
+  });
+}, 60_000);
+
+afterAll(async () => {
+  await h?.close();
+});
+
+function buttonsOf(message: FakeMessage | undefined): { label: string; actionId: string }[] {
+  const blocks = (message?.blocks ?? []) as {
+    type: string;
+    elements?: { action_id?: string; text?: { text: string } }[];
+  }[];
+  return blocks
+    .filter((b) => b.type === 'actions')
+    .flatMap((b) => b.elements ?? [])
+    .map((e) => ({ label: e.text?.text ?? '', actionId: e.action_id ?? '' }));
+}
+
+/** The n-th image in the thread, and the buttons message after it. */
+function result(threadTs: string, n: number): Promise<{ image: FakeMessage; buttons: FakeMessage }> {
+  return h.fake.waitFor(
+    () => {
+      const thread = h.fake.thread(CHANNEL, threadTs);
+      const image = thread.filter((m) => m.files.length > 0)[n - 1];
+      const buttons = thread.filter(
+        (m) => m.files.length === 0 && buttonsOf(m).some((b) => b.label !== 'Cancel'),
+      )[n - 1];
+      return image && buttons ? { image, buttons } : undefined;
+    },
+    45_000,
+    `result ${n} in the thread`,
+  );
+}
+
+describe('buttons and the cooldown on Slack', () => {
+  it('accepts U1 pressed right after the result lands, and Reroll twice within 30 s', async () => {
+    await h.command(
+      { userId: 'UALICE', channelId: CHANNEL },
+      '/imagine',
+      'a red circle on a blue background --seed 42',
+    );
+    const parent = await h.fake.waitFor(() =>
+      h.fake.messages.find((m) => m.text.includes('a red circle') && !m.threadTs),
+    );
+    const first = await result(parent.ts, 1);
+    const button = (label: string) => {
+      const found = buttonsOf(first.buttons).find((b) => b.label === label);
+      if (!found) throw new Error(`no ${label} button`);
+      return found.actionId;
+    };
+    const pressed = (label: string) =>
+      h.press({
+        userId: 'UALICE',
+        channelId: CHANNEL,
+        messageTs: first.buttons.ts,
+        threadTs: parent.ts,
+        actionId: button(label),
+      });
+    // What the member was told privately, whichever way it went (ephemeral message or response URL).
+    const refusals = () => [
+      ...h.fake.callsTo('chat.postEphemeral').map((c) => String(c.args.text)),
+      ...h.fake.responseUrlPosts.map((p) => String(p.body.text)),
+    ];
+
+    await pressed('U1');
+    await result(parent.ts, 2);
+    await pressed('Reroll');
+    await result(parent.ts, 3);
+    await pressed('Reroll');
+    await result(parent.ts, 4);
+    expect(refusals()).toEqual([]);
+
+    // The buttons did not restart the cooldown, which still holds for a new prompt.
+    const again = await h.command(
+      { userId: 'UALICE', channelId: CHANNEL },
+      '/imagine',
+      'a green square on a white background',
+    );
+    const told = await h.fake.waitFor(
+      () => [again.text, ...refusals()].find((text) => /cooldown/i.test(text)),
+      10_000,
+      'the cooldown refusal',
+    );
+    expect(told).toMatch(/cooldown/i);
+  }, 120_000);
+});
