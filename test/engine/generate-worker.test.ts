@@ -28,9 +28,9 @@ const BROKEN = ['broken-missing', 'broken-incomplete', 'broken-corrupt', 'broken
 
 beforeAll(async () => {
   world = await tinyWorld({ variants: ['tiny', 'tiny-inpaint'] });
-  // Models that are wrong in each way a deployment can get them wrong.
+  // Models that are wrong in each way a deployment can get them wrong. broken-incomplete is whole
+  // when the worker starts (so it announces it) and loses its UNet later, under the running worker.
   await writeTinyModel(join(world.modelsDir, 'broken-incomplete'));
-  await rm(join(world.modelsDir, 'broken-incomplete', 'unet', 'model.onnx'));
   await writeTinyModel(join(world.modelsDir, 'broken-corrupt'));
   await writeFile(join(world.modelsDir, 'broken-corrupt', 'unet', 'model.onnx'), 'this is not a protobuf');
   await writeTinyModel(join(world.modelsDir, 'broken-layout'));
@@ -199,9 +199,26 @@ describe('the generate worker on tiny models', () => {
     );
   });
 
+  it('refuses at admission a model no worker has installed, reserving nothing', async () => {
+    const before = await services.credits.balance(who);
+    const error = await services.admission
+      .admit({
+        requestId: `engine-missing-${Date.now()}`,
+        member: who,
+        origin: { platform: 'cli' },
+        request: tinyRequest({ model: 'broken-missing' }),
+      })
+      .catch((e: unknown) => e);
+    expect((error as Error).message).toMatch(/broken-missing is not installed on any render worker/);
+    expect(await services.credits.balance(who)).toEqual(before);
+  });
+
+  it('fails for good and refunds when the model loses a file under the running worker', async () => {
+    await rm(join(world.modelsDir, 'broken-incomplete', 'unet', 'model.onnx'));
+    await expectRefundedFailure({ model: 'broken-incomplete' }, /not installed/);
+  });
+
   it.each([
-    ['broken-missing', /not installed/],
-    ['broken-incomplete', /not installed/],
     ['broken-corrupt', /damaged or incomplete/],
     ['broken-layout', /damaged or incomplete/],
   ])('fails for good and refunds when the model is %s', async (model, reason) => {

@@ -1,3 +1,4 @@
+import { cpSync, writeFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -74,10 +75,12 @@ export async function startSlackHarness(options: HarnessOptions): Promise<SlackH
   const artifactsDir = await mkdtemp(join(tmpdir(), `easel-slack-${options.name}-`));
   const tiny = options.render ? await tinyWorld({ variants: ['tiny'] }) : undefined;
   if (tiny) {
+    // Installed, but with a damaged UNet: admitted, its jobs fail on the worker, for failure paths.
+    cpSync(join(tiny.modelsDir, 'tiny'), join(tiny.modelsDir, 'ghost'), { recursive: true });
+    writeFileSync(join(tiny.modelsDir, 'ghost', 'unet', 'model.onnx'), 'not an onnx model');
     // Shown at 512 (display sizes are 320..1536), rendered at 64 like easel-mini.
     tiny.catalog.models = [
       tinyEntry('tiny', { nativeResolution: 512, renderScale: 8 }),
-      // Listed but never installed: its jobs fail on the worker (model-missing), for failure paths.
       tinyEntry('ghost', {
         folder: 'ghost',
         nativeResolution: 512,
