@@ -9,7 +9,7 @@ import type { Services } from '../app/services.ts';
 import type { Config } from '../config/schema.ts';
 import { CodedError } from '../errors/coded-error.ts';
 import { isUserError } from '../errors/user-error.ts';
-import type { Logger } from '../log/logger.ts';
+import { type Logger, roleLogger } from '../log/logger.ts';
 import { ApiError, fromUserError, invalidKey } from './api-error.ts';
 import { registerGenerationRoutes } from './generation-routes.ts';
 import { registerImageRoutes } from './image-routes.ts';
@@ -60,7 +60,7 @@ const VERSION = '1.0.0';
 export async function buildApiServer(deps: ApiServerDeps): Promise<FastifyInstance> {
   const { config, logger } = deps;
   const app = Fastify({
-    loggerInstance: logger.child({ role: 'api' }) as FastifyBaseLogger,
+    loggerInstance: roleLogger(logger, 'api') as FastifyBaseLogger,
     // One log line per request would dominate the log at hundreds of requests a second.
     logController: new LogController({ disableRequestLogging: true }),
     bodyLimit: config.API_BODY_LIMIT_MB * 1024 * 1024,

@@ -63,5 +63,9 @@ describe('easel start', () => {
     const stopped = [...log.matchAll(/"role":"(\w+)","msg":"role stopped"/g)].map((m) => m[1]);
     // roles stop in reverse start order; metrics, which serves all of them, stops last
     expect(stopped, `the log:\n${log}`).toEqual(['deliver', 'worker', 'api', 'metrics']);
+    // The API server's lines pass through two child loggers; the role is still named once.
+    const apiLines = log.split('\n').filter((line) => line.includes('"role":"api"'));
+    expect(apiLines.length, log).toBeGreaterThan(0);
+    for (const line of apiLines) expect(line.match(/"role":/g), line).toHaveLength(1);
   }, 60_000);
 });
