@@ -283,9 +283,22 @@ async function admitAndAnswer(
   const waitMs = ctx.config.API_SYNC_WAIT_MS;
   if (waitMs > 0) {
     const view = await ctx.services.jobs.waitForResult(admitted.jobId, waitMs);
-    if (view) return reply.send(await answerFor(view, { baseUrl, artifacts: ctx.services.artifacts }));
+    if (view) {
+      return reply.send(
+        await answerFor(view, {
+          baseUrl,
+          artifacts: ctx.services.artifacts,
+          registry: ctx.services.registry,
+        }),
+      );
+    }
   }
   const progress: { etaSeconds?: number; position: number } = { position: admitted.position };
   if (admitted.etaSeconds !== undefined) progress.etaSeconds = admitted.etaSeconds;
-  return reply.send(processingAnswer(admitted.jobId, { request: generation, origin }, progress, baseUrl));
+  return reply.send(
+    processingAnswer(admitted.jobId, { request: generation, origin }, progress, {
+      baseUrl,
+      registry: ctx.services.registry,
+    }),
+  );
 }

@@ -26,7 +26,11 @@ export function registerJobRoutes(ctx: RouteContext): void {
   const jobAnswer = async (request: FastifyRequest) => {
     const { id } = request.params as { id: string };
     const view = await ownJob(ctx, request, id);
-    return answerFor(view, { baseUrl: ctx.baseUrl(request), artifacts: ctx.services.artifacts });
+    return answerFor(view, {
+      baseUrl: ctx.baseUrl(request),
+      artifacts: ctx.services.artifacts,
+      registry: ctx.services.registry,
+    });
   };
 
   ctx.route(

@@ -139,6 +139,13 @@ const meta: Schema = {
   },
 };
 
+const warnings: Schema = {
+  type: 'array',
+  items: { type: 'string' },
+  description:
+    'Present when the request was accepted but will not come out as asked: e.g. a prompt with no word easel-mini can draw.',
+};
+
 export const successAnswer: Schema = {
   type: 'object',
   required: ['status', 'id', 'output'],
@@ -155,6 +162,7 @@ export const successAnswer: Schema = {
     generationTime: { type: 'number', description: 'Seconds the render took.' },
     nsfw_content_detected: { type: 'array', items: { type: 'boolean' } },
     track_id: { type: ['string', 'integer'] },
+    warnings,
     meta,
   },
 };
@@ -169,6 +177,7 @@ export const processingAnswer: Schema = {
     position: { type: 'integer', description: 'Place in the queue (1 = next).' },
     fetch_result: { type: 'string', description: 'POST here (with your key) to get the result.' },
     track_id: { type: ['string', 'integer'] },
+    warnings,
     meta,
   },
 };

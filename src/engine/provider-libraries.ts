@@ -21,7 +21,10 @@ export function onnxruntimeBinaryDir(): string {
  * Why `provider` cannot load on this machine, when that is known without asking onnxruntime;
  * undefined when onnxruntime has to be asked. Only Linux keeps CUDA in separate files we can check.
  */
-export function missingProviderLibraries(provider: string, binaryDir = onnxruntimeBinaryDir()): string | undefined {
+export function missingProviderLibraries(
+  provider: string,
+  binaryDir = onnxruntimeBinaryDir(),
+): string | undefined {
   if (provider !== 'cuda' || process.platform !== 'linux') return undefined;
   const missing = CUDA_LIBRARIES.filter((file) => !existsSync(join(binaryDir, file)));
   if (missing.length === 0) return undefined;
