@@ -41,6 +41,7 @@ export function registerKeys(program: Command): void {
     )
     .option('--pending-cap <n>', 'jobs queued at once (default DEFAULT_PENDING_CAP)', wholeNumber(1, 1000))
     .option('--webhook-secret', 'give the key its own webhook signing secret instead of WEBHOOK_SECRET')
+    .option('-q, --quiet', 'print only the key, for scripts: KEY=$(easel keys create ... --quiet)')
     .action(
       async (opts: {
         name: string;
@@ -50,6 +51,7 @@ export function registerKeys(program: Command): void {
         cooldown?: number;
         pendingCap?: number;
         webhookSecret?: boolean;
+        quiet?: boolean;
       }) => {
         await withServices(async (services, store) => {
           const created = await createKeyWithCredits(services, store, {
@@ -61,6 +63,10 @@ export function registerKeys(program: Command): void {
             ...(opts.pendingCap !== undefined ? { pendingCap: opts.pendingCap } : {}),
             webhookSecret: opts.webhookSecret === true,
           });
+          if (opts.quiet === true) {
+            console.log(created.key);
+            return;
+          }
           console.log(`Created API key "${created.record.name}" (id ${created.record.id}).`);
           console.log(`\n  ${created.key}\n`);
           console.log('Store it now: it is not shown again and cannot be recovered.');
