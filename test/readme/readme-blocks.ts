@@ -24,7 +24,8 @@ export function readmeShellBlocks(file: string): ShellBlock[] {
       current.body.push(text);
     }
   });
-  if (current !== undefined) throw new Error(`README.md: the sh block at line ${current.line} is never closed`);
+  if (current !== undefined)
+    throw new Error(`README.md: the sh block at line ${current.line} is never closed`);
   return blocks;
 }
 
