@@ -5,6 +5,7 @@ import type { MemberRef, Origin } from '../src/queue/job-data.ts';
 import { defaultModelId } from '../src/request/default-model.ts';
 import { type DiscordImagineOptions, fromDiscordOptions } from '../src/request/discord-options.ts';
 import { parsePromptFlags } from '../src/request/prompt-flags.ts';
+import { promptWarnings } from '../src/request/prompt-warnings.ts';
 import type { GenerationRequest } from '../src/request/types.ts';
 import { invalidRequestError, validateRequest } from '../src/request/validate-request.ts';
 
@@ -40,6 +41,8 @@ export type CommandReply =
       balance: number;
       /** The request as validated: the seed actually used, sizes from the aspect ratio, defaults. */
       request: GenerationRequest;
+      /** What the member should know although it is no reason to refuse (a prompt the model cannot draw). */
+      warnings: string[];
     }
   | { status: 'refused'; error: UserError };
 
@@ -68,7 +71,8 @@ export function refusalError(refused: AdmissionRefused): UserError {
 
 /** Admits a validated request and turns the outcome into a reply; `UserError`s thrown on the way are refusals. */
 export async function admitAndReply(
-  services: Pick<Services, 'admission'>,
+  // Without a registry (button presses repeat a prompt the member was already told about) no warnings.
+  services: Pick<Services, 'admission'> & Partial<Pick<Services, 'registry'>>,
   input: {
     requestId: string;
     member: MemberRef;
@@ -89,6 +93,7 @@ export async function admitAndReply(
       ...(result.etaSeconds !== undefined ? { etaSeconds: result.etaSeconds } : {}),
       balance: result.balance,
       request: input.request,
+      warnings: services.registry ? promptWarnings(input.request, services.registry) : [],
     };
   } catch (error) {
     if (isUserError(error)) return { status: 'refused', error };

@@ -1,6 +1,8 @@
 import type { ArtifactStore } from '../artifacts/artifact-store.ts';
+import type { Registry } from '../models/registry.ts';
 import type { ApiOrigin, GenerateJobData, GenerateResult } from '../queue/job-data.ts';
 import type { JobView } from '../queue/job-view.ts';
+import { promptWarnings } from '../request/prompt-warnings.ts';
 import { ApiError } from './api-error.ts';
 
 /**
@@ -13,6 +15,14 @@ export interface AnswerContext {
   /** e.g. https://easel.example.com (no trailing slash). */
   baseUrl: string;
   artifacts: ArtifactStore;
+  /** The models, for the answer's `warnings` (a prompt the model cannot draw); none without it. */
+  registry?: Registry;
+}
+
+/** `warnings` when there are any: the hosted APIs' answers have no such field, so it is left out otherwise. */
+function warningsOf(data: JobFacts, registry: Registry | undefined): Record<string, unknown> {
+  const warnings = registry ? promptWarnings(data.request, registry) : [];
+  return warnings.length > 0 ? { warnings } : {};
 }
 
 export type Answer = Record<string, unknown> & { status: 'success' | 'processing' | 'failed' };
@@ -86,6 +96,7 @@ export async function successAnswer(
     seeds: result.images.map((i) => i.seed),
     generationTime: Math.round(result.timings.totalMs) / 1000,
     ...trackId(data),
+    ...warningsOf(data, ctx.registry),
     meta: metaOf(data, result),
   };
   if (result.images.some((i) => i.nsfw !== null)) {
@@ -98,8 +109,9 @@ export function processingAnswer(
   jobId: string,
   data: JobFacts,
   progress: { etaSeconds?: number; position?: number },
-  baseUrl: string,
+  ctx: Pick<AnswerContext, 'baseUrl' | 'registry'>,
 ): Answer {
+  const { baseUrl } = ctx;
   return {
     status: 'processing',
     id: jobId,
@@ -107,6 +119,7 @@ export function processingAnswer(
     ...(progress.position !== undefined ? { position: progress.position } : {}),
     fetch_result: fetchUrl(baseUrl, jobId),
     ...trackId(data),
+    ...warningsOf(data, ctx.registry),
     meta: metaOf(data),
   };
 }
@@ -133,6 +146,6 @@ export async function answerFor(view: JobView, ctx: AnswerContext): Promise<Answ
     case 'cancelled':
       return failedAnswer(view.jobId, view.data, failureMessage(undefined, true));
     default:
-      return processingAnswer(view.jobId, view.data, view, ctx.baseUrl);
+      return processingAnswer(view.jobId, view.data, view, ctx);
   }
 }

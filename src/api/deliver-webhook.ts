@@ -4,6 +4,7 @@ import type { Config } from '../config/schema.ts';
 import type { Deliverer, DelivererFactory } from '../delivery/deliverer.ts';
 import { createOnce, type Once } from '../delivery/once.ts';
 import type { Logger } from '../log/logger.ts';
+import type { Registry } from '../models/registry.ts';
 import type { ApiOrigin, DeliverJobData } from '../queue/job-data.ts';
 import { failedAnswer, failureMessage, successAnswer } from './answers.ts';
 import { ApiKeyStore } from './key-store.ts';
@@ -27,6 +28,8 @@ export interface WebhookDeliveryDeps {
     'WEBHOOK_SECRET' | 'API_PUBLIC_URL' | 'API_HOST' | 'API_PORT' | 'API_ALLOW_PRIVATE_FETCH'
   >;
   artifacts: ArtifactStore;
+  /** For the body's `warnings`, so a webhook body equals what `fetch` returns. */
+  registry?: Registry;
   keys: ApiKeyStore;
   once: Once;
   logger: Logger;
@@ -97,6 +100,7 @@ export class WebhookDelivery implements Deliverer {
       return successAnswer(data.jobId, data, data.result, {
         baseUrl: publicBaseUrl(this.deps.config),
         artifacts: this.deps.artifacts,
+        ...(this.deps.registry ? { registry: this.deps.registry } : {}),
       });
     }
     const failure = data.failure ?? { message: 'The render failed.', refunded: 0 };
@@ -122,6 +126,7 @@ export const createWebhookDeliverer: DelivererFactory = async ({ config, logger,
   new WebhookDelivery({
     config,
     artifacts: services.artifacts,
+    registry: services.registry,
     keys: new ApiKeyStore(services.redis, config.QUEUE_PREFIX),
     once: createOnce(services.redis, config.QUEUE_PREFIX),
     logger,

@@ -322,13 +322,19 @@ async function admitAndAnswer(
   const baseUrl = ctx.baseUrl();
   const progress: { etaSeconds?: number; position: number } = { position: admitted.position };
   if (admitted.etaSeconds !== undefined) progress.etaSeconds = admitted.etaSeconds;
-  const processing = () =>
-    processingAnswer(admitted.jobId, { request: generation, origin }, progress, baseUrl);
   const waitMs = ctx.config.API_SYNC_WAIT_MS;
   if (waitMs > 0) {
     try {
       const view = await ctx.services.jobs.waitForResult(admitted.jobId, waitMs);
-      if (view) return reply.send(await answerFor(view, { baseUrl, artifacts: ctx.services.artifacts }));
+      if (view) {
+        return reply.send(
+          await answerFor(view, {
+            baseUrl,
+            artifacts: ctx.services.artifacts,
+            registry: ctx.services.registry,
+          }),
+        );
+      }
     } catch (error) {
       request.log.warn(
         { err: error, jobId: admitted.jobId },
@@ -336,5 +342,10 @@ async function admitAndAnswer(
       );
     }
   }
-  return reply.send(processing());
+  return reply.send(
+    processingAnswer(admitted.jobId, { request: generation, origin }, progress, {
+      baseUrl,
+      registry: ctx.services.registry,
+    }),
+  );
 }

@@ -1,4 +1,5 @@
 import type { FastifyRequest } from 'fastify';
+import { listModels } from '../models/model-listing.ts';
 import type { JobView } from '../queue/job-view.ts';
 import { answerFor } from './answers.ts';
 import { ApiError } from './api-error.ts';
@@ -26,7 +27,11 @@ export function registerJobRoutes(ctx: RouteContext): void {
   const jobAnswer = async (request: FastifyRequest) => {
     const { id } = request.params as { id: string };
     const view = await ownJob(ctx, request, id);
-    return answerFor(view, { baseUrl: ctx.baseUrl(), artifacts: ctx.services.artifacts });
+    return answerFor(view, {
+      baseUrl: ctx.baseUrl(),
+      artifacts: ctx.services.artifacts,
+      registry: ctx.services.registry,
+    });
   };
 
   ctx.route(
@@ -84,15 +89,27 @@ export function registerJobRoutes(ctx: RouteContext): void {
       url: '/v1/models',
       summary: 'The models this server knows',
       auth: false,
-      responses: { 200: { description: 'Model ids and aliases.', schema: schemas.modelsAnswer } },
+      responses: {
+        200: {
+          description:
+            'Every model this server knows: installed or not, the default, how to install the rest.',
+          schema: schemas.modelsAnswer,
+        },
+      },
     },
     async () => ({
       status: 'success',
-      models: ctx.services.registry.models.map((m) => ({
+      models: listModels(ctx.services.registry, ctx.config.MODELS_DIR, ctx.config.DEFAULT_MODEL).map((m) => ({
         model_id: m.id,
         aliases: m.aliases,
         description: m.description,
         kind: m.kind,
+        family: m.family,
+        native_resolution: m.nativeResolution,
+        installed: m.installed,
+        state: m.state,
+        default: m.default,
+        ...(m.install !== undefined ? { install: m.install } : {}),
       })),
     }),
   );

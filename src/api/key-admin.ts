@@ -5,9 +5,10 @@ import type { MemberRef } from '../queue/job-data.ts';
 import { type ApiKeyStore, apiKeyScope, type CreatedApiKey } from './key-store.ts';
 
 /**
- * What `easel keys create` does: a key, and its credit scope set up in the admission system. An API
- * key gets no free daily allowance (it spends exactly the credits granted to it) and, when asked, a
- * daily budget: the scope's cap on credits spent per UTC day.
+ * What `easel keys create` does: a key, and its credit scope set up in the admission system. By
+ * default an API key gets no free daily allowance (it spends exactly the credits granted to it);
+ * `allowance` gives it one, like a chat member's (spent first, reset at 00:00 UTC), and `daily` caps
+ * what it may spend per UTC day, allowance and granted credits together.
  */
 
 export interface NewKeyOptions {
@@ -15,6 +16,8 @@ export interface NewKeyOptions {
   credits: number;
   /** Credits the key may spend per UTC day; 0 or absent: no daily cap. */
   daily?: number;
+  /** Free credits the key gets each UTC day, spent before granted ones; 0 or absent: none. */
+  allowance?: number;
   webhookSecret?: boolean;
   /** Seconds between two requests of the key (default: DEFAULT_COOLDOWN_S). */
   cooldownS?: number;
@@ -39,7 +42,7 @@ export async function createKeyWithCredits(
   const created = await keys.create({ name: options.name, webhookSecret: options.webhookSecret === true });
   const member = keyMember(created.record.id, created.record.name);
   try {
-    const changes: QuotaChanges = { dailyAllowance: 0, dailyCap: options.daily ?? 0 };
+    const changes: QuotaChanges = { dailyAllowance: options.allowance ?? 0, dailyCap: options.daily ?? 0 };
     if (options.cooldownS !== undefined) changes.cooldownS = options.cooldownS;
     if (options.pendingCap !== undefined) changes.pendingCap = options.pendingCap;
     await services.quotas.set(operatorOf(member), member.scope, changes);

@@ -163,6 +163,13 @@ const meta: Schema = {
   },
 };
 
+const warnings: Schema = {
+  type: 'array',
+  items: { type: 'string' },
+  description:
+    'Present when the request was accepted but will not come out as asked: e.g. a prompt with no word easel-mini can draw.',
+};
+
 export const successAnswer: Schema = {
   type: 'object',
   required: ['status', 'id', 'output'],
@@ -179,6 +186,7 @@ export const successAnswer: Schema = {
     generationTime: { type: 'number', description: 'Seconds the render took.' },
     nsfw_content_detected: { type: 'array', items: { type: 'boolean' } },
     track_id: { type: ['string', 'integer'] },
+    warnings,
     meta,
   },
 };
@@ -193,6 +201,7 @@ export const processingAnswer: Schema = {
     position: { type: 'integer', description: 'Place in the queue (1 = next).' },
     fetch_result: { type: 'string', description: 'POST here (with your key) to get the result.' },
     track_id: { type: ['string', 'integer'] },
+    warnings,
     meta,
   },
 };
@@ -262,6 +271,15 @@ export const modelsAnswer: Schema = {
           aliases: { type: 'array', items: { type: 'string' } },
           description: { type: 'string' },
           kind: { type: 'string' },
+          family: { type: 'string', description: 'sd1, sd2, sdxl, sd3, upscaler or unknown.' },
+          native_resolution: { type: 'integer' },
+          installed: { type: 'boolean', description: 'Whether a request can use it on this server now.' },
+          state: { type: 'string', enum: ['installed', 'not installed', 'incomplete'] },
+          default: { type: 'boolean', description: 'The model a request that names none gets.' },
+          install: {
+            type: 'string',
+            description: 'The operator command that installs it (when not installed).',
+          },
         },
       },
     },

@@ -11,7 +11,7 @@ import type { Services } from '../app/services.ts';
 import type { Config } from '../config/schema.ts';
 import { CodedError } from '../errors/coded-error.ts';
 import { isUserError } from '../errors/user-error.ts';
-import type { Logger } from '../log/logger.ts';
+import { type Logger, roleLogger } from '../log/logger.ts';
 import { ApiError, fromUserError, invalidKey } from './api-error.ts';
 import { AuthFailureLimiter } from './auth-failure-limiter.ts';
 import { clientErrorAnswer, frameworkError, methodNotAllowed } from './framework-errors.ts';
@@ -72,7 +72,7 @@ export async function buildApiServer(deps: ApiServerDeps): Promise<FastifyInstan
   const unauthenticatedBodyLimit = Math.min(bodyLimit, config.API_UNAUTHENTICATED_BODY_LIMIT_KB * 1024);
   let closing = false;
   const app = Fastify({
-    loggerInstance: logger.child({ role: 'api' }) as FastifyBaseLogger,
+    loggerInstance: roleLogger(logger, 'api') as FastifyBaseLogger,
     // One log line per request would dominate the log at hundreds of requests a second.
     logController: new LogController({ disableRequestLogging: true }),
     bodyLimit,

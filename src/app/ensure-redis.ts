@@ -30,7 +30,7 @@ export async function ensureRedis(config: Config, logger: Logger): Promise<Priva
     throw new CodedError(
       'redis-unavailable',
       'No Redis answers at 127.0.0.1:6379 and redis-server is not installed.\n' +
-        'Install it (Debian/Ubuntu: sudo apt-get install redis-server) or set REDIS_URL to a running Redis.',
+        'Install it (Debian/Ubuntu: apt-get install redis-server, with sudo when not root) or set REDIS_URL to a running Redis.',
     );
   }
   const dir = resolve(join(config.DATA_DIR, 'redis'));

@@ -1,5 +1,7 @@
+import { readFileSync } from 'node:fs';
 import { Command } from 'commander';
 import { CodedError } from '../errors/coded-error.ts';
+import { registerCredits } from './commands/credits.ts';
 import { registerDoctor } from './commands/doctor.ts';
 import { registerImagine } from './commands/imagine.ts';
 import { registerKeys } from './commands/keys.ts';
@@ -12,8 +14,12 @@ import { registerWorker } from './commands/worker.ts';
  * The `easel` command. Each subcommand lives in its own file under src/cli/commands and registers
  * itself on the program here.
  */
+const { version } = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as {
+  version: string;
+};
 const program = new Command('easel')
   .description('Self-hosted image generation for Discord, Slack and a REST API')
+  .version(version, '-V, --version', 'print the version')
   .showHelpAfterError();
 
 const registrations: ((program: Command) => void)[] = [
@@ -21,6 +27,7 @@ const registrations: ((program: Command) => void)[] = [
   registerDoctor,
   registerRegisterCommands,
   registerKeys,
+  registerCredits,
   registerModels,
   registerWorker,
   registerImagine,

@@ -136,7 +136,7 @@ function platformChecks(config: Config): CheckResult[] {
 
 function providerHint(provider: string): string {
   if (provider === 'cuda') {
-    return 'Install the CUDA provider on a GPU host with internet: ONNXRUNTIME_NODE_INSTALL=cuda12 npm ci (needs CUDA 12 and cuDNN 9).';
+    return 'Install the CUDA provider on a GPU host with internet: npm run install:cuda (needs CUDA 12 and cuDNN 9).';
   }
   if (provider === 'webgpu') return 'WebGPU needs a GPU and the Vulkan loader (apt-get install libvulkan1).';
   return 'onnxruntime-node did not install correctly: run npm ci again.';

@@ -1,5 +1,6 @@
 import onnxProto from 'onnx-proto';
 import { InferenceSession, Tensor } from 'onnxruntime-node';
+import { missingProviderLibraries } from '../engine/provider-libraries.ts';
 
 const { onnx } = onnxProto;
 
@@ -40,6 +41,8 @@ export interface ProviderProbe {
  * run is made, so a provider that silently falls back to CPU is not reported as working.
  */
 export async function probeExecutionProvider(provider: string): Promise<ProviderProbe> {
+  const missing = missingProviderLibraries(provider);
+  if (missing !== undefined) return { provider, ok: false, detail: missing };
   try {
     const session = await InferenceSession.create(identityModelBytes(), { executionProviders: [provider] });
     const input = new Tensor('float32', new Float32Array([1, 2, 3, 4]), [1, 4]);

@@ -1,6 +1,7 @@
 import { InferenceSession } from 'onnxruntime-node';
 import { CodedError } from '../errors/coded-error.ts';
 import type { Logger } from '../log/logger.ts';
+import { missingProviderLibraries } from './provider-libraries.ts';
 
 export type ProviderName = 'cuda' | 'webgpu' | 'cpu';
 
@@ -34,6 +35,13 @@ export class ProviderChooser {
       const known = this.unavailable.get(provider);
       if (known !== undefined) {
         lastError = known;
+        continue;
+      }
+      const missing = missingProviderLibraries(provider);
+      if (missing !== undefined) {
+        this.unavailable.set(provider, missing);
+        this.logger.warn({ provider, error: missing }, `execution provider ${provider} unavailable`);
+        lastError = missing;
         continue;
       }
       try {

@@ -48,3 +48,12 @@ export function createLogger(
 }
 
 export type { Logger };
+
+/**
+ * The logger of one role. pino writes every binding of every child level, so binding `role` again
+ * where the caller already did (run-roles binds it, then the API server would) prints the key twice
+ * in one line; this binds it only once.
+ */
+export function roleLogger(logger: Logger, role: string): Logger {
+  return logger.bindings().role === role ? logger : logger.child({ role });
+}

@@ -26,6 +26,22 @@ export interface ModelEntry {
   limits: { minSteps: number; maxSteps: number };
   /** `not-needed` only for models that cannot draw people (easel-mini draws shapes). */
   nsfwScreening: 'required' | 'not-needed';
+  /** The model family (DESIGN.md, "Model families"): sd1, sd2, sdxl, sd3. Shown by `easel models list`. */
+  family?: string;
+  /** The command that installs a model that is neither built in nor on a hub (`easel models tiny`). */
+  install?: string;
+  /**
+   * A model trained on a closed set of words (easel-mini) draws noise for any other prompt; a prompt
+   * with none of these words gets a hint naming them.
+   */
+  vocabulary?: ModelVocabulary;
+}
+
+export interface ModelVocabulary {
+  shapes: string[];
+  colours: string[];
+  /** A prompt the model draws well, shown in the hint. */
+  example: string;
 }
 
 export interface Registry {

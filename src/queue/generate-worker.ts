@@ -175,6 +175,7 @@ export async function startGenerateWorker(options: GenerateWorkerOptions): Promi
     const final = permanent || job.attemptsMade + 1 >= attempts;
     jobLogger.warn({ err: error, final }, final ? 'render failed for good' : 'render failed; will retry');
     if (error instanceof UnrecoverableError && error.message === 'cancelled') return error;
+    await recordWorkerReason(job, error).catch(() => undefined);
     if (!final) return error;
     const message = failureMessage(error);
     await finishFailedJob({ reservations, deliver, logger: jobLogger }, job.id as string, job.data, message);
@@ -260,4 +261,25 @@ export async function startGenerateWorker(options: GenerateWorkerOptions): Promi
 
 async function quit(redis: Redis): Promise<void> {
   await redis.quit().catch(() => redis.disconnect());
+}
+
+/** Prefix of the job-log line that holds the worker's own account of a failed attempt. */
+export const WORKER_REASON_PREFIX = 'failed: ';
+
+/**
+ * Members read a short summary of a failure (`failureMessage`); the operator needs the worker's own
+ * reason ("unet/model.onnx input ... has text width 20, but ..."). It goes into the job's BullMQ log,
+ * which only operator tools read (`easel imagine`), never into anything a chat member or API client
+ * is shown.
+ */
+async function recordWorkerReason(job: Job, error: unknown): Promise<void> {
+  const reason = error instanceof Error ? error.message : String(error);
+  await job.log(`${WORKER_REASON_PREFIX}${reason.split('\n')[0]!.slice(0, 2000)}`);
+}
+
+/** The worker's reason for the job's last failed attempt, when it recorded one. */
+export async function workerReason(queue: Queue, jobId: string): Promise<string | undefined> {
+  const { logs } = await queue.getJobLogs(jobId, -1, -1);
+  const last = logs.at(-1);
+  return last?.startsWith(WORKER_REASON_PREFIX) ? last.slice(WORKER_REASON_PREFIX.length) : undefined;
 }

@@ -71,6 +71,10 @@ describe('easel start', () => {
     const stopped = [...log.matchAll(/"role":"(\w+)","msg":"role stopped"/g)].map((m) => m[1]);
     // frontends first, then the worker, then delivery; metrics, which serves all of them, last
     expect(stopped, `the log:\n${log}`).toEqual(['api', 'worker', 'deliver', 'metrics']);
+    // The API server's lines pass through two child loggers; the role is still named once.
+    const apiLines = log.split('\n').filter((line) => line.includes('"role":"api"'));
+    expect(apiLines.length, log).toBeGreaterThan(0);
+    for (const line of apiLines) expect(line.match(/"role":/g), line).toHaveLength(1);
   }, 60_000);
 
   it('delivers the result of a job that was rendering when SIGTERM came, then exits', async () => {

@@ -59,7 +59,7 @@ describe('easel doctor', () => {
     const results = await runDoctorChecks({ REDIS_URL: testRedisUrl(), EXECUTION_PROVIDERS: 'cuda,cpu' });
     const cuda = byName(results, 'execution provider cuda');
     expect(cuda?.status).toBe('warn');
-    expect(cuda?.detail).toContain('ONNXRUNTIME_NODE_INSTALL=cuda12');
+    expect(cuda?.detail).toContain('npm run install:cuda');
   });
 
   it('never prints a platform token', async () => {

@@ -46,7 +46,7 @@ describe('easel models tiny + easel imagine (the real binary)', () => {
     const tiny = await easel(['models', 'tiny']);
     expect(tiny.code).toBe(0);
     const listed = await easel(['models', 'list']);
-    expect(listed.stdout).toMatch(/easel-tiny, tiny +txt2img +512px +installed/);
+    expect(listed.stdout).toMatch(/easel-tiny, tiny +txt2img +sd1 +512px +installed/);
 
     const out = join(root, 'out');
     const { code, stdout } = await easel([

@@ -64,6 +64,8 @@ describe('handleImagine', () => {
       etaSeconds: 12,
       balance: 21,
       request: admitted[0]!.request,
+      // "a red circle" is in easel-mini's vocabulary: no hint.
+      warnings: [],
     });
   });
 

@@ -1,15 +1,12 @@
 import { type Command, InvalidArgumentError } from 'commander';
 import { createKeyWithCredits, creditKey, keyMember } from '../../api/key-admin.ts';
-import { ApiKeyStore } from '../../api/key-store.ts';
-import { createServices, type Services } from '../../app/services.ts';
-import { loadConfig } from '../../config/load-config.ts';
 import { CodedError } from '../../errors/coded-error.ts';
-import { isUserError } from '../../errors/user-error.ts';
-import { createLogger } from '../../log/logger.ts';
+import { printTable } from '../print-table.ts';
+import { withServices } from '../with-services.ts';
 
 /** `easel keys create|list|revoke|credit`: API keys, each its own credit scope. */
 
-function wholeNumber(min: number, max: number) {
+export function wholeNumber(min: number, max: number) {
   return (value: string): number => {
     const n = Number(value);
     if (!/^\d+$/.test(value.trim()) || n < min || n > max) {
@@ -17,29 +14,6 @@ function wholeNumber(min: number, max: number) {
     }
     return n;
   };
-}
-
-async function withServices<T>(run: (services: Services, keys: ApiKeyStore) => Promise<T>): Promise<T> {
-  const config = loadConfig();
-  const services = await createServices(config, createLogger('error'));
-  if (services.redis.status !== 'ready') {
-    await services.close();
-    throw new CodedError(
-      'redis-unavailable',
-      `Redis does not answer at ${config.REDIS_URL}; API keys live there.`,
-    );
-  }
-  try {
-    return await run(services, new ApiKeyStore(services.redis, config.QUEUE_PREFIX));
-  } catch (error) {
-    // Refusals (a name in use, a bad value) are the operator's to read, without a stack.
-    if (isUserError(error) || (error instanceof Error && !(error instanceof CodedError))) {
-      throw new CodedError('config-invalid', error.message);
-    }
-    throw error;
-  } finally {
-    await services.close();
-  }
 }
 
 export function registerKeys(program: Command): void {
@@ -51,8 +25,13 @@ export function registerKeys(program: Command): void {
     .requiredOption('--name <name>', 'a name to tell keys apart (unique)')
     .requiredOption('--credits <n>', 'credits the key starts with', wholeNumber(0, 1_000_000))
     .option(
+      '--allowance <n>',
+      'free credits the key gets each UTC day, spent before its granted credits (default 0)',
+      wholeNumber(0, 1_000_000),
+    )
+    .option(
       '--daily <n>',
-      'most credits the key may spend per UTC day (0: no cap)',
+      'most credits the key may spend per UTC day, allowance included (0: no cap)',
       wholeNumber(0, 1_000_000_000),
     )
     .option(
@@ -62,30 +41,38 @@ export function registerKeys(program: Command): void {
     )
     .option('--pending-cap <n>', 'jobs queued at once (default DEFAULT_PENDING_CAP)', wholeNumber(1, 1000))
     .option('--webhook-secret', 'give the key its own webhook signing secret instead of WEBHOOK_SECRET')
+    .option('-q, --quiet', 'print only the key, for scripts: KEY=$(easel keys create ... --quiet)')
     .action(
       async (opts: {
         name: string;
         credits: number;
+        allowance?: number;
         daily?: number;
         cooldown?: number;
         pendingCap?: number;
         webhookSecret?: boolean;
+        quiet?: boolean;
       }) => {
         await withServices(async (services, store) => {
           const created = await createKeyWithCredits(services, store, {
             name: opts.name,
             credits: opts.credits,
             ...(opts.daily !== undefined ? { daily: opts.daily } : {}),
+            ...(opts.allowance !== undefined ? { allowance: opts.allowance } : {}),
             ...(opts.cooldown !== undefined ? { cooldownS: opts.cooldown } : {}),
             ...(opts.pendingCap !== undefined ? { pendingCap: opts.pendingCap } : {}),
             webhookSecret: opts.webhookSecret === true,
           });
+          if (opts.quiet === true) {
+            console.log(created.key);
+            return;
+          }
           console.log(`Created API key "${created.record.name}" (id ${created.record.id}).`);
           console.log(`\n  ${created.key}\n`);
           console.log('Store it now: it is not shown again and cannot be recovered.');
-          console.log(
-            `Credits: ${created.balance.total}${opts.daily ? `, at most ${opts.daily} a day` : ''}.`,
-          );
+          const allowance = opts.allowance ? ` (${opts.allowance} of them a daily allowance)` : '';
+          const cap = opts.daily ? `; at most ${opts.daily} spent a day` : '';
+          console.log(`Credits: ${created.balance.total}${allowance}${cap}.`);
           if (created.record.webhookSecret) {
             console.log(`Webhook signing secret: ${created.record.webhookSecret}`);
           }
@@ -113,11 +100,15 @@ export function registerKeys(program: Command): void {
               new Date(r.createdAt).toISOString().slice(0, 16).replace('T', ' '),
               r.revokedAt ? 'revoked' : 'active',
               String(balance.total),
+              String(balance.dailyAllowance),
               String(balance.reserved),
             ];
           }),
         );
-        printTable(['id', 'name', 'key', 'created (UTC)', 'status', 'credits', 'reserved'], rows);
+        printTable(
+          ['id', 'name', 'key', 'created (UTC)', 'status', 'credits', 'allowance/day', 'reserved'],
+          rows,
+        );
       });
     });
 
@@ -146,15 +137,4 @@ export function registerKeys(program: Command): void {
         console.log(`Added ${amount} credits to "${record.name}": ${balance.total} now.`);
       });
     });
-}
-
-function printTable(header: string[], rows: string[][]): void {
-  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
-  const line = (cells: string[]) =>
-    cells
-      .map((c, i) => c.padEnd(widths[i]!))
-      .join('  ')
-      .trimEnd();
-  console.log(line(header));
-  for (const row of rows) console.log(line(row));
 }

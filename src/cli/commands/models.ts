@@ -7,8 +7,10 @@ import { loadConfig } from '../../config/load-config.ts';
 import { writeTinyModel } from '../../engine/tiny/tiny-model-folder.ts';
 import { downloadModel } from '../../models/hub-download.ts';
 import { LOCAL_REGISTRY_FILE, loadCatalog } from '../../models/model-catalog.ts';
-import { missingModelFiles, modelFolder } from '../../models/model-folder.ts';
+import { missingModelFiles } from '../../models/model-folder.ts';
+import { listModels, type ModelListing } from '../../models/model-listing.ts';
 import { type ModelEntry, PACKAGE_MODELS_DIR, type Registry } from '../../models/registry.ts';
+import { formatTable } from '../print-table.ts';
 
 /** `easel models list | download <hub-repo> | tiny <dir>`. */
 export function registerModels(program: Command): void {
@@ -16,10 +18,12 @@ export function registerModels(program: Command): void {
 
   models
     .command('list')
-    .description('the models this deployment knows, and whether each is installed')
-    .action(() => {
+    .description('the models this deployment knows: installed or not, the default, how to install the rest')
+    .option('--json', 'print a JSON array instead of a table')
+    .action((options: { json?: boolean }) => {
       const config = loadConfig();
-      console.log(describeCatalog(loadCatalog(config.MODELS_DIR), config.MODELS_DIR));
+      const listing = listModels(loadCatalog(config.MODELS_DIR), config.MODELS_DIR, config.DEFAULT_MODEL);
+      console.log(options.json === true ? JSON.stringify(listing) : describeListing(listing));
     });
 
   models
@@ -94,29 +98,22 @@ function megabytes(bytes: number): number {
   return Math.round((bytes / 1_048_576) * 10) / 10;
 }
 
-function describeCatalog(catalog: Registry, modelsDir: string): string {
-  const rows = catalog.models.map((entry) => {
-    const dir = modelFolder(entry, modelsDir);
-    let state = 'installed';
-    if (!existsSync(dir))
-      state = entry.hub ? `not installed (easel models download ${entry.hub.repo})` : 'not installed';
-    else {
-      const missing = missingModelFiles(entry, dir);
-      if (missing.length > 0) state = `incomplete: ${missing[0]} missing`;
-    }
-    const names = [entry.id, ...entry.aliases].join(', ');
-    return [names, entry.kind, `${entry.nativeResolution}px`, state, dir];
+function describeListing(listing: ModelListing[]): string {
+  const rows = listing.map((m) => {
+    let state: string = m.state;
+    if (m.state === 'incomplete') state = `incomplete: ${m.missing[0]} missing`;
+    if (m.default) state += ', default';
+    return [
+      [m.id, ...m.aliases].join(', '),
+      m.kind,
+      m.family,
+      `${m.nativeResolution}px`,
+      state,
+      m.install ?? '',
+    ];
   });
-  const header = ['model (aliases)', 'kind', 'size', 'state', 'folder'];
-  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
-  return [header, ...rows]
-    .map((r) =>
-      r
-        .map((c, i) => c.padEnd(widths[i]!))
-        .join('  ')
-        .trimEnd(),
-    )
-    .join('\n');
+  const table = formatTable(['model (aliases)', 'kind', 'family', 'size', 'state', 'install with'], rows);
+  return `${table}\n\nA request that names no model gets the default (DEFAULT_MODEL, else the first installed hub model, else easel-mini).`;
 }
 
 function downloadedEntry(repo: string, revision: string, folder: string): ModelEntry {

@@ -13,10 +13,14 @@ export function refusalAnswer(error: UserError): Answer {
 }
 
 /** The status message of an accepted job (cost, place in line, ETA, Cancel), or the refusal. */
-export function commandAnswer(reply: CommandReply, userId: string): { answer: Answer; jobId?: string } {
+export function commandAnswer(
+  reply: CommandReply,
+  userId: string,
+): { answer: Answer; jobId?: string; warnings?: string[] } {
   if (reply.status === 'refused') return { answer: refusalAnswer(reply.error) };
   return {
     jobId: reply.jobId,
+    warnings: reply.warnings,
     answer: {
       kind: 'public',
       content: statusText({

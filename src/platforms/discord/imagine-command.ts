@@ -1,4 +1,4 @@
-import type { ChatInputCommandInteraction } from 'discord.js';
+import { type ChatInputCommandInteraction, MessageFlags, Routes } from 'discord.js';
 import { handleImagine } from '../../../commands/imagine.ts';
 import { isUserError } from '../../errors/user-error.ts';
 import type { DiscordImagineOptions } from '../../request/discord-options.ts';
@@ -7,6 +7,7 @@ import { storeAttachment } from './attachment-input.ts';
 import type { DiscordDeps } from './discord-deps.ts';
 import { type Answer, answerInteraction } from './first-response.ts';
 import { channelIsNsfw, memberOf, originOf } from './interaction-context.ts';
+import { MESSAGE_MAX, truncate } from './status-text.ts';
 
 function imagineOptions(interaction: ChatInputCommandInteraction): DiscordImagineOptions {
   const o = interaction.options;
@@ -37,7 +38,7 @@ export async function onImagine(deps: DiscordDeps, interaction: ChatInputCommand
   const { services } = deps;
   const attachment = interaction.options.getAttachment('image');
   const member = memberOf(interaction);
-  const work = async (): Promise<{ answer: Answer; jobId?: string }> => {
+  const work = async (): Promise<{ answer: Answer; jobId?: string; warnings?: string[] }> => {
     let initImage: string | undefined;
     try {
       const origin = originOf(interaction, await channelIsNsfw(interaction));
@@ -69,8 +70,17 @@ export async function onImagine(deps: DiscordDeps, interaction: ChatInputCommand
     webhooks: deps.webhooks,
     inFlight: deps.inFlight,
   });
-  const { jobId } = answered.value;
+  const { jobId, warnings = [] } = answered.value;
   if (jobId && answered.messageId) {
     await deps.replies.set(jobId, { channelId: interaction.channelId, messageId: answered.messageId });
+  }
+  // A private follow-up rather than a line in the status: progress edits rewrite the status.
+  for (const warning of warnings) {
+    await deps.webhooks
+      .post(Routes.webhook(interaction.applicationId, interaction.token), {
+        auth: false,
+        body: { content: truncate(`💡 ${warning}`, MESSAGE_MAX), flags: MessageFlags.Ephemeral },
+      })
+      .catch((error: unknown) => deps.logger.warn({ err: error }, 'could not send the prompt hint'));
   }
 }

@@ -68,6 +68,8 @@ export function registerImagineCommand(app: App, deps: SlackDeps): void {
           cancelActionId: cancelButton(outcome.jobId).actionId,
         }),
       });
+      // Privately, beside the status: progress edits rewrite the status message.
+      for (const warning of outcome.warnings) await tellMember(tell, `:bulb: ${warning}`, deps.logger);
     } catch (error) {
       if (isUserError(error)) {
         await tellMember(tell, error.message, deps.logger);
