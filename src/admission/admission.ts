@@ -72,7 +72,8 @@ export class Admission {
   constructor(private readonly deps: AdmissionDeps) {
     this.rates = ratesFromConfig(deps.config);
     const jobOptions = generateJobOptions(Math.round(deps.config.IMAGE_RETENTION_HOURS * 3600));
-    this.defaultsJson = JSON.stringify(deps.quotas.defaults());
+    // The defaults per scope kind where they differ (the script picks by the scope key's kind).
+    this.defaultsJson = JSON.stringify({ default: deps.quotas.defaults(), cli: deps.quotas.defaults('cli') });
     const {
       priority: _priority,
       jobId: _jobId,

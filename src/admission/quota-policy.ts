@@ -1,4 +1,5 @@
 import type { Config } from '../config/schema.ts';
+import type { ScopeKind } from '../queue/job-data.ts';
 
 /**
  * A scope's quota policy (Discord guild, Slack workspace, API key, CLI operator), set by the scope's
@@ -49,10 +50,15 @@ export interface EffectiveLimits {
 export const MAX_PRIORITY = 9;
 export const MAX_STEPS_LIMIT = 150;
 
-export function defaultPolicy(config: Config): QuotaPolicy {
+/**
+ * A scope's settings where its admins set none. The CLI scope is the operator's own terminal on the
+ * deployment's machine: it has no cooldown (an operator trying a deployment runs renders back to
+ * back); its allowance and the rest are the deployment's defaults, like every other scope's.
+ */
+export function defaultPolicy(config: Config, kind?: ScopeKind): QuotaPolicy {
   return {
     dailyAllowance: config.DEFAULT_DAILY_ALLOWANCE,
-    cooldownS: config.DEFAULT_COOLDOWN_S,
+    cooldownS: kind === 'cli' ? 0 : config.DEFAULT_COOLDOWN_S,
     pendingCap: config.DEFAULT_PENDING_CAP,
     maxPixels: config.MAX_PIXELS,
     maxSteps: MAX_STEPS_LIMIT,

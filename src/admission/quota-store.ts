@@ -1,7 +1,7 @@
 import type { Config } from '../config/schema.ts';
 import type { AdminActor } from '../credits/types.ts';
 import { type FieldError, UserError } from '../errors/user-error.ts';
-import type { ScopeRef } from '../queue/job-data.ts';
+import type { ScopeKind, ScopeRef } from '../queue/job-data.ts';
 import { normalizeBannedWord } from './fingerprint.ts';
 import type { AdmissionKeys } from './keys.ts';
 import {
@@ -55,13 +55,14 @@ export class QuotaStore {
   }
 
   /** The defaults every scope starts from, as the admission script receives them. */
-  defaults(): QuotaPolicy {
-    return defaultPolicy(this.config);
+  /** The settings of a scope of this kind whose admins set none. */
+  defaults(kind?: ScopeKind): QuotaPolicy {
+    return defaultPolicy(this.config, kind);
   }
 
   async policy(scope: ScopeRef): Promise<QuotaPolicy> {
     const stored = await this.redis.get(this.keys.policy(scope));
-    return { ...this.defaults(), ...(stored ? (JSON.parse(stored) as StoredPolicy) : {}) };
+    return { ...this.defaults(scope.kind), ...(stored ? (JSON.parse(stored) as StoredPolicy) : {}) };
   }
 
   async get(scope: ScopeRef): Promise<QuotaView> {

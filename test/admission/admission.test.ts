@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Services } from '../../src/app/services.ts';
+import type { MemberRef } from '../../src/queue/job-data.ts';
 import { accepted, admin, admission, member, refused, testServices } from './support.ts';
 
 let services: Services;
@@ -151,6 +152,25 @@ describe('admission', () => {
       const prompt = refused(await s.admission.admit(admission(who)));
       expect(prompt.reason).toBe('cooldown');
       expect(prompt.retryAfter).toBe(4);
+    } finally {
+      await s.close();
+    }
+  });
+
+  it("gives the operator's CLI scope no cooldown unless its policy sets one", async () => {
+    const { services: s } = await testServices('cooldown-cli', { DEFAULT_COOLDOWN_S: '5' });
+    try {
+      const operator: MemberRef = { scope: { kind: 'cli', id: 'local' }, userId: 'operator' };
+      accepted(await s.admission.admit(admission(operator)));
+      accepted(await s.admission.admit(admission(operator)));
+      expect((await s.quotas.get(operator.scope)).cooldownS).toBe(0);
+      // A chat member of the same deployment still has the default cooldown.
+      const who = member('hugo');
+      accepted(await s.admission.admit(admission(who)));
+      expect(refused(await s.admission.admit(admission(who))).reason).toBe('cooldown');
+      // The operator can still set one on the CLI scope.
+      await s.quotas.set({ member: operator, isAdmin: true }, operator.scope, { cooldownS: 60 });
+      expect(refused(await s.admission.admit(admission(operator))).reason).toBe('cooldown');
     } finally {
       await s.close();
     }

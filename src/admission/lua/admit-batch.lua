@@ -38,7 +38,8 @@
     ARGV[1]  now (ms since epoch)
     ARGV[2]  today (UTC day number)
     ARGV[3]  duplicate window (ms, 0 = off)
-    ARGV[4]  default policy JSON (fields a scope's policy does not set)
+    ARGV[4]  default policies JSON by scope kind, {"default": {...}, "<kind>": {...}} (fields a
+             scope's policy does not set)
     ARGV[5]  ledger max length
     ARGV[6]  job name
     ARGV[7]  job options JSON as BullMQ stores them, without priority and jobId (set per job)
@@ -70,7 +71,7 @@ local now = tonumber(nowArg)
 local todayArg = ARGV[2]
 local today = tonumber(todayArg)
 local dupWindow = tonumber(ARGV[3])
-local defaults = cjson.decode(ARGV[4])
+local defaultsByKind = cjson.decode(ARGV[4])
 local maxLen = ARGV[5]
 local jobName = ARGV[6]
 local optionsJsonHead = string.sub(ARGV[7], 1, -2)
@@ -131,6 +132,7 @@ local function scopeAt(s)
     newMembers = {},
   }
   local policy = stored and cjson.decode(stored) or {}
+  local defaults = defaultsByKind[string.match(ARGV[8 + s], "^([^:]+):")] or defaultsByKind.default
   local function setting(name)
     local v = policy[name]
     if v == nil or v == cjson.null then v = defaults[name] end
