@@ -5,6 +5,7 @@ import type { GenerateResult, MemberRef, Origin, RenderedImage } from '../src/qu
 import type { CancelOutcome, JobView } from '../src/queue/job-view.ts';
 import {
   COUNT_MAX,
+  PAN_FACTOR,
   PROMPT_MAX_CHARS,
   SIDE_MAX,
   SIDE_MIN,
@@ -13,7 +14,7 @@ import {
 } from '../src/request/limits.ts';
 import { randomSeed } from '../src/request/random-seed.ts';
 import { parseRegion, REGION_HELP } from '../src/request/region.ts';
-import type { GenerationRequest } from '../src/request/types.ts';
+import type { GenerationRequest, PanDirection } from '../src/request/types.ts';
 import { admitAndReply, type CommandReply } from './imagine.ts';
 
 /**
@@ -29,6 +30,7 @@ export type ButtonAction =
   | { action: 'reroll'; jobId: string }
   | { action: 'inpaint'; jobId: string; index: number }
   | { action: 'zoom-out'; jobId: string; index: number; zoom: 1.5 | 2 }
+  | { action: 'pan'; jobId: string; index: number; direction: PanDirection }
   | { action: 'cancel'; jobId: string };
 
 /** Actions that make a new request (all but cancel). */
@@ -54,6 +56,8 @@ function codeOf(action: ButtonAction): string {
       return 'i';
     case 'zoom-out':
       return action.zoom === 2 ? 'z2' : 'z15';
+    case 'pan':
+      return `p${action.direction[0]}`;
     case 'cancel':
       return 'x';
   }
@@ -70,6 +74,10 @@ const DECODERS: Record<string, { indexed: boolean; make: Decoder }> = {
   i: { indexed: true, make: (jobId, index) => ({ action: 'inpaint', jobId, index }) },
   z15: { indexed: true, make: (jobId, index) => ({ action: 'zoom-out', jobId, index, zoom: 1.5 }) },
   z2: { indexed: true, make: (jobId, index) => ({ action: 'zoom-out', jobId, index, zoom: 2 }) },
+  pl: { indexed: true, make: (jobId, index) => ({ action: 'pan', jobId, index, direction: 'left' }) },
+  pr: { indexed: true, make: (jobId, index) => ({ action: 'pan', jobId, index, direction: 'right' }) },
+  pu: { indexed: true, make: (jobId, index) => ({ action: 'pan', jobId, index, direction: 'up' }) },
+  pd: { indexed: true, make: (jobId, index) => ({ action: 'pan', jobId, index, direction: 'down' }) },
   x: { indexed: false, make: (jobId) => ({ action: 'cancel', jobId }) },
 };
 
@@ -134,10 +142,17 @@ export function describeAction(action: ButtonAction): string {
       return `Inpaint of image ${action.index + 1}`;
     case 'zoom-out':
       return `Zoom Out ${action.zoom}x of image ${action.index + 1}`;
+    case 'pan':
+      return `Pan ${PAN_WORDS[action.direction]} of image ${action.index + 1}`;
     case 'cancel':
       return 'Cancel';
   }
 }
+
+const PAN_WORDS: Record<PanDirection, string> = { left: 'Left', right: 'Right', up: 'Up', down: 'Down' };
+/** The arrows Midjourney draws on its Pan buttons. */
+const PAN_ARROWS: Record<PanDirection, string> = { left: '⬅️', right: '➡️', up: '⬆️', down: '⬇️' };
+const PAN_DIRECTIONS: PanDirection[] = ['left', 'right', 'up', 'down'];
 
 function varyLabel(strength: number | undefined): string {
   if (strength === VARIATION_STRENGTH.subtle) return 'Vary (Subtle)';
@@ -160,7 +175,9 @@ export function describeJob(request: GenerationRequest, prompt: string): string 
     case 'inpaint':
       return `Inpaint${image} · ${prompt}`;
     case 'outpaint':
-      return `Zoom Out ${request.zoomOut ?? 2}x${image} · ${prompt}`;
+      return request.pan !== undefined
+        ? `Pan ${PAN_WORDS[request.pan]}${image} · ${prompt}`
+        : `Zoom Out ${request.zoomOut ?? 2}x${image} · ${prompt}`;
     default:
       return request.source ? `Reroll · ${prompt}` : prompt;
   }
@@ -183,8 +200,9 @@ export function cancelButton(jobId: string): ActionButton {
 
 /**
  * The rows of buttons under a finished job. Under a grid or any rendered result: U1-U4 and Reroll,
- * then V1-V4. Under an upscaled image: Vary (Subtle/Strong) and Inpaint, Zoom Out 1.5x/2x, then
- * Upscale 2x/4x while the image is still small enough to upscale. At most 5 rows of 5 (Discord).
+ * then V1-V4. Under an upscaled image: Vary (Subtle/Strong) and Inpaint, Zoom Out 1.5x/2x, Pan
+ * left/right/up/down, then Upscale 2x/4x while the image is still small enough to upscale. At most
+ * 5 rows of 5 (Discord).
  */
 export function resultButtonRows(job: {
   jobId: string;
@@ -216,6 +234,9 @@ export function resultButtonRows(job: {
       button('Zoom Out 1.5x', { action: 'zoom-out', jobId, index: 0, zoom: 1.5 }),
       button('Zoom Out 2x', { action: 'zoom-out', jobId, index: 0, zoom: 2 }),
     ],
+    PAN_DIRECTIONS.map((direction) =>
+      button(PAN_ARROWS[direction], { action: 'pan', jobId, index: 0, direction }),
+    ),
   ];
   if (Math.max(image.width, image.height) <= UPSCALE_INPUT_MAX) {
     rows.push([
@@ -239,6 +260,28 @@ export interface ActionExtra {
   region?: string;
   /** Where new seeds come from; tests pass a fixed one. */
   randomSeed?: () => number;
+}
+
+/**
+ * A pan's canvas: the picture's size grown PAN_FACTOR times in its direction, on the render grid.
+ * A picture already as wide (or tall) as easel renders cannot be panned further that way.
+ */
+function pannedSize(
+  size: { width: number; height: number },
+  direction: PanDirection,
+): { width: number; height: number } {
+  const horizontal = direction === 'left' || direction === 'right';
+  const side = horizontal ? size.width : size.height;
+  if (side >= SIDE_MAX) {
+    throw UserError.invalid([
+      {
+        field: 'pan',
+        message: `pan: this picture is already ${SIDE_MAX} pixels ${horizontal ? 'wide' : 'tall'}, the most easel renders; pan the other way or zoom out`,
+      },
+    ]);
+  }
+  const grown = snapSide(side * PAN_FACTOR);
+  return horizontal ? { width: grown, height: size.height } : { width: size.width, height: grown };
 }
 
 /** The nearest size on the render grid (multiples of 64 in 320..1536), for images of any size. */
@@ -321,6 +364,14 @@ export function requestForAction(
       return { ...common, mode: 'variation', strength: VARIATION_STRENGTH[action.level] };
     case 'zoom-out':
       return { ...common, mode: 'outpaint', zoomOut: action.zoom, strength: 1 };
+    case 'pan':
+      return {
+        ...common,
+        mode: 'outpaint',
+        ...pannedSize(common, action.direction),
+        pan: action.direction,
+        strength: 1,
+      };
     case 'inpaint': {
       const errors: FieldError[] = [];
       const prompt = (extra.prompt ?? '').trim();

@@ -68,6 +68,7 @@ const FIELDS_IN_NAME_ORDER = [
   'maskImage',
   'mode',
   'model',
+  'pan',
   'region',
   'sampler',
   'seed',

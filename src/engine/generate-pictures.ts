@@ -19,6 +19,7 @@ import {
   blankMasked,
   latentMask,
   type Mask,
+  panCanvas,
   pasteKept,
   regionMask,
   zoomOutCanvas,
@@ -145,7 +146,10 @@ export async function generatePictures(
     }
     case 'outpaint': {
       const init = await loadInit(request, options);
-      const { canvas, mask } = await zoomOutCanvas(init.display, request.zoomOut ?? 2);
+      const { canvas, mask } =
+        request.pan !== undefined
+          ? await panCanvas(init.original, request.width, request.height, request.pan)
+          : await zoomOutCanvas(init.display, request.zoomOut ?? 2);
       return diffuse(request, common, {
         strength: request.strength ?? 1,
         init: { display: canvas, original: canvas },

@@ -1,5 +1,6 @@
 import sharp from 'sharp';
-import type { RegionPercent } from '../request/types.ts';
+import { PAN_FACTOR } from '../request/limits.ts';
+import type { PanDirection, RegionPercent } from '../request/types.ts';
 import type { RgbImage } from './image-io.ts';
 
 /** A one-byte-per-pixel mask, 255 = repaint. */
@@ -46,6 +47,41 @@ export async function zoomOutCanvas(
     y: ((top + seam) / height) * 100,
     w: ((innerW - 2 * seam) / width) * 100,
     h: ((innerH - 2 * seam) / height) * 100,
+    invert: true,
+  };
+  return { canvas: { data, width, height }, mask: regionMask(keep, width, height) };
+}
+
+/**
+ * Pan: the picture fills the canvas but for one side, which is new ground, filled by mirroring the
+ * picture and masked for repainting (with a seam a few pixels into the picture). `width` x `height`
+ * is the canvas, already the picture's size grown PAN_FACTOR times in `direction`.
+ */
+export async function panCanvas(
+  image: RgbImage,
+  width: number,
+  height: number,
+  direction: PanDirection,
+): Promise<{ canvas: RgbImage; mask: Mask }> {
+  const horizontal = direction === 'left' || direction === 'right';
+  const innerW = horizontal ? Math.round(width / PAN_FACTOR) : width;
+  const innerH = horizontal ? height : Math.round(height / PAN_FACTOR);
+  const grow = { left: 0, right: 0, top: 0, bottom: 0 };
+  if (direction === 'left') grow.left = width - innerW;
+  if (direction === 'right') grow.right = width - innerW;
+  if (direction === 'up') grow.top = height - innerH;
+  if (direction === 'down') grow.bottom = height - innerH;
+  const data = await sharp(image.data, { raw: { width: image.width, height: image.height, channels: 3 } })
+    .resize(innerW, innerH, { fit: 'cover', kernel: 'lanczos3' })
+    .extend({ ...grow, extendWith: 'mirror' })
+    .raw()
+    .toBuffer();
+  const seam = Math.max(2, Math.round(Math.min(innerW, innerH) * 0.02));
+  const keep: RegionPercent = {
+    x: ((grow.left + (direction === 'left' ? seam : 0)) / width) * 100,
+    y: ((grow.top + (direction === 'up' ? seam : 0)) / height) * 100,
+    w: ((innerW - (horizontal ? seam : 0)) / width) * 100,
+    h: ((innerH - (horizontal ? 0 : seam)) / height) * 100,
     invert: true,
   };
   return { canvas: { data, width, height }, mask: regionMask(keep, width, height) };

@@ -96,6 +96,7 @@ function infotextExtras(request: GenerationRequest): Record<string, string | num
   const extra: Record<string, string | number> = {};
   if (request.mode !== 'txt2img') extra.Mode = request.mode;
   if (request.zoomOut !== undefined) extra['Zoom out'] = request.zoomOut;
+  if (request.pan !== undefined) extra.Pan = request.pan;
   if (request.upscale !== undefined) extra.Upscale = request.upscale;
   return extra;
 }

@@ -30,3 +30,5 @@ export const UPSCALE_INPUT_MIN = 64;
 export const UPSCALE_INPUT_MAX = SIDE_MAX;
 export const UPSCALE_FACTORS = [2, 4] as const;
 export const ZOOM_OUT_FACTORS = [1.5, 2] as const;
+/** How far a pan grows the canvas in its direction (Midjourney's Pan: half the picture again). */
+export const PAN_FACTOR = 1.5;

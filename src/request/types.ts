@@ -7,6 +7,8 @@ export type SamplerName = (typeof SAMPLERS)[number];
 
 export type GenerationMode = 'txt2img' | 'img2img' | 'inpaint' | 'outpaint' | 'variation' | 'upscale';
 
+export type PanDirection = 'left' | 'right' | 'up' | 'down';
+
 /** A region in percent of the image (0-100), for inpainting from chat, where no mask can be drawn. */
 export interface RegionPercent {
   x: number;
@@ -43,6 +45,8 @@ export interface GenerationRequest {
   maskImage?: ImageRef;
   region?: RegionPercent;
   zoomOut?: 1.5 | 2;
+  /** Outpaint one side instead of all four (Midjourney's Pan): the canvas grows 1.5x that way. */
+  pan?: PanDirection;
   upscale?: 2 | 4;
   /** When a button made this request: the job and image (0-based) it acts on. */
   source?: { jobId: string; index: number };

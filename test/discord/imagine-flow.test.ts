@@ -63,6 +63,10 @@ describe('/imagine end to end', () => {
       'Inpaint',
       'Zoom Out 1.5x',
       'Zoom Out 2x',
+      '⬅️',
+      '➡️',
+      '⬆️',
+      '⬇️',
       'Upscale 2x',
       'Upscale 4x',
     ]);

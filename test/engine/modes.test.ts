@@ -3,7 +3,7 @@ import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type GenerateOptions, generatePictures } from '../../src/engine/generate-pictures.ts';
 import type { RgbImage } from '../../src/engine/image-io.ts';
-import { zoomOutCanvas } from '../../src/engine/masks.ts';
+import { panCanvas, zoomOutCanvas } from '../../src/engine/masks.ts';
 import { upscaleTiled } from '../../src/engine/tiled-upscale.ts';
 import type { GenerationRequest } from '../../src/request/types.ts';
 import { type TinyWorld, tinyRequest, tinyWorld } from '../support/tiny-models.ts';
@@ -225,6 +225,28 @@ describe('zoom out (outpainting)', () => {
       // The middle is the shrunken picture, untouched; the border is new.
       expect(regionDifference(picture, canvas, [26, 26, 38, 38])).toBe(0);
       expect(regionDifference(picture, canvas, [0, 0, 64, 4])).toBeGreaterThan(5);
+    },
+  );
+});
+
+describe('pan (outpainting one side)', () => {
+  it.each([
+    ['right', [96, 64], [0, 0, 60, 64], [70, 0, 96, 64]],
+    ['left', [96, 64], [36, 0, 96, 64], [0, 0, 26, 64]],
+    ['down', [64, 96], [0, 0, 64, 60], [0, 70, 64, 96]],
+    ['up', [64, 96], [0, 36, 64, 96], [0, 0, 64, 26]],
+  ] as const)(
+    'pans %s: the picture keeps its place and size, the new side is painted',
+    async (pan, [width, height], kept, painted) => {
+      const original = await source();
+      const out = await render({ mode: 'outpaint', initImage: init, pan, width, height });
+      const picture = out.pictures[0]!;
+      expect([picture.width, picture.height]).toEqual([width, height]);
+      const { canvas, mask } = await panCanvas(original, width, height, pan);
+      expect([mask.width, mask.height]).toEqual([width, height]);
+      // The kept part is the picture, untouched; the new side is the model's.
+      expect(regionDifference(picture, canvas, [...kept])).toBe(0);
+      expect(regionDifference(picture, canvas, [...painted])).toBeGreaterThan(5);
     },
   );
 });

@@ -23,6 +23,10 @@ const ALL: ButtonAction[] = [
   { action: 'inpaint', jobId: JOB, index: 0 },
   { action: 'zoom-out', jobId: JOB, index: 0, zoom: 1.5 },
   { action: 'zoom-out', jobId: JOB, index: 1, zoom: 2 },
+  { action: 'pan', jobId: JOB, index: 0, direction: 'left' },
+  { action: 'pan', jobId: JOB, index: 0, direction: 'right' },
+  { action: 'pan', jobId: JOB, index: 0, direction: 'up' },
+  { action: 'pan', jobId: JOB, index: 0, direction: 'down' },
   { action: 'cancel', jobId: JOB },
 ];
 
@@ -97,6 +101,10 @@ describe('button ids', () => {
       'Inpaint of image 1',
       'Zoom Out 1.5x of image 1',
       'Zoom Out 2x of image 2',
+      'Pan Left of image 1',
+      'Pan Right of image 1',
+      'Pan Up of image 1',
+      'Pan Down of image 1',
       'Cancel',
     ]);
   });
@@ -183,6 +191,36 @@ describe('requestForAction', () => {
     expect(
       requestForAction(grid, { action: 'zoom-out', jobId: JOB, index: 0, zoom: 1.5 }, { randomSeed: seed }),
     ).toMatchObject({ mode: 'outpaint', zoomOut: 1.5, initImage: { artifactId: 'art-0' }, seed: 99 });
+  });
+
+  it('pans the chosen image one side 1.5x, on the render grid, and no further than easel renders', () => {
+    const right = requestForAction(
+      grid,
+      { action: 'pan', jobId: JOB, index: 1, direction: 'right' },
+      { randomSeed: seed },
+    );
+    // 704 x 1.5 = 1056, the nearest multiple of 64 is 1088 (1024 is as near; round half up).
+    expect(right).toMatchObject({ mode: 'outpaint', pan: 'right', width: 1088, height: 384, strength: 1 });
+    expect(right.zoomOut).toBeUndefined();
+    expect(right.initImage).toEqual({ artifactId: 'art-1' });
+    const down = requestForAction(
+      grid,
+      { action: 'pan', jobId: JOB, index: 0, direction: 'down' },
+      { randomSeed: seed },
+    );
+    expect(down).toMatchObject({ width: 704, height: 576, pan: 'down' });
+    const wide = { ...grid, request: { ...gridRequest, width: 1536, height: 640 } };
+    const refused = refusal(() =>
+      requestForAction(
+        wide,
+        { action: 'pan', jobId: JOB, index: 0, direction: 'left' },
+        { randomSeed: seed },
+      ),
+    );
+    expect(refused.message).toMatch(/already 1536 pixels wide/);
+    expect(
+      requestForAction(wide, { action: 'pan', jobId: JOB, index: 0, direction: 'up' }, { randomSeed: seed }),
+    ).toMatchObject({ width: 1536, height: 960 });
   });
 
   it('inpaints with the new prompt and a parsed region', () => {
@@ -335,6 +373,7 @@ describe('resultButtonRows', () => {
     expect(rows.map((row) => row.map((b) => b.label))).toEqual([
       ['Vary (Subtle)', 'Vary (Strong)', 'Inpaint'],
       ['Zoom Out 1.5x', 'Zoom Out 2x'],
+      ['⬅️', '➡️', '⬆️', '⬇️'],
       ['Upscale 2x', 'Upscale 4x'],
     ]);
     const tooBig = resultButtonRows({

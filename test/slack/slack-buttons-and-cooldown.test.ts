@@ -1,3 +1,4 @@
+import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { FakeMessage } from '../fakes/slack/fake-slack.ts';
 import { type SlackHarness, startSlackHarness } from './support/slack-harness.ts';
@@ -85,11 +86,24 @@ describe('buttons and the cooldown on Slack', () => {
     ];
 
     await pressed('U1');
-    await result(parent.ts, 2);
+    const upscaled = await result(parent.ts, 2);
     await pressed('Reroll');
     await result(parent.ts, 3);
     await pressed('Reroll');
     await result(parent.ts, 4);
+    // Pan right under the upscale, also at once: a wider picture in the same thread.
+    const pan = buttonsOf(upscaled.buttons).find((b) => b.label === '➡️');
+    if (!pan) throw new Error('no Pan right button under the upscale');
+    await h.press({
+      userId: 'UALICE',
+      channelId: CHANNEL,
+      messageTs: upscaled.buttons.ts,
+      threadTs: parent.ts,
+      actionId: pan.actionId,
+    });
+    const panned = await result(parent.ts, 5);
+    const size = await sharp(panned.image.files[0]?.bytes as Buffer).metadata();
+    expect(size.width! / size.height!).toBeCloseTo(1.5, 1);
     expect(refusals()).toEqual([]);
 
     // The buttons did not restart the cooldown, which still holds for a new prompt.

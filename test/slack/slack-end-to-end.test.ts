@@ -123,6 +123,10 @@ describe('Slack end to end with the tiny model', () => {
       'Inpaint',
       'Zoom Out 1.5x',
       'Zoom Out 2x',
+      '⬅️',
+      '➡️',
+      '⬆️',
+      '⬇️',
       'Upscale 2x',
       'Upscale 4x',
     ]);
