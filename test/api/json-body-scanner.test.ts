@@ -1,7 +1,13 @@
 import { describe, expect, it } from 'vitest';
 import { JsonBodyScanner, type ScanLimits } from '../../src/api/json-body-scanner.ts';
 
-const LIMITS: ScanLimits = { maxDepth: 64, maxOutsideBytes: 64 * 1024 };
+const LIMITS: ScanLimits = {
+  maxDepth: 64,
+  maxOutsideBytes: 64 * 1024,
+  maxStringBytes: 64 * 1024,
+  largeValueFields: new Set(['init_image', 'mask_image']),
+  maxParsedBytes: 1024 * 1024,
+};
 
 /** Scans `text` cut into chunks of `size` bytes (every boundary gets its turn in the tests below). */
 function scan(text: string, size = Number.POSITIVE_INFINITY, limits = LIMITS) {
@@ -48,7 +54,7 @@ describe('JsonBodyScanner', () => {
   });
 
   it('refuses more bytes outside strings than the limit, whitespace and numbers included', () => {
-    const small: ScanLimits = { maxDepth: 64, maxOutsideBytes: 100 };
+    const small: ScanLimits = { ...LIMITS, maxOutsideBytes: 100 };
     expect(scan(`[${'1,'.repeat(60)}1]`, 7, small).problem).toBe('too-complex');
     expect(scan(`{"a":${' '.repeat(200)}1}`, 7, small).problem).toBe('too-complex');
     expect(scan(`{"a": "${'x'.repeat(10_000)}"}`, 7, small).problem).toBeUndefined();
@@ -89,7 +95,7 @@ describe('JsonBodyScanner', () => {
     // One backslash at the end: searching for it afresh from each string would rescan the chunk.
     const body = Buffer.from(`[${'"ab",'.repeat(12_000)}"\\n"]`);
     const ms = bestMs(() => {
-      expect(new JsonBodyScanner({ maxDepth: 64, maxOutsideBytes: 1 << 20 }).write(body)).toBeUndefined();
+      expect(new JsonBodyScanner({ ...LIMITS, maxOutsideBytes: 1 << 20 }).write(body)).toBeUndefined();
     });
     expect(ms).toBeLessThan(20);
   });
