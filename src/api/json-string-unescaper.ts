@@ -141,12 +141,17 @@ function hasControlByte(piece: Buffer): boolean {
   const head = Math.min((4 - (piece.byteOffset & 3)) & 3, piece.length);
   for (let i = 0; i < head; i++) if (piece[i]! < 0x20) return true;
   const count = (piece.length - head) >> 2;
+  if (count === 0) return hasControlByteIn(piece, head);
   const words = new Uint32Array(piece.buffer, piece.byteOffset + head, count);
   for (let k = 0; k < count; k++) {
     const word = words[k]!;
     if (((word - 0x20202020) & ~word & 0x80808080) !== 0) return true;
   }
-  for (let i = head + count * 4; i < piece.length; i++) if (piece[i]! < 0x20) return true;
+  return hasControlByteIn(piece, head + count * 4);
+}
+
+function hasControlByteIn(piece: Buffer, from: number): boolean {
+  for (let i = from; i < piece.length; i++) if (piece[i]! < 0x20) return true;
   return false;
 }
 
