@@ -246,7 +246,10 @@ export class JsonBodyScanner {
     this.stringBytes += end - from;
     this.keep(chunk, from, end);
     const piece = chunk.subarray(from, end);
-    if (this.hold === 'large') return this.holdAside(piece);
+    if (this.hold === 'large') {
+      this.holdAside(piece);
+      return;
+    }
     if (this.stringBytes <= this.limits.maxStringBytes) {
       if (this.hold === 'pending') this.pending.push(piece);
       return;

@@ -12,16 +12,20 @@
 
 const BACKSLASH = 0x5c;
 const REPLACEMENT = [0xef, 0xbf, 0xbd];
-const SIMPLE_ESCAPES: Record<number, number> = {
-  0x22: 0x22, // \"
-  0x5c: 0x5c, // \\
-  0x2f: 0x2f, // \/
-  0x62: 0x08, // \b
-  0x66: 0x0c, // \f
-  0x6e: 0x0a, // \n
-  0x72: 0x0d, // \r
-  0x74: 0x09, // \t
-};
+/** The byte each one-letter escape stands for, by the letter (0: not an escape). */
+const SIMPLE_ESCAPES = new Uint8Array(128);
+for (const [letter, value] of Object.entries({
+  '"': '"',
+  '\\': '\\',
+  '/': '/',
+  b: '\b',
+  f: '\f',
+  n: '\n',
+  r: '\r',
+  t: '\t',
+})) {
+  SIMPLE_ESCAPES[letter.charCodeAt(0)] = value.charCodeAt(0);
+}
 
 const PLAIN = 0;
 /** After a backslash. */
@@ -63,7 +67,7 @@ export class JsonStringUnescaper {
             continue;
           }
           const value = SIMPLE_ESCAPES[byte];
-          if (value === undefined) return undefined;
+          if (!value) return undefined;
           o = this.flushHigh(out, o);
           out[o++] = value;
           this.state = PLAIN;

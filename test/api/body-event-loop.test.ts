@@ -63,11 +63,15 @@ beforeAll(async () => {
     );
     await api.post('/v1/img2img', { key, prompt: `warm ${i}`, init_image: small.toString('base64') });
   }
-  // Let the warm-up jobs finish, so that the worker in this process is idle when the figures are taken.
+  await idle();
+}, 60_000);
+
+/** Waits until no job of the key is running, so that the worker in this process is idle when a figure is taken. */
+async function idle(): Promise<void> {
   for (let waited = 0; (await balance()).reserved > 0 && waited < 30_000; waited += 100) {
     await new Promise((resolve) => setTimeout(resolve, 100));
   }
-}, 60_000);
+}
 
 async function balance() {
   const record = (await api.keys.verify(key))!;
@@ -162,6 +166,7 @@ describe('a 20 MB body with a good key first', () => {
     expect(answer.body.id).toEqual(expect.any(String));
     expect((await balance()).reserved).toBe(before.reserved + 1);
     expect(maxMs).toBeLessThan(50);
+    await idle();
   }, 60_000);
 
   it('costs the event loop under 50 ms: a 20 MB track_id is refused 422 as soon as it passes 64 KB', async () => {
