@@ -15,6 +15,7 @@ import { ApiError, fromRefusal, fromUserError } from './api-error.ts';
 import { bodyFingerprint, idempotentRequestId, readIdempotencyKey } from './idempotency-key.ts';
 import { type DecodedImage, readImageInput } from './image-input.ts';
 import { apiKeyScope } from './key-store.ts';
+import { heldValue } from './large-body-values.ts';
 import type { RouteDoc } from './openapi.ts';
 import * as schemas from './route-schemas.ts';
 import { parseOutboundUrl, resolveAllowed, SafeFetchError } from './safe-fetch.ts';
@@ -226,7 +227,10 @@ async function generate(
     ? idempotentRequestId(key.id, idempotencyKey)
     : `api:${key.id}:${randomUUID()}`;
   const idempotency = idempotencyKey
-    ? { jobId: jobIdFor(member.scope, requestId), fingerprint: bodyFingerprint(body) }
+    ? {
+        jobId: jobIdFor(member.scope, requestId),
+        fingerprint: await bodyFingerprint(body, request.largeValues),
+      }
     : undefined;
   if (idempotency) await ctx.idempotency.check(idempotency.jobId, idempotency.fingerprint);
 
@@ -234,8 +238,12 @@ async function generate(
   try {
     const decoded: DecodedImage[] = [];
     for (const image of images) {
-      const value = body[image.field];
-      if (typeof value !== 'string' || isAbsent(value)) continue;
+      // A long value was held aside by the body reader; the body holds only a placeholder for it.
+      const text = body[image.field];
+      const value =
+        heldValue(body, request.largeValues, image.field) ??
+        (typeof text === 'string' && !isAbsent(text) ? text : undefined);
+      if (value === undefined) continue;
       const picture = await readImageInput(image.field, value, {
         fetch: { allowPrivate: ctx.config.API_ALLOW_PRIVATE_FETCH, ...ctx.fetch },
         maxBytes: ctx.config.API_BODY_LIMIT_MB * 1024 * 1024,

@@ -1,12 +1,21 @@
 import sharp from 'sharp';
 import { UserError } from '../errors/user-error.ts';
+import type { LargeValue } from './large-body-values.ts';
 import { SafeFetchError, type SafeFetchOptions, safeFetch } from './safe-fetch.ts';
+import { decodeBase64Slices } from './sliced-base64-decoder.ts';
 
 /**
  * `init_image` and `mask_image` arrive as a public URL, a data URI or bare base64 (the hosted APIs
  * accept all three). Whatever arrives must decode as an image; it is re-encoded as PNG so the worker
  * never sees the client's bytes (no polyglot files, no EXIF surprises, orientation applied).
+ *
+ * A value comes either as a string or, when the body reader held a long one aside, as its bytes
+ * (large-body-values.ts); either way base64 is decoded in ~1 MB slices that yield to the event loop,
+ * and a large value is never made into one string.
  */
+
+/** A short value from the parsed body, or the bytes of a long one held aside. */
+export type ImageValue = string | LargeValue;
 
 export interface ImageInputOptions {
   fetch: SafeFetchOptions;
@@ -23,53 +32,71 @@ export interface DecodedImage {
 }
 
 const ACCEPTED_FORMATS = new Set(['png', 'jpeg', 'jpg', 'webp', 'gif', 'heif', 'avif']);
-const BASE64 = /^[A-Za-z0-9+/_-]+={0,2}$/;
 
 function invalid(field: string, message: string): UserError {
   return UserError.invalid([{ field, message: `The ${field} ${message}` }]);
 }
 
-async function bytesOf(field: string, value: string, options: ImageInputOptions): Promise<Buffer> {
-  const trimmed = value.trim();
-  if (/^https?:\/\//i.test(trimmed)) {
-    try {
-      const response = await safeFetch(trimmed, {
-        ...options.fetch,
-        maxBytes: options.maxBytes,
-        headers: { accept: 'image/*' },
-      });
-      if (response.status !== 200) {
-        throw invalid(field, `could not be fetched: the server answered HTTP ${response.status}.`);
-      }
-      return response.body;
-    } catch (error) {
-      if (error instanceof SafeFetchError) throw invalid(field, `URL ${error.message}.`);
-      throw error;
-    }
+/** Bytes enough to hold a data URI's header (`data:image/png;base64,`) or a URL's scheme. */
+const HEAD_BYTES = 1024;
+
+async function bytesOf(field: string, value: ImageValue, options: ImageInputOptions): Promise<Buffer> {
+  const chunks = typeof value === 'string' ? [Buffer.from(value)] : value.chunks;
+  const head = headOf(chunks);
+  const start = head.length - head.trimStart().length;
+  const text = head.slice(start);
+  if (/^https?:\/\//i.test(text)) {
+    if (typeof value !== 'string') throw invalid(field, 'URL is too long.');
+    return fetchImage(field, value.trim(), options);
   }
-  if (/^[a-z][a-z0-9+.-]*:\/\//i.test(trimmed)) {
+  if (/^[a-z][a-z0-9+.-]*:\/\//i.test(text)) {
     throw invalid(field, 'must be an http(s) URL or a base64-encoded image.');
   }
-  let encoded = trimmed;
-  const dataUri = /^data:([^;,]*)(;base64)?,/i.exec(trimmed);
+  let skip = start;
+  const dataUri = /^data:([^;,]*)(;base64)?,/i.exec(text);
   if (dataUri) {
     if (!dataUri[2]) throw invalid(field, 'data URI must be base64-encoded.');
-    encoded = trimmed.slice(dataUri[0].length);
+    skip += dataUri[0].length;
   }
-  encoded = encoded.replace(/\s+/g, '');
-  if (encoded.length === 0 || !BASE64.test(encoded)) {
-    throw invalid(field, 'must be an http(s) URL or a base64-encoded image.');
-  }
-  if ((encoded.length * 3) / 4 > options.maxBytes) {
+  const decoded = await decodeBase64Slices(chunks, { skip, maxBytes: options.maxBytes });
+  if (decoded.ok) return decoded.bytes;
+  if (decoded.problem === 'too-large') {
     throw invalid(field, `is larger than ${Math.round(options.maxBytes / (1024 * 1024))} MB.`);
   }
-  return Buffer.from(encoded, encoded.includes('-') || encoded.includes('_') ? 'base64url' : 'base64');
+  throw invalid(field, 'must be an http(s) URL or a base64-encoded image.');
+}
+
+/** The value's first bytes as text, one character a byte (the header is ASCII when it is one). */
+function headOf(chunks: readonly Buffer[]): string {
+  let head = '';
+  for (const chunk of chunks) {
+    head += chunk.toString('latin1', 0, HEAD_BYTES - head.length);
+    if (head.length >= HEAD_BYTES) break;
+  }
+  return head;
+}
+
+async function fetchImage(field: string, url: string, options: ImageInputOptions): Promise<Buffer> {
+  try {
+    const response = await safeFetch(url, {
+      ...options.fetch,
+      maxBytes: options.maxBytes,
+      headers: { accept: 'image/*' },
+    });
+    if (response.status !== 200) {
+      throw invalid(field, `could not be fetched: the server answered HTTP ${response.status}.`);
+    }
+    return response.body;
+  } catch (error) {
+    if (error instanceof SafeFetchError) throw invalid(field, `URL ${error.message}.`);
+    throw error;
+  }
 }
 
 /** Reads one image field; throws a 422-shaped `UserError` naming the field when it is not an image. */
 export async function readImageInput(
   field: string,
-  value: string,
+  value: ImageValue,
   options: ImageInputOptions,
 ): Promise<DecodedImage> {
   const bytes = await bytesOf(field, value, options);

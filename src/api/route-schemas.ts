@@ -75,6 +75,12 @@ const commonFields: Record<string, Schema> = {
   },
 };
 
+/**
+ * Fields that carry an image. Their values may be megabytes of base64, so the body reader holds long
+ * ones aside rather than parsing them (large-body-values.ts); every other string stays short.
+ */
+export const IMAGE_FIELDS = ['init_image', 'mask_image', 'url'] as const;
+
 const imageField = (description: string): Schema => ({
   type: 'string',
   description: `${description} A public http(s) URL, a data URI or bare base64 (PNG, JPEG, WebP, GIF, AVIF).`,

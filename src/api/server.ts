@@ -22,8 +22,10 @@ import { registerJobRoutes } from './job-routes.ts';
 import { type JsonBodyLimits, readJsonBody } from './json-body-reader.ts';
 import { bodyKey, headerKey } from './key-auth.ts';
 import type { ApiKeyRecord, ApiKeyStore } from './key-store.ts';
+import type { LargeValues } from './large-body-values.ts';
 import { buildOpenApi, type RouteDoc } from './openapi.ts';
 import { publicBaseUrl } from './public-base-url.ts';
+import { IMAGE_FIELDS } from './route-schemas.ts';
 import type { SafeFetchOptions } from './safe-fetch.ts';
 
 /**
@@ -58,6 +60,8 @@ export interface RouteContext extends ApiServerDeps {
 declare module 'fastify' {
   interface FastifyRequest {
     apiKey?: ApiKeyRecord;
+    /** The body's long image strings, held aside by the body reader (large-body-values.ts). */
+    largeValues?: LargeValues;
   }
   interface FastifyContextConfig {
     auth?: boolean;
@@ -104,6 +108,7 @@ export async function buildApiServer(deps: ApiServerDeps): Promise<FastifyInstan
   app.removeContentTypeParser('application/json');
 
   app.decorateRequest('apiKey', undefined);
+  app.decorateRequest('largeValues', undefined);
 
   const failures = new AuthFailureLimiter({
     redis: deps.services.redis,
@@ -144,10 +149,20 @@ export async function buildApiServer(deps: ApiServerDeps): Promise<FastifyInstan
   });
 
   const bodyLimits = (request: FastifyRequest): JsonBodyLimits => {
+    const fields = bodyFields(request);
+    const strings: Pick<JsonBodyLimits, 'largeValueFields' | 'maxLengthOf'> = {
+      // Only a route that takes an image holds one aside; elsewhere a 20 MB `init_image` is refused.
+      largeValueFields: new Set(IMAGE_FIELDS.filter((name) => fields[name] !== undefined)),
+      maxLengthOf: (name) => {
+        const max = fields[name]?.maxLength;
+        return typeof max === 'number' ? max : undefined;
+      },
+    };
     if (request.apiKey || !request.routeOptions.config?.auth) {
-      return { maxBytes: request.apiKey ? bodyLimit : unauthenticatedBodyLimit };
+      return { maxBytes: request.apiKey ? bodyLimit : unauthenticatedBodyLimit, ...strings };
     }
     return {
+      ...strings,
       maxBytes: unauthenticatedBodyLimit,
       maxBytesWithKey: bodyLimit,
       tooLargeTips:
@@ -156,9 +171,11 @@ export async function buildApiServer(deps: ApiServerDeps): Promise<FastifyInstan
       onKey: (key) => verify(request, key),
     };
   };
-  app.addContentTypeParser('application/json', (request: FastifyRequest, payload: Readable) =>
-    readJsonBody(payload, request.headers, bodyLimits(request)),
-  );
+  app.addContentTypeParser('application/json', async (request: FastifyRequest, payload: Readable) => {
+    const { body, largeValues } = await readJsonBody(payload, request.headers, bodyLimits(request));
+    request.largeValues = largeValues;
+    return body;
+  });
 
   // A key in the body has been checked while the body was read; this catches bodies without one.
   app.addHook('preValidation', async (request) => {
@@ -237,6 +254,14 @@ export async function buildApiServer(deps: ApiServerDeps): Promise<FastifyInstan
   );
 
   return app;
+}
+
+/** The route's body schema properties, by name (none for a route without a body schema). */
+function bodyFields(request: FastifyRequest): Record<string, { maxLength?: unknown } | undefined> {
+  const schema = request.routeOptions.schema?.body as {
+    properties?: Record<string, { maxLength?: unknown }>;
+  };
+  return schema?.properties ?? {};
 }
 
 const QUEUE_UNREACHABLE_TIPS = 'The queue is unreachable right now; nothing was charged. Try again shortly.';

@@ -85,4 +85,40 @@ describe('readImageInput', () => {
     const error = await refusal(readImageInput('init_image', 'http://10.0.0.1/cat.png', options));
     expect(error.context.fields?.[0]?.message).toMatch(/^The init_image URL points to a private/);
   });
+
+  describe('a value held aside by the body reader', () => {
+    /** `text` as the reader hands a long value over: its bytes in chunks of odd sizes. */
+    function held(text: string, size = 4093) {
+      const bytes = Buffer.from(text);
+      const chunks: Buffer[] = [];
+      for (let i = 0; i < bytes.length; i += size) chunks.push(Buffer.from(bytes.subarray(i, i + size)));
+      return { chunks, length: bytes.length };
+    }
+
+    it('decodes a data URI and wrapped base64 from chunks', async () => {
+      const jpeg = await sharp(await png(40, 30))
+        .jpeg()
+        .toBuffer();
+      const base64 = jpeg.toString('base64');
+      for (const text of [`data:image/jpeg;base64,${base64}`, `\n${base64.replace(/.{76}/g, '$&\r\n')}`]) {
+        for (const size of [1, 3, 64, 4093]) {
+          const image = await readImageInput('init_image', held(text, size), options);
+          expect([image.width, image.height]).toEqual([40, 30]);
+        }
+      }
+    });
+
+    it('refuses a URL too long to be one, and characters outside base64', async () => {
+      const url = await refusal(
+        readImageInput('init_image', held(`https://x.example/${'a'.repeat(70_000)}`), options),
+      );
+      expect(url.context.fields?.[0]?.message).toBe('The init_image URL is too long.');
+      const text = await refusal(readImageInput('mask_image', held(`${'QUJD'.repeat(20_000)}!`), options));
+      expect(text.context.fields?.[0]?.message).toBe(
+        'The mask_image must be an http(s) URL or a base64-encoded image.',
+      );
+      const plain = await refusal(readImageInput('init_image', held('data:image/png,rawbytes'), options));
+      expect(plain.context.fields?.[0]?.message).toBe('The init_image data URI must be base64-encoded.');
+    });
+  });
 });

@@ -1,7 +1,14 @@
 import { describe, expect, it } from 'vitest';
 import { JsonBodyScanner, type ScanLimits } from '../../src/api/json-body-scanner.ts';
+import { heldValue, LARGE_VALUE_PLACEHOLDER } from '../../src/api/large-body-values.ts';
 
-const LIMITS: ScanLimits = { maxDepth: 64, maxOutsideBytes: 64 * 1024 };
+const LIMITS: ScanLimits = {
+  maxDepth: 64,
+  maxOutsideBytes: 64 * 1024,
+  maxStringBytes: 64 * 1024,
+  largeValueFields: new Set(['init_image', 'mask_image']),
+  maxParsedBytes: 1024 * 1024,
+};
 
 /** Scans `text` cut into chunks of `size` bytes (every boundary gets its turn in the tests below). */
 function scan(text: string, size = Number.POSITIVE_INFINITY, limits = LIMITS) {
@@ -48,7 +55,7 @@ describe('JsonBodyScanner', () => {
   });
 
   it('refuses more bytes outside strings than the limit, whitespace and numbers included', () => {
-    const small: ScanLimits = { maxDepth: 64, maxOutsideBytes: 100 };
+    const small: ScanLimits = { ...LIMITS, maxOutsideBytes: 100 };
     expect(scan(`[${'1,'.repeat(60)}1]`, 7, small).problem).toBe('too-complex');
     expect(scan(`{"a":${' '.repeat(200)}1}`, 7, small).problem).toBe('too-complex');
     expect(scan(`{"a": "${'x'.repeat(10_000)}"}`, 7, small).problem).toBeUndefined();
@@ -89,8 +96,114 @@ describe('JsonBodyScanner', () => {
     // One backslash at the end: searching for it afresh from each string would rescan the chunk.
     const body = Buffer.from(`[${'"ab",'.repeat(12_000)}"\\n"]`);
     const ms = bestMs(() => {
-      expect(new JsonBodyScanner({ maxDepth: 64, maxOutsideBytes: 1 << 20 }).write(body)).toBeUndefined();
+      expect(new JsonBodyScanner({ ...LIMITS, maxOutsideBytes: 1 << 20 }).write(body)).toBeUndefined();
     });
     expect(ms).toBeLessThan(20);
+  });
+});
+
+describe('JsonBodyScanner with long strings', () => {
+  /** Small limits, so that every cut of the body can be tried. */
+  const TINY: ScanLimits = { ...LIMITS, maxStringBytes: 16, maxParsedBytes: 4096 };
+
+  /** Scans `body` cut at the given offsets. */
+  function scanCut(body: string, cuts: number[], limits = TINY) {
+    const bytes = Buffer.from(body);
+    const scanner = new JsonBodyScanner(limits);
+    let problem: string | undefined;
+    let from = 0;
+    for (const to of [...cuts, bytes.length]) {
+      // Each chunk a buffer of its own, as a request stream delivers them.
+      problem ??= scanner.write(Buffer.from(bytes.subarray(from, to)));
+      from = to;
+    }
+    const held = scanner.largeValues.get('init_image');
+    return {
+      problem,
+      field: scanner.tooLongField,
+      parsed: problem ? undefined : (JSON.parse(scanner.parsedText()) as Record<string, unknown>),
+      held: held && Buffer.concat(held.chunks),
+      heldLength: held?.length,
+    };
+  }
+
+  const escaped = String.raw`data:image\/png;base64,QUJD\nREVG\r\n\"\\\u002b\u00e9\ud83e\udd80\udc00x`;
+  const body = `{"key":"esk_a","init_image":"${escaped}","prompt":"a cat"}`;
+  const value = JSON.parse(`"${escaped}"`) as string;
+
+  it('holds a long image value aside, unescaped, wherever the body is cut', () => {
+    const expected = Buffer.from(value);
+    const start = body.indexOf('"data:') - 2;
+    const end = body.indexOf('","prompt"') + 3;
+    for (let cut = start; cut <= end; cut++) {
+      for (const second of [cut + 1, cut + 5, end + 1]) {
+        const result = scanCut(body, second > cut && second < body.length ? [cut, second] : [cut]);
+        expect(result.problem, `cut at ${cut}, ${second}`).toBeUndefined();
+        expect(result.parsed).toEqual({ key: 'esk_a', init_image: LARGE_VALUE_PLACEHOLDER, prompt: 'a cat' });
+        expect(result.held?.equals(expected), `cut at ${cut}, ${second}`).toBe(true);
+        expect(result.heldLength).toBe(expected.length);
+      }
+    }
+  });
+
+  it('holds it aside in chunks of every size, one byte included', () => {
+    for (let size = 1; size <= body.length; size++) {
+      const cuts: number[] = [];
+      for (let at = size; at < body.length; at += size) cuts.push(at);
+      const result = scanCut(body, cuts);
+      expect(result.held?.toString(), `chunks of ${size}`).toBe(Buffer.from(value).toString());
+    }
+  });
+
+  it('lets a short image value through to the parse untouched', () => {
+    const result = scanCut('{"init_image":"a\\/b\\nc"}', [5, 17]);
+    expect(result.parsed).toEqual({ init_image: 'a/b\nc' });
+    expect(result.held).toBeUndefined();
+  });
+
+  it('lets a later duplicate of the field win, as JSON.parse does', () => {
+    const result = scanCut(`{"init_image":"${'A'.repeat(40)}","init_image":"short"}`, [10]);
+    expect(result.parsed).toEqual({ init_image: 'short' });
+    expect(
+      heldValue(result.parsed!, new Map([['init_image', { chunks: [], length: 0 }]]), 'init_image'),
+    ).toBe(undefined);
+  });
+
+  it('refuses what JSON.parse would refuse inside a held value', () => {
+    for (const bad of ['\n', '\\x', '\\u12g4', '\u0001']) {
+      const text = `{"init_image":"${'A'.repeat(20)}${bad}AAAA"}`;
+      for (let cut = 14; cut < text.length; cut++) {
+        expect(scanCut(text, [cut]).problem, JSON.stringify(bad)).toBe('bad-string');
+      }
+    }
+    // An escape cut short by the end of the string.
+    expect(scanCut(`{"init_image":"${'A'.repeat(20)}\\u12"}`, []).problem).toBe('bad-string');
+  });
+
+  it('refuses a long string anywhere else at once, naming its top-level field', () => {
+    const long = 'x'.repeat(40);
+    expect(scanCut(`{"prompt":"${long}"}`, [3])).toMatchObject({ problem: 'too-long', field: 'prompt' });
+    expect(scanCut(`{"key":"k","track_id":"${long}"}`, [])).toMatchObject({
+      problem: 'too-long',
+      field: 'track_id',
+    });
+    expect(scanCut(`{"init_image":{"nested":"${long}"}}`, [])).toMatchObject({
+      problem: 'too-long',
+      field: 'init_image',
+    });
+    expect(scanCut(`{"a":1,"${long}":1}`, [])).toMatchObject({ problem: 'too-long', field: undefined });
+    expect(scanCut(`["${long}"]`, [])).toMatchObject({ problem: 'too-long', field: undefined });
+    // Not an image field on this route: refused like any other.
+    expect(scanCut(`{"mask_image":"${long}"}`, [], { ...TINY, largeValueFields: new Set() })).toMatchObject({
+      problem: 'too-long',
+      field: 'mask_image',
+    });
+  });
+
+  it('refuses more text for the parse than maxParsedBytes, held values aside', () => {
+    const many = `{${Array.from({ length: 400 }, (_, i) => `"f${i}":"${'y'.repeat(15)}"`).join(',')}}`;
+    expect(scanCut(many, []).problem).toBe('too-much-text');
+    const image = `{"init_image":"${'A'.repeat(10_000)}"}`;
+    expect(scanCut(image, []).problem).toBeUndefined();
   });
 });

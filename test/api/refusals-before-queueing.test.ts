@@ -102,6 +102,29 @@ describe('bounded fields', () => {
     expect(JSON.stringify(answer.body).length).toBeLessThan(2000);
   });
 
+  it("refuses a string over 64 KB outside the route's image fields while reading it", async () => {
+    const prompt = await refusedWithoutTrace('/v1/img2img', {
+      key,
+      prompt: 'p'.repeat(100_000),
+      init_image: 'QUJD',
+    });
+    expect(prompt.status).toBe(422);
+    expect(prompt.body.message).toEqual({ prompt: ['The prompt field must be at most 2000 characters.'] });
+    // text2img takes no image: a long init_image is a long string like any other.
+    const image = await refusedWithoutTrace('/v1/text2img', {
+      key,
+      prompt: 'x',
+      init_image: 'A'.repeat(100_000),
+    });
+    expect(image.body.message).toEqual({
+      init_image: ['The init_image field is too long: strings over 64 KB are refused.'],
+    });
+    const extra = await refusedWithoutTrace('/v1/inpaint', { key, prompt: 'x', notes: 'n'.repeat(100_000) });
+    expect(extra.body.message).toEqual({
+      notes: ['The notes field is too long: strings over 64 KB are refused outside init_image, mask_image.'],
+    });
+  });
+
   it('keeps a track_id at its maximum and echoes it', async () => {
     const trackId = 't'.repeat(TEXT_MAX_CHARS.trackId);
     const answer = await api.post('/v1/text2img', { key, prompt: 'a purple square', track_id: trackId });
