@@ -7,6 +7,7 @@ import { UserError } from '../../src/errors/user-error.ts';
 import { createLogger } from '../../src/log/logger.ts';
 import { freePort, type PrivateRedis, startPrivateRedis } from '../../src/redis/private-redis-server.ts';
 import { uniquePrefix } from '../support/redis.ts';
+import { until } from '../support/until.ts';
 import { accepted, admission, member, testConfig } from './support.ts';
 
 /** This file runs its own redis-server so it can stop and restart it. */
@@ -17,14 +18,6 @@ afterAll(async () => {
   await redis?.stop();
   rmSync(dir, { recursive: true, force: true });
 });
-
-async function until(check: () => Promise<boolean>, timeoutMs = 15_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await check().catch(() => false))) {
-    if (Date.now() > deadline) throw new Error('timed out');
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
 
 describe('a Redis that is down', () => {
   it('refuses with a clear error at once and reserves nothing', async () => {

@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { keyMember } from '../../src/api/key-admin.ts';
 import { freePort, type PrivateRedis, startPrivateRedis } from '../../src/redis/private-redis-server.ts';
+import { until } from '../support/until.ts';
 import { type ApiHarness, startApiHarness } from './api-harness.ts';
 
 /**
@@ -36,14 +37,6 @@ afterAll(async () => {
   await redis?.stop();
   rmSync(dir, { recursive: true, force: true });
 });
-
-async function until(check: () => Promise<boolean>, timeoutMs = 15_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await check().catch(() => false))) {
-    if (Date.now() > deadline) throw new Error('timed out');
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
-}
 
 describe('waiting for results', () => {
   it('lets many requests wait at once without a listener per request', async () => {

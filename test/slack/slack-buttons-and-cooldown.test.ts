@@ -1,7 +1,7 @@
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { FakeMessage } from '../fakes/slack/fake-slack.ts';
 import { type SlackHarness, startSlackHarness } from './support/slack-harness.ts';
+import { buttonsOf, resultInThread } from './support/thread-results.ts';
 
 /**
  * The cooldown spaces a member's new prompts; the buttons under a finished result are not new
@@ -28,32 +28,8 @@ afterAll(async () => {
   await h?.close();
 });
 
-function buttonsOf(message: FakeMessage | undefined): { label: string; actionId: string }[] {
-  const blocks = (message?.blocks ?? []) as {
-    type: string;
-    elements?: { action_id?: string; text?: { text: string } }[];
-  }[];
-  return blocks
-    .filter((b) => b.type === 'actions')
-    .flatMap((b) => b.elements ?? [])
-    .map((e) => ({ label: e.text?.text ?? '', actionId: e.action_id ?? '' }));
-}
-
-/** The n-th image in the thread, and the buttons message after it. */
-function result(threadTs: string, n: number): Promise<{ image: FakeMessage; buttons: FakeMessage }> {
-  return h.fake.waitFor(
-    () => {
-      const thread = h.fake.thread(CHANNEL, threadTs);
-      const image = thread.filter((m) => m.files.length > 0)[n - 1];
-      const buttons = thread.filter(
-        (m) => m.files.length === 0 && buttonsOf(m).some((b) => b.label !== 'Cancel'),
-      )[n - 1];
-      return image && buttons ? { image, buttons } : undefined;
-    },
-    45_000,
-    `result ${n} in the thread`,
-  );
-}
+/** The n-th result in the thread of the channel these tests use. */
+const result = (threadTs: string, n: number) => resultInThread(h, CHANNEL, threadTs, n);
 
 describe('buttons and the cooldown on Slack', () => {
   it('accepts U1 pressed right after the result lands, and Reroll twice within 30 s', async () => {

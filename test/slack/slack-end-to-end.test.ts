@@ -5,9 +5,9 @@ import {
   INPAINT_BLOCKS,
   INPAINT_INPUT_ACTION,
 } from '../../src/platforms/slack/blocks/inpaint-modal.ts';
-import type { FakeMessage } from '../fakes/slack/fake-slack.ts';
 import { selectValue, textValue } from '../fakes/slack/payloads.ts';
 import { type SlackHarness, startSlackHarness } from './support/slack-harness.ts';
+import { type Button, buttonsOf, resultInThread as resultIn } from './support/thread-results.ts';
 
 /**
  * The whole Slack flow with the tiny model, real apart from Slack itself: /imagine -> parent
@@ -29,44 +29,10 @@ afterAll(async () => {
   await h?.close();
 });
 
-interface Button {
-  label: string;
-  actionId: string;
-}
-
-function buttonsOf(message: FakeMessage | undefined): Button[] {
-  const blocks = (message?.blocks ?? []) as {
-    type: string;
-    elements?: { action_id?: string; text?: { text: string } }[];
-  }[];
-  return blocks
-    .filter((b) => b.type === 'actions')
-    .flatMap((b) => b.elements ?? [])
-    .map((e) => ({ label: e.text?.text ?? '', actionId: e.action_id ?? '' }));
-}
-
 const member = (userId: string) => ({ scope: { kind: 'slack' as const, id: h.fake.teamId }, userId });
 
-/** Waits for the n-th message with files in the thread, and the buttons message after it. */
-async function resultInThread(
-  threadTs: string,
-  n: number,
-): Promise<{ image: FakeMessage; buttons: FakeMessage }> {
-  return h.fake.waitFor(
-    () => {
-      const thread = h.fake.thread(CHANNEL, threadTs);
-      const images = thread.filter((m) => m.files.length > 0);
-      const buttons = thread.filter(
-        (m) => m.files.length === 0 && buttonsOf(m).some((b) => b.label !== 'Cancel'),
-      );
-      const image = images[n - 1];
-      const withButtons = buttons[n - 1];
-      return image && withButtons ? { image, buttons: withButtons } : undefined;
-    },
-    45_000,
-    `result ${n} in the thread`,
-  );
-}
+/** The n-th result in the thread of the channel these tests use. */
+const resultInThread = (threadTs: string, n: number) => resultIn(h, CHANNEL, threadTs, n);
 
 describe('Slack end to end with the tiny model', () => {
   let parentTs: string;
