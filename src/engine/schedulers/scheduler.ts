@@ -25,7 +25,10 @@ export interface StepResult {
 export interface Scheduler {
   /** The diffusers class this ports (e.g. "DDIMScheduler"). */
   readonly className: string;
-  /** Model evaluations per entry of `timesteps` (1 for every scheduler here), as in diffusers' `order`. */
+  /**
+   * diffusers' `order`: 2 for the second-order schedulers (Heun, KDPM2), whose `timesteps` list every
+   * step after the first twice; img2img skips `order` entries per skipped step.
+   */
   readonly order: number;
   readonly numTrainTimesteps: number;
   /** The timesteps to feed the model, in order: integers, or floats for Euler-family schedulers. */
