@@ -102,19 +102,23 @@ export class HeunDiscreteScheduler implements Scheduler {
       // Euler predictor to sigmaNext; its derivative is kept for the corrector.
       const derivative = new Float32Array(n);
       const dt = f32(sigmaNext - sigma);
+      const x = sample.data;
+      const x0Data = x0.data;
       for (let k = 0; k < n; k++) {
-        const x = sample.data[k] as number;
-        const d = (x - (x0.data[k] as number)) / sigma;
-        derivative[k] = d;
-        out[k] = x + (derivative[k] as number) * dt;
+        derivative[k] = ((x[k] as number) - (x0Data[k] as number)) / sigma;
+        out[k] = (x[k] as number) + (derivative[k] as number) * dt;
       }
       this.half = { derivative, dt, sample };
     } else {
       // Corrector: the mean of both derivatives, applied from the sample the step started at.
       const start = half.sample.data;
+      const first = half.derivative;
+      const x = sample.data;
+      const x0Data = x0.data;
+      const halfDt = 0.5 * half.dt;
       for (let k = 0; k < n; k++) {
-        const d = ((sample.data[k] as number) - (x0.data[k] as number)) / sigmaNext;
-        out[k] = (start[k] as number) + ((half.derivative[k] as number) + d) * 0.5 * half.dt;
+        const d = ((x[k] as number) - (x0Data[k] as number)) / sigmaNext;
+        out[k] = (start[k] as number) + ((first[k] as number) + d) * halfDt;
       }
       this.half = undefined;
     }
