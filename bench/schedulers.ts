@@ -47,6 +47,7 @@ console.log(
 );
 console.log(`${'sampler'.padEnd(22)} ${'ms/step'.padStart(8)} ${'steps'.padStart(6)}  target < 2 ms`);
 let worst = 0;
+const figures: Record<string, number> = {};
 for (const name of SCHEDULER_NAMES) {
   loop(name); // warm-up: JIT and first allocations
   let best = Number.POSITIVE_INFINITY;
@@ -57,8 +58,10 @@ for (const name of SCHEDULER_NAMES) {
     evaluations = result.evaluations;
   }
   worst = Math.max(worst, best);
+  figures[name] = Number(best.toFixed(3));
   console.log(
     `${name.padEnd(22)} ${best.toFixed(3).padStart(8)} ${String(evaluations).padStart(6)}  ${best < 2 ? 'ok' : 'SLOW'}`,
   );
 }
 console.log(`slowest: ${worst.toFixed(3)} ms/step`);
+console.log(JSON.stringify({ scheduler_step_ms: figures, slowest_step_ms: Number(worst.toFixed(3)) }));

@@ -3,7 +3,8 @@ import type { Tensor } from './tensor.ts';
 export interface StepOptions {
   /**
    * Standard-normal noise with as many elements as the sample, drawn by the caller's seeded generator.
-   * Called only by steps that inject noise (euler_a, lcm, ddim with eta > 0), at most once per step,
+   * Called only by steps that inject noise (euler_a, lcm, ddim with eta > 0, the second half of each
+   * dpm2_a step, the SDE variants of DPM-Solver), at most once per step,
    * so a given seed gives the same images.
    */
   noise?: () => Float32Array;
@@ -35,7 +36,7 @@ export interface Scheduler {
   readonly timesteps: readonly number[];
   /** Standard deviation of the starting noise. */
   readonly initNoiseSigma: number;
-  /** True when every `step` needs `options.noise` (euler_a, lcm); DDIM needs it only with `eta` > 0. */
+  /** True when steps need `options.noise` (ancestral, SDE, LCM); DDIM needs it only with `eta` > 0. */
   readonly stochastic: boolean;
   setTimesteps(numInferenceSteps: number): void;
   /** Index into `timesteps` of the first step (img2img starts part way); see `timestepsForStrength`. */
