@@ -6,6 +6,7 @@
  */
 
 import { PROMPT_MAX_CHARS } from '../request/limits.ts';
+import { SAMPLERS } from '../request/types.ts';
 import { TEXT_MAX_CHARS } from './text-limits.ts';
 
 type Schema = Record<string, unknown>;
@@ -55,8 +56,8 @@ const commonFields: Record<string, Schema> = {
     type: 'string',
     maxLength: TEXT_MAX_CHARS.scheduler,
     description:
-      'Sampler: euler, euler_a, ddim, dpmpp_2m, dpmpp_2m_karras, lcm, pndm, or the hosted names ' +
-      '("EulerAncestralDiscreteScheduler", "DPMSolverMultistepScheduler", "DDIMScheduler", ...).',
+      `Sampler: ${SAMPLERS.join(', ')}, or the hosted and AUTOMATIC1111 names ` +
+      '("DPM Single", "DPM2 a Karras", "DPM++ 2M SDE Karras", "UniPCMultistepScheduler", ...).',
   },
   base64: {
     type: ['boolean', 'string'],

@@ -9,6 +9,20 @@ const A1111_SAMPLERS: Record<SamplerName, string> = {
   dpmpp_2m_karras: 'DPM++ 2M Karras',
   lcm: 'LCM',
   pndm: 'PLMS',
+  heun: 'Heun',
+  lms: 'LMS',
+  lms_karras: 'LMS Karras',
+  // AUTOMATIC1111 has no singlestep DPM-Solver: the hosted APIs' name.
+  dpm_single: 'DPM Single',
+  dpm_single_karras: 'DPM Single Karras',
+  dpm2: 'DPM2',
+  dpm2_karras: 'DPM2 Karras',
+  dpm2_a: 'DPM2 a',
+  dpm2_a_karras: 'DPM2 a Karras',
+  unipc: 'UniPC',
+  deis: 'DEIS',
+  dpmpp_2m_sde: 'DPM++ 2M SDE',
+  dpmpp_2m_sde_karras: 'DPM++ 2M SDE Karras',
 };
 
 export interface InfotextParameters {

@@ -1,7 +1,8 @@
 import { readFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { SamplerName } from '../request/types.ts';
+import { CodedError } from '../errors/coded-error.ts';
+import { SAMPLERS, type SamplerName } from '../request/types.ts';
 
 /** The package's own models folder: holds the registry and the built-in easel-mini model. */
 export const PACKAGE_MODELS_DIR = resolve(dirname(fileURLToPath(import.meta.url)), '../../models');
@@ -50,6 +51,16 @@ export interface Registry {
 
 export function loadRegistry(file = join(PACKAGE_MODELS_DIR, 'registry.json')): Registry {
   const parsed = JSON.parse(readFileSync(file, 'utf8')) as Registry;
+  // A default sampler easel does not have would only fail at render time, for every request.
+  for (const m of parsed.models) {
+    const scheduler: unknown = m.defaults?.scheduler;
+    if (!(SAMPLERS as readonly unknown[]).includes(scheduler)) {
+      throw new CodedError(
+        'config-invalid',
+        `${file}: model "${m.id}" defaults.scheduler ${JSON.stringify(scheduler)} is not one of ${SAMPLERS.join(', ')}`,
+      );
+    }
+  }
   return { models: parsed.models };
 }
 

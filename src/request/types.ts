@@ -2,7 +2,28 @@
  * The platform-neutral request every frontend (Discord, Slack, REST, CLI) produces and the
  * engine renders. Produced only by `validateRequest` in this folder, so every field is in range.
  */
-export const SAMPLERS = ['euler', 'euler_a', 'ddim', 'dpmpp_2m', 'dpmpp_2m_karras', 'lcm', 'pndm'] as const;
+export const SAMPLERS = [
+  'euler',
+  'euler_a',
+  'ddim',
+  'dpmpp_2m',
+  'dpmpp_2m_karras',
+  'lcm',
+  'pndm',
+  'heun',
+  'lms',
+  'lms_karras',
+  'dpm_single',
+  'dpm_single_karras',
+  'dpm2',
+  'dpm2_karras',
+  'dpm2_a',
+  'dpm2_a_karras',
+  'unipc',
+  'deis',
+  'dpmpp_2m_sde',
+  'dpmpp_2m_sde_karras',
+] as const;
 export type SamplerName = (typeof SAMPLERS)[number];
 
 export type GenerationMode = 'txt2img' | 'img2img' | 'inpaint' | 'outpaint' | 'variation' | 'upscale';

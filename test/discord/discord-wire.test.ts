@@ -2,6 +2,7 @@ import { DiscordAPIError, Events, RateLimitError } from 'discord.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createDiscordClient, createDiscordRest } from '../../src/platforms/discord/discord-client.ts';
 import { registerCommands } from '../../src/platforms/discord/register-commands.ts';
+import { SAMPLERS } from '../../src/request/types.ts';
 import { FakeDiscord } from '../fakes/discord/fake-discord.ts';
 import { member, slashCommand } from '../fakes/discord/interactions.ts';
 import { loginToFake } from '../fakes/discord/start-bot-client.ts';
@@ -61,6 +62,10 @@ describe('the real discord.js against the fake Discord', () => {
     expect(imagine!.options.find((o) => o.name === 'model')?.autocomplete).toBe(true);
     expect(imagine!.options.find((o) => o.name === 'image')?.type).toBe(11);
     expect(imagine!.options.find((o) => o.name === 'aspect')?.choices).toHaveLength(9);
+    // Every sampler is a choice, within Discord's 25 choices an option may have.
+    const samplers = imagine!.options.find((o) => o.name === 'sampler')?.choices;
+    expect(samplers).toHaveLength(SAMPLERS.length);
+    expect(SAMPLERS.length).toBeLessThanOrEqual(25);
     // Manage Guild (1 << 5): hidden from members who lack it.
     expect(quota!.default_member_permissions).toBe('32');
     expect(quota!.options.map((o) => o.name)).toEqual([

@@ -139,6 +139,50 @@ describe('img2img and variations', () => {
     );
   });
 
+  it.each([
+    'heun',
+    'lms_karras',
+    'dpm_single',
+    'dpm2_karras',
+    'dpm2_a',
+    'unipc',
+    'deis',
+    'dpmpp_2m_sde_karras',
+  ] as const)(
+    'starts part way with the %s sampler: closer to the picture at a low strength, deterministic',
+    async (sampler) => {
+      const original = await source();
+      const low = await render({
+        mode: 'img2img',
+        initImage: init,
+        strength: 0.2,
+        steps: 10,
+        sampler,
+        seed: 3,
+      });
+      const again = await render({
+        mode: 'img2img',
+        initImage: init,
+        strength: 0.2,
+        steps: 10,
+        sampler,
+        seed: 3,
+      });
+      const high = await render({
+        mode: 'img2img',
+        initImage: init,
+        strength: 0.9,
+        steps: 10,
+        sampler,
+        seed: 3,
+      });
+      expect(meanDifference(low.pictures[0]!, original)).toBeLessThan(
+        meanDifference(high.pictures[0]!, original),
+      );
+      expect(Buffer.compare(low.pictures[0]!.data, again.pictures[0]!.data)).toBe(0);
+    },
+  );
+
   it('is deterministic for the same seed', async () => {
     const a = await render({ mode: 'img2img', initImage: init, strength: 0.5, seed: 5 });
     const b = await render({ mode: 'img2img', initImage: init, strength: 0.5, seed: 5 });

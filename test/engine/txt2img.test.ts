@@ -1,7 +1,7 @@
 import { rm } from 'node:fs/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type GenerateOptions, generatePictures } from '../../src/engine/generate-pictures.ts';
-import type { GenerationRequest } from '../../src/request/types.ts';
+import { type GenerationRequest, SAMPLERS } from '../../src/request/types.ts';
 import { type TinyWorld, tinyRequest, tinyWorld } from '../support/tiny-models.ts';
 
 let world: TinyWorld;
@@ -76,12 +76,30 @@ describe('txt2img through the real pipeline on tiny models', () => {
     expect(differs(base.pictures[0]!.data, noGuidance.pictures[0]!.data)).toBeGreaterThan(0.1);
   });
 
-  it.each(['euler', 'euler_a', 'ddim', 'dpmpp_2m', 'dpmpp_2m_karras', 'lcm', 'pndm'] as const)(
-    'renders with the %s sampler, deterministically',
+  it.each(SAMPLERS)('renders with the %s sampler, deterministically', async (sampler) => {
+    const a = await render({ sampler, seed: 77 });
+    const b = await render({ sampler, seed: 77 });
+    expect(Buffer.compare(a.pictures[0]!.data, b.pictures[0]!.data)).toBe(0);
+  });
+
+  it.each(['dpm2_a', 'dpmpp_2m_sde'] as const)(
+    'the stochastic %s sampler draws its step noise from the seed: another seed, another picture',
     async (sampler) => {
       const a = await render({ sampler, seed: 77 });
-      const b = await render({ sampler, seed: 77 });
-      expect(Buffer.compare(a.pictures[0]!.data, b.pictures[0]!.data)).toBe(0);
+      const b = await render({ sampler, seed: 78 });
+      expect(differs(a.pictures[0]!.data, b.pictures[0]!.data)).toBeGreaterThan(0.1);
+    },
+  );
+
+  it.each(['heun', 'dpm2', 'dpm2_a'] as const)(
+    'runs the second-order %s sampler’s two model evaluations per step and reports each',
+    async (sampler) => {
+      const steps: Array<[number, number]> = [];
+      await generatePictures(tinyRequest({ sampler, steps: 4 }), {
+        ...options(),
+        onProgress: (done, total) => steps.push([done, total]),
+      });
+      expect(steps.at(-1)).toEqual([7, 7]);
     },
   );
 

@@ -76,7 +76,7 @@ describe('fromHostedApiBody', () => {
         num_inference_steps: '12abc',
         guidance_scale: 25,
         seed: -1,
-        scheduler: 'Heun',
+        scheduler: 'DPM fast',
       }),
       ctx,
     );

@@ -27,13 +27,55 @@ describe('resolveSampler', () => {
     ['LCMScheduler', 'lcm'],
     ['PNDM', 'pndm'],
     ['PNDMScheduler', 'pndm'],
+    ['Heun', 'heun'],
+    ['HeunDiscreteScheduler', 'heun'],
+    ['k_heun', 'heun'],
+    ['LMS', 'lms'],
+    ['LMSDiscreteScheduler', 'lms'],
+    ['k_lms', 'lms'],
+    ['LMS Karras', 'lms_karras'],
+    ['DPM Single', 'dpm_single'],
+    ['DPMSolverSinglestepScheduler', 'dpm_single'],
+    ['DPM Single Karras', 'dpm_single_karras'],
+    ['DPM2', 'dpm2'],
+    ['KDPM2DiscreteScheduler', 'dpm2'],
+    ['k_dpm_2', 'dpm2'],
+    ['DPM2 Karras', 'dpm2_karras'],
+    ['DPM2 a', 'dpm2_a'],
+    ['KDPM2AncestralDiscreteScheduler', 'dpm2_a'],
+    ['k_dpm_2_ancestral', 'dpm2_a'],
+    ['DPM2 a Karras', 'dpm2_a_karras'],
+    ['UniPC', 'unipc'],
+    ['UniPCMultistepScheduler', 'unipc'],
+    ['DEIS', 'deis'],
+    ['DEISMultistepScheduler', 'deis'],
+    ['DPM++ 2M SDE', 'dpmpp_2m_sde'],
+    ['k_dpmpp_2m_sde', 'dpmpp_2m_sde'],
+    ['DPM++ 2M SDE Karras', 'dpmpp_2m_sde_karras'],
   ])('maps the hosted name %s to %s', (name, expected) => {
     expect(resolveSampler(name)).toBe(expected);
   });
 
   it('knows nothing of samplers easel does not have', () => {
-    for (const name of ['heun', 'HeunDiscreteScheduler', 'UniPCMultistepScheduler', 'euler b', '', 'dpm']) {
+    // DPMSolverSDEScheduler (A1111's "DPM++ SDE") needs a Brownian tree and is not ported.
+    for (const name of ['DPM++ SDE', 'DPMSolverSDEScheduler', 'DPM fast', 'euler b', '', 'dpm']) {
       expect(resolveSampler(name), name).toBeUndefined();
     }
+  });
+
+  it('every hosted sampler name of seed 004 resolves', () => {
+    const hosted = [
+      'DDIM',
+      'DPM Multi',
+      'DPM Single',
+      'Euler a',
+      'Euler',
+      'Heun',
+      'DPM2 a Karras',
+      'DPM2 Karras',
+      'LMS',
+      'PNDM',
+    ];
+    for (const name of hosted) expect(resolveSampler(name), name).toBeDefined();
   });
 });

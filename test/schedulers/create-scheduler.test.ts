@@ -32,6 +32,19 @@ describe('createScheduler', () => {
       dpmpp_2m_karras: 'DPMSolverMultistepScheduler',
       lcm: 'LCMScheduler',
       pndm: 'PNDMScheduler',
+      heun: 'HeunDiscreteScheduler',
+      lms: 'LMSDiscreteScheduler',
+      lms_karras: 'LMSDiscreteScheduler',
+      dpm_single: 'DPMSolverSinglestepScheduler',
+      dpm_single_karras: 'DPMSolverSinglestepScheduler',
+      dpm2: 'KDPM2DiscreteScheduler',
+      dpm2_karras: 'KDPM2DiscreteScheduler',
+      dpm2_a: 'KDPM2AncestralDiscreteScheduler',
+      dpm2_a_karras: 'KDPM2AncestralDiscreteScheduler',
+      unipc: 'UniPCMultistepScheduler',
+      deis: 'DEISMultistepScheduler',
+      dpmpp_2m_sde: 'DPMSolverMultistepScheduler',
+      dpmpp_2m_sde_karras: 'DPMSolverMultistepScheduler',
     };
     for (const name of SCHEDULER_NAMES) {
       const scheduler = createScheduler(name, SD15_PNDM);
@@ -80,7 +93,9 @@ describe('createScheduler', () => {
   });
 
   it('names an unknown scheduler and lists the known ones', () => {
-    expect(() => createScheduler('heun', {})).toThrow(/unknown scheduler "heun"; use one of euler, euler_a/);
+    expect(() => createScheduler('dpm_fast', {})).toThrow(
+      /unknown scheduler "dpm_fast"; use one of euler, euler_a/,
+    );
   });
 
   describe('bad scheduler_config.json values get a message naming the key and what is allowed', () => {
@@ -138,5 +153,91 @@ describe('createScheduler', () => {
     const scheduler = createScheduler('ddim', {});
     expect(() => scheduler.setTimesteps(0)).toThrow(/whole number >= 1, got 0/);
     expect(() => scheduler.setTimesteps(1001)).toThrow(/exceed num_train_timesteps \(1000\)/);
+  });
+
+  it('accepts every ported diffusers class name, with the config as given', () => {
+    for (const className of [
+      'HeunDiscreteScheduler',
+      'LMSDiscreteScheduler',
+      'DPMSolverSinglestepScheduler',
+      'KDPM2DiscreteScheduler',
+      'KDPM2AncestralDiscreteScheduler',
+      'UniPCMultistepScheduler',
+      'DEISMultistepScheduler',
+    ]) {
+      expect(createScheduler(className, SD15_PNDM).className).toBe(className);
+    }
+    const sde = createScheduler('DPMSolverMultistepScheduler', { algorithm_type: 'sde-dpmsolver++' });
+    expect(sde.stochastic).toBe(true);
+  });
+
+  it('a Karras name uses Karras sigmas and the plain name does not, whatever the model config says', () => {
+    for (const [plain, karras] of [
+      ['lms', 'lms_karras'],
+      ['dpm2', 'dpm2_karras'],
+      ['dpm2_a', 'dpm2_a_karras'],
+      ['dpm_single', 'dpm_single_karras'],
+      ['dpmpp_2m_sde', 'dpmpp_2m_sde_karras'],
+    ] as const) {
+      const a = createScheduler(plain, { ...SD15_PNDM, use_karras_sigmas: true, use_beta_sigmas: true });
+      const b = createScheduler(karras, { ...SD15_PNDM, use_exponential_sigmas: true });
+      const reference = createScheduler(plain, SD15_PNDM);
+      a.setTimesteps(10);
+      b.setTimesteps(10);
+      reference.setTimesteps(10);
+      expect(a.timesteps, plain).toEqual(reference.timesteps);
+      expect(b.timesteps, karras).not.toEqual(reference.timesteps);
+    }
+  });
+
+  it('the SDE and ancestral names are stochastic, the rest deterministic', () => {
+    const stochastic = SCHEDULER_NAMES.filter((name) => createScheduler(name, SD15_PNDM).stochastic);
+    expect(stochastic).toEqual([
+      'euler_a',
+      'lcm',
+      'dpm2_a',
+      'dpm2_a_karras',
+      'dpmpp_2m_sde',
+      'dpmpp_2m_sde_karras',
+    ]);
+  });
+
+  describe('an option a port does not implement is refused with its key named, never ignored', () => {
+    const cases: Array<[string, Record<string, unknown>, RegExp]> = [
+      ['heun', { rescale_betas_zero_snr: true }, /"rescale_betas_zero_snr" is not supported/],
+      ['lms', { rescale_betas_zero_snr: true }, /"rescale_betas_zero_snr" is not supported/],
+      ['dpm2', { prediction_type: 'sample' }, /"prediction_type"/],
+      ['dpm2_a', { rescale_betas_zero_snr: true }, /"rescale_betas_zero_snr"/],
+      ['dpm_single', { variance_type: 'learned_range' }, /"variance_type"/],
+      ['dpm_single', { use_flow_sigmas: true }, /"use_flow_sigmas"/],
+      ['unipc', { solver_p: { _class_name: 'DPMSolverMultistepScheduler' } }, /"solver_p"/],
+      ['unipc', { use_dynamic_shifting: true }, /"use_dynamic_shifting"/],
+      ['deis', { use_flow_sigmas: true }, /"use_flow_sigmas"/],
+      ['dpmpp_2m_sde', { use_lu_lambdas: true }, /"use_lu_lambdas"/],
+      [
+        'DPMSolverMultistepScheduler',
+        { algorithm_type: 'sde-dpmsolver', solver_order: 3, final_sigmas_type: 'sigma_min' },
+        /"solver_order"/,
+      ],
+      [
+        'HeunDiscreteScheduler',
+        { use_karras_sigmas: true, use_beta_sigmas: true },
+        /"use_karras_sigmas" cannot be combined/,
+      ],
+      ['UniPCMultistepScheduler', { beta_schedule: 'exp' }, /"beta_schedule" must be one of/],
+    ];
+    for (const [name, config, message] of cases) {
+      it(`${name} with ${Object.keys(config).join(', ')}`, () => {
+        let error: unknown;
+        try {
+          createScheduler(name, config);
+        } catch (e) {
+          error = e;
+        }
+        expect(error).toBeInstanceOf(CodedError);
+        expect((error as CodedError).code).toBe('model-invalid');
+        expect((error as CodedError).message).toMatch(message);
+      });
+    }
   });
 });

@@ -2,7 +2,9 @@ import { describe, expect, it } from 'vitest';
 import { DpmSolverMultistepScheduler } from '../../src/engine/schedulers/dpm-solver-multistep-scheduler.ts';
 import type { SchedulerConfig } from '../../src/engine/schedulers/scheduler-config.ts';
 import { absStats, dummyNoiseDeter, dummySampleDeter } from './support/diffusers-fixtures.ts';
+import { cleanAndNoise, maxAbsDiff } from './support/oracle.ts';
 import { expectNear, plainLoop } from './support/reference-loop.ts';
+import { TorchCpuGenerator } from './support/torch-cpu-randn.ts';
 
 // diffusers tests/schedulers/test_scheduler_dpm_multi.py, `get_scheduler_config`.
 const BASE = {
@@ -26,7 +28,10 @@ const BASE = {
 function fullLoopMean(config: SchedulerConfig = {}): number {
   const scheduler = new DpmSolverMultistepScheduler({ ...BASE, ...config });
   scheduler.setTimesteps(10);
-  return absStats(plainLoop(scheduler, dummySampleDeter(), scheduler.timesteps)).mean;
+  // As diffusers' full_loop: a torch.manual_seed(0) generator, drawn from only by the SDE variants.
+  const generator = new TorchCpuGenerator(0);
+  const noise = () => generator.randn(768);
+  return absStats(plainLoop(scheduler, dummySampleDeter(), scheduler.timesteps, { noise })).mean;
 }
 
 describe('DPM-Solver multistep against diffusers test_scheduler_dpm_multi.py', () => {
@@ -62,10 +67,12 @@ describe('DPM-Solver multistep against diffusers test_scheduler_dpm_multi.py', (
     expectNear(mean, 0.4146, 1e-3);
   });
 
-  it('test_solver_order_and_type: every ported order and solver type runs without NaN', () => {
-    for (const algorithm_type of ['dpmsolver', 'dpmsolver++']) {
+  it('test_solver_order_and_type: every order, solver type and algorithm diffusers runs gives no NaN', () => {
+    for (const algorithm_type of ['dpmsolver', 'dpmsolver++', 'sde-dpmsolver', 'sde-dpmsolver++']) {
       for (const solver_type of ['midpoint', 'heun']) {
         for (const solver_order of [1, 2, 3]) {
+          // diffusers' test skips order 3 for the SDE variants (sde-dpmsolver has no third-order update).
+          if (algorithm_type.startsWith('sde-') && solver_order === 3) continue;
           for (const prediction_type of ['epsilon', 'sample']) {
             const mean = fullLoopMean({ algorithm_type, solver_type, solver_order, prediction_type });
             expect(
@@ -107,10 +114,77 @@ describe('DPM-Solver multistep against diffusers test_scheduler_dpm_multi.py', (
     ).toThrow(/final_sigmas_type.*sigma_min/);
   });
 
-  it('refuses the SDE variants it does not port, naming the key', () => {
-    expect(() => new DpmSolverMultistepScheduler({ algorithm_type: 'sde-dpmsolver++' })).toThrow(
-      /"algorithm_type"/,
-    );
+  it('refuses what it does not port, naming the key', () => {
     expect(() => new DpmSolverMultistepScheduler({ use_lu_lambdas: true })).toThrow(/"use_lu_lambdas"/);
+    expect(() => new DpmSolverMultistepScheduler({ use_flow_sigmas: true })).toThrow(/"use_flow_sigmas"/);
+    expect(
+      () =>
+        new DpmSolverMultistepScheduler({
+          algorithm_type: 'sde-dpmsolver',
+          solver_order: 3,
+          final_sigmas_type: 'sigma_min',
+        }),
+    ).toThrow(/"solver_order"/);
+    expect(() => new DpmSolverMultistepScheduler({ use_karras_sigmas: true, use_beta_sigmas: true })).toThrow(
+      /"use_karras_sigmas" cannot be combined with "use_beta_sigmas"/,
+    );
+  });
+
+  it('maps a DEIS or UniPC config’s algorithm and solver type to DPM-Solver++ midpoint, as diffusers', () => {
+    const mapped = fullLoopMean({ algorithm_type: 'deis', solver_type: 'bh2' });
+    expectNear(mapped, 0.3301, 1e-3);
+  });
+});
+
+describe('DPM-Solver multistep SDE variants (sde-dpmsolver++, sde-dpmsolver)', () => {
+  function sdeLoop(config: SchedulerConfig, seed: number) {
+    const scheduler = new DpmSolverMultistepScheduler({ ...BASE, ...config });
+    scheduler.setTimesteps(10);
+    const generator = new TorchCpuGenerator(seed);
+    return plainLoop(scheduler, dummySampleDeter(), scheduler.timesteps, {
+      noise: () => generator.randn(768),
+    });
+  }
+
+  for (const algorithm_type of ['sde-dpmsolver++', 'sde-dpmsolver']) {
+    it(`${algorithm_type}: takes its noise only from the caller (same seed, same sample)`, () => {
+      expect(sdeLoop({ algorithm_type }, 5).data).toEqual(sdeLoop({ algorithm_type }, 5).data);
+      expect(sdeLoop({ algorithm_type }, 5).data).not.toEqual(sdeLoop({ algorithm_type }, 6).data);
+    });
+
+    it(`${algorithm_type}: with zero noise, equals the ODE solver's deterministic part`, () => {
+      const scheduler = new DpmSolverMultistepScheduler({ ...BASE, algorithm_type });
+      scheduler.setTimesteps(10);
+      const out = plainLoop(scheduler, dummySampleDeter(), scheduler.timesteps, {
+        noise: () => new Float32Array(768),
+      });
+      expect(out.data.every(Number.isFinite)).toBe(true);
+      expect(scheduler.stochastic).toBe(true);
+    });
+  }
+
+  it('sde-dpmsolver++ with a perfect data-prediction model lands on the clean sample whatever the noise', () => {
+    const scheduler = new DpmSolverMultistepScheduler({
+      beta_schedule: 'scaled_linear',
+      beta_start: 0.00085,
+      beta_end: 0.012,
+      algorithm_type: 'sde-dpmsolver++',
+      prediction_type: 'sample',
+    });
+    const { x0, noise } = cleanAndNoise();
+    const generator = new TorchCpuGenerator(1);
+    scheduler.setTimesteps(20);
+    let sample = scheduler.addNoise(x0, noise, scheduler.timesteps[0] as number);
+    for (const t of scheduler.timesteps) {
+      sample = scheduler.step(x0, t, sample, { noise: () => generator.randn(256) }).prevSample;
+    }
+    expect(maxAbsDiff(sample, x0)).toBeLessThan(1e-5);
+  });
+
+  it('refuses an SDE step without a noise source, naming the option', () => {
+    const scheduler = new DpmSolverMultistepScheduler({ ...BASE, algorithm_type: 'sde-dpmsolver++' });
+    scheduler.setTimesteps(10);
+    const sample = dummySampleDeter();
+    expect(() => scheduler.step(sample, scheduler.timesteps[0] as number, sample)).toThrow(/options\.noise/);
   });
 });

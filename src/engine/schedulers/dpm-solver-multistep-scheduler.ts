@@ -1,5 +1,6 @@
+import { type AlphaSigma, alphaSigmaLambda, timestepsAboveLambda } from './alpha-sigma.ts';
+import { multistepSchedule } from './multistep-schedule.ts';
 import { readNoiseSchedule } from './noise-schedule.ts';
-import { npArange, npLinspace, roundHalfEven } from './numpy-ranges.ts';
 import {
   limitX0,
   type PredictionType,
@@ -13,40 +14,36 @@ import {
   readBoolean,
   readChoice,
   readNumber,
-  readOptionalNumber,
   rejectEnabled,
   type SchedulerConfig,
 } from './scheduler-config.ts';
-import { assertInferenceSteps, misuse } from './scheduler-misuse.ts';
-import { interpAtIndex, karrasSigmas, logSigmasOf, sigmaToTimestep, trainingSigmas } from './sigmas.ts';
+import { assertInferenceSteps, misuse, requireNoise } from './scheduler-misuse.ts';
+import { readSigmaSpacing, type SigmaSpacing } from './sigma-spacing.ts';
+import { trainingSigmas } from './sigmas.ts';
 import { addNoiseIndex, StepIndex } from './step-index.ts';
 import type { Tensor } from './tensor.ts';
-import { linearCombination } from './tensor-math.ts';
+import { likeShape, linearCombination } from './tensor-math.ts';
 import { TIMESTEP_SPACINGS, type TimestepSpacing } from './timestep-spacing.ts';
 
 const f32 = Math.fround;
 
-type Algorithm = 'dpmsolver++' | 'dpmsolver';
-
-/** alpha_t = 1 / sqrt(sigma^2 + 1), sigma_t = sigma * alpha_t, lambda = log(alpha_t / sigma_t). */
-function alphaSigmaLambda(sigma: number): { alpha: number; sigma: number; lambda: number } {
-  const alpha = f32(1 / f32(Math.sqrt(f32(sigma * sigma + 1))));
-  const s = f32(sigma * alpha);
-  return { alpha, sigma: s, lambda: Math.log(alpha) - Math.log(s) };
-}
+const ALGORITHMS = ['dpmsolver++', 'dpmsolver', 'sde-dpmsolver++', 'sde-dpmsolver'] as const;
+type Algorithm = (typeof ALGORITHMS)[number];
 
 /**
  * Port of diffusers' `DPMSolverMultistepScheduler` (Lu et al. 2022, DPM-Solver and DPM-Solver++),
- * orders 1-3, midpoint or heun second-order update, with Karras sigmas as an option. The SDE
- * variants are not ported.
+ * orders 1-3, midpoint or heun second-order update, the ODE solvers and their SDE variants
+ * (`sde-dpmsolver++`, Lu et al. 2022 appendix; `sde-dpmsolver`), with Karras, exponential or beta
+ * sigmas. The SDE steps take their noise from `options.noise`.
  */
 export class DpmSolverMultistepScheduler implements Scheduler {
   readonly className = 'DPMSolverMultistepScheduler';
   readonly order = 1;
   readonly initNoiseSigma = 1;
-  readonly stochastic = false;
+  readonly stochastic: boolean;
   readonly numTrainTimesteps: number;
   private readonly alphasCumprod: Float64Array;
+  private readonly betaSchedule: unknown;
   private readonly predictionType: PredictionType;
   private readonly limits: X0Limits;
   private readonly solverOrder: number;
@@ -54,9 +51,7 @@ export class DpmSolverMultistepScheduler implements Scheduler {
   private readonly solverType: 'midpoint' | 'heun';
   private readonly lowerOrderFinal: boolean;
   private readonly eulerAtFinal: boolean;
-  private readonly useKarrasSigmas: boolean;
-  private readonly sigmaMin: number | undefined;
-  private readonly sigmaMax: number | undefined;
+  private readonly sigmaSpacing: SigmaSpacing;
   private readonly finalSigmasType: 'zero' | 'sigma_min';
   private readonly lambdaMinClipped: number;
   private readonly spacing: TimestepSpacing;
@@ -77,30 +72,33 @@ export class DpmSolverMultistepScheduler implements Scheduler {
     this.predictionType = readPredictionType(config);
     this.limits = { ...readX0Limits(config, false), clipSample: false };
     this.solverOrder = readNumber(config, 'solver_order', 2, { integer: true, min: 1, max: 3 });
-    const algorithm = readChoice(
+    // As diffusers, a DEIS or UniPC model config's algorithm and solver type map to DPM-Solver++'s.
+    const algorithm = readChoice(config, 'algorithm_type', [...ALGORITHMS, 'deis'], 'dpmsolver++');
+    this.algorithm = algorithm === 'deis' ? 'dpmsolver++' : algorithm;
+    this.stochastic = this.algorithm.startsWith('sde-');
+    const solverType = readChoice(
       config,
-      'algorithm_type',
-      ['dpmsolver++', 'dpmsolver', 'sde-dpmsolver++', 'sde-dpmsolver', 'deis'],
-      'dpmsolver++',
+      'solver_type',
+      ['midpoint', 'heun', 'logrho', 'bh1', 'bh2'],
+      'midpoint',
     );
-    if (algorithm !== 'dpmsolver++' && algorithm !== 'dpmsolver') {
+    this.solverType = solverType === 'heun' ? 'heun' : 'midpoint';
+    if (this.algorithm === 'sde-dpmsolver' && this.solverOrder === 3) {
       throw configError(
-        'algorithm_type',
-        `"${algorithm}" is not supported by easel (use "dpmsolver++" or "dpmsolver")`,
+        'solver_order',
+        '3 has no update for algorithm_type "sde-dpmsolver" in diffusers; use order 1 or 2, or "sde-dpmsolver++"',
       );
     }
-    this.algorithm = algorithm;
-    this.solverType = readChoice(config, 'solver_type', ['midpoint', 'heun'], 'midpoint');
     this.lowerOrderFinal = readBoolean(config, 'lower_order_final', true);
     this.eulerAtFinal = readBoolean(config, 'euler_at_final', false);
-    this.useKarrasSigmas = readBoolean(config, 'use_karras_sigmas', false);
-    this.sigmaMin = readOptionalNumber(config, 'sigma_min');
-    this.sigmaMax = readOptionalNumber(config, 'sigma_max');
+    // diffusers' class has no sigma_min / sigma_max: the Karras ends are the training range's.
+    this.sigmaSpacing = readSigmaSpacing(config, false);
+    this.betaSchedule = config.beta_schedule;
     this.finalSigmasType = readChoice(config, 'final_sigmas_type', ['zero', 'sigma_min'], 'zero');
-    if (this.algorithm === 'dpmsolver' && this.finalSigmasType === 'zero') {
+    if (!this.algorithm.endsWith('++') && this.finalSigmasType === 'zero') {
       throw configError(
         'final_sigmas_type',
-        '"zero" needs algorithm_type "dpmsolver++"; use "sigma_min" with "dpmsolver"',
+        `"zero" needs algorithm_type "dpmsolver++" or "sde-dpmsolver++"; use "sigma_min" with "${this.algorithm}"`,
       );
     }
     // diffusers' default -inf (no clipping) arrives as -Infinity through parseSchedulerConfigJson.
@@ -111,9 +109,8 @@ export class DpmSolverMultistepScheduler implements Scheduler {
     this.spacing = readChoice(config, 'timestep_spacing', TIMESTEP_SPACINGS, 'linspace');
     this.stepsOffset = readNumber(config, 'steps_offset', 0, { integer: true, min: 0 });
     rejectEnabled(config, 'use_lu_lambdas', 'not ported');
-    rejectEnabled(config, 'use_exponential_sigmas', 'only Karras sigmas are ported');
-    rejectEnabled(config, 'use_beta_sigmas', 'only Karras sigmas are ported');
     rejectEnabled(config, 'use_flow_sigmas', 'flow-matching models are not supported');
+    rejectEnabled(config, 'use_dynamic_shifting', 'flow-matching models are not supported');
     if (config.variance_type !== undefined && config.variance_type !== null) {
       throw configError(
         'variance_type',
@@ -128,57 +125,23 @@ export class DpmSolverMultistepScheduler implements Scheduler {
     return this.schedule;
   }
 
-  /** The timesteps at or above which lambda >= lambda_min_clipped (all, by default). */
-  private lastTimestep(): number {
-    const lambdas = Array.from(this.alphasCumprod, (a) => {
-      const alpha = f32(Math.sqrt(a));
-      const sigma = f32(Math.sqrt(f32(1 - a)));
-      return f32(f32(Math.log(alpha)) - f32(Math.log(sigma)));
-    }).reverse();
-    // torch.searchsorted on the ascending flipped lambdas: how many are below the clip.
-    const clippedIdx = lambdas.filter((l) => l < this.lambdaMinClipped).length;
-    return this.numTrainTimesteps - clippedIdx;
-  }
-
   setTimesteps(numInferenceSteps: number): void {
     const n = numInferenceSteps;
     assertInferenceSteps(this.className, n, this.numTrainTimesteps);
-    const last = this.lastTimestep();
-    let timesteps: number[];
-    if (this.spacing === 'linspace') {
-      timesteps = npLinspace(0, last - 1, n + 1)
-        .map(roundHalfEven)
-        .reverse()
-        .slice(0, n);
-    } else if (this.spacing === 'leading') {
-      const ratio = Math.floor(last / (n + 1));
-      timesteps = npArange(0, n + 1, 1)
-        .map((i) => i * ratio + this.stepsOffset)
-        .reverse()
-        .slice(0, n);
-    } else {
-      timesteps = npArange(last, 0, -this.numTrainTimesteps / n)
-        .slice(0, n)
-        .map((t) => roundHalfEven(t) - 1);
-    }
-    const train = trainingSigmas(this.alphasCumprod);
-    let sigmas: number[];
-    let sigmaLast: number;
-    if (this.useKarrasSigmas) {
-      const logSigmas = logSigmasOf(train);
-      sigmas = karrasSigmas(
-        this.sigmaMin ?? (train[0] as number),
-        this.sigmaMax ?? (train[train.length - 1] as number),
-        n,
-      );
-      timesteps = sigmas.map((s) => roundHalfEven(sigmaToTimestep(s, logSigmas)));
-      sigmaLast = sigmas[sigmas.length - 1] as number;
-    } else {
-      sigmas = timesteps.map((t) => interpAtIndex(t, train));
-      const a0 = this.alphasCumprod[0] as number;
-      sigmaLast = Math.sqrt((1 - a0) / a0);
-    }
-    this.sigmas = [...sigmas, this.finalSigmasType === 'sigma_min' ? sigmaLast : 0].map(f32);
+    const { timesteps, sigmas } = multistepSchedule(
+      {
+        alphasCumprod: this.alphasCumprod,
+        spacing: this.spacing,
+        stepsOffset: this.stepsOffset,
+        lastTimestep: timestepsAboveLambda(this.alphasCumprod, this.lambdaMinClipped),
+        sigmaSpacing: this.sigmaSpacing,
+        roundKarras: this.betaSchedule !== 'squaredcos_cap_v2',
+      },
+      n,
+    );
+    const a0 = this.alphasCumprod[0] as number;
+    const sigmaLast = this.finalSigmasType === 'sigma_min' ? Math.sqrt((1 - a0) / a0) : 0;
+    this.sigmas = [...sigmas, sigmaLast].map(f32);
     this.schedule = timesteps;
     this.modelOutputs = Array.from({ length: this.solverOrder }, () => undefined);
     this.lowerOrderNums = 0;
@@ -199,7 +162,7 @@ export class DpmSolverMultistepScheduler implements Scheduler {
     const { alpha, sigma: s } = alphaSigmaLambda(sigma);
     let x0: Tensor;
     if (this.predictionType === 'epsilon') {
-      if (this.algorithm === 'dpmsolver' && !this.limits.thresholding) return modelOutput;
+      if (!this.algorithm.endsWith('++') && !this.limits.thresholding) return modelOutput;
       x0 = linearCombination([
         [1 / alpha, sample],
         [-s / alpha, modelOutput],
@@ -213,14 +176,14 @@ export class DpmSolverMultistepScheduler implements Scheduler {
       ]);
     }
     x0 = limitX0(x0, this.limits);
-    if (this.algorithm === 'dpmsolver++') return x0;
+    if (this.algorithm.endsWith('++')) return x0;
     return linearCombination([
       [1 / s, sample],
       [-alpha / s, x0],
     ]);
   }
 
-  step(modelOutput: Tensor, timestep: number, sample: Tensor, _options: StepOptions = {}): StepResult {
+  step(modelOutput: Tensor, timestep: number, sample: Tensor, options: StepOptions = {}): StepResult {
     if (this.modelOutputs.length === 0) throw misuse(this.className, 'call setTimesteps before step');
     const i = this.index.resolve(this.schedule, timestep, 'last');
     const count = this.schedule.length;
@@ -232,17 +195,21 @@ export class DpmSolverMultistepScheduler implements Scheduler {
     const converted = this.convertModelOutput(modelOutput, sample, this.sigmas[i] as number);
     this.modelOutputs = [...this.modelOutputs.slice(1), converted];
 
+    // diffusers draws the SDE noise on every step, the last included.
+    const noise = this.stochastic
+      ? likeShape(sample, requireNoise(this.className, options.noise)(), 'DPM-Solver SDE noise')
+      : undefined;
     let prevSample: Tensor;
     if (this.solverOrder === 1 || this.lowerOrderNums < 1 || lowerOrderFinal) {
-      prevSample = this.firstOrderUpdate(converted, sample, i);
+      prevSample = this.firstOrderUpdate(converted, sample, i, noise);
     } else if (this.solverOrder === 2 || this.lowerOrderNums < 2 || lowerOrderSecond) {
-      prevSample = this.secondOrderUpdate(sample, i);
+      prevSample = this.secondOrderUpdate(sample, i, noise);
     } else {
-      prevSample = this.thirdOrderUpdate(sample, i);
+      prevSample = this.thirdOrderUpdate(sample, i, noise);
     }
     if (this.lowerOrderNums < this.solverOrder) this.lowerOrderNums += 1;
     this.index.advance();
-    return this.algorithm === 'dpmsolver++' ? { prevSample, predOriginalSample: converted } : { prevSample };
+    return this.algorithm.endsWith('++') ? { prevSample, predOriginalSample: converted } : { prevSample };
   }
 
   private sigmaAt(i: number): { alpha: number; sigma: number; lambda: number } {
@@ -257,10 +224,13 @@ export class DpmSolverMultistepScheduler implements Scheduler {
     return m;
   }
 
-  private firstOrderUpdate(m0: Tensor, sample: Tensor, i: number): Tensor {
+  private firstOrderUpdate(m0: Tensor, sample: Tensor, i: number, noise: Tensor | undefined): Tensor {
     const t = this.sigmaAt(i + 1);
     const s = this.sigmaAt(i);
     const h = t.lambda - s.lambda;
+    if (noise !== undefined) {
+      return linearCombination(sdeTerms(this.algorithm, t, s, h, sample, noise, [[1, m0]]));
+    }
     if (this.algorithm === 'dpmsolver++') {
       return linearCombination([
         [t.sigma / s.sigma, sample],
@@ -273,7 +243,7 @@ export class DpmSolverMultistepScheduler implements Scheduler {
     ]);
   }
 
-  private secondOrderUpdate(sample: Tensor, i: number): Tensor {
+  private secondOrderUpdate(sample: Tensor, i: number, noise: Tensor | undefined): Tensor {
     const t = this.sigmaAt(i + 1);
     const s0 = this.sigmaAt(i);
     const s1 = this.sigmaAt(i - 1);
@@ -281,6 +251,24 @@ export class DpmSolverMultistepScheduler implements Scheduler {
     const m1 = this.output(2);
     const h = t.lambda - s0.lambda;
     const r0 = (s0.lambda - s1.lambda) / h;
+    if (noise !== undefined) {
+      // D1 = (m0 - m1) / r0 with weight `d1` relative to D0's (midpoint: 1/2; heun: phi-based).
+      const e = Math.exp(-2 * h);
+      const d1 =
+        this.algorithm === 'sde-dpmsolver++'
+          ? this.solverType === 'midpoint'
+            ? 0.5
+            : ((1 - e) / (-2 * h) + 1) / (1 - e)
+          : this.solverType === 'midpoint'
+            ? 0.5
+            : ((Math.exp(h) - 1) / h - 1) / (Math.exp(h) - 1);
+      return linearCombination(
+        sdeTerms(this.algorithm, t, s0, h, sample, noise, [
+          [1 + d1 / r0, m0],
+          [-d1 / r0, m1],
+        ]),
+      );
+    }
     // D1 = (m0 - m1) / r0, folded into the coefficients of m0 and m1.
     let c0: number;
     let c1: number;
@@ -307,7 +295,7 @@ export class DpmSolverMultistepScheduler implements Scheduler {
     ]);
   }
 
-  private thirdOrderUpdate(sample: Tensor, i: number): Tensor {
+  private thirdOrderUpdate(sample: Tensor, i: number, noise: Tensor | undefined): Tensor {
     const t = this.sigmaAt(i + 1);
     const s0 = this.sigmaAt(i);
     const s1 = this.sigmaAt(i - 1);
@@ -335,6 +323,17 @@ export class DpmSolverMultistepScheduler implements Scheduler {
       [1 / (r0 + r1), d10],
       [-1 / (r0 + r1), d11],
     ]);
+    if (noise !== undefined) {
+      // Only sde-dpmsolver++ has a third-order update (the constructor refuses sde-dpmsolver's).
+      const e = Math.exp(-2 * h);
+      return linearCombination([
+        [(t.sigma / s0.sigma) * Math.exp(-h), sample],
+        [t.alpha * (1 - e), m0],
+        [t.alpha * ((1 - e) / (-2 * h) + 1), d1],
+        [t.alpha * ((1 - e - 2 * h) / (2 * h) ** 2 - 0.5), d2],
+        [t.sigma * Math.sqrt(1 - e), noise],
+      ]);
+    }
     if (this.algorithm === 'dpmsolver++') {
       const e = Math.exp(-h) - 1;
       return linearCombination([
@@ -361,4 +360,33 @@ export class DpmSolverMultistepScheduler implements Scheduler {
       [sigma, noise],
     ]);
   }
+}
+
+/**
+ * The SDE updates' terms: the decayed sample, the model-output combination `outputs` (D0 plus the
+ * folded D1 term) scaled as the data (sde-dpmsolver++) or noise (sde-dpmsolver) prediction, and the
+ * injected noise.
+ */
+function sdeTerms(
+  algorithm: Algorithm,
+  t: AlphaSigma,
+  s: AlphaSigma,
+  h: number,
+  sample: Tensor,
+  noise: Tensor,
+  outputs: ReadonlyArray<readonly [number, Tensor]>,
+): Array<readonly [number, Tensor]> {
+  if (algorithm === 'sde-dpmsolver++') {
+    const e = Math.exp(-2 * h);
+    return [
+      [(t.sigma / s.sigma) * Math.exp(-h), sample],
+      ...outputs.map(([c, m]) => [c * t.alpha * (1 - e), m] as const),
+      [t.sigma * Math.sqrt(1 - e), noise],
+    ];
+  }
+  return [
+    [t.alpha / s.alpha, sample],
+    ...outputs.map(([c, m]) => [c * -2 * t.sigma * (Math.exp(h) - 1), m] as const),
+    [t.sigma * Math.sqrt(Math.exp(2 * h) - 1), noise],
+  ];
 }

@@ -1,4 +1,4 @@
-import { readNoiseSchedule } from './noise-schedule.ts';
+import { type NoiseScheduleDefaults, readNoiseSchedule } from './noise-schedule.ts';
 import { type PredictionType, readPredictionType } from './prediction.ts';
 import type { Scheduler, StepOptions, StepResult } from './scheduler.ts';
 import {
@@ -28,11 +28,18 @@ export interface SigmaSchedulerBase {
   stepsOffset: number;
 }
 
-export function readSigmaSchedulerBase(config: SchedulerConfig): SigmaSchedulerBase {
-  const noise = readNoiseSchedule(config, { betaStart: 0.0001, betaEnd: 0.02, betaSchedule: 'linear' });
+/**
+ * The noise schedule, prediction type and spacing of a k-diffusion-style scheduler. `noiseDefaults`
+ * are the diffusers class's own defaults (Heun and KDPM2 default to Stable Diffusion's betas).
+ */
+export function readSigmaSchedulerBase(
+  config: SchedulerConfig,
+  noiseDefaults: NoiseScheduleDefaults = { betaStart: 0.0001, betaEnd: 0.02, betaSchedule: 'linear' },
+): SigmaSchedulerBase {
+  const noise = readNoiseSchedule(config, noiseDefaults);
   const alphasCumprod = noise.alphasCumprod.slice();
   // A zero terminal SNR would make the first sigma infinite; diffusers uses 2^-24 instead.
-  if (readBoolean(config, 'rescale_betas_zero_snr', false))
+  if (noiseDefaults.zeroSnr !== false && readBoolean(config, 'rescale_betas_zero_snr', false))
     alphasCumprod[alphasCumprod.length - 1] = 2 ** -24;
   return {
     numTrainTimesteps: noise.numTrainTimesteps,

@@ -1,12 +1,19 @@
 import { CodedError } from '../../errors/coded-error.ts';
 import { DdimScheduler } from './ddim-scheduler.ts';
+import { DeisMultistepScheduler } from './deis-multistep-scheduler.ts';
 import { DpmSolverMultistepScheduler } from './dpm-solver-multistep-scheduler.ts';
+import { DpmSolverSinglestepScheduler } from './dpm-solver-singlestep-scheduler.ts';
 import { EulerAncestralScheduler } from './euler-ancestral-scheduler.ts';
 import { EulerDiscreteScheduler } from './euler-discrete-scheduler.ts';
+import { HeunDiscreteScheduler } from './heun-discrete-scheduler.ts';
+import { KDpm2AncestralDiscreteScheduler } from './k-dpm2-ancestral-discrete-scheduler.ts';
+import { KDpm2DiscreteScheduler } from './k-dpm2-discrete-scheduler.ts';
 import { LcmScheduler } from './lcm-scheduler.ts';
+import { LmsDiscreteScheduler } from './lms-discrete-scheduler.ts';
 import { PndmScheduler } from './pndm-scheduler.ts';
 import type { Scheduler } from './scheduler.ts';
 import type { SchedulerConfig } from './scheduler-config.ts';
+import { UniPcMultistepScheduler } from './unipc-multistep-scheduler.ts';
 
 export { type StrengthSchedule, timestepsForStrength } from './img2img-timesteps.ts';
 export type { Scheduler, StepOptions, StepResult } from './scheduler.ts';
@@ -22,21 +29,57 @@ export const SCHEDULER_NAMES = [
   'dpmpp_2m_karras',
   'lcm',
   'pndm',
+  'heun',
+  'lms',
+  'lms_karras',
+  'dpm_single',
+  'dpm_single_karras',
+  'dpm2',
+  'dpm2_karras',
+  'dpm2_a',
+  'dpm2_a_karras',
+  'unipc',
+  'deis',
+  'dpmpp_2m_sde',
+  'dpmpp_2m_sde_karras',
 ] as const;
 export type SchedulerName = (typeof SCHEDULER_NAMES)[number];
+
+/**
+ * The sigma spacing a name stands for, whatever the model's config says ("LMS" is not "LMS Karras"
+ * even for a model that ships use_karras_sigmas).
+ */
+const PLAIN = { use_karras_sigmas: false, use_exponential_sigmas: false, use_beta_sigmas: false } as const;
+const KARRAS = { ...PLAIN, use_karras_sigmas: true } as const;
+
+/** What "DPM++ 2M" and "DPM++ 2M SDE" mean whatever the model's config says about the solver. */
+const DPMPP_2M = { algorithm_type: 'dpmsolver++', solver_order: 2 } as const;
+const DPMPP_2M_SDE = { algorithm_type: 'sde-dpmsolver++', solver_order: 2 } as const;
+/** "DPM Single" is singlestep DPM-Solver++ (diffusers' default algorithm). */
+const DPMPP_SINGLE = { algorithm_type: 'dpmsolver++' } as const;
 
 const BY_NAME: Record<SchedulerName, (config: SchedulerConfig) => Scheduler> = {
   euler: (c) => new EulerDiscreteScheduler({ ...c, use_karras_sigmas: false }),
   euler_a: (c) => new EulerAncestralScheduler(c),
   ddim: (c) => new DdimScheduler(c),
-  dpmpp_2m: (c) => new DpmSolverMultistepScheduler({ ...c, ...DPMPP_2M, use_karras_sigmas: false }),
-  dpmpp_2m_karras: (c) => new DpmSolverMultistepScheduler({ ...c, ...DPMPP_2M, use_karras_sigmas: true }),
+  dpmpp_2m: (c) => new DpmSolverMultistepScheduler({ ...c, ...DPMPP_2M, ...PLAIN }),
+  dpmpp_2m_karras: (c) => new DpmSolverMultistepScheduler({ ...c, ...DPMPP_2M, ...KARRAS }),
   lcm: (c) => new LcmScheduler(c),
   pndm: (c) => new PndmScheduler(c),
+  heun: (c) => new HeunDiscreteScheduler({ ...c, ...PLAIN }),
+  lms: (c) => new LmsDiscreteScheduler({ ...c, ...PLAIN }),
+  lms_karras: (c) => new LmsDiscreteScheduler({ ...c, ...KARRAS }),
+  dpm_single: (c) => new DpmSolverSinglestepScheduler({ ...c, ...DPMPP_SINGLE, ...PLAIN }),
+  dpm_single_karras: (c) => new DpmSolverSinglestepScheduler({ ...c, ...DPMPP_SINGLE, ...KARRAS }),
+  dpm2: (c) => new KDpm2DiscreteScheduler({ ...c, ...PLAIN }),
+  dpm2_karras: (c) => new KDpm2DiscreteScheduler({ ...c, ...KARRAS }),
+  dpm2_a: (c) => new KDpm2AncestralDiscreteScheduler({ ...c, ...PLAIN }),
+  dpm2_a_karras: (c) => new KDpm2AncestralDiscreteScheduler({ ...c, ...KARRAS }),
+  unipc: (c) => new UniPcMultistepScheduler({ ...c, ...PLAIN }),
+  deis: (c) => new DeisMultistepScheduler({ ...c, ...PLAIN }),
+  dpmpp_2m_sde: (c) => new DpmSolverMultistepScheduler({ ...c, ...DPMPP_2M_SDE, ...PLAIN }),
+  dpmpp_2m_sde_karras: (c) => new DpmSolverMultistepScheduler({ ...c, ...DPMPP_2M_SDE, ...KARRAS }),
 };
-
-/** What "DPM++ 2M" means whatever the model's config says about the solver. */
-const DPMPP_2M = { algorithm_type: 'dpmsolver++', solver_order: 2 } as const;
 
 /** diffusers class names, used with the config exactly as given. */
 const BY_CLASS: Record<string, (config: SchedulerConfig) => Scheduler> = {
@@ -46,6 +89,13 @@ const BY_CLASS: Record<string, (config: SchedulerConfig) => Scheduler> = {
   DPMSolverMultistepScheduler: (c) => new DpmSolverMultistepScheduler(c),
   LCMScheduler: (c) => new LcmScheduler(c),
   PNDMScheduler: (c) => new PndmScheduler(c),
+  HeunDiscreteScheduler: (c) => new HeunDiscreteScheduler(c),
+  LMSDiscreteScheduler: (c) => new LmsDiscreteScheduler(c),
+  DPMSolverSinglestepScheduler: (c) => new DpmSolverSinglestepScheduler(c),
+  KDPM2DiscreteScheduler: (c) => new KDpm2DiscreteScheduler(c),
+  KDPM2AncestralDiscreteScheduler: (c) => new KDpm2AncestralDiscreteScheduler(c),
+  UniPCMultistepScheduler: (c) => new UniPcMultistepScheduler(c),
+  DEISMultistepScheduler: (c) => new DeisMultistepScheduler(c),
 };
 
 function isSchedulerName(name: string): name is SchedulerName {
@@ -53,11 +103,11 @@ function isSchedulerName(name: string): name is SchedulerName {
 }
 
 /**
- * A scheduler by easel name (`euler`, `euler_a`, `ddim`, `dpmpp_2m`, `dpmpp_2m_karras`, `lcm`, `pndm`)
- * or diffusers class name, configured from the model's parsed `scheduler/scheduler_config.json`: the
+ * A scheduler by easel name (`SCHEDULER_NAMES`) or diffusers class name, configured from the model's parsed `scheduler/scheduler_config.json`: the
  * noise schedule (`num_train_timesteps`, `beta_*`, `trained_betas`, `rescale_betas_zero_snr`), the
  * spacing (`timestep_spacing`, `steps_offset`) and `prediction_type` come from the model, whichever
- * scheduler it shipped with; keys the chosen scheduler does not use are ignored.
+ * scheduler it shipped with; keys the chosen scheduler does not use are ignored, and an option of
+ * the chosen scheduler that easel does not implement is refused with its key named.
  */
 export function createScheduler(name: string, config: SchedulerConfig = {}): Scheduler {
   const make = isSchedulerName(name) ? BY_NAME[name] : BY_CLASS[name];
@@ -72,9 +122,16 @@ export function createScheduler(name: string, config: SchedulerConfig = {}): Sch
 
 export {
   DdimScheduler,
+  DeisMultistepScheduler,
   DpmSolverMultistepScheduler,
+  DpmSolverSinglestepScheduler,
   EulerAncestralScheduler,
   EulerDiscreteScheduler,
+  HeunDiscreteScheduler,
+  KDpm2AncestralDiscreteScheduler,
+  KDpm2DiscreteScheduler,
   LcmScheduler,
+  LmsDiscreteScheduler,
   PndmScheduler,
+  UniPcMultistepScheduler,
 };

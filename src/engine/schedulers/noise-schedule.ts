@@ -4,6 +4,7 @@ import {
   readChoice,
   readNumber,
   readNumberArray,
+  rejectEnabled,
   type SchedulerConfig,
 } from './scheduler-config.ts';
 
@@ -14,7 +15,7 @@ import {
  * float32, and so does this.
  */
 const BETA_SCHEDULES = ['linear', 'scaled_linear', 'squaredcos_cap_v2'] as const;
-type BetaSchedule = (typeof BETA_SCHEDULES)[number];
+export type BetaSchedule = (typeof BETA_SCHEDULES)[number] | 'exp';
 
 export interface NoiseSchedule {
   readonly numTrainTimesteps: number;
@@ -49,6 +50,11 @@ export function cosineBetas(n: number, maxBeta = 0.999): Float64Array {
     out[i] = f32(Math.min(1 - alphaBar((i + 1) / n) / alphaBar(i / n), maxBeta));
   }
   return out;
+}
+
+/** diffusers' `betas_for_alpha_bar` with the "exp" transform, alpha_bar(t) = exp(-12 t): one constant beta. */
+function expBetas(n: number, maxBeta = 0.999): Float64Array {
+  return new Float64Array(n).fill(f32(Math.min(1 - Math.exp(-12 / n), maxBeta)));
 }
 
 /** Cumulative product in float64, each prefix stored as float32 (torch's CPU cumprod on float32). */
@@ -87,10 +93,17 @@ function rescaleZeroTerminalSnr(betas: Float64Array): Float64Array {
   return out;
 }
 
-interface NoiseScheduleDefaults {
+export interface NoiseScheduleDefaults {
   betaStart: number;
   betaEnd: number;
   betaSchedule: BetaSchedule;
+  /** The diffusers class also takes beta_schedule "exp" (only HeunDiscreteScheduler does). */
+  exp?: boolean;
+  /**
+   * The diffusers class has `rescale_betas_zero_snr` (default true here). Where it has not, a config
+   * asking for it is refused: sampling a zero-terminal-SNR model on the ordinary schedule is wrong.
+   */
+  zeroSnr?: boolean;
 }
 
 /** Reads `num_train_timesteps`, `beta_*`, `trained_betas` and `rescale_betas_zero_snr`. */
@@ -107,7 +120,9 @@ export function readNoiseSchedule(config: SchedulerConfig, defaults: NoiseSchedu
     }
     betas = Float64Array.from(trained, f32);
   } else {
-    const schedule = readChoice(config, 'beta_schedule', BETA_SCHEDULES, defaults.betaSchedule);
+    const allowed: readonly BetaSchedule[] =
+      defaults.exp === true ? [...BETA_SCHEDULES, 'exp'] : BETA_SCHEDULES;
+    const schedule = readChoice(config, 'beta_schedule', allowed, defaults.betaSchedule);
     const betaStart = readNumber(config, 'beta_start', defaults.betaStart, {
       min: 0,
       exclusiveMin: true,
@@ -121,10 +136,20 @@ export function readNoiseSchedule(config: SchedulerConfig, defaults: NoiseSchedu
       betas = linspaceFloat32(Math.sqrt(betaStart), Math.sqrt(betaEnd), numTrainTimesteps).map((b) =>
         f32(b * b),
       );
+    } else if (schedule === 'exp') {
+      betas = expBetas(numTrainTimesteps);
     } else {
       betas = cosineBetas(numTrainTimesteps);
     }
   }
-  if (readBoolean(config, 'rescale_betas_zero_snr', false)) betas = rescaleZeroTerminalSnr(betas);
+  if (defaults.zeroSnr === false) {
+    rejectEnabled(
+      config,
+      'rescale_betas_zero_snr',
+      'the diffusers scheduler it ports has no zero-terminal-SNR option',
+    );
+  } else if (readBoolean(config, 'rescale_betas_zero_snr', false)) {
+    betas = rescaleZeroTerminalSnr(betas);
+  }
   return { numTrainTimesteps, betas, alphasCumprod: cumprodFloat32(alphasOf(betas)) };
 }

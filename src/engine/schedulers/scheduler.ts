@@ -3,7 +3,8 @@ import type { Tensor } from './tensor.ts';
 export interface StepOptions {
   /**
    * Standard-normal noise with as many elements as the sample, drawn by the caller's seeded generator.
-   * Called only by steps that inject noise (euler_a, lcm, ddim with eta > 0), at most once per step,
+   * Called only by steps that inject noise (euler_a, lcm, ddim with eta > 0, the second half of each
+   * dpm2_a step, the SDE variants of DPM-Solver), at most once per step,
    * so a given seed gives the same images.
    */
   noise?: () => Float32Array;
@@ -25,14 +26,17 @@ export interface StepResult {
 export interface Scheduler {
   /** The diffusers class this ports (e.g. "DDIMScheduler"). */
   readonly className: string;
-  /** Model evaluations per entry of `timesteps` (1 for every scheduler here), as in diffusers' `order`. */
+  /**
+   * diffusers' `order`: 2 for the second-order schedulers (Heun, KDPM2), whose `timesteps` list every
+   * step after the first twice; img2img skips `order` entries per skipped step.
+   */
   readonly order: number;
   readonly numTrainTimesteps: number;
   /** The timesteps to feed the model, in order: integers, or floats for Euler-family schedulers. */
   readonly timesteps: readonly number[];
   /** Standard deviation of the starting noise. */
   readonly initNoiseSigma: number;
-  /** True when every `step` needs `options.noise` (euler_a, lcm); DDIM needs it only with `eta` > 0. */
+  /** True when steps need `options.noise` (ancestral, SDE, LCM); DDIM needs it only with `eta` > 0. */
   readonly stochastic: boolean;
   setTimesteps(numInferenceSteps: number): void;
   /** Index into `timesteps` of the first step (img2img starts part way); see `timestepsForStrength`. */

@@ -23,7 +23,11 @@ import { SAMPLERS, type SamplerName } from '../../request/types.ts';
  * are what members type and what error messages quote, so the request grammar's labels use them.
  */
 
-/** Names shown in the sampler list; the values are easel's sampler names. */
+/**
+ * Names shown in the sampler list; the values are easel's sampler names. Every sampler is a choice:
+ * there are fewer than Discord's 25 choices an option may have (the hosted and diffusers spellings
+ * of the same samplers still work in the prompt's --sampler flag).
+ */
 const SAMPLER_LABELS: Record<SamplerName, string> = {
   euler: 'Euler',
   euler_a: 'Euler a',
@@ -32,6 +36,19 @@ const SAMPLER_LABELS: Record<SamplerName, string> = {
   dpmpp_2m_karras: 'DPM++ 2M Karras',
   lcm: 'LCM',
   pndm: 'PNDM',
+  heun: 'Heun',
+  lms: 'LMS',
+  lms_karras: 'LMS Karras',
+  dpm_single: 'DPM Single',
+  dpm_single_karras: 'DPM Single Karras',
+  dpm2: 'DPM2',
+  dpm2_karras: 'DPM2 Karras',
+  dpm2_a: 'DPM2 a',
+  dpm2_a_karras: 'DPM2 a Karras',
+  unipc: 'UniPC',
+  deis: 'DEIS',
+  dpmpp_2m_sde: 'DPM++ 2M SDE',
+  dpmpp_2m_sde_karras: 'DPM++ 2M SDE Karras',
 };
 
 const STEPS_OPTION_MAX = 150;

@@ -30,6 +30,33 @@ function deterministic(flip: boolean): Tensor {
   return { data, dims: [BATCH, CHANNELS, HEIGHT, WIDTH] };
 }
 
+/**
+ * The 1-D fixtures of diffusers' UniPCMultistepScheduler1DTest: `arange(4 * 3 * 8)` reshaped to
+ * (C, W, B), divided by num_elems and permuted to (B, C, W).
+ */
+function deterministic1d(flip: boolean): Tensor {
+  const n = BATCH * CHANNELS * WIDTH;
+  const data = new Float32Array(n);
+  for (let b = 0; b < BATCH; b++) {
+    for (let c = 0; c < CHANNELS; c++) {
+      for (let w = 0; w < WIDTH; w++) {
+        const source = (c * WIDTH + w) * BATCH + b;
+        data[(b * CHANNELS + c) * WIDTH + w] = (flip ? n - 1 - source : source) / n;
+      }
+    }
+  }
+  return { data, dims: [BATCH, CHANNELS, WIDTH] };
+}
+
+/** `UniPCMultistepScheduler1DTest.dummy_sample_deter` and `dummy_noise_deter`. */
+export function dummySampleDeter1d(): Tensor {
+  return deterministic1d(false);
+}
+
+export function dummyNoiseDeter1d(): Tensor {
+  return deterministic1d(true);
+}
+
 /** `SchedulerCommonTest.dummy_sample_deter`. */
 export function dummySampleDeter(): Tensor {
   return deterministic(false);
