@@ -57,7 +57,8 @@ const commonFields: Record<string, Schema> = {
     maxLength: TEXT_MAX_CHARS.scheduler,
     description:
       `Sampler: ${SAMPLERS.join(', ')}, or the hosted and AUTOMATIC1111 names ` +
-      '("DPM Single", "DPM2 a Karras", "DPM++ 2M SDE Karras", "UniPCMultistepScheduler", ...).',
+      '("DPM Single", "DPM2 a Karras", "DPM++ 2M SDE Karras", ...). A diffusers class name spelled ' +
+      'exactly ("UniPCMultistepScheduler") runs that class with the model\'s scheduler config as given.',
   },
   base64: {
     type: ['boolean', 'string'],

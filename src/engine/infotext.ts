@@ -1,4 +1,4 @@
-import type { SamplerName } from '../request/types.ts';
+import type { SamplerChoice, SamplerName } from '../request/types.ts';
 
 /** AUTOMATIC1111's sampler names, so tools that read its infotext recognise ours. */
 const A1111_SAMPLERS: Record<SamplerName, string> = {
@@ -29,7 +29,7 @@ export interface InfotextParameters {
   prompt: string;
   negativePrompt: string;
   steps: number;
-  sampler: SamplerName;
+  sampler: SamplerChoice;
   guidance: number;
   seed: number;
   width: number;
@@ -50,7 +50,8 @@ function quoteIfNeeded(value: string): string {
 export function formatInfotext(p: InfotextParameters): string {
   const pairs: [string, string | number][] = [
     ['Steps', p.steps],
-    ['Sampler', A1111_SAMPLERS[p.sampler]],
+    // A diffusers class used as given has no AUTOMATIC1111 name: its class name says what ran.
+    ['Sampler', p.sampler in A1111_SAMPLERS ? A1111_SAMPLERS[p.sampler as SamplerName] : p.sampler],
     ['CFG scale', p.guidance],
     ['Seed', p.seed],
     ['Size', `${p.width}x${p.height}`],

@@ -1,4 +1,4 @@
-import { SAMPLERS, type SamplerName } from './types.ts';
+import { DIFFUSERS_SCHEDULER_CLASSES, SAMPLERS, type SamplerChoice, type SamplerName } from './types.ts';
 
 /**
  * Sampler names as members and API clients write them. The hosted APIs and AUTOMATIC1111 use
@@ -82,9 +82,16 @@ function normalize(name: string): string {
   return name.toLowerCase().replace(/[^a-z0-9]/g, '');
 }
 
-/** easel's sampler for a name or alias (any case and spacing), or undefined when unknown. */
-export function resolveSampler(name: string): SamplerName | undefined {
-  const exact = SAMPLERS.find((s) => s === name.trim().toLowerCase());
+/**
+ * The sampler a name means, or undefined when unknown: a diffusers class name spelled exactly stays
+ * that class (the model's scheduler config used as given); any other name or alias, in any case
+ * and spacing, is one of easel's samplers.
+ */
+export function resolveSampler(name: string): SamplerChoice | undefined {
+  const trimmed = name.trim();
+  const diffusersClass = DIFFUSERS_SCHEDULER_CLASSES.find((c) => c === trimmed);
+  if (diffusersClass) return diffusersClass;
+  const exact = SAMPLERS.find((s) => s === trimmed.toLowerCase());
   return exact ?? ALIASES[normalize(name)];
 }
 

@@ -26,6 +26,31 @@ export const SAMPLERS = [
 ] as const;
 export type SamplerName = (typeof SAMPLERS)[number];
 
+/**
+ * diffusers' scheduler classes. Named exactly so in a request, the class runs with the model's own
+ * `scheduler_config.json` as given (its sigma options, solver order, algorithm), where easel's
+ * names fix those to what the name promises ("dpmpp_2m_karras" is Karras whatever the model says).
+ */
+export const DIFFUSERS_SCHEDULER_CLASSES = [
+  'DDIMScheduler',
+  'EulerDiscreteScheduler',
+  'EulerAncestralDiscreteScheduler',
+  'DPMSolverMultistepScheduler',
+  'LCMScheduler',
+  'PNDMScheduler',
+  'HeunDiscreteScheduler',
+  'LMSDiscreteScheduler',
+  'DPMSolverSinglestepScheduler',
+  'KDPM2DiscreteScheduler',
+  'KDPM2AncestralDiscreteScheduler',
+  'UniPCMultistepScheduler',
+  'DEISMultistepScheduler',
+] as const;
+export type DiffusersSchedulerClass = (typeof DIFFUSERS_SCHEDULER_CLASSES)[number];
+
+/** What a request may ask to sample with: one of easel's samplers, or a diffusers class as given. */
+export type SamplerChoice = SamplerName | DiffusersSchedulerClass;
+
 export type GenerationMode = 'txt2img' | 'img2img' | 'inpaint' | 'outpaint' | 'variation' | 'upscale';
 
 export type PanDirection = 'left' | 'right' | 'up' | 'down';
@@ -55,7 +80,7 @@ export interface GenerationRequest {
   height: number;
   steps: number;
   guidance: number;
-  sampler: SamplerName;
+  sampler: SamplerChoice;
   /** The seed actually used: never 0 (0 or absent in the input means random, drawn by the validator). */
   seed: number;
   /** Images in this request, 1-4. */

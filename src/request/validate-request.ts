@@ -26,7 +26,7 @@ import { randomSeed } from './random-seed.ts';
 import { CANONICAL_LABELS, isAbsent, type RawField, type RawRequest } from './raw-request.ts';
 import { checkRegion, parseRegion } from './region.ts';
 import { resolveSampler, SAMPLER_HELP } from './sampler-names.ts';
-import type { GenerationMode, GenerationRequest, RegionPercent } from './types.ts';
+import type { GenerationMode, GenerationRequest, RegionPercent, SamplerChoice } from './types.ts';
 import { codePointCount, hasVisibleCharacter } from './visible-text.ts';
 
 /** Per-member ceilings from quota tiers (and the deployment's MAX_PIXELS); tighter than the general rules. */
@@ -156,7 +156,7 @@ export function validateRequest(raw: RawRequest, ctx: ValidationContext): Valida
     bad('steps', `must be a whole number of at least 1 (got ${describeValue(raw.steps)})`);
   }
 
-  let sampler = model?.defaults.scheduler ?? 'euler';
+  let sampler: SamplerChoice = model?.defaults.scheduler ?? 'euler';
   if (given('sampler')) {
     const resolved = typeof raw.sampler === 'string' ? resolveSampler(raw.sampler) : undefined;
     if (resolved) sampler = resolved;

@@ -1,8 +1,9 @@
-import { rm } from 'node:fs/promises';
+import { cp, readFile, rm, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type GenerateOptions, generatePictures } from '../../src/engine/generate-pictures.ts';
 import { type GenerationRequest, SAMPLERS } from '../../src/request/types.ts';
-import { type TinyWorld, tinyRequest, tinyWorld } from '../support/tiny-models.ts';
+import { type TinyWorld, tinyEntry, tinyRequest, tinyWorld } from '../support/tiny-models.ts';
 
 let world: TinyWorld;
 
@@ -80,6 +81,22 @@ describe('txt2img through the real pipeline on tiny models', () => {
     const a = await render({ sampler, seed: 77 });
     const b = await render({ sampler, seed: 77 });
     expect(Buffer.compare(a.pictures[0]!.data, b.pictures[0]!.data)).toBe(0);
+  });
+
+  it('runs a diffusers class named exactly with the model scheduler config as given', async () => {
+    // A copy of the tiny model whose scheduler config asks for Karras sigmas: the class as given
+    // is DPM++ 2M Karras there, where easel's plain dpmpp_2m ignores the model's sigma choice.
+    const dir = join(world.modelsDir, 'tiny-karras');
+    await cp(join(world.modelsDir, 'tiny'), dir, { recursive: true });
+    const file = join(dir, 'scheduler', 'scheduler_config.json');
+    const config = JSON.parse(await readFile(file, 'utf8')) as Record<string, unknown>;
+    await writeFile(file, JSON.stringify({ ...config, use_karras_sigmas: true }));
+    world.catalog.models.push(tinyEntry('tiny-karras'));
+    const asGiven = await render({ model: 'tiny-karras', sampler: 'DPMSolverMultistepScheduler', seed: 5 });
+    const karras = await render({ model: 'tiny-karras', sampler: 'dpmpp_2m_karras', seed: 5 });
+    const plain = await render({ model: 'tiny-karras', sampler: 'dpmpp_2m', seed: 5 });
+    expect(Buffer.compare(asGiven.pictures[0]!.data, karras.pictures[0]!.data)).toBe(0);
+    expect(differs(asGiven.pictures[0]!.data, plain.pictures[0]!.data)).toBeGreaterThan(0);
   });
 
   it.each(['dpm2_a', 'dpmpp_2m_sde'] as const)(

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { resolveSampler } from '../../src/request/sampler-names.ts';
-import { SAMPLERS } from '../../src/request/types.ts';
+import { DIFFUSERS_SCHEDULER_CLASSES, SAMPLERS } from '../../src/request/types.ts';
 
 describe('resolveSampler', () => {
   it('accepts easel names in any case', () => {
@@ -13,47 +13,54 @@ describe('resolveSampler', () => {
   it.each([
     ['Euler a', 'euler_a'],
     ['euler_ancestral', 'euler_a'],
-    ['EulerAncestralDiscreteScheduler', 'euler_a'],
+    ['eulerancestraldiscretescheduler', 'euler_a'],
     ['k_euler_ancestral', 'euler_a'],
     ['Euler', 'euler'],
-    ['EulerDiscreteScheduler', 'euler'],
+    ['eulerdiscretescheduler', 'euler'],
     ['DDIM', 'ddim'],
-    ['DDIMScheduler', 'ddim'],
+    ['ddimscheduler', 'ddim'],
     ['DPM Multi', 'dpmpp_2m'],
-    ['DPMSolverMultistepScheduler', 'dpmpp_2m'],
+    ['dpmsolvermultistepscheduler', 'dpmpp_2m'],
     ['DPM++ 2M', 'dpmpp_2m'],
     ['DPM++ 2M Karras', 'dpmpp_2m_karras'],
     ['LCM', 'lcm'],
-    ['LCMScheduler', 'lcm'],
+    ['lcmscheduler', 'lcm'],
     ['PNDM', 'pndm'],
-    ['PNDMScheduler', 'pndm'],
+    ['pndmscheduler', 'pndm'],
     ['Heun', 'heun'],
-    ['HeunDiscreteScheduler', 'heun'],
+    ['heundiscretescheduler', 'heun'],
     ['k_heun', 'heun'],
     ['LMS', 'lms'],
-    ['LMSDiscreteScheduler', 'lms'],
+    ['lmsdiscretescheduler', 'lms'],
     ['k_lms', 'lms'],
     ['LMS Karras', 'lms_karras'],
     ['DPM Single', 'dpm_single'],
-    ['DPMSolverSinglestepScheduler', 'dpm_single'],
+    ['dpmsolversinglestepscheduler', 'dpm_single'],
     ['DPM Single Karras', 'dpm_single_karras'],
     ['DPM2', 'dpm2'],
-    ['KDPM2DiscreteScheduler', 'dpm2'],
+    ['kdpm2discretescheduler', 'dpm2'],
     ['k_dpm_2', 'dpm2'],
     ['DPM2 Karras', 'dpm2_karras'],
     ['DPM2 a', 'dpm2_a'],
-    ['KDPM2AncestralDiscreteScheduler', 'dpm2_a'],
+    ['kdpm2ancestraldiscretescheduler', 'dpm2_a'],
     ['k_dpm_2_ancestral', 'dpm2_a'],
     ['DPM2 a Karras', 'dpm2_a_karras'],
     ['UniPC', 'unipc'],
-    ['UniPCMultistepScheduler', 'unipc'],
+    ['unipcmultistepscheduler', 'unipc'],
     ['DEIS', 'deis'],
-    ['DEISMultistepScheduler', 'deis'],
+    ['deismultistepscheduler', 'deis'],
     ['DPM++ 2M SDE', 'dpmpp_2m_sde'],
     ['k_dpmpp_2m_sde', 'dpmpp_2m_sde'],
     ['DPM++ 2M SDE Karras', 'dpmpp_2m_sde_karras'],
   ])('maps the hosted name %s to %s', (name, expected) => {
     expect(resolveSampler(name)).toBe(expected);
+  });
+
+  it('keeps a diffusers class name spelled exactly as that class, to run with the model config as given', () => {
+    for (const name of DIFFUSERS_SCHEDULER_CLASSES) {
+      expect(resolveSampler(name)).toBe(name);
+      expect(resolveSampler(` ${name} `)).toBe(name);
+    }
   });
 
   it('knows nothing of samplers easel does not have', () => {

@@ -1,4 +1,5 @@
 import { CodedError } from '../../errors/coded-error.ts';
+import type { DiffusersSchedulerClass } from '../../request/types.ts';
 import { DdimScheduler } from './ddim-scheduler.ts';
 import { DeisMultistepScheduler } from './deis-multistep-scheduler.ts';
 import { DpmSolverMultistepScheduler } from './dpm-solver-multistep-scheduler.ts';
@@ -82,7 +83,7 @@ const BY_NAME: Record<SchedulerName, (config: SchedulerConfig) => Scheduler> = {
 };
 
 /** diffusers class names, used with the config exactly as given. */
-const BY_CLASS: Record<string, (config: SchedulerConfig) => Scheduler> = {
+const BY_CLASS: Record<DiffusersSchedulerClass, (config: SchedulerConfig) => Scheduler> = {
   DDIMScheduler: (c) => new DdimScheduler(c),
   EulerDiscreteScheduler: (c) => new EulerDiscreteScheduler(c),
   EulerAncestralDiscreteScheduler: (c) => new EulerAncestralScheduler(c),
@@ -110,7 +111,7 @@ function isSchedulerName(name: string): name is SchedulerName {
  * the chosen scheduler that easel does not implement is refused with its key named.
  */
 export function createScheduler(name: string, config: SchedulerConfig = {}): Scheduler {
-  const make = isSchedulerName(name) ? BY_NAME[name] : BY_CLASS[name];
+  const make = isSchedulerName(name) ? BY_NAME[name] : BY_CLASS[name as DiffusersSchedulerClass];
   if (make === undefined) {
     throw new CodedError(
       'config-invalid',
