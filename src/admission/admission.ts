@@ -73,7 +73,11 @@ export class Admission {
     this.rates = ratesFromConfig(deps.config);
     const jobOptions = generateJobOptions(Math.round(deps.config.IMAGE_RETENTION_HOURS * 3600));
     // The defaults per scope kind where they differ (the script picks by the scope key's kind).
-    this.defaultsJson = JSON.stringify({ default: deps.quotas.defaults(), cli: deps.quotas.defaults('cli') });
+    this.defaultsJson = JSON.stringify({
+      default: deps.quotas.defaults(),
+      cli: deps.quotas.defaults('cli'),
+      api: deps.quotas.defaults('api'),
+    });
     const {
       priority: _priority,
       jobId: _jobId,

@@ -51,14 +51,15 @@ export const MAX_PRIORITY = 9;
 export const MAX_STEPS_LIMIT = 150;
 
 /**
- * A scope's settings where its admins set none. The CLI scope is the operator's own terminal on the
- * deployment's machine: it has no cooldown (an operator trying a deployment runs renders back to
- * back); its allowance and the rest are the deployment's defaults, like every other scope's.
+ * A scope's settings where its admins set none. The cooldown spaces a chat member's prompts; the
+ * CLI scope (the operator's own terminal) and API keys (programs, which send requests back to back
+ * and have their own limits set on the key) have none unless one is set. The allowance and the
+ * rest are the deployment's defaults for every kind.
  */
 export function defaultPolicy(config: Config, kind?: ScopeKind): QuotaPolicy {
   return {
     dailyAllowance: config.DEFAULT_DAILY_ALLOWANCE,
-    cooldownS: kind === 'cli' ? 0 : config.DEFAULT_COOLDOWN_S,
+    cooldownS: kind === 'cli' || kind === 'api' ? 0 : config.DEFAULT_COOLDOWN_S,
     pendingCap: config.DEFAULT_PENDING_CAP,
     maxPixels: config.MAX_PIXELS,
     maxSteps: MAX_STEPS_LIMIT,

@@ -157,13 +157,16 @@ describe('admission', () => {
     }
   });
 
-  it("gives the operator's CLI scope no cooldown unless its policy sets one", async () => {
+  it("gives the operator's CLI scope and API keys no cooldown unless their policy sets one", async () => {
     const { services: s } = await testServices('cooldown-cli', { DEFAULT_COOLDOWN_S: '5' });
     try {
       const operator: MemberRef = { scope: { kind: 'cli', id: 'local' }, userId: 'operator' };
       accepted(await s.admission.admit(admission(operator)));
       accepted(await s.admission.admit(admission(operator)));
       expect((await s.quotas.get(operator.scope)).cooldownS).toBe(0);
+      const program: MemberRef = { scope: { kind: 'api', id: 'key-1' }, userId: 'key-1' };
+      accepted(await s.admission.admit(admission(program)));
+      accepted(await s.admission.admit(admission(program)));
       // A chat member of the same deployment still has the default cooldown.
       const who = member('hugo');
       accepted(await s.admission.admit(admission(who)));
