@@ -111,7 +111,8 @@ describe('text2img', () => {
       samples: 2,
       num_inference_steps: 3,
       guidance_scale: 4,
-      scheduler: 'euler_a',
+      // A diffusers class named exactly runs as given, and is echoed as the client sent it.
+      scheduler: 'EulerAncestralDiscreteScheduler',
       model_id: 'tiny',
     });
     for (const url of body.output as string[]) {

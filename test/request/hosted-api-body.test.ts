@@ -36,7 +36,7 @@ describe('fromHostedApiBody', () => {
         height: 512,
         steps: 30,
         guidance: 7.5,
-        sampler: 'dpmpp_2m',
+        sampler: 'DPMSolverMultistepScheduler',
         seed: 123,
         count: 2,
       },
