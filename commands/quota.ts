@@ -27,14 +27,25 @@ export async function handleQuotaSet(
   return services.quotas.set(admin, scope, changes);
 }
 
-/** The settings a text command may name (`allowance=20 cooldown=10 nsfw=block`), for the CLI and chat. */
-const NUMERIC: Record<string, keyof QuotaChanges> = {
-  allowance: 'dailyAllowance',
-  cooldown: 'cooldownS',
-  'pending-cap': 'pendingCap',
-  'max-pixels': 'maxPixels',
-  'max-steps': 'maxSteps',
-  'daily-cap': 'dailyCap',
+/**
+ * The settings a text command may name (`allowance=20 cooldown=10 nsfw=block`), for the CLI and
+ * chat, in the words Discord's `/quota` and Slack's `/imagine-admin set` use: `max-size` is the
+ * largest image side, kept as its square in pixels (`max-pixels` sets the pixels themselves).
+ */
+const NUMERIC: Record<string, { field: keyof QuotaChanges; stored?: (n: number) => number }> = {
+  allowance: { field: 'dailyAllowance' },
+  cooldown: { field: 'cooldownS' },
+  'pending-cap': { field: 'pendingCap' },
+  'max-size': { field: 'maxPixels', stored: (side) => side * side },
+  'max-pixels': { field: 'maxPixels' },
+  'max-steps': { field: 'maxSteps' },
+  'daily-cap': { field: 'dailyCap' },
+};
+
+/** Short forms admins type for a setting, on every platform. */
+export const QUOTA_SETTING_ALIASES: Record<string, string> = {
+  pending: 'pending-cap',
+  'max-side': 'max-size',
 };
 
 /**
@@ -45,13 +56,15 @@ export function quotaChangesFromText(text: string): QuotaChanges {
   const changes: QuotaChanges = {};
   const errors: FieldError[] = [];
   for (const token of text.split(/\s+/).filter(Boolean)) {
-    const [name = '', value = ''] = token.split('=', 2);
-    const field = NUMERIC[name];
-    if (field) {
+    const [typed = '', value = ''] = token.split('=', 2);
+    const name = QUOTA_SETTING_ALIASES[typed] ?? typed;
+    const setting = NUMERIC[name];
+    if (setting) {
       if (!/^-?\d+$/.test(value)) {
         errors.push({ field: name, message: `${name}: expected a whole number, got "${value}"` });
       } else {
-        (changes as Record<string, number>)[field] = Number(value);
+        const n = Number(value);
+        (changes as Record<string, number>)[setting.field] = setting.stored ? setting.stored(n) : n;
       }
     } else if (name === 'nsfw') {
       if (!(NSFW_POLICIES as readonly string[]).includes(value)) {

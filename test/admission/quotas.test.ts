@@ -206,6 +206,12 @@ describe('credits and quota command handlers', () => {
     );
   });
 
+  it('read a setting in the words every platform uses: max-size is a side, max-pixels its square', () => {
+    expect(quotaChangesFromText('max-size=1024')).toEqual({ maxPixels: 1024 * 1024 });
+    expect(quotaChangesFromText('max-side=768 pending=2')).toEqual({ maxPixels: 768 * 768, pendingCap: 2 });
+    expect(quotaChangesFromText('max-pixels=1048576')).toEqual({ maxPixels: 1048576 });
+  });
+
   it('read quota settings typed as text, reporting every bad one', () => {
     expect(quotaChangesFromText('allowance=20 cooldown=10 nsfw=spoiler')).toEqual({
       dailyAllowance: 20,
@@ -222,7 +228,7 @@ describe('credits and quota command handlers', () => {
     })();
     expect(error?.context.fields?.map((f) => f.message)).toEqual([
       'allowance: expected a whole number, got "lots"',
-      'unknown setting "colour": use allowance, cooldown, pending-cap, max-pixels, max-steps, daily-cap, nsfw',
+      'unknown setting "colour": use allowance, cooldown, pending-cap, max-size, max-pixels, max-steps, daily-cap, nsfw',
       'nsfw: expected one of block, spoiler, allow-in-nsfw-channels, got "maybe"',
     ]);
   });

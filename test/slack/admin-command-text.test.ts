@@ -40,6 +40,11 @@ describe('/imagine-admin text', () => {
       ok: true,
       operation: { op: 'set', setting: 'max-size', value: 768 },
     });
+    // Both spellings of a setting mean the same: "max-size=1024" as "max-size 1024".
+    expect(parseAdminCommand('set max-size=1024 cooldown=10')).toEqual({
+      ok: true,
+      operation: { op: 'set-many', changes: { maxPixels: 1024 * 1024, cooldownS: 10 } },
+    });
   });
 
   it('names the field and what it takes when the input is bad', () => {

@@ -1,9 +1,6 @@
-import { quotaChangesFromText } from '../../../commands/quota.ts';
+import { QUOTA_SETTING_ALIASES, quotaChangesFromText } from '../../../commands/quota.ts';
 import { NSFW_POLICIES, type NsfwPolicy, type QuotaChanges } from '../../admission/quota-policy.ts';
 import { isUserError } from '../../errors/user-error.ts';
-
-/** Discord's /quota says these the same way; the short forms are accepted too. */
-const SETTING_ALIASES: Record<string, QuotaSetting> = { pending: 'pending-cap', 'max-side': 'max-size' };
 
 /**
  * `/imagine-admin` takes its operation as text (Slack slash commands have no typed options), the
@@ -82,7 +79,7 @@ export function parseAdminCommand(text: string): AdminParse {
       }
       const [name, value] = rest;
       const lower = name?.toLowerCase();
-      const setting = (lower && (SETTING_ALIASES[lower] ?? lower)) as QuotaSetting | undefined;
+      const setting = (lower && (QUOTA_SETTING_ALIASES[lower] ?? lower)) as QuotaSetting | undefined;
       if (!setting || !(setting in QUOTA_SETTINGS)) {
         return fail(
           `set: the setting must be one of ${Object.keys(QUOTA_SETTINGS).join(', ')} (got "${name ?? ''}")`,
