@@ -28,7 +28,12 @@ afterAll(async () => {
   await rm(dir, { recursive: true, force: true });
 });
 
-const settings: RendererSettings = { maxPixels: 1536 * 1536, nsfwScreening: 'on', nsfwThreshold: 0.5 };
+const settings: RendererSettings = {
+  maxPixels: 1536 * 1536,
+  nsfwScreening: 'on',
+  nsfwThreshold: 0.5,
+  nsfwjsThresholds: { porn: 0.5, hentai: 0.5, sexy: 0.8 },
+};
 const logger = createLogger('silent');
 
 function job(overrides: Partial<GenerationRequest> = {}): GenerateJobData {
