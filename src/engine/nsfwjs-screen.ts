@@ -1,5 +1,6 @@
 import type { InferenceSession } from 'onnxruntime-node';
 import { Tensor } from 'onnxruntime-node';
+import type { Config } from '../config/schema.ts';
 import { alignCornersResize } from './align-corners-resize.ts';
 import type { RgbImage } from './image-io.ts';
 import type { NsfwScreen } from './nsfw-screen.ts';
@@ -14,6 +15,14 @@ export interface NsfwjsThresholds {
   porn: number;
   hentai: number;
   sexy: number;
+}
+
+export function nsfwjsThresholds(config: Config): NsfwjsThresholds {
+  return {
+    porn: config.NSFW_PORN_THRESHOLD,
+    hentai: config.NSFW_HENTAI_THRESHOLD,
+    sexy: config.NSFW_SEXY_THRESHOLD,
+  };
 }
 
 const PART = 'nsfwjs-mobilenet-v2';

@@ -15,7 +15,7 @@ import { encodePng } from './image-io.ts';
 import { formatInfotext } from './infotext.ts';
 import type { ModelStore } from './model-store.ts';
 import { classifierScreen, type NsfwScreen, safetyCheckerScreen } from './nsfw-screen.ts';
-import { type NsfwjsThresholds, nsfwjsScreen } from './nsfwjs-screen.ts';
+import { type NsfwjsThresholds, nsfwjsScreen, nsfwjsThresholds } from './nsfwjs-screen.ts';
 import { withPngText } from './png-text.ts';
 
 export interface RendererSettings {
@@ -34,14 +34,6 @@ export function rendererSettings(config: Config): RendererSettings {
     nsfwScreening: config.NSFW_SCREENING,
     nsfwThreshold: config.NSFW_THRESHOLD,
     nsfwjsThresholds: nsfwjsThresholds(config),
-  };
-}
-
-export function nsfwjsThresholds(config: Config): NsfwjsThresholds {
-  return {
-    porn: config.NSFW_PORN_THRESHOLD,
-    hentai: config.NSFW_HENTAI_THRESHOLD,
-    sexy: config.NSFW_SEXY_THRESHOLD,
   };
 }
 
