@@ -2,6 +2,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { denoise } from '../src/engine/denoise.ts';
+import { NO_BUILTINS } from '../src/engine/engine-settings.ts';
 import type { ProviderName } from '../src/engine/execution-providers.ts';
 import { generatePictures } from '../src/engine/generate-pictures.ts';
 import { ModelStore } from '../src/engine/model-store.ts';
@@ -46,7 +47,7 @@ const entry: ModelEntry = {
 const dir = await mkdtemp(join(tmpdir(), 'easel-bench-'));
 await writeBenchModel(join(dir, 'bench'), WIDTH, DEPTH);
 const store = new ModelStore(
-  { modelsDir: dir, providers, threads },
+  { modelsDir: dir, providers, threads, builtin: NO_BUILTINS },
   { models: [entry] },
   createLogger('warn'),
 );

@@ -2,9 +2,9 @@ import type { RoleContext, RoleStarter, RunningRole } from '../src/app/role.ts';
 import type { ArtifactStore } from '../src/artifacts/artifact-store.ts';
 import { DiskArtifactStore } from '../src/artifacts/disk-artifact-store.ts';
 import type { Config } from '../src/config/schema.ts';
-import type { ProviderName } from '../src/engine/execution-providers.ts';
+import { engineSettings } from '../src/engine/engine-settings.ts';
 import { ModelStore } from '../src/engine/model-store.ts';
-import { createRenderer, screeningProblems } from '../src/engine/render-job.ts';
+import { createRenderer, rendererSettings, screeningProblems } from '../src/engine/render-job.ts';
 import { CodedError } from '../src/errors/coded-error.ts';
 import { loadCatalog } from '../src/models/model-catalog.ts';
 import { isInstalled } from '../src/models/model-folder.ts';
@@ -35,20 +35,12 @@ export async function startGenerateRole(
   const { config, logger } = ctx;
   const catalog = options.catalog ?? loadCatalog(config.MODELS_DIR);
   const artifacts = options.artifacts ?? new DiskArtifactStore(config.ARTIFACTS_DIR);
-  const store = new ModelStore(
-    {
-      modelsDir: config.MODELS_DIR,
-      providers: config.EXECUTION_PROVIDERS as ProviderName[],
-      threads: config.ENGINE_THREADS,
-    },
-    catalog,
-    logger,
-  );
-  const settings = {
-    maxPixels: config.MAX_PIXELS,
-    nsfwScreening: config.NSFW_SCREENING,
-    nsfwThreshold: config.NSFW_THRESHOLD,
-  };
+  const store = new ModelStore(engineSettings(config), catalog, logger);
+  const settings = rendererSettings(config);
+  // Convert (or find cached) and load the built-in networks now: a broken package is reported here,
+  // and a model that needs the classifier is then refused below rather than rendered unscreened.
+  const builtinProblems = await store.prepareBuiltins();
+  for (const problem of builtinProblems) logger.error(problem);
   const problems = screeningProblems(store, catalog, settings);
   if (problems.length > 0) {
     throw new CodedError(

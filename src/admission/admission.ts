@@ -34,6 +34,8 @@ export interface AdmissionDeps {
   ledgerMaxLen: number;
   /** Why no live worker can render a model (undefined: some can, or none is online to ask). */
   modelProblem?: (model: string) => Promise<string | undefined>;
+  /** Refuses (throws a UserError) an input image the scope's NSFW policy blocks (input-image-screening.ts). */
+  screenInput?: (input: AdmissionInput) => Promise<void>;
 }
 
 /** Most requests one script run judges; bounds how long Redis is busy with one call. */
@@ -90,9 +92,12 @@ export class Admission {
     const stopTimer = admissionSeconds.startTimer();
     let decided: Promise<AdmissionResult>;
     try {
-      decided = this.deps.modelProblem
-        ? this.decideWhenServed(input, this.deps.modelProblem)
-        : this.decide(input);
+      const judge = () =>
+        this.deps.modelProblem ? this.decideWhenServed(input, this.deps.modelProblem) : this.decide(input);
+      const screen = this.deps.screenInput;
+      // Only requests with an input image wait for the screen; the others keep their place in a burst.
+      decided =
+        screen !== undefined && input.request.initImage !== undefined ? screen(input).then(judge) : judge();
     } catch (error) {
       stopTimer();
       return Promise.reject(error);

@@ -1,6 +1,7 @@
 import type { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { Admission } from '../admission/admission.ts';
+import { InputImageScreening } from '../admission/input-image-screening.ts';
 import { AdmissionKeys } from '../admission/keys.ts';
 import {
   type EffectiveLimits,
@@ -146,6 +147,8 @@ export async function createServices(
     durations,
     relay: progress,
   });
+  const artifacts = options.artifacts ?? new DiskArtifactStore(config.ARTIFACTS_DIR);
+  const inputScreening = new InputImageScreening({ config, logger, registry, artifacts, quotas });
   const workersOnline = () => onlineWorkers(redis, prefix, clock());
   const availability = new ModelAvailability(workersOnline);
   const admission = new Admission({
@@ -161,6 +164,7 @@ export async function createServices(
     clock,
     ledgerMaxLen: DEFAULT_LEDGER_MAX_LEN,
     modelProblem: (model) => availability.problem(model),
+    screenInput: (input) => inputScreening.check(input),
   });
 
   let closed = false;
@@ -192,11 +196,12 @@ export async function createServices(
     progress,
     systemLoad: () => readSystemLoad(queues.generate, queues.deliver, durations, workersOnline),
     workers: { online: workersOnline },
-    artifacts: options.artifacts ?? new DiskArtifactStore(config.ARTIFACTS_DIR),
+    artifacts,
     async close() {
       if (closed) return;
       closed = true;
       await progress.close();
+      await inputScreening.release();
       await Promise.all([queues.generate.close(), queues.deliver.close()]);
       await redis.quit().catch(() => redis.disconnect());
     },

@@ -106,6 +106,17 @@ export const configSchema = z.object({
   ENGINE_THREADS: int(0, 0, 256),
   NSFW_SCREENING: z.enum(['on', 'off'], { error: 'expected on or off' }).default('on'),
   NSFW_THRESHOLD: num(0.5, 0, 1),
+  NSFW_CLASSIFIER: z
+    .enum(['nsfwjs-mobilenet-v2', 'none'], { error: 'expected nsfwjs-mobilenet-v2 or none' })
+    .default('nsfwjs-mobilenet-v2'),
+  NSFW_PORN_THRESHOLD: num(0.5, 0, 1),
+  NSFW_HENTAI_THRESHOLD: num(0.5, 0, 1),
+  NSFW_SEXY_THRESHOLD: num(0.8, 0, 1),
+  UPSCALER: z
+    .enum(['esrgan-slim', 'esrgan-medium', 'esrgan-thick', 'lanczos'], {
+      error: 'expected esrgan-slim, esrgan-medium, esrgan-thick or lanczos',
+    })
+    .default('esrgan-slim'),
   WORKER_CONCURRENCY: int(1, 1, 64),
   MAX_PIXELS: int(1536 * 1536, 64 * 64, 8192 * 8192),
   ARTIFACTS_DIR: z.string().default('./data/artifacts'),

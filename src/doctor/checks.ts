@@ -2,10 +2,12 @@ import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { parseConfig } from '../config/load-config.ts';
 import type { Config } from '../config/schema.ts';
+import { createLogger } from '../log/logger.ts';
 import { loadCatalog } from '../models/model-catalog.ts';
 import { missingModelFiles, modelFolder } from '../models/model-folder.ts';
 import { probeExecutionProvider } from './provider-probe.ts';
 import { readRedisFacts } from './redis-checks.ts';
+import { screenAndUpscalerChecks } from './screen-and-upscaler-checks.ts';
 
 /** One line of `easel doctor`: ok, a warning, or a failure with what to do. */
 export interface CheckResult {
@@ -38,6 +40,9 @@ export async function runDoctorChecks(env: Record<string, string | undefined>): 
       detail: probe.ok ? probe.detail : `${probe.detail}\n  ${providerHint(provider)}`,
     });
   }
+  results.push(
+    ...(await screenAndUpscalerChecks(config, loadCatalog(config.MODELS_DIR), createLogger('silent'))),
+  );
   results.push(...platformChecks(config));
   return results;
 }

@@ -8,12 +8,36 @@ import { modelFolder, requireModelFolder } from '../models/model-folder.ts';
 import type { ModelEntry, Registry } from '../models/registry.ts';
 import { type DiffusionModel, loadDiffusionModel } from './diffusion-model.ts';
 import { ProviderChooser, type ProviderName } from './execution-providers.ts';
+import { type ConvertedNetwork, convertedNetwork, forgetConversion } from './tfjs/converted-network.ts';
+import { type EsrganSize, esrganNetwork, type NpmNetwork, NSFWJS_MOBILENET_V2 } from './tfjs/npm-networks.ts';
 
 export interface EngineSettings {
   modelsDir: string;
   providers: readonly ProviderName[];
   /** onnxruntime intra-op threads; 0 lets onnxruntime choose. */
   threads: number;
+  builtin: BuiltinSettings;
+}
+
+/** The networks easel converts from npm packages, used where no model of the operator's takes over. */
+export interface BuiltinSettings {
+  /** NSFW_CLASSIFIER: screens models without a safety_checker/ (and input images). */
+  classifier: 'nsfwjs-mobilenet-v2' | 'none';
+  /** UPSCALER: `lanczos` keeps Lanczos plus an img2img detail pass. */
+  upscaler: `esrgan-${EsrganSize}` | 'lanczos';
+  /** Where conversions are cached (DATA_DIR/converted-models). */
+  cacheDir: string;
+  /** A node_modules folder to take the packages from instead of easel's own (tests use damaged copies). */
+  packagesDir?: string;
+}
+
+/** A converted network, loaded. */
+export interface LoadedBuiltin {
+  session: InferenceSession;
+  provider: ProviderName;
+  /** e.g. "nsfwjs 4.3.0 MobileNetV2" for logs and `easel doctor`. */
+  network: NpmNetwork;
+  receptiveRadius: number;
 }
 
 export interface LoadedUpscaler {
@@ -44,11 +68,14 @@ export class ModelStore {
   private readonly diffusion = new Map<string, Promise<DiffusionModel>>();
   private readonly upscalers = new Map<string, Promise<LoadedUpscaler>>();
   private classifier: Promise<LoadedClassifier | undefined> | undefined;
+  private readonly builtins = new Map<string, Promise<LoadedBuiltin>>();
+  /** Why a built-in network could not be loaded, by network id (cleared when a later load works). */
+  private readonly builtinFailures = new Map<string, string>();
 
   constructor(
     readonly settings: EngineSettings,
     readonly catalog: Registry,
-    logger: Logger,
+    private readonly logger: Logger,
   ) {
     this.providers = new ProviderChooser(settings.providers, logger, settings.threads);
   }
@@ -105,10 +132,91 @@ export class ModelStore {
     return this.classifier;
   }
 
-  /** Whether pictures of this model can be screened: its own safety checker or the classifier. */
+  /**
+   * Whether pictures of this model can be screened: its own safety checker, the installed
+   * classifier, or the built-in one unless it already failed to load.
+   */
   hasNsfwChecker(entry: ModelEntry): boolean {
     const own = join(modelFolder(entry, this.settings.modelsDir), 'safety_checker', 'model.onnx');
-    return (entry.kind !== 'upscaler' && existsSync(own)) || this.hasNsfwClassifier();
+    return (
+      (entry.kind !== 'upscaler' && existsSync(own)) ||
+      this.hasNsfwClassifier() ||
+      this.hasBuiltinClassifier()
+    );
+  }
+
+  hasBuiltinClassifier(): boolean {
+    return this.settings.builtin.classifier !== 'none' && !this.builtinFailures.has(NSFWJS_MOBILENET_V2.id);
+  }
+
+  /** Why the configured built-in classifier cannot be used, once a load has failed. */
+  builtinClassifierProblem(): string | undefined {
+    return this.settings.builtin.classifier === 'none'
+      ? undefined
+      : this.builtinFailures.get(NSFWJS_MOBILENET_V2.id);
+  }
+
+  /** nsfwjs's MobileNetV2, converted (or taken from the cache) and loaded; undefined when NSFW_CLASSIFIER=none. */
+  async builtinClassifier(): Promise<LoadedBuiltin | undefined> {
+    if (this.settings.builtin.classifier === 'none') return undefined;
+    return this.builtin(NSFWJS_MOBILENET_V2);
+  }
+
+  /** UpscalerJS's ESRGAN for this factor; undefined when UPSCALER=lanczos. */
+  async builtinUpscaler(factor: 2 | 4): Promise<LoadedBuiltin | undefined> {
+    const choice = this.settings.builtin.upscaler;
+    if (choice === 'lanczos') return undefined;
+    return this.builtin(esrganNetwork(choice.slice('esrgan-'.length) as EsrganSize, factor));
+  }
+
+  /**
+   * Loads every configured built-in network now (the worker's start-up), so a missing package,
+   * corrupted weights or a layer the converter does not know is reported before the first job.
+   * Returns one problem line per network that failed.
+   */
+  async prepareBuiltins(): Promise<string[]> {
+    const loads: Promise<unknown>[] = [this.builtinClassifier()];
+    if (this.settings.builtin.upscaler !== 'lanczos')
+      loads.push(this.builtinUpscaler(2), this.builtinUpscaler(4));
+    const settled = await Promise.allSettled(loads);
+    return settled.flatMap((r) => (r.status === 'rejected' ? [(r.reason as Error).message] : []));
+  }
+
+  private builtin(network: NpmNetwork): Promise<LoadedBuiltin> {
+    let pending = this.builtins.get(network.id);
+    if (pending === undefined) {
+      pending = this.loadBuiltin(network);
+      this.builtins.set(network.id, pending);
+      pending.then(
+        () => this.builtinFailures.delete(network.id),
+        (error: unknown) => {
+          this.builtins.delete(network.id);
+          this.builtinFailures.set(network.id, (error as Error).message);
+        },
+      );
+    }
+    return pending;
+  }
+
+  private async loadBuiltin(network: NpmNetwork): Promise<LoadedBuiltin> {
+    const { cacheDir, packagesDir } = this.settings.builtin;
+    let converted: ConvertedNetwork = await convertedNetwork(network, cacheDir, packagesDir);
+    const label = `${network.id} (converted from ${network.packageName})`;
+    let opened: { session: InferenceSession; provider: ProviderName };
+    try {
+      opened = await this.providers.open(converted.path, label);
+    } catch (error) {
+      if (converted.converted) throw error;
+      // A cached file onnxruntime cannot read (damaged on disk): convert again, once.
+      await forgetConversion(converted);
+      converted = await convertedNetwork(network, cacheDir, packagesDir);
+      opened = await this.providers.open(converted.path, label);
+    }
+    this.logger.info(
+      { network: network.id, provider: opened.provider, converted: converted.converted, ms: converted.ms },
+      `built-in network ${network.id} loaded`,
+    );
+    return { ...opened, network, receptiveRadius: converted.receptiveRadius };
   }
 
   hasNsfwClassifier(): boolean {
@@ -120,9 +228,12 @@ export class ModelStore {
     const models = await Promise.allSettled([...this.diffusion.values()]);
     const upscalers = await Promise.allSettled([...this.upscalers.values()]);
     const classifier = await Promise.allSettled(this.classifier ? [this.classifier] : []);
+    const builtins = await Promise.allSettled([...this.builtins.values()]);
     this.diffusion.clear();
     this.upscalers.clear();
+    this.builtins.clear();
     this.classifier = undefined;
+    for (const b of builtins) if (b.status === 'fulfilled') await b.value.session.release();
     for (const m of models) if (m.status === 'fulfilled') await m.value.release();
     for (const u of upscalers) if (u.status === 'fulfilled') await u.value.session.release();
     for (const c of classifier) if (c.status === 'fulfilled' && c.value) await c.value.session.release();

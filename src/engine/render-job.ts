@@ -1,4 +1,5 @@
 import type { ArtifactStore } from '../artifacts/artifact-store.ts';
+import type { Config } from '../config/schema.ts';
 import { CodedError } from '../errors/coded-error.ts';
 import { UserError } from '../errors/user-error.ts';
 import type { Logger } from '../log/logger.ts';
@@ -14,13 +15,26 @@ import { encodePng } from './image-io.ts';
 import { formatInfotext } from './infotext.ts';
 import type { ModelStore } from './model-store.ts';
 import { classifierScreen, type NsfwScreen, safetyCheckerScreen } from './nsfw-screen.ts';
+import { type NsfwjsThresholds, nsfwjsScreen, nsfwjsThresholds } from './nsfwjs-screen.ts';
 import { withPngText } from './png-text.ts';
 
 export interface RendererSettings {
   maxPixels: number;
   /** `off` disables screening everywhere (NSFW_SCREENING=off). */
   nsfwScreening: 'on' | 'off';
+  /** For MODELS_DIR/nsfw-classifier. */
   nsfwThreshold: number;
+  /** For the built-in nsfwjs classifier (NSFW_PORN/HENTAI/SEXY_THRESHOLD). */
+  nsfwjsThresholds: NsfwjsThresholds;
+}
+
+export function rendererSettings(config: Config): RendererSettings {
+  return {
+    maxPixels: config.MAX_PIXELS,
+    nsfwScreening: config.NSFW_SCREENING,
+    nsfwThreshold: config.NSFW_THRESHOLD,
+    nsfwjsThresholds: nsfwjsThresholds(config),
+  };
 }
 
 export interface RendererDeps {
@@ -66,14 +80,19 @@ async function screenerFor(
   if (model?.safetyChecker !== undefined) return safetyCheckerScreen(model.safetyChecker);
   const classifier = await deps.store.nsfwClassifier();
   if (classifier !== undefined) return classifierScreen(classifier, deps.settings.nsfwThreshold);
-  throw noChecker(entry);
+  const builtin = await deps.store.builtinClassifier();
+  if (builtin !== undefined) return nsfwjsScreen(builtin.session, deps.settings.nsfwjsThresholds);
+  throw noChecker(entry, deps.store);
 }
 
-function noChecker(entry: ModelEntry): CodedError {
+function noChecker(entry: ModelEntry, store: ModelStore): CodedError {
+  const problem = store.builtinClassifierProblem();
+  const builtin =
+    problem !== undefined ? `the built-in classifier cannot be used (${problem})` : 'NSFW_CLASSIFIER=none';
   return new CodedError(
     'model-missing',
-    `model "${entry.id}" needs NSFW screening but has no safety_checker/model.onnx and no ` +
-      'nsfw-classifier is installed in MODELS_DIR (or set NSFW_SCREENING=off)',
+    `model "${entry.id}" needs NSFW screening but has no safety_checker/model.onnx, no ` +
+      `nsfw-classifier is installed in MODELS_DIR and ${builtin} (or set NSFW_SCREENING=off)`,
   );
 }
 
@@ -89,7 +108,7 @@ export function screeningProblems(
   return catalog.models
     .filter((entry) => entry.kind !== 'upscaler' && screeningNeeded(entry, settings))
     .filter((entry) => isInstalled(entry, store.settings.modelsDir) && !store.hasNsfwChecker(entry))
-    .map((entry) => noChecker(entry).message);
+    .map((entry) => noChecker(entry, store).message);
 }
 
 function infotextExtras(request: GenerationRequest): Record<string, string | number> {
@@ -118,7 +137,9 @@ export function createRenderer(deps: RendererDeps) {
     if (entry.kind !== 'upscaler' && request.mode !== 'upscale') {
       requireModelFolder(entry, deps.store.settings.modelsDir, request.mode !== 'txt2img');
     }
-    if (screeningNeeded(entry, deps.settings) && !deps.store.hasNsfwChecker(entry)) throw noChecker(entry);
+    if (screeningNeeded(entry, deps.settings) && !deps.store.hasNsfwChecker(entry)) {
+      throw noChecker(entry, deps.store);
+    }
     const stored: string[] = [];
     try {
       const generated = await generatePictures(request, {

@@ -1,5 +1,6 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { NO_BUILTINS } from '../../src/engine/engine-settings.ts';
 import { ModelStore } from '../../src/engine/model-store.ts';
 import { createRenderer } from '../../src/engine/render-job.ts';
 import { createLogger } from '../../src/log/logger.ts';
@@ -61,13 +62,18 @@ describe('a generate worker killed in the middle of a Discord job', () => {
       sweepIntervalMs: 0,
       render: createRenderer({
         store: new ModelStore(
-          { modelsDir: world.config.MODELS_DIR, providers: ['cpu'], threads: 1 },
+          { modelsDir: world.config.MODELS_DIR, providers: ['cpu'], threads: 1, builtin: NO_BUILTINS },
           catalog,
           logger,
         ),
         catalog,
         artifacts: world.artifacts,
-        settings: { maxPixels: world.config.MAX_PIXELS, nsfwScreening: 'on', nsfwThreshold: 0.5 },
+        settings: {
+          maxPixels: world.config.MAX_PIXELS,
+          nsfwScreening: 'on',
+          nsfwThreshold: 0.5,
+          nsfwjsThresholds: { porn: 0.5, hentai: 0.5, sexy: 0.8 },
+        },
       }),
     });
     try {

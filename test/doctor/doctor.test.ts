@@ -62,6 +62,28 @@ describe('easel doctor', () => {
     expect(cuda?.detail).toContain('npm run install:cuda');
   });
 
+  it('says which NSFW screen and which upscaler a fresh install uses', async () => {
+    const results = await runDoctorChecks({ REDIS_URL: testRedisUrl() });
+    expect(byName(results, 'nsfw screen')).toMatchObject({
+      status: 'ok',
+      detail: expect.stringContaining(
+        'nsfwjs 4.3.0 MobileNetV2 (built in, converted to ONNX; flags porn >= 0.5',
+      ),
+    });
+    expect(byName(results, 'upscaler')).toMatchObject({
+      status: 'ok',
+      detail:
+        'esrgan-slim 2x and 4x from @upscalerjs/esrgan-slim 1.0.0 (built in, converted to ONNX), in overlapping tiles',
+    });
+    const plain = await runDoctorChecks({
+      REDIS_URL: testRedisUrl(),
+      NSFW_CLASSIFIER: 'none',
+      UPSCALER: 'lanczos',
+    });
+    expect(byName(plain, 'nsfw screen')?.status).toBe('warn');
+    expect(byName(plain, 'upscaler')?.detail).toContain('Lanczos');
+  });
+
   it('never prints a platform token', async () => {
     const results = await runDoctorChecks({
       REDIS_URL: testRedisUrl(),

@@ -3,6 +3,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { basename, dirname, join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { NO_BUILTINS } from '../../src/engine/engine-settings.ts';
 import { analyseScene, type SceneReading } from '../../src/engine/evaluate-shapes/analyse-scene.ts';
 import { displayToScene } from '../../src/engine/evaluate-shapes/display-to-scene.ts';
 import {
@@ -56,7 +57,11 @@ beforeAll(async () => {
     modelsDir = await mkdtemp(join(tmpdir(), 'easel-mini-models-'));
   }
   entry = findModel(catalog, 'easel-mini')!;
-  store = new ModelStore({ modelsDir, providers: ['cpu'], threads: 1 }, catalog, createLogger('silent'));
+  store = new ModelStore(
+    { modelsDir, providers: ['cpu'], threads: 1, builtin: NO_BUILTINS },
+    catalog,
+    createLogger('silent'),
+  );
 });
 
 afterAll(async () => {

@@ -1,4 +1,5 @@
 import { afterAll, describe, expect, it } from 'vitest';
+import { NO_BUILTINS } from '../../src/engine/engine-settings.ts';
 import { generatePictures } from '../../src/engine/generate-pictures.ts';
 import { ModelStore } from '../../src/engine/model-store.ts';
 import { createLogger } from '../../src/log/logger.ts';
@@ -16,7 +17,7 @@ const catalog = loadRegistry();
 const entry = findModel(catalog, 'easel-mini')!;
 const installed = isInstalled(entry, '/nonexistent');
 const store = new ModelStore(
-  { modelsDir: '/nonexistent', providers: ['cpu'], threads: 2 },
+  { modelsDir: '/nonexistent', providers: ['cpu'], threads: 2, builtin: NO_BUILTINS },
   catalog,
   createLogger('silent'),
 );

@@ -305,7 +305,7 @@ describe('upscaling', () => {
     },
   );
 
-  it('upscales with Lanczos and an img2img detail pass when no network is installed', async () => {
+  it('upscales with Lanczos and an img2img detail pass under UPSCALER=lanczos with no network installed', async () => {
     const original = await source();
     const out = await render(
       { mode: 'upscale', initImage: init, upscale: 2, width: 64, height: 64 },

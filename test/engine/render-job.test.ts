@@ -7,11 +7,13 @@ import type { ArtifactStore } from '../../src/artifacts/artifact-store.ts';
 import { DiskArtifactStore } from '../../src/artifacts/disk-artifact-store.ts';
 import { parseConfig } from '../../src/config/load-config.ts';
 import { classifierScreen, safetyCheckerScreen } from '../../src/engine/nsfw-screen.ts';
+import { nsfwjsScreen } from '../../src/engine/nsfwjs-screen.ts';
 import { createRenderer, type RendererSettings } from '../../src/engine/render-job.ts';
 import { createLogger } from '../../src/log/logger.ts';
 import type { GenerateJobData } from '../../src/queue/job-data.ts';
 import type { GenerationRequest } from '../../src/request/types.ts';
 import { startGenerateRole } from '../../workers/generate.ts';
+import { DEFAULT_BUILTINS } from '../support/converted-networks.ts';
 import { type TinyWorld, tinyEntry, tinyRequest, tinyWorld } from '../support/tiny-models.ts';
 
 let world: TinyWorld;
@@ -28,7 +30,12 @@ afterAll(async () => {
   await rm(dir, { recursive: true, force: true });
 });
 
-const settings: RendererSettings = { maxPixels: 1536 * 1536, nsfwScreening: 'on', nsfwThreshold: 0.5 };
+const settings: RendererSettings = {
+  maxPixels: 1536 * 1536,
+  nsfwScreening: 'on',
+  nsfwThreshold: 0.5,
+  nsfwjsThresholds: { porn: 0.5, hentai: 0.5, sexy: 0.8 },
+};
 const logger = createLogger('silent');
 
 function job(overrides: Partial<GenerationRequest> = {}): GenerateJobData {
@@ -139,10 +146,68 @@ describe('worker start-up', () => {
   it('refuses to start when an installed model needs screening and nothing can screen it', async () => {
     const bare = await tinyWorld({ variants: ['tiny-pixel'] });
     bare.catalog.models.push(tinyEntry('unscreened', { folder: 'tiny-pixel', nsfwScreening: 'required' }));
-    const config = parseConfig({ MODELS_DIR: bare.modelsDir, LOG_LEVEL: 'silent' });
+    // NSFW_CLASSIFIER=none: without the built-in classifier, nothing is left to screen it.
+    const config = parseConfig({ MODELS_DIR: bare.modelsDir, LOG_LEVEL: 'silent', NSFW_CLASSIFIER: 'none' });
     await expect(
       startGenerateRole({ config, logger }, { catalog: bare.catalog, warmUp: false }),
-    ).rejects.toThrow(/unscreened" needs NSFW screening .* set NSFW_SCREENING=off/s);
+    ).rejects.toThrow(
+      /unscreened" needs NSFW screening .* NSFW_CLASSIFIER=none \(or set NSFW_SCREENING=off\)/s,
+    );
     await rm(bare.modelsDir, { recursive: true, force: true });
+  });
+
+  it('starts with the built-in classifier (the default) and screens such a model with it', async () => {
+    const bare = await tinyWorld({ variants: ['tiny-pixel'] });
+    bare.catalog.models.push(tinyEntry('unscreened', { folder: 'tiny-pixel', nsfwScreening: 'required' }));
+    const config = parseConfig({
+      MODELS_DIR: bare.modelsDir,
+      LOG_LEVEL: 'silent',
+      DATA_DIR: join(dir, 'data'),
+    });
+    const worker = await startGenerateRole({ config, logger }, { catalog: bare.catalog, warmUp: false });
+    await worker.stop();
+    await rm(bare.modelsDir, { recursive: true, force: true });
+  });
+});
+
+describe('the built-in classifier', () => {
+  it('screens a model without its own checker when no classifier is installed', async () => {
+    const builtin = await tinyWorld({ variants: ['tiny-pixel'], builtin: DEFAULT_BUILTINS });
+    builtin.catalog.models.push(tinyEntry('screened', { folder: 'tiny-pixel', nsfwScreening: 'required' }));
+    const artifacts = new DiskArtifactStore(join(dir, 'builtin'));
+    const render = createRenderer({ store: builtin.store, catalog: builtin.catalog, artifacts, settings });
+    const result = await render(job({ model: 'screened' }), ctx());
+    const loaded = (await builtin.store.builtinClassifier())!;
+    const picture = await sharp((await artifacts.get(result.images[0]!.artifactId))!.bytes)
+      .raw()
+      .toBuffer({ resolveWithObject: true });
+    const expected = await nsfwjsScreen(
+      loaded.session,
+      settings.nsfwjsThresholds,
+    )({
+      data: picture.data,
+      width: picture.info.width,
+      height: picture.info.height,
+    });
+    expect(result.images[0]!.nsfw).toEqual(expected);
+    await builtin.store.release();
+    await rm(builtin.modelsDir, { recursive: true, force: true });
+  });
+
+  it('gives way to a classifier installed in MODELS_DIR', async () => {
+    const both = await tinyWorld({ variants: ['tiny-pixel'], classifier: true, builtin: DEFAULT_BUILTINS });
+    both.catalog.models.push(tinyEntry('screened', { folder: 'tiny-pixel', nsfwScreening: 'required' }));
+    const artifacts = new DiskArtifactStore(join(dir, 'installed-wins'));
+    const render = createRenderer({ store: both.store, catalog: both.catalog, artifacts, settings });
+    const result = await render(job({ model: 'screened' }), ctx());
+    const picture = await sharp((await artifacts.get(result.images[0]!.artifactId))!.bytes)
+      .raw()
+      .toBuffer({ resolveWithObject: true });
+    const installed = classifierScreen((await both.store.nsfwClassifier())!, settings.nsfwThreshold);
+    expect(result.images[0]!.nsfw).toEqual(
+      await installed({ data: picture.data, width: picture.info.width, height: picture.info.height }),
+    );
+    await both.store.release();
+    await rm(both.modelsDir, { recursive: true, force: true });
   });
 });

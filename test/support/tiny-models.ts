@@ -1,7 +1,8 @@
 import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ModelStore } from '../../src/engine/model-store.ts';
+import { NO_BUILTINS } from '../../src/engine/engine-settings.ts';
+import { type BuiltinSettings, ModelStore } from '../../src/engine/model-store.ts';
 import {
   type TinyModelOptions,
   writeTinyClassifier,
@@ -59,10 +60,11 @@ export function tinyModelEnv(world: TinyWorld): Record<string, string> {
 
 /**
  * A models folder holding every tiny variant (and, on request, an upscaler and an NSFW classifier),
- * a catalog listing them, and a model store over it.
+ * a catalog listing them, and a model store over it. The store uses no converted npm networks unless
+ * `builtin` says which (see test/support/converted-cache.ts for a shared cache folder).
  */
 export async function tinyWorld(
-  options: { upscaler?: boolean; classifier?: boolean; variants?: string[] } = {},
+  options: { upscaler?: boolean; classifier?: boolean; variants?: string[]; builtin?: BuiltinSettings } = {},
 ): Promise<TinyWorld> {
   const modelsDir = await mkdtemp(join(tmpdir(), 'easel-tiny-'));
   const ids = options.variants ?? Object.keys(TINY_VARIANTS);
@@ -78,7 +80,7 @@ export async function tinyWorld(
   if (options.classifier === true) await writeTinyClassifier(join(modelsDir, 'nsfw-classifier'));
   const catalog = { models };
   const store = new ModelStore(
-    { modelsDir, providers: ['cpu'], threads: 1 },
+    { modelsDir, providers: ['cpu'], threads: 1, builtin: options.builtin ?? NO_BUILTINS },
     catalog,
     createLogger('silent'),
   );

@@ -31,7 +31,10 @@ export class OnnxGraphBuilder {
   private readonly initializers: InstanceType<typeof onnx.TensorProto>[] = [];
   private counter = 0;
 
-  constructor(private readonly name: string) {}
+  constructor(
+    private readonly name: string,
+    private readonly producer = 'easel-tiny',
+  ) {}
 
   input(name: string, type: TinyElemType, dims: Dim[]): string {
     this.inputs.push(valueInfo(name, type, dims));
@@ -101,7 +104,7 @@ export class OnnxGraphBuilder {
   toBytes(): Uint8Array {
     const model = onnx.ModelProto.create({
       irVersion: 8,
-      producerName: 'easel-tiny',
+      producerName: this.producer,
       opsetImport: [{ domain: '', version: TINY_OPSET }],
       graph: onnx.GraphProto.create({
         name: this.name,
