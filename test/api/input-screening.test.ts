@@ -1,4 +1,7 @@
+import { once } from 'node:events';
 import { readdirSync } from 'node:fs';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { keyMember } from '../../src/api/key-admin.ts';
@@ -16,7 +19,11 @@ let key: string;
 let keyId: string;
 
 beforeAll(async () => {
-  api = await startApiHarness({ name: 'api-input-screening', env: { NSFW_SEXY_THRESHOLD: '0' } });
+  api = await startApiHarness({
+    name: 'api-input-screening',
+    // Private fetches allowed: the URL input below is served from this machine.
+    env: { NSFW_SEXY_THRESHOLD: '0', API_ALLOW_PRIVATE_FETCH: 'true' },
+  });
   const created = await api.newKey({ credits: 100 });
   key = created.key;
   keyId = created.record.id;
@@ -58,6 +65,32 @@ describe('input images under the NSFW policy block (the default)', () => {
       expect(await traces()).toEqual(before);
     },
   );
+});
+
+describe('an init image given as a URL', () => {
+  it('is fetched, screened and refused like an uploaded one, keeping nothing', async () => {
+    const png = Buffer.from(await drawing(), 'base64');
+    const server = http.createServer((_req, res) =>
+      res.writeHead(200, { 'content-type': 'image/png' }).end(png),
+    );
+    server.listen(0, '127.0.0.1');
+    await once(server, 'listening');
+    try {
+      const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/drawing.png`;
+      const before = await traces();
+      const answer = await api.post('/v1/img2img', {
+        key,
+        init_image: url,
+        prompt: 'a blue circle',
+        strength: 0.5,
+      });
+      expect(answer.status).toBe(422);
+      expect(JSON.stringify(answer.body)).toMatch(/flagged as NSFW, and NSFW images are blocked here/);
+      expect(await traces()).toEqual(before);
+    } finally {
+      server.close();
+    }
+  });
 });
 
 describe('input images under another NSFW policy', () => {
