@@ -33,7 +33,7 @@ export interface AdmissionDeps {
   clock: () => number;
   ledgerMaxLen: number;
   /** Why no live worker can render a model (undefined: some can, or none is online to ask). */
-  modelProblem?: (model: string) => Promise<string | undefined>;
+  modelProblem?: (model: string) => string | undefined | Promise<string | undefined>;
   /** Refuses (throws a UserError) an input image the scope's NSFW policy blocks (input-image-screening.ts). */
   screenInput?: (input: AdmissionInput) => Promise<void>;
 }
@@ -92,8 +92,7 @@ export class Admission {
     const stopTimer = admissionSeconds.startTimer();
     let decided: Promise<AdmissionResult>;
     try {
-      const judge = () =>
-        this.deps.modelProblem ? this.decideWhenServed(input, this.deps.modelProblem) : this.decide(input);
+      const judge = () => this.decideWhenServed(input);
       const screen = this.deps.screenInput;
       // Only requests with an input image wait for the screen; the others keep their place in a burst.
       decided =
@@ -117,14 +116,17 @@ export class Admission {
 
   /**
    * A model no live worker has installed is refused here, reserving nothing, rather than queued to
-   * fail in a worker. Requests still reach `decide` in arrival order within one tick (the snapshot
-   * of the workers is cached), so a burst is still judged in one script run.
+   * fail in a worker. The answer is synchronous while the workers' snapshot is fresh, so the
+   * requests of a burst still reach `decide` as they arrive and go to Redis in full batches while
+   * the rest are being prepared.
    */
-  private async decideWhenServed(
-    input: AdmissionInput,
-    modelProblem: (model: string) => Promise<string | undefined>,
-  ): Promise<AdmissionResult> {
-    const problem = await modelProblem(input.request.model);
+  private decideWhenServed(input: AdmissionInput): Promise<AdmissionResult> {
+    const problem = this.deps.modelProblem?.(input.request.model);
+    if (problem instanceof Promise) return problem.then((known) => this.decideServed(input, known));
+    return this.decideServed(input, problem);
+  }
+
+  private decideServed(input: AdmissionInput, problem: string | undefined): Promise<AdmissionResult> {
     if (problem !== undefined) throw UserError.invalid([{ field: 'model', message: `model: ${problem}` }]);
     return this.decide(input);
   }

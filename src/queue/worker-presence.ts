@@ -115,28 +115,14 @@ export class ModelAvailability {
     private readonly clock: () => number = Date.now,
   ) {}
 
-  async problem(model: string): Promise<string | undefined> {
-    let workers: WorkerPresence[];
-    try {
-      workers = await this.current();
-    } catch {
-      // Redis trouble is admission's to report; this check never refuses on a guess.
-      return undefined;
-    }
-    if (workers.length === 0) return undefined;
-    if (workers.some((w) => w.models === null || w.models.includes(model))) return undefined;
-    const installed = [...new Set(workers.flatMap((w) => w.models ?? []))].sort();
-    return (
-      `${model} is not installed on any render worker` +
-      (installed.length > 0 ? ` (they have ${installed.join(', ')})` : '') +
-      `; pick another model, or ask the operator to install it (easel models download)`
-    );
-  }
-
-  private current(): Promise<WorkerPresence[]> {
+  /**
+   * The answer at once while the snapshot is fresh (admission judges a burst in one script run only
+   * when its requests reach it in the same tick), else once the workers are read.
+   */
+  problem(model: string): string | undefined | Promise<string | undefined> {
     const now = this.clock();
     if (this.snapshot && now - this.snapshot.at < this.maxAgeMs)
-      return Promise.resolve(this.snapshot.workers);
+      return problemWith(this.snapshot.workers, model);
     this.loading ??= this.read()
       .then((workers) => {
         this.snapshot = { at: now, workers };
@@ -145,6 +131,21 @@ export class ModelAvailability {
       .finally(() => {
         this.loading = undefined;
       });
-    return this.loading;
+    return this.loading.then(
+      (workers) => problemWith(workers, model),
+      // Redis trouble is admission's to report; this check never refuses on a guess.
+      () => undefined,
+    );
   }
+}
+
+function problemWith(workers: WorkerPresence[], model: string): string | undefined {
+  if (workers.length === 0) return undefined;
+  if (workers.some((w) => w.models === null || w.models.includes(model))) return undefined;
+  const installed = [...new Set(workers.flatMap((w) => w.models ?? []))].sort();
+  return (
+    `${model} is not installed on any render worker` +
+    (installed.length > 0 ? ` (they have ${installed.join(', ')})` : '') +
+    `; pick another model, or ask the operator to install it (easel models download)`
+  );
 }
