@@ -13,7 +13,7 @@ import { Queue } from 'bullmq';
 import { createServices } from '../src/app/services.ts';
 import { parseConfig } from '../src/config/load-config.ts';
 import { createLogger } from '../src/log/logger.ts';
-import type { MemberRef } from '../src/queue/job-data.ts';
+import type { MemberRef } from '../src/members/member-ref.ts';
 import { createRedis } from '../src/redis/connections.ts';
 import {
   type PrivateRedis,

@@ -1,7 +1,8 @@
 import type { Services } from '../src/app/services.ts';
 import { CodedError } from '../src/errors/coded-error.ts';
 import { type FieldError, isUserError, UserError } from '../src/errors/user-error.ts';
-import type { GenerateResult, MemberRef, Origin, RenderedImage } from '../src/queue/job-data.ts';
+import type { MemberRef } from '../src/members/member-ref.ts';
+import type { GenerateResult, Origin, RenderedImage } from '../src/queue/job-data.ts';
 import type { CancelOutcome, JobView } from '../src/queue/job-view.ts';
 import {
   COUNT_MAX,

@@ -1,9 +1,9 @@
-import { assertScopeAdmin } from '../src/admission/scope-admin.ts';
 import type { Services } from '../src/app/services.ts';
 import { MAX_GRANT } from '../src/credits/credit-store.ts';
-import type { AdminActor, Balance, LedgerEntry } from '../src/credits/types.ts';
+import type { Balance, LedgerEntry } from '../src/credits/types.ts';
 import { UserError } from '../src/errors/user-error.ts';
-import type { MemberRef } from '../src/queue/job-data.ts';
+import type { AdminActor, MemberRef } from '../src/members/member-ref.ts';
+import { assertScopeAdmin } from '../src/quotas/scope-admin.ts';
 
 /**
  * `credits`, written once for every platform: a member's balance and recent ledger, and an admin's

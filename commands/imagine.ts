@@ -1,7 +1,8 @@
 import type { AdmissionRefused, RefusalReason } from '../src/admission/types.ts';
 import type { Services } from '../src/app/services.ts';
 import { isUserError, UserError, type UserErrorIdentifier } from '../src/errors/user-error.ts';
-import type { MemberRef, Origin } from '../src/queue/job-data.ts';
+import type { MemberRef } from '../src/members/member-ref.ts';
+import type { Origin } from '../src/queue/job-data.ts';
 import { defaultModelId } from '../src/request/default-model.ts';
 import { type DiscordImagineOptions, fromDiscordOptions } from '../src/request/discord-options.ts';
 import { parsePromptFlags } from '../src/request/prompt-flags.ts';

@@ -1,10 +1,9 @@
-import type { QuotaChanges, QuotaView } from '../src/admission/quota-policy.ts';
-import { NSFW_POLICIES } from '../src/admission/quota-policy.ts';
-import { assertScopeAdmin, scopeNoun } from '../src/admission/scope-admin.ts';
 import type { Services } from '../src/app/services.ts';
-import type { AdminActor } from '../src/credits/types.ts';
 import { type FieldError, UserError } from '../src/errors/user-error.ts';
-import type { ScopeRef } from '../src/queue/job-data.ts';
+import type { AdminActor, ScopeRef } from '../src/members/member-ref.ts';
+import type { QuotaChanges, QuotaView } from '../src/quotas/quota-policy.ts';
+import { NSFW_POLICIES } from '../src/quotas/quota-policy.ts';
+import { assertScopeAdmin, scopeNoun } from '../src/quotas/scope-admin.ts';
 
 /**
  * `quota`, written once for every platform: show a scope's policy, and change it (admins only).

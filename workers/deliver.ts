@@ -1,10 +1,10 @@
 import { UnrecoverableError, Worker } from 'bullmq';
-import { DELIVER_QUEUE } from '../src/admission/keys.ts';
 import type { Deliverer, DeliverPlatform } from '../src/delivery/deliverer.ts';
 import type { Logger } from '../src/log/logger.ts';
 import { deliveriesTotal } from '../src/metrics/metrics.ts';
 import type { DeliverJobData } from '../src/queue/job-data.ts';
 import { createRedis } from '../src/redis/connections.ts';
+import { DELIVER_QUEUE } from '../src/state/keys.ts';
 
 /**
  * The deliver worker: takes finished jobs off the `deliver` queue and hands each to the deliverer

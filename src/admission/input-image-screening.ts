@@ -9,7 +9,7 @@ import { nsfwjsScreen, nsfwjsThresholds } from '../engine/nsfwjs-screen.ts';
 import { UserError } from '../errors/user-error.ts';
 import type { Logger } from '../log/logger.ts';
 import type { Registry } from '../models/registry.ts';
-import type { QuotaStore } from './quota-store.ts';
+import type { QuotaStore } from '../quotas/quota-store.ts';
 import type { AdmissionInput } from './types.ts';
 
 /** Inputs are shrunk to this before classifying: plenty for a 224 px classifier, and a 50 MP upload costs little. */

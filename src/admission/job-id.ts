@@ -1,5 +1,5 @@
 import { hash } from 'node:crypto';
-import type { ScopeRef } from '../queue/job-data.ts';
+import type { ScopeRef } from '../members/member-ref.ts';
 
 /**
  * A generate job's id, derived from the platform's request id within its scope: the same request

@@ -1,4 +1,5 @@
-import type { MemberRef, Origin } from '../queue/job-data.ts';
+import type { MemberRef } from '../members/member-ref.ts';
+import type { Origin } from '../queue/job-data.ts';
 import type { GenerationRequest } from '../request/types.ts';
 
 /** What every frontend hands to admission (`admit`). */

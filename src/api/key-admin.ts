@@ -1,7 +1,7 @@
-import type { QuotaChanges } from '../admission/quota-policy.ts';
 import type { Services } from '../app/services.ts';
 import type { Balance } from '../credits/types.ts';
-import type { MemberRef } from '../queue/job-data.ts';
+import type { MemberRef } from '../members/member-ref.ts';
+import type { QuotaChanges } from '../quotas/quota-policy.ts';
 import { type ApiKeyStore, apiKeyScope, type CreatedApiKey } from './key-store.ts';
 
 /**

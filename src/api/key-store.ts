@@ -1,6 +1,6 @@
 import { createHash, randomBytes } from 'node:crypto';
 import type { Redis } from 'ioredis';
-import type { ScopeRef } from '../queue/job-data.ts';
+import type { ScopeRef } from '../members/member-ref.ts';
 
 /**
  * API keys. A key is 256 random bits; only its SHA-256 is stored (a fast hash is enough for a secret

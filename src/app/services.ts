@@ -2,41 +2,36 @@ import type { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { Admission } from '../admission/admission.ts';
 import { InputImageScreening } from '../admission/input-image-screening.ts';
-import { AdmissionKeys } from '../admission/keys.ts';
-import {
-  type EffectiveLimits,
-  effectiveLimits,
-  type QuotaChanges,
-  type QuotaView,
-} from '../admission/quota-policy.ts';
-import { QuotaStore } from '../admission/quota-store.ts';
-import { withScripts } from '../admission/scripts.ts';
 import type { AdmissionInput, AdmissionResult } from '../admission/types.ts';
 import type { ArtifactStore } from '../artifacts/artifact-store.ts';
 import { DiskArtifactStore } from '../artifacts/disk-artifact-store.ts';
 import type { Config } from '../config/schema.ts';
 import { CreditStore } from '../credits/credit-store.ts';
 import { LEDGER_MAX_LEN, Reservations, SETTLED_TTL_S } from '../credits/reservations.ts';
-import type { AdminActor, Balance, LedgerEntry } from '../credits/types.ts';
+import type { Balance, LedgerEntry } from '../credits/types.ts';
 import { createOnce, type Once } from '../delivery/once.ts';
 import type { Logger } from '../log/logger.ts';
+import type { AdminActor, MemberRef, ScopeRef } from '../members/member-ref.ts';
 import { loadCatalog } from '../models/model-catalog.ts';
 import type { Registry } from '../models/registry.ts';
 import { DurationStats } from '../queue/eta.ts';
-import type {
-  DeliverJobData,
-  GenerateJobData,
-  GenerateResult,
-  MemberRef,
-  ScopeRef,
-} from '../queue/job-data.ts';
+import type { DeliverJobData, GenerateJobData, GenerateResult } from '../queue/job-data.ts';
 import { JobTracker } from '../queue/job-tracker.ts';
 import type { CancelOutcome, JobView } from '../queue/job-view.ts';
 import { ProgressRelay } from '../queue/progress-relay.ts';
 import { createQueues } from '../queue/queues.ts';
 import { readSystemLoad, type SystemLoad } from '../queue/system-load.ts';
 import { ModelAvailability, onlineWorkers, type WorkerPresence } from '../queue/worker-presence.ts';
+import {
+  type EffectiveLimits,
+  effectiveLimits,
+  type QuotaChanges,
+  type QuotaView,
+} from '../quotas/quota-policy.ts';
+import { QuotaStore } from '../quotas/quota-store.ts';
 import { connectProducer, createRedis } from '../redis/connections.ts';
+import { StateKeys } from '../state/keys.ts';
+import { withScripts } from '../state/scripts.ts';
 
 /**
  * The one object every frontend (Discord, Slack, REST API, CLI) receives. Frontends validate the
@@ -121,7 +116,7 @@ export async function createServices(
   await connectProducer(redis).catch((err: unknown) =>
     logger.warn({ err }, 'Redis is not reachable yet; requests are refused until it is'),
   );
-  const keys = new AdmissionKeys(prefix);
+  const keys = new StateKeys(prefix);
   const queues = createQueues(redis, prefix, logger);
   const quotas = new QuotaStore(redis, keys, config);
   const reservations = new Reservations({

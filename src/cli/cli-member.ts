@@ -1,5 +1,5 @@
 import { hostname, userInfo } from 'node:os';
-import type { MemberRef } from '../queue/job-data.ts';
+import type { MemberRef } from '../members/member-ref.ts';
 
 /**
  * Who `easel imagine` charges: the `cli` scope of this machine (one per host name), the operating

@@ -1,12 +1,12 @@
-import { type AdmissionKeys, GENERATE_QUEUE } from '../admission/keys.ts';
-import { effectiveLimits } from '../admission/quota-policy.ts';
-import type { QuotaStore } from '../admission/quota-store.ts';
-import { assertScopeAdmin, scopeNoun } from '../admission/scope-admin.ts';
-import type { ScriptedRedis } from '../admission/scripts.ts';
 import { UserError } from '../errors/user-error.ts';
-import type { MemberRef } from '../queue/job-data.ts';
+import type { AdminActor, MemberRef } from '../members/member-ref.ts';
+import { effectiveLimits } from '../quotas/quota-policy.ts';
+import type { QuotaStore } from '../quotas/quota-store.ts';
+import { assertScopeAdmin, scopeNoun } from '../quotas/scope-admin.ts';
+import { GENERATE_QUEUE, type StateKeys } from '../state/keys.ts';
+import type { ScriptedRedis } from '../state/scripts.ts';
 import { OPEN_RESERVATION_FIELD } from './reservations.ts';
-import type { AdminActor, Balance, LedgerEntry, LedgerKind } from './types.ts';
+import type { Balance, LedgerEntry, LedgerKind } from './types.ts';
 import { fromMilli, nextUtcMidnight, toMilli, utcDay } from './units.ts';
 
 export const MAX_GRANT = 1_000_000;
@@ -16,7 +16,7 @@ const MAX_REASON = 200;
 
 export interface CreditStoreDeps {
   redis: ScriptedRedis;
-  keys: AdmissionKeys;
+  keys: StateKeys;
   quotas: QuotaStore;
   clock: () => number;
   ledgerMaxLen: number;

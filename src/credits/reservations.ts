@@ -1,6 +1,6 @@
-import { type AdmissionKeys, GENERATE_QUEUE } from '../admission/keys.ts';
-import type { ScriptedRedis } from '../admission/scripts.ts';
 import { creditsRefundedTotal, creditsSpentTotal } from '../metrics/metrics.ts';
+import { GENERATE_QUEUE, type StateKeys } from '../state/keys.ts';
+import type { ScriptedRedis } from '../state/scripts.ts';
 import { fromMilli } from './units.ts';
 
 /**
@@ -38,7 +38,7 @@ export interface ReservationRecord {
 
 export interface ReservationsDeps {
   redis: ScriptedRedis;
-  keys: AdmissionKeys;
+  keys: StateKeys;
   clock: () => number;
   ledgerMaxLen: number;
   /** How long a settled reservation is kept (job status after BullMQ removed the job). */

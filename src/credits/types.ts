@@ -1,5 +1,3 @@
-import type { MemberRef } from '../queue/job-data.ts';
-
 /** A member's credits in one scope. `total` is what the next request can spend. */
 export interface Balance {
   /** Today's allowance from the member's tier. */
@@ -39,10 +37,4 @@ export interface LedgerEntry {
   /** Who caused it: the member, or the admin who granted. */
   by: string;
   reason: string;
-}
-
-/** Someone acting as a scope's admin. Frontends check platform permissions and set `isAdmin`. */
-export interface AdminActor {
-  member: MemberRef;
-  isAdmin: boolean;
 }

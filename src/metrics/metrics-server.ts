@@ -1,9 +1,9 @@
 import { createServer, type Server } from 'node:http';
 import { Queue } from 'bullmq';
 import { collectDefaultMetrics } from 'prom-client';
-import { DELIVER_QUEUE, GENERATE_QUEUE } from '../admission/keys.ts';
 import type { RoleStarter } from '../app/role.ts';
 import { connectProducer, createRedis } from '../redis/connections.ts';
+import { DELIVER_QUEUE, GENERATE_QUEUE } from '../state/keys.ts';
 import { metricsRegistry, setQueueDepthReader } from './metrics.ts';
 
 /**

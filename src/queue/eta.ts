@@ -1,5 +1,5 @@
-import type { AdmissionKeys } from '../admission/keys.ts';
-import type { ScriptedRedis } from '../admission/scripts.ts';
+import type { StateKeys } from '../state/keys.ts';
+import type { ScriptedRedis } from '../state/scripts.ts';
 
 /**
  * ETAs from moving averages of processing time per model and size (kept in Redis, so every
@@ -40,7 +40,7 @@ export class DurationStats {
 
   constructor(
     private readonly redis: ScriptedRedis,
-    private readonly keys: AdmissionKeys,
+    private readonly keys: StateKeys,
   ) {}
 
   /** Reads through the cache; `maxAgeMs` 0 reads Redis (system load is asked rarely, and wants now). */

@@ -1,13 +1,13 @@
 import { type Job, Queue, UnrecoverableError, Worker } from 'bullmq';
 import type { Redis } from 'ioredis';
-import { AdmissionKeys, DELIVER_QUEUE, GENERATE_QUEUE } from '../admission/keys.ts';
-import { withScripts } from '../admission/scripts.ts';
 import { LEDGER_MAX_LEN, Reservations, SETTLED_TTL_S } from '../credits/reservations.ts';
 import { CodedError } from '../errors/coded-error.ts';
 import { isUserError } from '../errors/user-error.ts';
 import type { Logger } from '../log/logger.ts';
 import { jobSeconds, jobsFinishedTotal } from '../metrics/metrics.ts';
 import { createRedis } from '../redis/connections.ts';
+import { DELIVER_QUEUE, GENERATE_QUEUE, StateKeys } from '../state/keys.ts';
+import { withScripts } from '../state/scripts.ts';
 import { DurationStats, durationField } from './eta.ts';
 import { failureMessage, finishFailedJob, PERMANENT_CODES, resultDeliveryId } from './final-failure.ts';
 import type { DeliverJobData, GenerateJobData, GenerateResult } from './job-data.ts';
@@ -70,7 +70,7 @@ class Cancelled extends Error {
 export async function startGenerateWorker(options: GenerateWorkerOptions): Promise<GenerateWorker> {
   const { prefix, logger, render } = options;
   const clock = options.clock ?? Date.now;
-  const keys = new AdmissionKeys(prefix);
+  const keys = new StateKeys(prefix);
   // Workers wait for Redis to come back rather than fail a render over a blip.
   const connection = createRedis(options.redisUrl, 'worker', 'easel-generate-worker');
   const redis = withScripts(createRedis(options.redisUrl, 'worker', 'easel-generate-commands'));

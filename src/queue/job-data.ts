@@ -1,24 +1,10 @@
+import type { MemberRef } from '../members/member-ref.ts';
 import type { GenerationRequest } from '../request/types.ts';
 
 /**
  * Versioned job data. Every field is plain JSON (BullMQ stores it in Redis); `v` lets a worker of a
  * newer release read jobs queued by an older one.
  */
-
-/** A credit scope: a Discord guild, a Slack workspace, an API key, or the local operator (CLI). */
-export type ScopeKind = 'discord' | 'slack' | 'api' | 'cli';
-export interface ScopeRef {
-  kind: ScopeKind;
-  id: string;
-}
-
-/** Who asked. `roles` are the platform's role ids (Discord) used for quota tiers. */
-export interface MemberRef {
-  scope: ScopeRef;
-  userId: string;
-  roles?: string[];
-  displayName?: string;
-}
 
 export interface DiscordOrigin {
   platform: 'discord';

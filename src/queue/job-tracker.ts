@@ -1,18 +1,19 @@
 import { Job, type Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
-import { type AdmissionKeys, GENERATE_QUEUE, scopeKey } from '../admission/keys.ts';
 import type { Reservations } from '../credits/reservations.ts';
 import { UserError } from '../errors/user-error.ts';
+import type { MemberRef } from '../members/member-ref.ts';
 import { jobsFinishedTotal } from '../metrics/metrics.ts';
+import { GENERATE_QUEUE, type StateKeys, scopeKey } from '../state/keys.ts';
 import { type DurationStats, durationField, estimateSeconds } from './eta.ts';
-import type { GenerateJobData, GenerateResult, MemberRef } from './job-data.ts';
+import type { GenerateJobData, GenerateResult } from './job-data.ts';
 import type { CancelOutcome, JobProgress, JobState, JobView } from './job-view.ts';
 import type { ProgressRelay } from './progress-relay.ts';
 
 /** Job status, queue position, ETA, cancel and waiting, for every frontend. */
 export interface JobTrackerDeps {
   redis: Redis;
-  keys: AdmissionKeys;
+  keys: StateKeys;
   generate: Queue<GenerateJobData, GenerateResult>;
   reservations: Reservations;
   durations: DurationStats;

@@ -1,8 +1,8 @@
 import { Job, type Queue, QueueEvents } from 'bullmq';
 import type { Redis } from 'ioredis';
-import { GENERATE_QUEUE } from '../admission/keys.ts';
 import type { Logger } from '../log/logger.ts';
 import { createRedis } from '../redis/connections.ts';
+import { GENERATE_QUEUE } from '../state/keys.ts';
 import type { GenerateJobData, GenerateResult } from './job-data.ts';
 import type { JobProgress } from './job-view.ts';
 

@@ -1,6 +1,6 @@
 import { type ConnectionOptions, type JobsOptions, Queue } from 'bullmq';
-import { DELIVER_QUEUE, GENERATE_QUEUE } from '../admission/keys.ts';
 import type { Logger } from '../log/logger.ts';
+import { DELIVER_QUEUE, GENERATE_QUEUE } from '../state/keys.ts';
 import type { DeliverJobData, GenerateJobData, GenerateResult } from './job-data.ts';
 
 /**

@@ -1,7 +1,5 @@
 import { Job, type Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
-import { AdmissionKeys } from '../admission/keys.ts';
-import { withScripts } from '../admission/scripts.ts';
 import type { Services } from '../app/services.ts';
 import {
   LEDGER_MAX_LEN,
@@ -11,6 +9,8 @@ import {
 } from '../credits/reservations.ts';
 import type { Logger } from '../log/logger.ts';
 import { jobsFinishedTotal } from '../metrics/metrics.ts';
+import { StateKeys } from '../state/keys.ts';
+import { withScripts } from '../state/scripts.ts';
 import { failureMessage, finishFailedJob } from './final-failure.ts';
 import type { DeliverJobData, GenerateJobData, GenerateResult } from './job-data.ts';
 
@@ -26,7 +26,7 @@ const BATCH = 200;
 
 export interface SweeperDeps {
   redis: Redis;
-  keys: AdmissionKeys;
+  keys: StateKeys;
   generate: Queue<GenerateJobData, GenerateResult>;
   deliver: Queue<DeliverJobData>;
   reservations: Reservations;
@@ -40,7 +40,7 @@ export class ReservationSweeper {
   /** A sweeper on a process's Services (the deliver role runs one). */
   static forServices(services: Services, logger: Logger, clock: () => number = Date.now): ReservationSweeper {
     const redis = withScripts(services.redis);
-    const keys = new AdmissionKeys(services.prefix);
+    const keys = new StateKeys(services.prefix);
     const reservations = new Reservations({
       redis,
       keys,

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Services } from '../../src/app/services.ts';
-import type { MemberRef } from '../../src/queue/job-data.ts';
+import type { MemberRef } from '../../src/members/member-ref.ts';
 import { accepted, admin, admission, member, refused, testServices } from './support.ts';
 
 let services: Services;

@@ -1,10 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import {
-  requestFingerprint,
-  wordsForMatching,
-  wordsForMatchingAnyText,
-} from '../../src/admission/fingerprint.ts';
+import { requestFingerprint } from '../../src/admission/fingerprint.ts';
 import type { GenerationRequest } from '../../src/request/types.ts';
+import { wordsForMatching, wordsForMatchingAnyText } from '../../src/request/words.ts';
 import { request } from './support.ts';
 
 describe('words for matching', () => {

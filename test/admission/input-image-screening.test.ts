@@ -4,11 +4,11 @@ import { join } from 'node:path';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { InputImageScreening } from '../../src/admission/input-image-screening.ts';
-import type { NsfwPolicy } from '../../src/admission/quota-policy.ts';
 import type { AdmissionInput } from '../../src/admission/types.ts';
 import { DiskArtifactStore } from '../../src/artifacts/disk-artifact-store.ts';
 import { parseConfig } from '../../src/config/load-config.ts';
 import { createLogger } from '../../src/log/logger.ts';
+import type { NsfwPolicy } from '../../src/quotas/quota-policy.ts';
 import { tinyRequest } from '../support/tiny-models.ts';
 
 let dir: string;

@@ -1,9 +1,9 @@
 import { Job, Queue } from 'bullmq';
 import { addPrioritizedJob } from 'bullmq/dist/esm/scripts/addPrioritizedJob-9.js';
 import { describe, expect, it } from 'vitest';
-import { assertJobFormatMirrored } from '../../src/admission/scripts.ts';
 import { generateJobOptions } from '../../src/queue/queues.ts';
 import { createRedis } from '../../src/redis/connections.ts';
+import { assertJobFormatMirrored } from '../../src/state/scripts.ts';
 import { testRedisUrl, uniquePrefix } from '../support/redis.ts';
 import { accepted, admission, member, testServices } from './support.ts';
 

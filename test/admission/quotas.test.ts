@@ -12,9 +12,9 @@ import {
   handleQuotaShow,
   quotaChangesFromText,
 } from '../../commands/quota.ts';
-import { effectiveLimits } from '../../src/admission/quota-policy.ts';
 import type { Services } from '../../src/app/services.ts';
 import { UserError } from '../../src/errors/user-error.ts';
+import { effectiveLimits } from '../../src/quotas/quota-policy.ts';
 import { accepted, admin, admission, member, refused, testServices } from './support.ts';
 
 let services: Services;

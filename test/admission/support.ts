@@ -4,7 +4,8 @@ import { createServices } from '../../src/app/services.ts';
 import { parseConfig } from '../../src/config/load-config.ts';
 import type { Config } from '../../src/config/schema.ts';
 import { createLogger } from '../../src/log/logger.ts';
-import type { MemberRef, Origin } from '../../src/queue/job-data.ts';
+import type { MemberRef } from '../../src/members/member-ref.ts';
+import type { Origin } from '../../src/queue/job-data.ts';
 import type { GenerationRequest } from '../../src/request/types.ts';
 import { testRedisUrl, uniquePrefix } from '../support/redis.ts';
 

@@ -1,9 +1,9 @@
 import { randomBytes } from 'node:crypto';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { NsfwPolicy } from '../../src/admission/quota-policy.ts';
 import { discordScope } from '../../src/platforms/discord/interaction-context.ts';
 import type { DeliverJobData, DiscordOrigin, RenderedImage } from '../../src/queue/job-data.ts';
+import type { NsfwPolicy } from '../../src/quotas/quota-policy.ts';
 import type { FakeChannel } from '../fakes/discord/fake-discord.ts';
 import { member, slashCommand } from '../fakes/discord/interactions.ts';
 import { snowflake } from '../fakes/discord/snowflake.ts';

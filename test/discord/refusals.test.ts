@@ -347,7 +347,8 @@ describe('Cancel, autocomplete and /credits', () => {
     const answer = await answerOf(world, command(world, reader, 'credits', []));
     expect(answer.ephemeral).toBe(true);
     expect(answer.content).toContain("You have 99 credits: 99 of today's 100 allowance.");
-    expect(answer.content).toMatch(/The allowance resets in \d+ h( \d+ min)? \(00:00 UTC\)/);
+    // "3 h 12 min", "3 h", or in the last hour before 00:00 UTC "56 min".
+    expect(answer.content).toMatch(/The allowance resets in (\d+ h( \d+ min)?|\d+ min) \(00:00 UTC\)/);
     expect(answer.content).toMatch(/\*\*Pending\*\*\n• \*\*something to spend on\*\* — #\d+ in line/);
     expect(answer.content).toMatch(/\*\*Recent\*\*\n• .* reserved for a job/);
   });

@@ -5,8 +5,8 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { Queue } from 'bullmq';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { GENERATE_QUEUE } from '../../src/admission/keys.ts';
 import { readPngText } from '../../src/engine/png-text.ts';
+import { GENERATE_QUEUE } from '../../src/state/keys.ts';
 import { testRedisUrl, uniquePrefix } from '../support/redis.ts';
 
 const run = promisify(execFile);

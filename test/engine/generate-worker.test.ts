@@ -11,7 +11,7 @@ import { readPngText } from '../../src/engine/png-text.ts';
 import { writeTinyModel } from '../../src/engine/tiny/tiny-model-folder.ts';
 import { buildUnet } from '../../src/engine/tiny/tiny-models.ts';
 import { createLogger } from '../../src/log/logger.ts';
-import type { MemberRef } from '../../src/queue/job-data.ts';
+import type { MemberRef } from '../../src/members/member-ref.ts';
 import type { JobView } from '../../src/queue/job-view.ts';
 import type { GenerationRequest } from '../../src/request/types.ts';
 import { startGenerateRole } from '../../workers/generate.ts';

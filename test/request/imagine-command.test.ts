@@ -5,8 +5,9 @@ import type { AdmissionInput, AdmissionResult } from '../../src/admission/types.
 import type { Services } from '../../src/app/services.ts';
 import { parseConfig } from '../../src/config/load-config.ts';
 import { UserError } from '../../src/errors/user-error.ts';
+import type { MemberRef } from '../../src/members/member-ref.ts';
 import { loadRegistry } from '../../src/models/registry.ts';
-import type { GenerateResult, MemberRef, Origin } from '../../src/queue/job-data.ts';
+import type { GenerateResult, Origin } from '../../src/queue/job-data.ts';
 import type { JobView } from '../../src/queue/job-view.ts';
 
 /**

@@ -4,7 +4,7 @@ import type { ApiKeyStore } from '../../api/key-store.ts';
 import type { Services } from '../../app/services.ts';
 import type { Balance } from '../../credits/types.ts';
 import { CodedError } from '../../errors/coded-error.ts';
-import type { MemberRef, ScopeKind } from '../../queue/job-data.ts';
+import type { MemberRef, ScopeKind } from '../../members/member-ref.ts';
 import { cliMember } from '../cli-member.ts';
 import { withServices } from '../with-services.ts';
 import { wholeNumber } from './keys.ts';

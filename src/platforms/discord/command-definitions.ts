@@ -4,7 +4,7 @@ import {
   type RESTPostAPIChatInputApplicationCommandsJSONBody,
   SlashCommandBuilder,
 } from 'discord.js';
-import { NSFW_POLICIES } from '../../admission/quota-policy.ts';
+import { NSFW_POLICIES } from '../../quotas/quota-policy.ts';
 import {
   ASPECT_RATIOS,
   COUNT_MAX,

@@ -1,7 +1,7 @@
 import { type ChatInputCommandInteraction, MessageFlags } from 'discord.js';
 import { describeBalance, describeLedgerEntry, handleCredits } from '../../../commands/credits.ts';
 import { isUserError } from '../../errors/user-error.ts';
-import type { MemberRef } from '../../queue/job-data.ts';
+import type { MemberRef } from '../../members/member-ref.ts';
 import { refusalAnswer } from './answers.ts';
 import type { DiscordDeps } from './discord-deps.ts';
 import { memberOf } from './interaction-context.ts';

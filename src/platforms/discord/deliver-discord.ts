@@ -1,12 +1,13 @@
 import { createHash } from 'node:crypto';
 import { UnrecoverableError } from 'bullmq';
 import { type RawFile, type REST, Routes } from 'discord.js';
-import type { NsfwPolicy } from '../../admission/quota-policy.ts';
 import type { ArtifactStore } from '../../artifacts/artifact-store.ts';
 import type { Deliverer } from '../../delivery/deliverer.ts';
 import type { Once } from '../../delivery/once.ts';
 import type { Logger } from '../../log/logger.ts';
-import type { DeliverJobData, DiscordOrigin, ScopeRef } from '../../queue/job-data.ts';
+import type { ScopeRef } from '../../members/member-ref.ts';
+import type { DeliverJobData, DiscordOrigin } from '../../queue/job-data.ts';
+import type { NsfwPolicy } from '../../quotas/quota-policy.ts';
 import { DiscordCode, discordCode, isDeadToken, isNoAccess } from './discord-api-errors.ts';
 import type { DiscordReplyStore, ReplyRecord } from './reply-store.ts';
 import { type ResultPart, resultParts } from './result-message.ts';

@@ -1,5 +1,6 @@
 import { type BaseInteraction, type Channel, PermissionFlagsBits } from 'discord.js';
-import type { DiscordOrigin, MemberRef, ScopeRef } from '../../queue/job-data.ts';
+import type { MemberRef, ScopeRef } from '../../members/member-ref.ts';
+import type { DiscordOrigin } from '../../queue/job-data.ts';
 
 /**
  * Who pressed or typed, in which server and channel: the platform-neutral refs admission needs,

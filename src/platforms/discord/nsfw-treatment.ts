@@ -1,5 +1,5 @@
-import type { NsfwPolicy } from '../../admission/quota-policy.ts';
 import type { NsfwVerdict } from '../../queue/job-data.ts';
+import type { NsfwPolicy } from '../../quotas/quota-policy.ts';
 
 /**
  * What delivery does with one image, decided per image from the safety checker's verdict, the

@@ -1,9 +1,9 @@
 import { type ChatInputCommandInteraction, MessageFlags } from 'discord.js';
 import { handleGrant } from '../../../commands/credits.ts';
 import { handleQuotaSet, handleQuotaShow } from '../../../commands/quota.ts';
-import type { QuotaChanges, QuotaView, Tier } from '../../admission/quota-policy.ts';
 import { isUserError, UserError } from '../../errors/user-error.ts';
-import type { MemberRef } from '../../queue/job-data.ts';
+import type { MemberRef } from '../../members/member-ref.ts';
+import type { QuotaChanges, QuotaView, Tier } from '../../quotas/quota-policy.ts';
 import { refusalAnswer } from './answers.ts';
 import type { DiscordDeps } from './discord-deps.ts';
 import { discordScope, isServerAdmin, memberOf } from './interaction-context.ts';

@@ -1,8 +1,8 @@
 import { resultButtonRows } from '../../../commands/actions.ts';
-import type { NsfwPolicy } from '../../admission/quota-policy.ts';
 import type { ArtifactStore } from '../../artifacts/artifact-store.ts';
 import { CodedError } from '../../errors/coded-error.ts';
 import type { GenerateResult } from '../../queue/job-data.ts';
+import type { NsfwPolicy } from '../../quotas/quota-policy.ts';
 import type { GenerationRequest } from '../../request/types.ts';
 import { buttonRows } from './components.ts';
 import { blankImage, DEFAULT_FILE_LIMIT, fitAttachments, type OutgoingFile } from './fit-attachments.ts';

@@ -1,6 +1,6 @@
 import { QUOTA_SETTING_ALIASES, quotaChangesFromText } from '../../../commands/quota.ts';
-import { NSFW_POLICIES, type NsfwPolicy, type QuotaChanges } from '../../admission/quota-policy.ts';
 import { isUserError } from '../../errors/user-error.ts';
+import { NSFW_POLICIES, type NsfwPolicy, type QuotaChanges } from '../../quotas/quota-policy.ts';
 
 /**
  * `/imagine-admin` takes its operation as text (Slack slash commands have no typed options), the

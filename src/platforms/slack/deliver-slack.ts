@@ -2,18 +2,13 @@ import type { webApi } from '@slack/bolt';
 import { UnrecoverableError } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { cancelButton, decodeActionId, resultButtonRows } from '../../../commands/actions.ts';
-import type { NsfwPolicy } from '../../admission/quota-policy.ts';
 import type { ArtifactStore } from '../../artifacts/artifact-store.ts';
 import type { Deliverer, DelivererFactory } from '../../delivery/deliverer.ts';
 import { createOnce, type Once } from '../../delivery/once.ts';
 import type { Logger } from '../../log/logger.ts';
-import type {
-  DeliverJobData,
-  GenerateResult,
-  RenderedImage,
-  ScopeRef,
-  SlackOrigin,
-} from '../../queue/job-data.ts';
+import type { ScopeRef } from '../../members/member-ref.ts';
+import type { DeliverJobData, GenerateResult, RenderedImage, SlackOrigin } from '../../queue/job-data.ts';
+import type { NsfwPolicy } from '../../quotas/quota-policy.ts';
 import { jobTitle } from './blocks/job-title.ts';
 import { type ResultButton, resultMessage } from './blocks/result-message.ts';
 import { type StatusState, statusMessage } from './blocks/status-message.ts';

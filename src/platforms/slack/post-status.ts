@@ -1,4 +1,4 @@
-import type { MemberRef } from '../../queue/job-data.ts';
+import type { MemberRef } from '../../members/member-ref.ts';
 import type { SlackMessage } from './blocks/status-message.ts';
 import type { SlackDeps } from './slack-deps.ts';
 import { slackErrorCode } from './slack-error-code.ts';

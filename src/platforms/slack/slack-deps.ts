@@ -2,7 +2,7 @@ import type { webApi } from '@slack/bolt';
 import type { Services } from '../../app/services.ts';
 import type { Config } from '../../config/schema.ts';
 import type { Logger } from '../../log/logger.ts';
-import type { MemberRef, ScopeRef } from '../../queue/job-data.ts';
+import type { MemberRef, ScopeRef } from '../../members/member-ref.ts';
 import type { NsfwChannels } from './nsfw-channels.ts';
 import type { StatusStore } from './status-store.ts';
 

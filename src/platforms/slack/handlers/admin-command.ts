@@ -1,9 +1,9 @@
 import type { App } from '@slack/bolt';
 import { handleGrant } from '../../../../commands/credits.ts';
 import { describePolicy, handleQuotaSet, handleQuotaShow } from '../../../../commands/quota.ts';
-import type { QuotaChanges, QuotaView } from '../../../admission/quota-policy.ts';
-import type { AdminActor } from '../../../credits/types.ts';
 import { isUserError } from '../../../errors/user-error.ts';
+import type { AdminActor } from '../../../members/member-ref.ts';
+import type { QuotaChanges, QuotaView } from '../../../quotas/quota-policy.ts';
 import {
   ADMIN_USAGE,
   type AdminOperation,

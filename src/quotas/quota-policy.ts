@@ -1,5 +1,5 @@
 import type { Config } from '../config/schema.ts';
-import type { ScopeKind } from '../queue/job-data.ts';
+import type { ScopeKind } from '../members/member-ref.ts';
 
 /**
  * A scope's quota policy (Discord guild, Slack workspace, API key, CLI operator), set by the scope's

@@ -1,9 +1,9 @@
 import type { Config } from '../config/schema.ts';
-import type { AdminActor } from '../credits/types.ts';
 import { type FieldError, UserError } from '../errors/user-error.ts';
-import type { ScopeKind, ScopeRef } from '../queue/job-data.ts';
-import { normalizeBannedWord } from './fingerprint.ts';
-import type { AdmissionKeys } from './keys.ts';
+import type { AdminActor, ScopeKind, ScopeRef } from '../members/member-ref.ts';
+import { normalizeBannedWord } from '../request/words.ts';
+import type { StateKeys } from '../state/keys.ts';
+import type { ScriptedRedis } from '../state/scripts.ts';
 import {
   defaultPolicy,
   MAX_PRIORITY,
@@ -15,7 +15,6 @@ import {
   type Tier,
 } from './quota-policy.ts';
 import { assertScopeAdmin } from './scope-admin.ts';
-import type { ScriptedRedis } from './scripts.ts';
 
 /**
  * Quota policies per scope. Only what an admin set is stored; everything else follows the
@@ -40,7 +39,7 @@ export class QuotaStore {
 
   constructor(
     private readonly redis: ScriptedRedis,
-    private readonly keys: AdmissionKeys,
+    private readonly keys: StateKeys,
     private readonly config: Config,
   ) {
     this.ranges = {

@@ -5,7 +5,7 @@ import type { Redis } from 'ioredis';
 import { CodedError } from '../errors/coded-error.ts';
 
 /**
- * The admission Lua scripts, loaded once per connection through ioredis `defineCommand` (EVALSHA
+ * easel's Lua scripts (admission, settling and granting credits, quota policies, durations), loaded once per connection through ioredis `defineCommand` (EVALSHA
  * with a transparent fallback to EVAL after a Redis restart). File names say how many keys each
  * script takes, as BullMQ's do; a batch script takes a varying number, passed first by the caller.
  */
@@ -36,7 +36,7 @@ export function assertJobFormatMirrored(content = addPrioritizedJob.content): vo
   if (createHash('sha256').update(content).digest('hex') !== MIRRORED_ADD_SCRIPT.sha256) {
     throw new CodedError(
       'config-invalid',
-      `The installed BullMQ adds jobs differently from BullMQ ${MIRRORED_ADD_SCRIPT.bullmq}, whose addPrioritizedJob script src/admission/lua/admit-batch.lua mirrors. Compare the two scripts, update admit-batch.lua, run test/admission/job-format.test.ts, then update the pinned hash in src/admission/scripts.ts.`,
+      `The installed BullMQ adds jobs differently from BullMQ ${MIRRORED_ADD_SCRIPT.bullmq}, whose addPrioritizedJob script src/state/lua/admit-batch.lua mirrors. Compare the two scripts, update admit-batch.lua, run test/admission/job-format.test.ts, then update the pinned hash in src/state/scripts.ts.`,
     );
   }
 }

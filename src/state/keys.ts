@@ -1,8 +1,10 @@
-import type { MemberRef, ScopeRef } from '../queue/job-data.ts';
+import type { MemberRef, ScopeRef } from '../members/member-ref.ts';
 
 /**
- * Every admission and credits key, under BullMQ's prefix. The prefix carries a hash tag (`{easel}`)
- * so these keys and the queue's own live in one Redis Cluster slot and one Lua script may touch both.
+ * Every key easel keeps in Redis beside BullMQ's own (admission, credits, quotas, the queues'
+ * names), under BullMQ's prefix, for every module that reads or writes them. The prefix carries a
+ * hash tag (`{easel}`) so these keys and the queue's own live in one Redis Cluster slot and one
+ * Lua script may touch both.
  */
 export const GENERATE_QUEUE = 'generate';
 export const DELIVER_QUEUE = 'deliver';
@@ -16,7 +18,7 @@ export interface MemberKeys {
   ledger: string;
 }
 
-export class AdmissionKeys {
+export class StateKeys {
   constructor(readonly prefix: string) {}
 
   forMember(member: MemberRef): MemberKeys {

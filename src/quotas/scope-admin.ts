@@ -1,6 +1,5 @@
-import type { AdminActor } from '../credits/types.ts';
 import { UserError } from '../errors/user-error.ts';
-import type { ScopeRef } from '../queue/job-data.ts';
+import type { AdminActor, ScopeRef } from '../members/member-ref.ts';
 
 /** How members call a scope: a Discord "server", a Slack "workspace". */
 export function scopeNoun(scope: ScopeRef): string {
