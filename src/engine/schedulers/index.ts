@@ -1,5 +1,5 @@
 import { CodedError } from '../../errors/coded-error.ts';
-import type { DiffusersSchedulerClass } from '../../request/types.ts';
+import { type DiffusersSchedulerClass, SAMPLERS, type SamplerName } from '../../request/types.ts';
 import { DdimScheduler } from './ddim-scheduler.ts';
 import { DeisMultistepScheduler } from './deis-multistep-scheduler.ts';
 import { DpmSolverMultistepScheduler } from './dpm-solver-multistep-scheduler.ts';
@@ -21,30 +21,12 @@ export type { Scheduler, StepOptions, StepResult } from './scheduler.ts';
 export { parseSchedulerConfigJson, type SchedulerConfig } from './scheduler-config.ts';
 export type { Tensor } from './tensor.ts';
 
-/** easel's sampler names (the request's `sampler`), each a diffusers scheduler plus the settings that define it. */
-export const SCHEDULER_NAMES = [
-  'euler',
-  'euler_a',
-  'ddim',
-  'dpmpp_2m',
-  'dpmpp_2m_karras',
-  'lcm',
-  'pndm',
-  'heun',
-  'lms',
-  'lms_karras',
-  'dpm_single',
-  'dpm_single_karras',
-  'dpm2',
-  'dpm2_karras',
-  'dpm2_a',
-  'dpm2_a_karras',
-  'unipc',
-  'deis',
-  'dpmpp_2m_sde',
-  'dpmpp_2m_sde_karras',
-] as const;
-export type SchedulerName = (typeof SCHEDULER_NAMES)[number];
+/**
+ * easel's sampler names (the request's `sampler`, listed once in src/request/types.ts), each a
+ * diffusers scheduler plus the settings that define it.
+ */
+export const SCHEDULER_NAMES = SAMPLERS;
+type SchedulerName = SamplerName;
 
 /**
  * The sigma spacing a name stands for, whatever the model's config says ("LMS" is not "LMS Karras"
