@@ -5,7 +5,7 @@ import {
   noiseAtAlphaSigma,
   noiseFromData,
 } from './alpha-sigma.ts';
-import { multistepSchedule } from './multistep-schedule.ts';
+import { multistepSchedule, trainingSchedule } from './multistep-schedule.ts';
 import { readNoiseSchedule } from './noise-schedule.ts';
 import {
   limitX0,
@@ -19,12 +19,11 @@ import {
   readBoolean,
   readChoice,
   readNumber,
-  rejectEnabled,
+  rejectFlowMatching,
   type SchedulerConfig,
 } from './scheduler-config.ts';
 import { assertInferenceSteps, misuse } from './scheduler-misuse.ts';
 import { readSigmaSpacing, type SigmaSpacing } from './sigma-spacing.ts';
-import { trainingSigmas } from './sigmas.ts';
 import { addNoiseIndex, StepIndex } from './step-index.ts';
 import type { Tensor } from './tensor.ts';
 import { linearCombination } from './tensor-math.ts';
@@ -76,10 +75,8 @@ export class DeisMultistepScheduler implements Scheduler {
     this.sigmaSpacing = readSigmaSpacing(config, false);
     this.spacing = readChoice(config, 'timestep_spacing', TIMESTEP_SPACINGS, 'linspace');
     this.stepsOffset = readNumber(config, 'steps_offset', 0, { integer: true, min: 0 });
-    rejectEnabled(config, 'use_flow_sigmas', 'flow-matching models are not supported');
-    rejectEnabled(config, 'use_dynamic_shifting', 'flow-matching models are not supported');
-    this.sigmas = [...Array.from(trainingSigmas(this.alphasCumprod)).reverse(), 0];
-    this.schedule = Array.from({ length: this.numTrainTimesteps }, (_, i) => this.numTrainTimesteps - 1 - i);
+    rejectFlowMatching(config);
+    ({ timesteps: this.schedule, sigmas: this.sigmas } = trainingSchedule(this.alphasCumprod));
   }
 
   get timesteps(): readonly number[] {

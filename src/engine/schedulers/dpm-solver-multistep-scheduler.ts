@@ -1,5 +1,5 @@
 import { type AlphaSigma, alphaSigmaLambda, timestepsAboveLambda } from './alpha-sigma.ts';
-import { multistepSchedule } from './multistep-schedule.ts';
+import { multistepSchedule, trainingSchedule } from './multistep-schedule.ts';
 import { readNoiseSchedule } from './noise-schedule.ts';
 import {
   limitX0,
@@ -15,11 +15,12 @@ import {
   readChoice,
   readNumber,
   rejectEnabled,
+  rejectFlowMatching,
+  rejectLearnedVariance,
   type SchedulerConfig,
 } from './scheduler-config.ts';
 import { assertInferenceSteps, misuse, requireNoise } from './scheduler-misuse.ts';
 import { readSigmaSpacing, type SigmaSpacing } from './sigma-spacing.ts';
-import { trainingSigmas } from './sigmas.ts';
 import { addNoiseIndex, StepIndex } from './step-index.ts';
 import type { Tensor } from './tensor.ts';
 import { likeShape, linearCombination } from './tensor-math.ts';
@@ -109,16 +110,9 @@ export class DpmSolverMultistepScheduler implements Scheduler {
     this.spacing = readChoice(config, 'timestep_spacing', TIMESTEP_SPACINGS, 'linspace');
     this.stepsOffset = readNumber(config, 'steps_offset', 0, { integer: true, min: 0 });
     rejectEnabled(config, 'use_lu_lambdas', 'not ported');
-    rejectEnabled(config, 'use_flow_sigmas', 'flow-matching models are not supported');
-    rejectEnabled(config, 'use_dynamic_shifting', 'flow-matching models are not supported');
-    if (config.variance_type !== undefined && config.variance_type !== null) {
-      throw configError(
-        'variance_type',
-        'is not supported by easel (models with learned variance are not ported)',
-      );
-    }
-    this.sigmas = [...Array.from(trainingSigmas(this.alphasCumprod)).reverse(), 0];
-    this.schedule = Array.from({ length: this.numTrainTimesteps }, (_, i) => this.numTrainTimesteps - 1 - i);
+    rejectFlowMatching(config);
+    rejectLearnedVariance(config);
+    ({ timesteps: this.schedule, sigmas: this.sigmas } = trainingSchedule(this.alphasCumprod));
   }
 
   get timesteps(): readonly number[] {

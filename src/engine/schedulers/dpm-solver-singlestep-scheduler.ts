@@ -6,7 +6,7 @@ import {
   noiseFromData,
   timestepsAboveLambda,
 } from './alpha-sigma.ts';
-import { multistepSchedule } from './multistep-schedule.ts';
+import { multistepSchedule, trainingSchedule } from './multistep-schedule.ts';
 import { readNoiseSchedule } from './noise-schedule.ts';
 import {
   limitX0,
@@ -21,12 +21,12 @@ import {
   readBoolean,
   readChoice,
   readNumber,
-  rejectEnabled,
+  rejectFlowMatching,
+  rejectLearnedVariance,
   type SchedulerConfig,
 } from './scheduler-config.ts';
 import { assertInferenceSteps, misuse, requireNoise } from './scheduler-misuse.ts';
 import { readSigmaSpacing, type SigmaSpacing } from './sigma-spacing.ts';
-import { trainingSigmas } from './sigmas.ts';
 import { addNoiseIndex, StepIndex } from './step-index.ts';
 import type { Tensor } from './tensor.ts';
 import { likeShape, linearCombination } from './tensor-math.ts';
@@ -147,16 +147,9 @@ export class DpmSolverSinglestepScheduler implements Scheduler {
       config.lambda_min_clipped === -Infinity
         ? -Infinity
         : readNumber(config, 'lambda_min_clipped', -Infinity);
-    if (config.variance_type !== undefined && config.variance_type !== null) {
-      throw configError(
-        'variance_type',
-        'is not supported by easel (models with learned variance are not ported)',
-      );
-    }
-    rejectEnabled(config, 'use_flow_sigmas', 'flow-matching models are not supported');
-    rejectEnabled(config, 'use_dynamic_shifting', 'flow-matching models are not supported');
-    this.sigmas = [...Array.from(trainingSigmas(this.alphasCumprod)).reverse(), 0];
-    this.schedule = Array.from({ length: this.numTrainTimesteps }, (_, i) => this.numTrainTimesteps - 1 - i);
+    rejectLearnedVariance(config);
+    rejectFlowMatching(config);
+    ({ timesteps: this.schedule, sigmas: this.sigmas } = trainingSchedule(this.alphasCumprod));
   }
 
   get timesteps(): readonly number[] {

@@ -60,3 +60,12 @@ export function multistepSchedule(
     sigmas,
   };
 }
+
+/** Before `setTimesteps`: every training timestep, highest first, and its sigma, ending on 0 (as diffusers). */
+export function trainingSchedule(alphasCumprod: Float64Array): { timesteps: number[]; sigmas: number[] } {
+  const n = alphasCumprod.length;
+  return {
+    timesteps: Array.from({ length: n }, (_, i) => n - 1 - i),
+    sigmas: [...Array.from(trainingSigmas(alphasCumprod)).reverse(), 0],
+  };
+}

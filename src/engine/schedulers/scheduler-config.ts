@@ -115,3 +115,19 @@ export function rejectEnabled(config: SchedulerConfig, key: string, why: string)
   const value = present(config, key);
   if (value !== undefined && value !== false) throw configError(key, `is not supported by easel (${why})`);
 }
+
+/** diffusers' flow-matching options (SD3-style sigmas): no multistep port here implements them. */
+export function rejectFlowMatching(config: SchedulerConfig): void {
+  rejectEnabled(config, 'use_flow_sigmas', 'flow-matching models are not supported');
+  rejectEnabled(config, 'use_dynamic_shifting', 'flow-matching models are not supported');
+}
+
+/** A learned-variance UNet's `variance_type`: its extra output channels would be taken for noise. */
+export function rejectLearnedVariance(config: SchedulerConfig): void {
+  if (config.variance_type !== undefined && config.variance_type !== null) {
+    throw configError(
+      'variance_type',
+      'is not supported by easel (models with learned variance are not ported)',
+    );
+  }
+}

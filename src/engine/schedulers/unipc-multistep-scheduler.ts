@@ -6,7 +6,7 @@ import {
   noiseFromData,
 } from './alpha-sigma.ts';
 import { solveLinear } from './linear-solve.ts';
-import { multistepSchedule } from './multistep-schedule.ts';
+import { multistepSchedule, trainingSchedule } from './multistep-schedule.ts';
 import { readNoiseSchedule } from './noise-schedule.ts';
 import {
   limitX0,
@@ -21,12 +21,11 @@ import {
   readBoolean,
   readChoice,
   readNumber,
-  rejectEnabled,
+  rejectFlowMatching,
   type SchedulerConfig,
 } from './scheduler-config.ts';
 import { assertInferenceSteps, misuse } from './scheduler-misuse.ts';
 import { readSigmaSpacing, type SigmaSpacing } from './sigma-spacing.ts';
-import { trainingSigmas } from './sigmas.ts';
 import { addNoiseIndex, StepIndex } from './step-index.ts';
 import type { Tensor } from './tensor.ts';
 import { linearCombination } from './tensor-math.ts';
@@ -88,10 +87,8 @@ export class UniPcMultistepScheduler implements Scheduler {
     if (config.solver_p !== undefined && config.solver_p !== null) {
       throw configError('solver_p', 'is not supported by easel (an external predictor scheduler)');
     }
-    rejectEnabled(config, 'use_flow_sigmas', 'flow-matching models are not supported');
-    rejectEnabled(config, 'use_dynamic_shifting', 'flow-matching models are not supported');
-    this.sigmas = [...Array.from(trainingSigmas(this.alphasCumprod)).reverse(), 0];
-    this.schedule = Array.from({ length: this.numTrainTimesteps }, (_, i) => this.numTrainTimesteps - 1 - i);
+    rejectFlowMatching(config);
+    ({ timesteps: this.schedule, sigmas: this.sigmas } = trainingSchedule(this.alphasCumprod));
   }
 
   get timesteps(): readonly number[] {
