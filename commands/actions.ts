@@ -16,6 +16,7 @@ import {
 import { randomSeed } from '../src/request/random-seed.ts';
 import { parseRegion, REGION_HELP } from '../src/request/region.ts';
 import type { GenerationRequest, PanDirection } from '../src/request/types.ts';
+import { codePointCount } from '../src/request/visible-text.ts';
 import { admitAndReply, type CommandReply } from './imagine.ts';
 
 /**
@@ -381,10 +382,10 @@ export function requestForAction(
           field: 'prompt',
           message: `prompt: required; say what to paint in 1 to ${PROMPT_MAX_CHARS} characters`,
         });
-      } else if ([...prompt].length > PROMPT_MAX_CHARS) {
+      } else if (codePointCount(prompt) > PROMPT_MAX_CHARS) {
         errors.push({
           field: 'prompt',
-          message: `prompt: must be at most ${PROMPT_MAX_CHARS} characters (got ${[...prompt].length})`,
+          message: `prompt: must be at most ${PROMPT_MAX_CHARS} characters (got ${codePointCount(prompt)})`,
         });
       }
       const regionText = (extra.region ?? '').trim();

@@ -1,4 +1,4 @@
-import { cpSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
@@ -16,7 +16,7 @@ import { createLogger } from '../../src/log/logger.ts';
 import { type DeliverWorker, startDeliverWorker } from '../../workers/deliver.ts';
 import { startGenerateRole } from '../../workers/generate.ts';
 import { testRedisUrl, uniquePrefix } from '../support/redis.ts';
-import { tinyEntry, tinyModelEnv, tinyWorld } from '../support/tiny-models.ts';
+import { tinyEntry, tinyModelEnv, tinyWorld, writeDamagedCopy } from '../support/tiny-models.ts';
 
 /**
  * The REST API as a client sees it: the real Fastify server listening on a loopback port, real
@@ -69,8 +69,7 @@ export async function startApiHarness(options: HarnessOptions = {}): Promise<Api
   if (tiny) {
     // Installed, but its UNet is damaged: its jobs are admitted and fail in the worker, which
     // must refund them.
-    cpSync(join(tiny.modelsDir, 'tiny'), join(tiny.modelsDir, 'tiny-broken'), { recursive: true });
-    writeFileSync(join(tiny.modelsDir, 'tiny-broken', 'unet', 'model.onnx'), 'not an onnx model');
+    writeDamagedCopy(tiny, 'tiny-broken');
     tiny.catalog.models = [
       tinyEntry('tiny', { nativeResolution: 512, renderScale: 8 }),
       tinyEntry('tiny-broken', { nativeResolution: 512, renderScale: 8 }),

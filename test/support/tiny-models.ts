@@ -1,3 +1,4 @@
+import { cpSync, writeFileSync } from 'node:fs';
 import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -102,4 +103,13 @@ export function tinyRequest(overrides: Partial<GenerationRequest> = {}): Generat
     count: 1,
     ...overrides,
   };
+}
+
+/**
+ * A copy of the world's `tiny` model whose UNet is not an ONNX file: installed (every file is
+ * there, so workers announce it and admission admits its jobs), but it fails in the worker.
+ */
+export function writeDamagedCopy(world: TinyWorld, id: string): void {
+  cpSync(join(world.modelsDir, 'tiny'), join(world.modelsDir, id), { recursive: true });
+  writeFileSync(join(world.modelsDir, id, 'unet', 'model.onnx'), 'not an onnx model');
 }

@@ -1,4 +1,3 @@
-import { cpSync, writeFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -29,7 +28,7 @@ import {
   type SlackHttpAnswer,
 } from '../../fakes/slack/signed-request.ts';
 import { testRedisUrl, uniquePrefix } from '../../support/redis.ts';
-import { tinyEntry, tinyModelEnv, tinyWorld } from '../../support/tiny-models.ts';
+import { tinyEntry, tinyModelEnv, tinyWorld, writeDamagedCopy } from '../../support/tiny-models.ts';
 
 /**
  * One easel Slack frontend wired for a test: the fake Slack, real Services on the private test
@@ -76,8 +75,7 @@ export async function startSlackHarness(options: HarnessOptions): Promise<SlackH
   const tiny = options.render ? await tinyWorld({ variants: ['tiny'] }) : undefined;
   if (tiny) {
     // Installed, but with a damaged UNet: admitted, its jobs fail on the worker, for failure paths.
-    cpSync(join(tiny.modelsDir, 'tiny'), join(tiny.modelsDir, 'ghost'), { recursive: true });
-    writeFileSync(join(tiny.modelsDir, 'ghost', 'unet', 'model.onnx'), 'not an onnx model');
+    writeDamagedCopy(tiny, 'ghost');
     // Shown at 512 (display sizes are 320..1536), rendered at 64 like easel-mini.
     tiny.catalog.models = [
       tinyEntry('tiny', { nativeResolution: 512, renderScale: 8 }),
