@@ -35,14 +35,16 @@ export function sgmToDiffusersFlat(
   name: string,
   hasAttention: (block: number, layer: number) => boolean,
 ): string | undefined {
-  for (const [pattern, replacement] of TOP_LEVEL) if (pattern.test(name)) return name.replace(pattern, replacement);
+  for (const [pattern, replacement] of TOP_LEVEL)
+    if (pattern.test(name)) return name.replace(pattern, replacement);
   const group = LAYERS_PER_BLOCK + 1;
   const input = /^input_blocks_(\d+)_(\d+)_(.+)$/.exec(name);
   if (input) {
     const [n, part, rest] = [Number(input[1]), Number(input[2]), input[3]!];
     const block = Math.floor((n - 1) / group);
     const layer = (n - 1) % group;
-    if (layer === LAYERS_PER_BLOCK && rest.startsWith('op')) return `down_blocks_${block}_downsamplers_0_${rest.replace(/^op/, 'conv')}`;
+    if (layer === LAYERS_PER_BLOCK && rest.startsWith('op'))
+      return `down_blocks_${block}_downsamplers_0_${rest.replace(/^op/, 'conv')}`;
     if (part === 0) return `down_blocks_${block}_resnets_${layer}_${resnetLayer(rest)}`;
     if (part === 1) return `down_blocks_${block}_attentions_${layer}_${rest}`;
     return undefined;

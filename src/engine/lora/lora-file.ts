@@ -41,7 +41,12 @@ export function loraLayout(file: SafetensorsFile): LoraLayout {
       continue;
     }
     const id = `${key.component}:${key.flat ? 'flat' : 'path'}:${key.module}`;
-    const group = groups.get(id) ?? { component: key.component, module: key.module, flat: key.flat, prefix: key.prefix };
+    const group = groups.get(id) ?? {
+      component: key.component,
+      module: key.module,
+      flat: key.flat,
+      prefix: key.prefix,
+    };
     group[key.role] = tensor;
     groups.set(id, group);
   }

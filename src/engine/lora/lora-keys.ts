@@ -30,9 +30,10 @@ export interface UnsupportedLoraKey {
 }
 
 const KOHYA = /^lora_(unet|te1|te2|te)_(.+?)\.(lora_down\.weight|lora_up\.weight|alpha)$/;
-const LYCORIS = /^(lora_(?:unet|te1|te2|te))_.+?\.(lora_mid\.weight|hada_\w+|lokr_\w+|dora_scale|diff|diff_b)$/;
+const LYCORIS =
+  /^(lora_(?:unet|te1|te2|te))_.+?\.(lora_mid\.weight|hada_\w+|lokr_\w+|dora_scale|diff|diff_b)$/;
 const DIFFUSERS_SUFFIX =
-  /^(.+)\.(lora\.down\.weight|lora\.up\.weight|lora_linear_layer\.down\.weight|lora_linear_layer\.up\.weight|lora_A(?:\.default)?\.weight|lora_B(?:\.default)?\.weight|lora_down\.weight|lora_up\.weight|down\.weight|up\.weight|alpha)$/;
+  /^(.+?)\.(lora\.down\.weight|lora\.up\.weight|lora_linear_layer\.down\.weight|lora_linear_layer\.up\.weight|lora_A(?:\.default)?\.weight|lora_B(?:\.default)?\.weight|lora_down\.weight|lora_up\.weight|down\.weight|up\.weight|alpha)$/;
 
 const KOHYA_COMPONENT: Record<string, LoraComponent> = {
   unet: 'unet',
@@ -64,7 +65,13 @@ export function parseLoraKey(key: string): LoraKey | UnsupportedLoraKey | undefi
   const kohya = KOHYA.exec(key);
   if (kohya) {
     const [, part, module, suffix] = kohya as unknown as [string, string, string, string];
-    return { component: KOHYA_COMPONENT[part]!, module, flat: true, role: roleOf(suffix), prefix: `lora_${part}` };
+    return {
+      component: KOHYA_COMPONENT[part]!,
+      module,
+      flat: true,
+      role: roleOf(suffix),
+      prefix: `lora_${part}`,
+    };
   }
   const lycoris = LYCORIS.exec(key);
   if (lycoris) return { unsupported: lycoris[2]!, prefix: lycoris[1]! };
@@ -75,8 +82,10 @@ export function parseLoraKey(key: string): LoraKey | UnsupportedLoraKey | undefi
   let component: LoraComponent;
   let prefix: string;
   let rest: string;
-  if (path.startsWith('text_encoder_2.')) [component, prefix, rest] = ['text_encoder_2', 'text_encoder_2', path.slice(15)];
-  else if (path.startsWith('text_encoder.')) [component, prefix, rest] = ['text_encoder', 'text_encoder', path.slice(13)];
+  if (path.startsWith('text_encoder_2.'))
+    [component, prefix, rest] = ['text_encoder_2', 'text_encoder_2', path.slice(15)];
+  else if (path.startsWith('text_encoder.'))
+    [component, prefix, rest] = ['text_encoder', 'text_encoder', path.slice(13)];
   else if (path.startsWith('unet.')) [component, prefix, rest] = ['unet', 'unet', path.slice(5)];
   else if (path.startsWith('base_model.model.')) {
     rest = path.slice(17);

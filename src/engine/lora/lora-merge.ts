@@ -3,7 +3,12 @@ import { SafetensorsFile } from '../safetensors/safetensors-file.ts';
 import { sgmToDiffusersFlat } from './kohya-sgm-names.ts';
 import { type LoraModule, loraLayout } from './lora-file.ts';
 import type { LoraComponent } from './lora-keys.ts';
-import { encodeFloats, type ModuleWeight, type OnnxModelWeights, type PatchedTensor } from './onnx-model-weights.ts';
+import {
+  encodeFloats,
+  type ModuleWeight,
+  type OnnxModelWeights,
+  type PatchedTensor,
+} from './onnx-model-weights.ts';
 
 /**
  * Merging LoRAs into a model's weights: W' = W + Σ strength × (alpha / rank) × up · down for every
@@ -72,7 +77,9 @@ function resolve(models: LoraModels, module: LoraModule): Target | undefined {
   let path: string | undefined = module.flat ? weights.flatModules.get(module.module) : module.module;
   if (module.flat && path === undefined && module.component === 'unet') {
     const renamed = sgmToDiffusersFlat(module.module, (block, layer) =>
-      [...weights.flatModules.keys()].some((flat) => flat.startsWith(`up_blocks_${block}_attentions_${layer}_`)),
+      [...weights.flatModules.keys()].some((flat) =>
+        flat.startsWith(`up_blocks_${block}_attentions_${layer}_`),
+      ),
     );
     if (renamed !== undefined) path = weights.flatModules.get(renamed);
   }
@@ -113,7 +120,12 @@ function describe(module: LoraModule, target: Target): string {
 
 /** Which family a LoRA was trained for, from its names and its cross-attention width. */
 export function guessLoraFamily(modules: LoraModule[]): string | undefined {
-  if (modules.some((m) => m.component === 'text_encoder_2' || /input_blocks|label_emb|add_embedding/.test(m.module))) return 'SDXL';
+  if (
+    modules.some(
+      (m) => m.component === 'text_encoder_2' || /input_blocks|label_emb|add_embedding/.test(m.module),
+    )
+  )
+    return 'SDXL';
   const crossAttention = modules.find((m) => m.component === 'unet' && /attn2[._]to_k$/.test(m.module));
   const width = crossAttention?.down.shape[1];
   if (width === 768) return 'SD 1.x';
@@ -123,7 +135,11 @@ export function guessLoraFamily(modules: LoraModule[]): string | undefined {
 }
 
 /** Matches one LoRA's layers to the model, refusing it when nothing or something misfitting matches. */
-function match(models: LoraModels, request: LoraRequest, file: SafetensorsFile): { targets: [LoraModule, Target][]; report: LoraMatchReport } {
+function match(
+  models: LoraModels,
+  request: LoraRequest,
+  file: SafetensorsFile,
+): { targets: [LoraModule, Target][]; report: LoraMatchReport } {
   const layout = loraLayout(file);
   const targets: [LoraModule, Target][] = [];
   const misfits: string[] = [];
@@ -142,8 +158,14 @@ function match(models: LoraModels, request: LoraRequest, file: SafetensorsFile):
     );
   }
   if (targets.length === 0) {
-    const kinds = layout.unsupported.size > 0 ? ` It uses ${[...layout.unsupported].join(', ')} (LyCORIS), which easel does not merge.` : '';
-    const prefixes = Object.entries(unmatched).map(([prefix, n]) => `${prefix} (${n})`).join(', ') || 'none';
+    const kinds =
+      layout.unsupported.size > 0
+        ? ` It uses ${[...layout.unsupported].join(', ')} (LyCORIS), which easel does not merge.`
+        : '';
+    const prefixes =
+      Object.entries(unmatched)
+        .map(([prefix, n]) => `${prefix} (${n})`)
+        .join(', ') || 'none';
     throw refuse(
       `LoRA "${request.name}" matches no layer of this model (its keys: ${prefixes})${trained.replace('an SD ', 'a SD ')}.${kinds}`,
     );
@@ -158,7 +180,11 @@ async function scalar(file: SafetensorsFile, module: LoraModule): Promise<number
 }
 
 /** Adds one LoRA layer's strength × scale × up · down to a weight held as float64. */
-async function accumulate(sum: Float64Array, target: Target, { file, module, strength }: Contribution): Promise<void> {
+async function accumulate(
+  sum: Float64Array,
+  target: Target,
+  { file, module, strength }: Contribution,
+): Promise<void> {
   const down = await file.readFloat32(module.down.name);
   const up = await file.readFloat32(module.up.name);
   const rank = module.down.shape[0]!;

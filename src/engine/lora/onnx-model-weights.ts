@@ -92,7 +92,8 @@ export class OnnxModelWeights {
       this.initializers.set(initializer.name, initializer);
     }
     const uses = new Map<string, number>();
-    for (const node of graph.node ?? []) for (const input of node.input ?? []) uses.set(input, (uses.get(input) ?? 0) + 1);
+    for (const node of graph.node ?? [])
+      for (const input of node.input ?? []) uses.set(input, (uses.get(input) ?? 0) + 1);
     for (const node of graph.node ?? []) {
       const weight = node.input?.[1];
       if (weight === undefined || !this.initializers.has(weight) || uses.get(weight) !== 1) continue;
@@ -104,7 +105,9 @@ export class OnnxModelWeights {
         layout = Number(transB?.i ?? 0) === 1 ? 'out-in' : 'in-out';
       } else if (node.opType === 'Conv' && dims.length === 4) layout = 'conv';
       if (layout === undefined) continue;
-      const module = weight.endsWith('.weight') ? weight.slice(0, -'.weight'.length) : scopeModule(node.name ?? '');
+      const module = weight.endsWith('.weight')
+        ? weight.slice(0, -'.weight'.length)
+        : scopeModule(node.name ?? '');
       if (module === undefined) continue;
       this.modules.set(module, { module, initializer: weight, layout });
       this.flatModules.set(module.replaceAll('.', '_'), module);
@@ -116,7 +119,8 @@ export class OnnxModelWeights {
     try {
       model = onnx.ModelProto.decode(await readFile(path));
     } catch (error) {
-      if ((error as NodeJS.ErrnoException).code === 'ENOENT') throw new CodedError('model-missing', `${path} does not exist`);
+      if ((error as NodeJS.ErrnoException).code === 'ENOENT')
+        throw new CodedError('model-missing', `${path} does not exist`);
       throw new CodedError('model-invalid', `${path} is not an ONNX model: ${(error as Error).message}`);
     }
     return new OnnxModelWeights(path, model);
@@ -143,19 +147,23 @@ export class OnnxModelWeights {
   /** An initializer's values as float32, read from the model or its external data file. */
   async readFloat32(name: string): Promise<Float32Array> {
     const initializer = this.initializers.get(name);
-    if (initializer === undefined) throw new CodedError('model-invalid', `${this.path} has no initializer ${name}`);
+    if (initializer === undefined)
+      throw new CodedError('model-invalid', `${this.path} has no initializer ${name}`);
     elementBytes(initializer.dataType);
     const count = initializer.dims.reduce((a, b) => a * b, 1);
     const bytes = await this.readBytes(initializer);
     if (bytes.length === 0) {
       // Values kept in the typed fields rather than raw_data (float16 bit patterns sit in int32_data).
       const tensor = this.inline.get(name)!;
-      if (initializer.dataType === FLOAT) return checkCount(this.path, name, Float32Array.from(tensor.floatData ?? []), count);
+      if (initializer.dataType === FLOAT)
+        return checkCount(this.path, name, Float32Array.from(tensor.floatData ?? []), count);
       return checkCount(this.path, name, halfToFloat32(Uint16Array.from(tensor.int32Data ?? [])), count);
     }
     const copy = new Uint8Array(bytes);
     const values =
-      initializer.dataType === FLOAT ? new Float32Array(copy.buffer) : halfToFloat32(new Uint16Array(copy.buffer));
+      initializer.dataType === FLOAT
+        ? new Float32Array(copy.buffer)
+        : halfToFloat32(new Uint16Array(copy.buffer));
     return checkCount(this.path, name, values, count);
   }
 
@@ -178,7 +186,10 @@ export class OnnxModelWeights {
 
 function checkCount(path: string, name: string, values: Float32Array, count: number): Float32Array {
   if (values.length !== count) {
-    throw new CodedError('model-invalid', `${path}: initializer ${name} holds ${values.length} values, its dims say ${count}`);
+    throw new CodedError(
+      'model-invalid',
+      `${path}: initializer ${name} holds ${values.length} values, its dims say ${count}`,
+    );
   }
   return values;
 }
@@ -187,7 +198,10 @@ function externalRange(path: string, tensor: TensorProto): ExternalRange {
   const entries = new Map((tensor.externalData ?? []).map((e) => [e.key, e.value]));
   const location = entries.get('location');
   if (!location || isAbsolute(location) || normalize(location).startsWith('..')) {
-    throw new CodedError('model-invalid', `${path}: initializer ${tensor.name} has external data outside the model's folder`);
+    throw new CodedError(
+      'model-invalid',
+      `${path}: initializer ${tensor.name} has external data outside the model's folder`,
+    );
   }
   const dims = (tensor.dims ?? []).map(Number);
   const length =
@@ -198,7 +212,21 @@ function externalRange(path: string, tensor: TensorProto): ExternalRange {
 }
 
 /** Bytes per element of ONNX's fixed-size data types, by `TensorProto.DataType` number. */
-const STORED_BYTES: Record<number, number> = { 1: 4, 2: 1, 3: 1, 4: 2, 5: 2, 6: 4, 7: 8, 9: 1, 10: 2, 11: 8, 12: 4, 13: 8, 16: 2 };
+const STORED_BYTES: Record<number, number> = {
+  1: 4,
+  2: 1,
+  3: 1,
+  4: 2,
+  5: 2,
+  6: 4,
+  7: 8,
+  9: 1,
+  10: 2,
+  11: 8,
+  12: 4,
+  13: 8,
+  16: 2,
+};
 
 function storedBytes(dataType: number): number {
   return STORED_BYTES[dataType] ?? 1;

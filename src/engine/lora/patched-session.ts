@@ -77,7 +77,9 @@ export async function patchedModel(
   const patchedOf = (tensor: TensorProto) => patches.get(tensor.name ?? '');
   let inlineBytes = 0;
   for (const tensor of tensors) {
-    inlineBytes += patchedOf(tensor)?.bytes.length ?? (tensor.dataLocation === EXTERNAL ? 0 : (tensor.rawData?.length ?? 0));
+    inlineBytes +=
+      patchedOf(tensor)?.bytes.length ??
+      (tensor.dataLocation === EXTERNAL ? 0 : (tensor.rawData?.length ?? 0));
   }
   const hasExternal = tensors.some((t) => t.dataLocation === EXTERNAL);
 
@@ -85,7 +87,12 @@ export async function patchedModel(
     const initializer = tensors.map((tensor) => {
       const patched = patchedOf(tensor);
       if (patched === undefined) return tensor;
-      return onnx.TensorProto.create({ name: tensor.name, dataType: patched.dataType, dims: patched.dims, rawData: patched.bytes });
+      return onnx.TensorProto.create({
+        name: tensor.name,
+        dataType: patched.dataType,
+        dims: patched.dims,
+        rawData: patched.bytes,
+      });
     });
     const options: InferenceSession.SessionOptions = hasExternal
       ? { extra: { session: { model_external_initializers_file_folder_path: weights.dir } } }
@@ -110,7 +117,15 @@ export async function patchedModel(
     const data = new Uint8Array(piece.at(-1)!.offset + piece.at(-1)!.length - start);
     for (const { tensor, patched, offset, length } of piece) {
       data.set(patched.bytes, offset - start);
-      replaced.set(tensor, external(onnx.TensorProto.create({ ...tensor, dims: patched.dims, dataType: patched.dataType }), path, offset - start, length));
+      replaced.set(
+        tensor,
+        external(
+          onnx.TensorProto.create({ ...tensor, dims: patched.dims, dataType: patched.dataType }),
+          path,
+          offset - start,
+          length,
+        ),
+      );
     }
     files.push({ path, data });
   }
@@ -132,7 +147,8 @@ export async function patchedModel(
         const start = piece[0]!.offset;
         const data = new Uint8Array(piece.at(-1)!.offset + piece.at(-1)!.length - start);
         await handle.read(data, 0, data.length, start);
-        for (const { tensor, offset, length } of piece) replaced.set(tensor, external(tensor, path, offset - start, length));
+        for (const { tensor, offset, length } of piece)
+          replaced.set(tensor, external(tensor, path, offset - start, length));
         files.push({ path, data });
       }
     } finally {
@@ -140,7 +156,11 @@ export async function patchedModel(
     }
   }
   const initializer = tensors.map((tensor) => replaced.get(tensor) ?? tensor);
-  return { bytes: withInitializers(weights.model, initializer), options: { externalData: files }, mode: 'in-memory' };
+  return {
+    bytes: withInitializers(weights.model, initializer),
+    options: { externalData: files },
+    mode: 'in-memory',
+  };
 }
 
 /** A session of the patched model, with the caller's options (providers, threads) added. */
@@ -153,7 +173,10 @@ export async function createPatchedSession(
   const { bytes, options } = await patchedModel(weights, patches, patchOptions);
   const extra = {
     ...(sessionOptions.extra ?? {}),
-    session: { ...((sessionOptions.extra?.session as object | undefined) ?? {}), ...((options.extra?.session as object | undefined) ?? {}) },
+    session: {
+      ...((sessionOptions.extra?.session as object | undefined) ?? {}),
+      ...((options.extra?.session as object | undefined) ?? {}),
+    },
   };
   return InferenceSession.create(bytes, { ...sessionOptions, ...options, extra });
 }

@@ -24,7 +24,11 @@ export class MemoryBoundedCache<V> {
   ) {}
 
   /** Runs `use` with the value of `key`, built (once, however many ask at the same time) if absent. */
-  async use<T>(key: string, build: () => Promise<Sized<V>>, use: (value: V, cached: boolean) => Promise<T>): Promise<T> {
+  async use<T>(
+    key: string,
+    build: () => Promise<Sized<V>>,
+    use: (value: V, cached: boolean) => Promise<T>,
+  ): Promise<T> {
     let entry = this.entries.get(key);
     const cached = entry !== undefined;
     if (entry === undefined) {

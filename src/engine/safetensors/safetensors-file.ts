@@ -72,10 +72,7 @@ export class SafetensorsFile {
       }
       const headerBytes = Number(declared);
       if (8 + headerBytes > size) {
-        throw invalid(
-          path,
-          `its header claims ${headerBytes} bytes but only ${size - 8} follow the length`,
-        );
+        throw invalid(path, `its header claims ${headerBytes} bytes but only ${size - 8} follow the length`);
       }
       const raw = new Uint8Array(headerBytes);
       await handle.read(raw, 0, headerBytes, 8);
@@ -152,7 +149,10 @@ function parseHeader(
     }
     const { dtype, shape, data_offsets: offsets } = (entry ?? {}) as Record<string, unknown>;
     if (typeof dtype !== 'string' || DTYPE_BYTES[dtype] === undefined) {
-      throw invalid(path, `tensor "${name}" has dtype ${JSON.stringify(dtype)}, which safetensors does not define`);
+      throw invalid(
+        path,
+        `tensor "${name}" has dtype ${JSON.stringify(dtype)}, which safetensors does not define`,
+      );
     }
     if (!Array.isArray(shape) || !shape.every(isCount)) {
       throw invalid(path, `tensor "${name}" has no valid shape`);
