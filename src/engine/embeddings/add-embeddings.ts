@@ -10,7 +10,7 @@ export function embeddingTokens(name: string, count: number): string[] {
   return Array.from({ length: count }, (_, i) => (i === 0 ? name : `${name}_${i}`));
 }
 
-function escape(text: string): string {
+function escapeRegExp(text: string): string {
   return text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 }
 
@@ -19,7 +19,7 @@ export function expandEmbeddingNames(prompt: string, inversions: { name: string;
   let out = prompt;
   for (const { name, count } of inversions) {
     if (count < 2) continue;
-    const word = new RegExp(`(?<![\\w-])${escape(name)}(?![\\w-])`, 'g');
+    const word = new RegExp(`(?<![\\w-])${escapeRegExp(name)}(?![\\w-])`, 'g');
     out = out.replace(word, embeddingTokens(name, count).join(' '));
   }
   return out;
@@ -123,7 +123,7 @@ export async function addTextualInversions(
   }
   const values = new Float32Array((first + added.length) * width);
   values.set(await encoder.readFloat32(TOKEN_EMBEDDING));
-  added.forEach((vector, i) => values.set(vector, (first + i) * width));
+  for (const [i, vector] of added.entries()) values.set(vector, (first + i) * width);
   const patch: PatchedTensor = {
     dataType: table.dataType,
     dims: [first + added.length, width],
