@@ -72,7 +72,8 @@ function lora(name: string, tensors: Parameters<typeof writeLora>[1], strength =
 function kohyaSd1(seed: number) {
   const conv = loraPair(seed, 2, 4, [4, 3, 3], true);
   const projIn = loraPair(seed + 10, 2, 4, [4]);
-  const toQ = loraPair(seed + 20, 2, 4, [4]);
+  // Rank 5: four ranks a pass and one left over.
+  const toQ = loraPair(seed + 20, 5, 4, [4]);
   const toK = loraPair(seed + 30, 2, 4, [768]);
   const tensors = {
     'lora_unet_down_blocks_0_resnets_0_conv1.lora_down.weight': conv.down,
@@ -84,7 +85,7 @@ function kohyaSd1(seed: number) {
     'lora_unet_down_blocks_0_attentions_0_transformer_blocks_0_attn1_to_q.lora_up.weight': toQ.up,
     'lora_unet_down_blocks_0_attentions_0_transformer_blocks_0_attn1_to_q.alpha': f32(
       [],
-      new Float32Array([4]),
+      new Float32Array([10]),
     ),
     'lora_unet_down_blocks_0_attentions_0_transformer_blocks_0_attn2_to_k.lora_down.weight': toK.down,
     'lora_unet_down_blocks_0_attentions_0_transformer_blocks_0_attn2_to_k.lora_up.weight': toK.up,
