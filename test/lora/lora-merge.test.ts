@@ -373,4 +373,37 @@ describe('what a LoRA patches and what it is refused for', () => {
     expect(await runNamed(session, spec)).toEqual(want);
     await session.release();
   });
+
+  it('a Linear exported as a Gemm with its named [out, in] weight is patched untransposed', async () => {
+    const spec: NamedModelSpec = {
+      channels: 4,
+      gemms: ['time_embedding.linear_1'],
+      linears: ['text_model.final_proj'],
+    };
+    const weights = await load(spec);
+    expect(weights.modules.get('time_embedding.linear_1')).toEqual({
+      module: 'time_embedding.linear_1',
+      initializer: 'time_embedding.linear_1.weight',
+      layout: 'out-in',
+    });
+    const pair = loraPair(12, 3, 4, [4]);
+    const request = lora('gemm', {
+      'lora_unet_time_embedding_linear_1.lora_down.weight': pair.down,
+      'lora_unet_time_embedding_linear_1.lora_up.weight': pair.up,
+    });
+    const { output } = await mergedOutput(spec, weights, [request]);
+    const want = mergedSpec(spec, { 'time_embedding.linear_1': [{ ...pair, coefficient: 1 }] });
+    expect(output).toEqual(await runNamed(buildNamedModel(want), spec));
+  });
+
+  it('refuses a file that is not ONNX, and external data outside the model folder', async () => {
+    const junk = join(dir, 'junk.onnx');
+    writeFileSync(junk, 'not a model at all');
+    await expect(OnnxModelWeights.load(junk)).rejects.toThrow(`${junk} is not an ONNX model`);
+    const folder = mkdtempSync(join(dir, 'escape-'));
+    const path = writeWithExternalData(buildNamedModel(SD1), folder, '../elsewhere.bin');
+    await expect(OnnxModelWeights.load(path)).rejects.toThrow(
+      `${path}: initializer down_blocks.0.resnets.0.conv1.weight has external data outside the model's folder`,
+    );
+  });
 });

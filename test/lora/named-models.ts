@@ -22,6 +22,8 @@ export interface NamedModelSpec {
   channels: number;
   convs?: { module: string; kernel: 1 | 3 }[];
   linears?: string[];
+  /** Linears exported as Gemm on 2-D input, their weights named and [out, in] (transB). */
+  gemms?: string[];
   /** Projections of the context into the tokens' width, as attn2's to_k. */
   cross?: { module: string; contextDim: number }[];
   dtype?: 'float32' | 'float16';
@@ -61,6 +63,7 @@ export function defaultWeights(spec: NamedModelSpec): Record<string, Float32Arra
   const modules = [
     ...(spec.convs ?? []).map((m) => m.module),
     ...(spec.linears ?? []),
+    ...(spec.gemms ?? []),
     ...(spec.cross ?? []).map((m) => m.module),
   ];
   return Object.fromEntries(
@@ -98,6 +101,13 @@ export function buildNamedModel(spec: NamedModelSpec): Uint8Array {
     return out;
   };
   for (const module of spec.linears ?? []) tokens = scoped(tokens, module, c);
+  for (const module of spec.gemms ?? []) {
+    const w = g.weight(weights[module]!, [c, c], dtype);
+    initializerNames.set(w, `${module}.weight`);
+    const flat = g.node('Gemm', [g.node('Reshape', [tokens, g.int64s([16, c])]), w], { transB: 1 });
+    nodeNames.set(flat, `/${module.replaceAll('.', '/')}/Gemm`);
+    tokens = g.node('Reshape', [flat, g.int64s([1, 16, c])]);
+  }
   for (const { module, contextDim } of spec.cross ?? []) {
     const context = g.input(`context_${contextDim}`, dtype, [1, 3, contextDim]);
     tokens = g.node('Add', [

@@ -253,9 +253,9 @@ export async function mergeLoras(models: LoraModels, requests: LoraRequest[]): P
     for (const { target, contributions } of byWeight.values()) {
       const { initializer } = target.weight;
       const { dataType, dims } = target.weights.initializers.get(initializer)!;
-      const sum = Float64Array.from(await target.weights.readFloat32(initializer));
+      const sum = new Float64Array(await target.weights.readFloat32(initializer));
       for (const contribution of contributions) await accumulate(sum, target, contribution);
-      const bytes = encodeFloats(Float32Array.from(sum), dataType);
+      const bytes = encodeFloats(new Float32Array(sum), dataType);
       affectedBytes += bytes.length;
       const component = patches.get(target.component) ?? new Map<string, PatchedTensor>();
       component.set(initializer, { dataType, dims, bytes });
