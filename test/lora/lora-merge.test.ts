@@ -2,7 +2,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { type LoraRequest, mergeLoras } from '../../src/engine/lora/lora-merge.ts';
+import { LORA_STRENGTH_LIMIT, type LoraRequest, mergeLoras } from '../../src/engine/lora/lora-merge.ts';
 import { OnnxModelWeights } from '../../src/engine/lora/onnx-model-weights.ts';
 import { createPatchedSession, patchedModel } from '../../src/engine/lora/patched-session.ts';
 import { isUserError } from '../../src/errors/user-error.ts';
@@ -342,7 +342,7 @@ describe('what a LoRA patches and what it is refused for', () => {
 
   it('a strength out of range is refused before any file is opened', async () => {
     const weights = await load(SD1);
-    for (const strength of [4.5, -10, Number.NaN]) {
+    for (const strength of [LORA_STRENGTH_LIMIT + 0.5, -10, Number.NaN]) {
       const message = await refusal({ unet: weights }, [
         { name: 'x', path: join(dir, 'absent.safetensors'), strength },
       ]);

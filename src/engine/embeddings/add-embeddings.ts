@@ -6,7 +6,7 @@ import type { EncoderPart, TextualInversion } from './textual-inversion.ts';
 export const TOKEN_EMBEDDING = 'text_model.embeddings.token_embedding.weight';
 
 /** The tokens an embedding of `count` vectors takes: `name`, `name_1`, `name_2`, … (as diffusers names them). */
-export function embeddingTokens(name: string, count: number): string[] {
+function embeddingTokens(name: string, count: number): string[] {
   return Array.from({ length: count }, (_, i) => (i === 0 ? name : `${name}_${i}`));
 }
 

@@ -64,7 +64,7 @@ function refuse(message: string): UserError {
   return new UserError('invalid-request', message, { fields: [{ field: 'lora', message }] });
 }
 
-export function checkLoraStrength(name: string, strength: number): void {
+function checkLoraStrength(name: string, strength: number): void {
   if (!Number.isFinite(strength) || Math.abs(strength) > LORA_STRENGTH_LIMIT) {
     const message = `LoRA strength for "${name}" must be between -${LORA_STRENGTH_LIMIT} and ${LORA_STRENGTH_LIMIT} (got ${strength})`;
     throw new UserError('invalid-request', message, { fields: [{ field: 'lora_strength', message }] });
@@ -119,7 +119,7 @@ function describe(module: LoraModule, target: Target): string {
 }
 
 /** Which family a LoRA was trained for, from its names and its cross-attention width. */
-export function guessLoraFamily(modules: LoraModule[]): string | undefined {
+function guessLoraFamily(modules: LoraModule[]): string | undefined {
   if (
     modules.some(
       (m) => m.component === 'text_encoder_2' || /input_blocks|label_emb|add_embedding/.test(m.module),
@@ -154,7 +154,7 @@ function match(
   const trained = family ? `; it looks like an ${family} LoRA` : '';
   if (misfits.length > 0) {
     throw refuse(
-      `LoRA "${request.name}" does not fit this model: ${misfits.length} of its layers have other sizes (${misfits[0]})${trained.replace('an SD ', 'a SD ')}`,
+      `LoRA "${request.name}" does not fit this model: ${misfits.length} of its layers have other sizes (${misfits[0]})${trained}`,
     );
   }
   if (targets.length === 0) {
@@ -167,7 +167,7 @@ function match(
         .map(([prefix, n]) => `${prefix} (${n})`)
         .join(', ') || 'none';
     throw refuse(
-      `LoRA "${request.name}" matches no layer of this model (its keys: ${prefixes})${trained.replace('an SD ', 'a SD ')}.${kinds}`,
+      `LoRA "${request.name}" matches no layer of this model (its keys: ${prefixes})${trained}.${kinds}`,
     );
   }
   const total = layout.modules.length + [...layout.unread.values()].reduce((a, b) => a + b, 0);

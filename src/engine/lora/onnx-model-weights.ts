@@ -48,7 +48,7 @@ export interface PatchedTensor {
   bytes: Uint8Array;
 }
 
-export function elementBytes(dataType: number): number {
+function elementBytes(dataType: number): number {
   if (dataType === FLOAT) return 4;
   if (dataType === FLOAT16) return 2;
   throw new CodedError(

@@ -32,7 +32,7 @@ const DTYPE_BYTES: Record<string, number> = {
 const READABLE = new Set(['F32', 'F16', 'BF16']);
 
 /** A header this big is not a LoRA's: refused before it is read into memory. */
-export const MAX_HEADER_BYTES = 100 * 1024 * 1024;
+const MAX_HEADER_BYTES = 100 * 1024 * 1024;
 
 export interface SafetensorsTensor {
   name: string;
