@@ -332,6 +332,15 @@ describe('what a LoRA patches and what it is refused for', () => {
     );
   });
 
+  it('an SD 1.x LoRA on an SD 2.x model is refused by its cross-attention width', async () => {
+    const sd2: NamedModelSpec = { ...SD1, cross: [{ module: `${ATTN}.attn2.to_k`, contextDim: 1024 }] };
+    const weights = await load(sd2);
+    const message = await refusal({ unet: weights }, [lora('sd1-on-sd2', kohyaSd1(13).tensors)]);
+    expect(message).toBe(
+      `LoRA "sd1-on-sd2" does not fit this model: 1 of its layers have other sizes (${ATTN}.attn2.to_k: LoRA 768→4, model 1024→4); it looks like an SD 1.x LoRA`,
+    );
+  });
+
   it('a LyCORIS LoHa is refused by what it is', async () => {
     const weights = await load(SD1);
     const message = await refusal({ unet: weights }, [

@@ -118,20 +118,19 @@ function describe(module: LoraModule, target: Target): string {
   return `${target.weight.module}: LoRA ${module.down.shape.slice(1).join('x')}→${module.up.shape[0]}, model ${inDims.join('x')}→${out}`;
 }
 
-/** Which family a LoRA was trained for, from its names and its cross-attention width. */
+/**
+ * Which family a LoRA was trained for: its cross-attention width says it best (768 for SD 1.x, 1024
+ * for SD 2.x, 2048 for SDXL); without one, a second text encoder or Stability's SDXL block names.
+ */
 function guessLoraFamily(modules: LoraModule[]): string | undefined {
-  if (
-    modules.some(
-      (m) => m.component === 'text_encoder_2' || /input_blocks|label_emb|add_embedding/.test(m.module),
-    )
-  )
-    return 'SDXL';
   const crossAttention = modules.find((m) => m.component === 'unet' && /attn2[._]to_k$/.test(m.module));
   const width = crossAttention?.down.shape[1];
   if (width === 768) return 'SD 1.x';
   if (width === 1024) return 'SD 2.x';
   if (width === 2048) return 'SDXL';
-  return undefined;
+  const sdxl = (m: LoraModule) =>
+    m.component === 'text_encoder_2' || /input_blocks|label_emb|add_embedding/.test(m.module);
+  return modules.some(sdxl) ? 'SDXL' : undefined;
 }
 
 /** Matches one LoRA's layers to the model, refusing it when nothing or something misfitting matches. */
