@@ -29,8 +29,11 @@ const dir = mkdtempSync(join(tmpdir(), 'easel-embeddings-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 const HIDDEN = 8;
 
-/** The tiny text encoder with its token table named as Optimum names CLIP's. */
-function writeTextEncoder(): string {
+/**
+ * The tiny text encoder with its token table named as Optimum names CLIP's; `asInput` also lists
+ * the table as a graph input with its shape, as IR 3 exports list every initializer.
+ */
+function writeTextEncoder(asInput = false): string {
   const model = onnx.ModelProto.decode(
     buildTextEncoder({ vocabSize: tinyVocabSize(), hidden: HIDDEN, idsType: 'int64' }),
   );
@@ -38,7 +41,16 @@ function writeTextEncoder(): string {
   const table = gather.input![0]!;
   gather.input![0] = TOKEN_EMBEDDING;
   for (const tensor of model.graph!.initializer!) if (tensor.name === table) tensor.name = TOKEN_EMBEDDING;
-  const path = join(dir, 'text_encoder.onnx');
+  if (asInput) {
+    const dim = [{ dimValue: tinyVocabSize() }, { dimValue: HIDDEN }];
+    model.graph!.input!.push(
+      onnx.ValueInfoProto.create({
+        name: TOKEN_EMBEDDING,
+        type: { tensorType: { elemType: 1, shape: { dim } } },
+      }),
+    );
+  }
+  const path = join(dir, asInput ? 'text_encoder-ir3.onnx' : 'text_encoder.onnx');
   writeFileSync(path, onnx.ModelProto.encode(model).finish());
   return path;
 }
@@ -145,5 +157,22 @@ describe('textual-inversion embeddings', () => {
     await expect(add({ name: 'cat', vectors: { text_encoder: [dyadic(1, HIDDEN)] } })).rejects.toThrow(
       'embedding "cat": "cat" is already a token of the tokenizer',
     );
+  });
+
+  it('grows the table where an older export also lists it as a graph input with its shape', async () => {
+    const encoder = await OnnxModelWeights.load(writeTextEncoder(true));
+    const inversion: TextualInversion = {
+      name: 'old-style',
+      vectors: { text_encoder: [dyadic(12, HIDDEN)] },
+    };
+    const extended = await addTextualInversions(tinyTokenizerJson(), encoder, 'text_encoder', [inversion]);
+    const session = await createPatchedSession(encoder, extended.patches);
+    const current = await OnnxModelWeights.load(writeTextEncoder());
+    const same = await addTextualInversions(tinyTokenizerJson(), current, 'text_encoder', [inversion]);
+    const reference = await createPatchedSession(current, same.patches);
+    const ids = [1, tinyVocabSize(), 2];
+    expect(await hidden(session, ids)).toEqual(await hidden(reference, ids));
+    await reference.release();
+    await session.release();
   });
 });

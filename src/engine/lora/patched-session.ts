@@ -46,8 +46,30 @@ function external(tensor: TensorProto, location: string, offset: number, length:
   });
 }
 
-function withInitializers(model: ModelProto, initializer: TensorProto[]): Uint8Array {
-  const graph = onnx.GraphProto.create({ ...model.graph, initializer });
+type ValueInfo = onnxProto.onnx.IValueInfoProto;
+
+/**
+ * The model with its initializers replaced. Older exports (IR 3) also list every initializer as a
+ * graph input with its shape, which must follow a tensor that grew (a longer token table).
+ */
+function withInitializers(
+  model: ModelProto,
+  initializer: TensorProto[],
+  patches: ReadonlyMap<string, PatchedTensor>,
+): Uint8Array {
+  const reshaped = (info: ValueInfo): ValueInfo => {
+    const patched = patches.get(info.name ?? '');
+    const tensorType = info.type?.tensorType;
+    if (patched === undefined || !tensorType) return info;
+    const dim = patched.dims.map((dimValue) => ({ dimValue }));
+    return onnx.ValueInfoProto.create({ ...info, type: { tensorType: { ...tensorType, shape: { dim } } } });
+  };
+  const graph = onnx.GraphProto.create({
+    ...model.graph,
+    initializer,
+    input: (model.graph?.input ?? []).map(reshaped),
+    valueInfo: (model.graph?.valueInfo ?? []).map(reshaped),
+  });
   return onnx.ModelProto.encode(onnx.ModelProto.create({ ...model, graph })).finish();
 }
 
@@ -97,7 +119,7 @@ export async function patchedModel(
     const options: InferenceSession.SessionOptions = hasExternal
       ? { extra: { session: { model_external_initializers_file_folder_path: weights.dir } } }
       : {};
-    return { bytes: withInitializers(weights.model, initializer), options, mode: 'inline' };
+    return { bytes: withInitializers(weights.model, initializer, patches), options, mode: 'inline' };
   }
 
   const files: { path: string; data: Uint8Array }[] = [];
@@ -157,7 +179,7 @@ export async function patchedModel(
   }
   const initializer = tensors.map((tensor) => replaced.get(tensor) ?? tensor);
   return {
-    bytes: withInitializers(weights.model, initializer),
+    bytes: withInitializers(weights.model, initializer, patches),
     options: { externalData: files },
     mode: 'in-memory',
   };
