@@ -104,13 +104,15 @@ function text(encoder: string, tokenizer: string, optional = false): TextCompone
   return { encoder, tokenizer, optional, present: true };
 }
 
-/**
- * Which family the folder holds and which of its components the pipeline will use, or a
- * `model-invalid` error for a folder that matches no family and a `model-missing` one naming the
- * first missing component of the family it does match. `needsImageEncoder`: only modes that start
- * from a picture need `vae_encoder/`.
- */
-export function detectModelFamily(dir: string, needsImageEncoder = false): FamilyLayout {
+/** A Stable Diffusion pipeline class (diffusers', the ONNX ones, Optimum's ORT ones), or none given. */
+const SD_CLASS = /StableDiffusion|LatentConsistencyModel/;
+
+interface Classified {
+  layout: FamilyLayout;
+  scheduler: Json | undefined;
+}
+
+function classify(dir: string): Classified {
   const index = readJsonSync(join(dir, 'model_index.json'));
   if (index === undefined) {
     throw new CodedError(
@@ -118,15 +120,25 @@ export function detectModelFamily(dir: string, needsImageEncoder = false): Famil
       `${join(dir, 'model_index.json')} is missing: easel tells a model's family from it`,
     );
   }
-  const className = typeof index._class_name === 'string' ? index._class_name : '(no _class_name)';
+  const named = typeof index._class_name === 'string' ? index._class_name : undefined;
+  const className = named ?? '(no _class_name)';
   const scheduler = readJsonSync(join(dir, 'scheduler', 'scheduler_config.json'));
-  const predictionType = predictionOf(scheduler);
   const has = (name: string) => listed(index, name) || onnxPresent(dir, name);
+  const noFamily = () =>
+    new CodedError(
+      'model-invalid',
+      `${dir} matches no model family easel knows (SD 1.x, SD 2.x, SDXL, SDXL refiner, SD 3): ` +
+        `model_index.json's _class_name is ${className}` +
+        (named !== undefined && !SD_CLASS.test(named)
+          ? ''
+          : ' and it lists neither a unet with a text_encoder, nor text_encoder_2, nor a transformer'),
+    );
+  if (named !== undefined && !SD_CLASS.test(named)) throw noFamily();
 
   let family: ModelFamily;
   let texts: TextComponent[];
   let denoiser: 'unet' | 'transformer' = 'unet';
-  if (/StableDiffusion3/.test(className) || has('transformer')) {
+  if (/StableDiffusion3/.test(className) || (has('transformer') && has('text_encoder_2'))) {
     family = 'sd3';
     denoiser = 'transformer';
     texts = [
@@ -135,7 +147,7 @@ export function detectModelFamily(dir: string, needsImageEncoder = false): Famil
       text('text_encoder_3', 'tokenizer_3', true),
     ];
   } else if (/XL/.test(className) || has('text_encoder_2')) {
-    const refiner = !has('text_encoder') || index.requires_aesthetics_score === true;
+    const refiner = !has('text_encoder');
     family = refiner ? 'sdxl-refiner' : 'sdxl';
     texts = refiner
       ? [text('text_encoder_2', 'tokenizer_2')]
@@ -144,45 +156,74 @@ export function detectModelFamily(dir: string, needsImageEncoder = false): Famil
     family = isSd2(dir) ? 'sd2' : 'sd1';
     texts = [text('text_encoder', 'tokenizer')];
   } else {
-    throw new CodedError(
-      'model-invalid',
-      `${dir} matches no model family easel knows (SD 1.x, SD 2.x, SDXL, SDXL refiner, SD 3): ` +
-        `model_index.json's _class_name is ${className} and it lists neither a unet with a text_encoder, ` +
-        'nor text_encoder_2, nor a transformer',
-    );
+    throw noFamily();
   }
-
-  const label = FAMILY_LABELS[family];
-  const missing = (what: string) =>
-    new CodedError(
-      'model-missing',
-      `${dir} is a ${label} model (model_index.json: ${className}) but ${what} is missing`,
-    );
-  if (scheduler === undefined) throw missing('scheduler/scheduler_config.json');
-  for (const t of texts) {
-    // A T5 left out on purpose ([null, null] in model_index.json, or no folder) is fine; one with
-    // a folder but no tokenizer is a broken download.
-    t.present = onnxPresent(dir, t.encoder);
-    if (!t.present) {
-      if (t.optional) continue;
-      throw missing(`${t.encoder}/model.onnx`);
-    }
-    if (!tokenizerPresent(dir, t.tokenizer)) throw missing(`${t.tokenizer}/tokenizer.json`);
-  }
-  if (!onnxPresent(dir, denoiser)) throw missing(`${denoiser}/model.onnx`);
-  if (!onnxPresent(dir, 'vae_decoder')) throw missing('vae_decoder/model.onnx');
-  if (needsImageEncoder && !onnxPresent(dir, 'vae_encoder')) throw missing('vae_encoder/model.onnx');
-
+  for (const t of texts) t.present = onnxPresent(dir, t.encoder);
+  const xl = family === 'sdxl' || family === 'sdxl-refiner';
   return {
-    family,
-    predictionType,
-    text: texts,
-    denoiser,
-    forceZerosForEmptyPrompt:
-      family === 'sdxl' || family === 'sdxl-refiner' ? index.force_zeros_for_empty_prompt !== false : false,
-    requiresAestheticsScore: index.requires_aesthetics_score === true,
-    className,
+    scheduler,
+    layout: {
+      family,
+      predictionType: predictionOf(scheduler),
+      text: texts,
+      denoiser,
+      forceZerosForEmptyPrompt: xl && index.force_zeros_for_empty_prompt !== false,
+      requiresAestheticsScore: index.requires_aesthetics_score === true,
+      className,
+    },
   };
+}
+
+/** The files (relative to the folder) the family needs and the folder lacks, first the most telling. */
+function missingFiles({ layout, scheduler }: Classified, dir: string, needsImageEncoder: boolean): string[] {
+  const missing: string[] = [];
+  if (scheduler === undefined) missing.push('scheduler/scheduler_config.json');
+  for (const t of layout.text) {
+    // A T5 left out on purpose ([null, null] in model_index.json, or no folder) is fine; a present
+    // encoder without its tokenizer is a broken download.
+    if (!t.present) {
+      if (!t.optional) missing.push(`${t.encoder}/model.onnx`);
+      continue;
+    }
+    if (!tokenizerPresent(dir, t.tokenizer)) missing.push(`${t.tokenizer}/tokenizer.json`);
+  }
+  if (!onnxPresent(dir, layout.denoiser)) missing.push(`${layout.denoiser}/model.onnx`);
+  if (!onnxPresent(dir, 'vae_decoder')) missing.push('vae_decoder/model.onnx');
+  if (needsImageEncoder && !onnxPresent(dir, 'vae_encoder')) missing.push('vae_encoder/model.onnx');
+  return missing;
+}
+
+/**
+ * Which family the folder holds and which of its components the pipeline will use, or a
+ * `model-invalid` error for a folder that matches no family and a `model-missing` one naming the
+ * missing components of the family it does match. `needsImageEncoder`: only modes that start from
+ * a picture need `vae_encoder/`.
+ */
+export function detectModelFamily(dir: string, needsImageEncoder = false): FamilyLayout {
+  const classified = classify(dir);
+  const missing = missingFiles(classified, dir, needsImageEncoder);
+  if (missing.length > 0) {
+    const { layout } = classified;
+    throw new CodedError(
+      'model-missing',
+      `${dir} is a ${FAMILY_LABELS[layout.family]} model (model_index.json: ${layout.className}) but ` +
+        `${missing.join(', ')} ${missing.length > 1 ? 'are' : 'is'} missing`,
+    );
+  }
+  return classified.layout;
+}
+
+/**
+ * The files of its family a folder lacks; undefined when the folder has no model_index.json or
+ * matches no family (the caller falls back to its own list; loading gives the family error).
+ */
+export function missingFamilyFiles(dir: string, needsImageEncoder = true): string[] | undefined {
+  try {
+    return missingFiles(classify(dir), dir, needsImageEncoder);
+  } catch (error) {
+    if (error instanceof CodedError) return undefined;
+    throw error;
+  }
 }
 
 /** The ONNX parts (folders holding model.onnx) a detected layout uses. */
