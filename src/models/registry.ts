@@ -29,6 +29,8 @@ export interface ModelEntry {
   nsfwScreening: 'required' | 'not-needed';
   /** The model family (DESIGN.md, "Model families"): sd1, sd2, sdxl, sd3. Shown by `easel models list`. */
   family?: string;
+  /** An SDXL refiner (registry id) run as a second stage on this model's latents, when it is installed. */
+  refiner?: string;
   /** The command that installs a model that is neither built in nor on a hub (`easel models tiny`). */
   install?: string;
   /**
