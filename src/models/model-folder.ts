@@ -1,6 +1,7 @@
 import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { CodedError } from '../errors/coded-error.ts';
+import { missingFamilyFiles } from './model-family.ts';
 import { type ModelEntry, PACKAGE_MODELS_DIR } from './registry.ts';
 
 /** Where a registry entry's files live: built-in models inside the package, the rest under MODELS_DIR. */
@@ -27,8 +28,16 @@ const DIFFUSION_FILES: Requirement[] = [
 
 const UPSCALER_FILES: Requirement[] = [{ anyOf: [['model.onnx'], ['onnx/model.onnx']] }];
 
-/** The files (relative to the folder) that are missing; empty when the model is complete. */
+/**
+ * The files (relative to the folder) that are missing; empty when the model is complete. A
+ * diffusion folder is checked against its family's components (model-family.ts); one without a
+ * model_index.json or of no known family, against SD 1's list (loading it names the problem).
+ */
 export function missingModelFiles(entry: ModelEntry, dir: string, needsImageEncoder = true): string[] {
+  if (entry.kind !== 'upscaler' && existsSync(join(dir, 'model_index.json'))) {
+    const family = missingFamilyFiles(dir, needsImageEncoder);
+    if (family !== undefined) return family;
+  }
   const requirements = entry.kind === 'upscaler' ? UPSCALER_FILES : DIFFUSION_FILES;
   const missing: string[] = [];
   for (const requirement of requirements) {
