@@ -76,6 +76,11 @@ const ALIASES: Record<string, SamplerName> = {
   dpmpp2msdekarras: 'dpmpp_2m_sde_karras',
   dpm2msdekarras: 'dpmpp_2m_sde_karras',
   kdpmpp2msdekarras: 'dpmpp_2m_sde_karras',
+  floweuler: 'flow_euler',
+  flowmatch: 'flow_euler',
+  flowmatcheuler: 'flow_euler',
+  flowmatcheulerdiscrete: 'flow_euler',
+  flowmatcheulerdiscretescheduler: 'flow_euler',
 };
 
 function normalize(name: string): string {
@@ -96,4 +101,4 @@ export function resolveSampler(name: string): SamplerChoice | undefined {
 }
 
 /** For messages: the names and a few of the aliases members are likely to try. */
-export const SAMPLER_HELP = `one of ${SAMPLERS.join(', ')} (hosted names such as "Euler a", "DPM++ 2M SDE Karras", "DPM2 a Karras", "DPM Single", "UniPC" or "EulerAncestralDiscreteScheduler" work too)`;
+export const SAMPLER_HELP = `one of ${SAMPLERS.join(', ')} (hosted names such as "Euler a", "DPM++ 2M SDE Karras", "DPM2 a Karras", "DPM Single", "UniPC" or "EulerAncestralDiscreteScheduler" work too; Stable Diffusion 3 models sample with flow_euler)`;
