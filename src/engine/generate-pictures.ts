@@ -207,6 +207,17 @@ interface Common {
   loadMs: number;
 }
 
+/**
+ * What a flow-matching schedule with `use_dynamic_shifting` needs (SD 3.5's): the transformer's
+ * token count, (h / patch) * (w / patch), as StableDiffusion3Pipeline.__call__ computes
+ * `image_seq_len` for calculate_shift.
+ */
+function flowContext(model: DiffusionModel, size: { latentWidth: number; latentHeight: number }) {
+  if (model.denoiser.part !== 'transformer') return {};
+  const patch = typeof model.denoiserConfig.patch_size === 'number' ? model.denoiserConfig.patch_size : 2;
+  return { imageSeqLen: Math.floor(size.latentHeight / patch) * Math.floor(size.latentWidth / patch) };
+}
+
 interface DiffuseMode {
   strength: number;
   init?: InitPicture;
@@ -231,7 +242,7 @@ async function denoiseLatents(
   });
   const denoiseRequest: DenoiseRequest = {
     model,
-    scheduler: createScheduler(request.sampler, model.schedulerConfig),
+    scheduler: createScheduler(request.sampler, model.schedulerConfig, flowContext(model, size)),
     steps: request.steps,
     strength: mode.strength,
     guidance: request.guidance,
