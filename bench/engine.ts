@@ -61,7 +61,10 @@ interface LoopFigures {
 }
 
 async function loop(count: number): Promise<LoopFigures> {
-  const text = await encodeText(model, 'a lighthouse on a cliff at sunset', 'blurry', { width: 512, height: 512 });
+  const text = await encodeText(model, 'a lighthouse on a cliff at sunset', 'blurry', {
+    width: 512,
+    height: 512,
+  });
   const unetTime = { ms: 0 };
   const started = performance.now();
   await denoise({

@@ -1,0 +1,100 @@
+import { mkdtemp } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { NO_BUILTINS } from '../../src/engine/engine-settings.ts';
+import type { GenerateOptions } from '../../src/engine/generate-pictures.ts';
+import { type EngineSettings, ModelStore } from '../../src/engine/model-store.ts';
+import {
+  TINY_FAMILIES,
+  type TinyFamily,
+  type TinyFamilyOptions,
+  writeTinyFamilyModel,
+} from '../../src/engine/tiny/tiny-families.ts';
+import { createLogger } from '../../src/log/logger.ts';
+import type { ModelEntry } from '../../src/models/registry.ts';
+import type { GenerationRequest } from '../../src/request/types.ts';
+import { type TinyWorld, tinyEntry } from './tiny-models.ts';
+
+/** The sampler each tiny family renders with by default (SD 3 is flow matching). */
+export function familySampler(family: TinyFamily): ModelEntry['defaults']['scheduler'] {
+  if (family.startsWith('sd3')) return 'flow_euler';
+  return family === 'sdxl-turbo' ? 'euler_a' : 'euler';
+}
+
+export function familyEntry(family: TinyFamily, overrides: Partial<ModelEntry> = {}): ModelEntry {
+  const turbo = family === 'sdxl-turbo';
+  return tinyEntry(`tiny-${family}`, {
+    kind: family === 'sdxl-inpaint' ? 'inpaint' : 'txt2img',
+    folder: `tiny-${family}`,
+    family: family.startsWith('sd3') ? 'sd3' : family.startsWith('sdxl') ? 'sdxl' : 'sd2',
+    defaults: { steps: turbo ? 1 : 4, guidance: turbo ? 0 : 5, scheduler: familySampler(family) },
+    ...overrides,
+  });
+}
+
+/**
+ * A models folder with a tiny model of each family (`tiny-sdxl`, `tiny-sd3`, …), plus `tiny-sdxl-refined`:
+ * the SDXL base with the tiny refiner as its second stage.
+ */
+export async function familyWorld(
+  options: {
+    families?: readonly TinyFamily[];
+    folder?: TinyFamilyOptions;
+    settings?: Partial<EngineSettings>;
+  } = {},
+): Promise<TinyWorld> {
+  const modelsDir = await mkdtemp(join(tmpdir(), 'easel-families-'));
+  const families = options.families ?? TINY_FAMILIES;
+  const models: ModelEntry[] = [];
+  for (const family of families) {
+    await writeTinyFamilyModel(join(modelsDir, `tiny-${family}`), family, options.folder);
+    models.push(familyEntry(family));
+  }
+  if (families.includes('sdxl') && families.includes('sdxl-refiner')) {
+    models.push(familyEntry('sdxl', { id: 'tiny-sdxl-refined', refiner: 'tiny-sdxl-refiner' }));
+  }
+  const catalog = { models };
+  const store = new ModelStore(
+    { modelsDir, providers: ['cpu'], threads: 1, builtin: NO_BUILTINS, ...options.settings },
+    catalog,
+    createLogger('silent'),
+  );
+  return { modelsDir, catalog, store };
+}
+
+export function familyRequest(
+  family: TinyFamily,
+  overrides: Partial<GenerationRequest> = {},
+): GenerationRequest {
+  const turbo = family === 'sdxl-turbo';
+  return {
+    mode: 'txt2img',
+    prompt: 'a red circle on a blue background',
+    negativePrompt: 'blurry',
+    model: `tiny-${family}`,
+    width: 64,
+    height: 64,
+    steps: turbo ? 1 : 4,
+    guidance: turbo ? 0 : 5,
+    sampler: familySampler(family),
+    seed: 42,
+    count: 1,
+    ...overrides,
+  };
+}
+
+/** Generate options over a world, with input pictures from a map of artifact id to bytes. */
+export function familyOptions(world: TinyWorld, pictures: Record<string, Buffer> = {}): GenerateOptions {
+  return {
+    store: world.store,
+    catalog: world.catalog,
+    maxPixels: 4096 * 4096,
+    images: {
+      load: async (id: string) => {
+        const bytes = pictures[id];
+        if (bytes === undefined) throw new Error(`no test picture ${id}`);
+        return bytes;
+      },
+    },
+  };
+}
