@@ -125,8 +125,10 @@ function partBytes(dir: string, part: string): number {
   return total;
 }
 
-function gigabytes(bytes: number): string {
-  return `${(bytes / 1024 ** 3).toFixed(bytes < 1024 ** 3 ? 2 : 1)} GB`;
+function size(bytes: number): string {
+  if (bytes >= 1024 ** 3) return `${(bytes / 1024 ** 3).toFixed(1)} GB`;
+  if (bytes >= 1024 ** 2) return `${(bytes / 1024 ** 2).toFixed(1)} MB`;
+  return `${Math.ceil(bytes / 1024)} KB`;
 }
 
 /** SDXL and SD3 read `hidden_states[-2]`: Optimum exports them as `hidden_states.0` … `hidden_states.L`. */
@@ -170,8 +172,8 @@ export async function loadDiffusionModel(
   if (bytes > available) {
     throw new CodedError(
       'model-invalid',
-      `model "${id}" needs about ${gigabytes(bytes)} of memory for its weights (${parts.join(', ')}) ` +
-        `but only ${gigabytes(available)} is free; free memory, or install a smaller export (fp16, or without text_encoder_3)`,
+      `model "${id}" needs about ${size(bytes)} of memory for its weights (${parts.join(', ')}) ` +
+        `but only ${size(available)} is free; free memory, or install a smaller export (fp16, or without text_encoder_3)`,
     );
   }
 
