@@ -8,6 +8,7 @@ import {
   TINY_FAMILIES,
   type TinyFamily,
   type TinyFamilyOptions,
+  tinyFamilyEntry,
   writeTinyFamilyModel,
 } from '../../src/engine/tiny/tiny-families.ts';
 import { createLogger } from '../../src/log/logger.ts';
@@ -15,19 +16,14 @@ import type { ModelEntry } from '../../src/models/registry.ts';
 import type { GenerationRequest } from '../../src/request/types.ts';
 import { type TinyWorld, tinyEntry } from './tiny-models.ts';
 
-/** The sampler each tiny family renders with by default (SD 3 is flow matching). */
-export function familySampler(family: TinyFamily): ModelEntry['defaults']['scheduler'] {
-  if (family.startsWith('sd3')) return 'flow_euler';
-  return family === 'sdxl-turbo' ? 'euler_a' : 'euler';
-}
-
+/** A tiny family folder's entry for the tests: `easel models tiny --family`'s, rendered at 64 px. */
 export function familyEntry(family: TinyFamily, overrides: Partial<ModelEntry> = {}): ModelEntry {
-  const turbo = family === 'sdxl-turbo';
+  const written = tinyFamilyEntry(family);
   return tinyEntry(`tiny-${family}`, {
-    kind: family === 'sdxl-inpaint' ? 'inpaint' : 'txt2img',
+    kind: written.kind,
     folder: `tiny-${family}`,
-    family: family.startsWith('sd3') ? 'sd3' : family.startsWith('sdxl') ? 'sdxl' : 'sd2',
-    defaults: { steps: turbo ? 1 : 4, guidance: turbo ? 0 : 5, scheduler: familySampler(family) },
+    defaults: written.defaults,
+    ...(written.family !== undefined ? { family: written.family } : {}),
     ...overrides,
   });
 }
@@ -66,7 +62,7 @@ export function familyRequest(
   family: TinyFamily,
   overrides: Partial<GenerationRequest> = {},
 ): GenerationRequest {
-  const turbo = family === 'sdxl-turbo';
+  const { defaults } = tinyFamilyEntry(family);
   return {
     mode: 'txt2img',
     prompt: 'a red circle on a blue background',
@@ -74,9 +70,9 @@ export function familyRequest(
     model: `tiny-${family}`,
     width: 64,
     height: 64,
-    steps: turbo ? 1 : 4,
-    guidance: turbo ? 0 : 5,
-    sampler: familySampler(family),
+    steps: defaults.steps,
+    guidance: defaults.guidance,
+    sampler: defaults.scheduler,
     seed: 42,
     count: 1,
     ...overrides,

@@ -1,5 +1,6 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import type { ModelEntry } from '../../models/registry.ts';
 import { OnnxGraphBuilder, type TinyElemType } from './onnx-graph-builder.ts';
 import { buildSafetyChecker, type IoDtype, type TimestepVariant } from './tiny-models.ts';
 import { tinyTokenizerConfig, tinyTokenizerJson, tinyVocabSize } from './tiny-tokenizer.ts';
@@ -598,4 +599,32 @@ export async function writeTinyFamilyModel(
     vaeConfig,
   );
   if (options.safetyChecker === true) await writePart(dir, 'safety_checker', buildSafetyChecker());
+}
+
+/**
+ * The registry entry `easel models tiny --family` writes for a tiny folder: rendered at 64 px and
+ * shown at 512, like easel-tiny, with the family's sampler (SD 3 samples by flow matching, turbo
+ * models in one step without guidance).
+ */
+export function tinyFamilyEntry(family: TinyFamily): ModelEntry {
+  const turbo = family === 'sdxl-turbo';
+  return {
+    id: `easel-tiny-${family}`,
+    aliases: [`tiny-${family}`],
+    description: `Smoke-test model written by \`easel models tiny --family ${family}\`: the ${family} layout, draws noise`,
+    kind: family === 'sdxl-inpaint' ? 'inpaint' : 'txt2img',
+    folder: `easel-tiny-${family}`,
+    nativeResolution: 512,
+    renderScale: 8,
+    latentMultiple: 2,
+    defaults: {
+      steps: turbo ? 1 : 4,
+      guidance: turbo ? 0 : 5,
+      scheduler: family.startsWith('sd3') ? 'flow_euler' : turbo ? 'euler_a' : 'euler',
+    },
+    limits: { minSteps: 1, maxSteps: 50 },
+    nsfwScreening: 'required',
+    family: family.startsWith('sd3') ? 'sd3' : family.startsWith('sdxl') ? 'sdxl' : 'sd2',
+    install: `easel models tiny --family ${family}`,
+  };
 }
