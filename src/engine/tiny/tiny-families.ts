@@ -41,6 +41,8 @@ export interface TinyFamilyOptions {
   /** A denoiser exported for one latent size only. */
   fixedLatentSize?: number;
   safetyChecker?: boolean;
+  /** The denoiser's feature channels (8): the benchmark makes it heavier so it dominates, as a real one does. */
+  denoiserWidth?: number;
 }
 
 /** Widths of the tiny encoders, standing for CLIP-L (768), OpenCLIP-G (1280), OpenCLIP-H (1024), T5-XXL (4096). */
@@ -148,6 +150,7 @@ export interface TinyDenoiserSpec {
   dtype: IoDtype;
   fixedSize?: number;
   seed: number;
+  width?: number;
 }
 
 /**
@@ -156,7 +159,7 @@ export interface TinyDenoiserSpec {
  */
 export function buildTinyDenoiser(spec: TinyDenoiserSpec): OnnxGraphBuilder {
   const { inChannels, outChannels, contextDim, dtype, seed } = spec;
-  const c = 8;
+  const c = spec.width ?? 8;
   const g = new OnnxGraphBuilder(spec.sampleName === 'sample' ? 'unet' : 'transformer');
   const side = (name: string) => spec.fixedSize ?? name;
   const sample = castIn(
@@ -385,7 +388,10 @@ export async function writeTinyFamilyModel(
   options: TinyFamilyOptions = {},
 ): Promise<void> {
   const dtype = options.dtype ?? 'float32';
-  const fixed = options.fixedLatentSize !== undefined ? { fixedSize: options.fixedLatentSize } : {};
+  const fixed = {
+    ...(options.fixedLatentSize !== undefined ? { fixedSize: options.fixedLatentSize } : {}),
+    ...(options.denoiserWidth !== undefined ? { width: options.denoiserWidth } : {}),
+  };
   const xl = family.startsWith('sdxl');
   const sd3 = family.startsWith('sd3');
   const vae = sd3 ? VAE.sd3 : xl ? VAE.sdxl : VAE.sd2;
