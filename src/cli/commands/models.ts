@@ -5,6 +5,7 @@ import { SingleBar } from 'cli-progress';
 import type { Command } from 'commander';
 import { loadConfig } from '../../config/load-config.ts';
 import { writeTinyModel } from '../../engine/tiny/tiny-model-folder.ts';
+import { planDownload } from '../../models/download-plan.ts';
 import { downloadModel } from '../../models/hub-download.ts';
 import { LOCAL_REGISTRY_FILE, loadCatalog } from '../../models/model-catalog.ts';
 import { missingModelFiles } from '../../models/model-folder.ts';
@@ -29,56 +30,70 @@ export function registerModels(program: Command): void {
   models
     .command('download')
     .description('fetch a model folder (diffusers/Optimum ONNX layout) from the Hugging Face hub; resumable')
-    .argument('<hub-repo>', 'e.g. onnx-community/stable-diffusion-v1-5-ONNX, or a registry id')
+    .argument(
+      '<hub-repo>',
+      'e.g. onnx-community/stable-diffusion-v1-5-ONNX, or a registry id (sdxl, sd2.1, ...)',
+    )
     .option('--revision <revision>', "branch, tag or commit (default: the registry entry's, else main)")
+    .option(
+      '--subfolder <path>',
+      "the folder inside the repo that holds the model (default: the registry entry's, else the root or onnx/)",
+    )
     .option(
       '--folder <name>',
       "folder name under MODELS_DIR (default: the registry entry's, else the repo name)",
     )
     .option('--all', 'fetch every file, including PyTorch/safetensors weights the engine does not use')
-    .action(async (repoOrId: string, options: { revision?: string; folder?: string; all?: boolean }) => {
-      const config = loadConfig();
-      const catalog = loadCatalog(config.MODELS_DIR);
-      const entry = catalog.models.find((m) => m.hub?.repo === repoOrId || m.id === repoOrId);
-      const repo = entry?.hub?.repo ?? repoOrId;
-      const revision = options.revision ?? entry?.hub?.revision ?? 'main';
-      const folder = options.folder ?? entry?.folder ?? repo.split('/').pop()!;
-      const dir = resolve(config.MODELS_DIR, folder);
-      const bar = new SingleBar({
-        format: '{bar} {percentage}% | {value}/{total} MB | {file}',
-        hideCursor: true,
-      });
-      let received = 0;
-      await downloadModel(
-        {
-          repo,
-          revision,
-          hubUrl: config.HF_ENDPOINT,
-          ...(config.HF_TOKEN !== undefined ? { accessToken: config.HF_TOKEN } : {}),
-        },
-        dir,
-        {
-          plan: (files, total) => {
-            console.log(`${repo}@${revision}: ${files.length} files, ${megabytes(total)} MB -> ${dir}`);
-            bar.start(megabytes(total), 0, { file: '' });
+    .action(
+      async (
+        repoOrId: string,
+        options: { revision?: string; subfolder?: string; folder?: string; all?: boolean },
+      ) => {
+        const config = loadConfig();
+        const catalog = loadCatalog(config.MODELS_DIR);
+        const { source, dir, folder, entry } = planDownload(
+          catalog,
+          { repoOrId, ...options },
+          {
+            modelsDir: config.MODELS_DIR,
+            hubUrl: config.HF_ENDPOINT,
+            ...(config.HF_TOKEN !== undefined ? { accessToken: config.HF_TOKEN } : {}),
           },
-          progress: (file, bytes) => {
-            received += bytes;
-            bar.update(megabytes(received), { file });
+        );
+        const bar = new SingleBar({
+          format: '{bar} {percentage}% | {value}/{total} MB | {file}',
+          hideCursor: true,
+        });
+        let received = 0;
+        await downloadModel(
+          source,
+          dir,
+          {
+            plan: (files, total) => {
+              const where = source.subfolder === undefined ? '' : ` (${source.subfolder}/)`;
+              console.log(
+                `${source.repo}@${source.revision}${where}: ${files.length} files, ${megabytes(total)} MB -> ${dir}`,
+              );
+              bar.start(megabytes(total), 0, { file: '' });
+            },
+            progress: (file, bytes) => {
+              received += bytes;
+              bar.update(megabytes(received), { file });
+            },
           },
-        },
-        { all: options.all === true },
-      ).finally(() => bar.stop());
-      if (entry === undefined)
-        console.log(await registerDownloaded(config.MODELS_DIR, repo, revision, folder));
-      const check = entry ?? downloadedEntry(repo, revision, folder);
-      const missing = missingModelFiles(check, dir);
-      console.log(
-        missing.length === 0
-          ? `done: ${dir} is complete`
-          : `downloaded, but ${dir} lacks ${missing.join(', ')}: is ${repo} an ONNX export in the diffusers layout?`,
-      );
-    });
+          { all: options.all === true },
+        ).finally(() => bar.stop());
+        if (entry === undefined)
+          console.log(await registerDownloaded(config.MODELS_DIR, source.repo, source.revision, folder));
+        const check = entry ?? downloadedEntry(source.repo, source.revision, folder);
+        const missing = missingModelFiles(check, dir);
+        console.log(
+          missing.length === 0
+            ? `done: ${dir} is complete`
+            : `downloaded, but ${dir} lacks ${missing.join(', ')}: is ${source.repo} an ONNX export in the diffusers layout?`,
+        );
+      },
+    );
 
   models
     .command('tiny')
