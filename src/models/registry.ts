@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { CodedError } from '../errors/coded-error.ts';
+import { isFlowMatchingSampler } from '../request/sampler-names.ts';
 import { SAMPLERS, type SamplerName } from '../request/types.ts';
 
 /** The package's own models folder: holds the registry and the built-in easel-mini model. */
@@ -75,6 +76,14 @@ export function loadRegistry(file = join(PACKAGE_MODELS_DIR, 'registry.json')): 
       throw new CodedError(
         'config-invalid',
         `${file}: model "${m.id}" defaults.scheduler ${JSON.stringify(scheduler)} is not one of ${SAMPLERS.join(', ')}`,
+      );
+    }
+    // Flow-matching (SD3) and noise-prediction samplers do not mix (see validate-request.ts).
+    if (m.family !== undefined && (m.family === 'sd3') !== isFlowMatchingSampler(m.defaults.scheduler)) {
+      throw new CodedError(
+        'config-invalid',
+        `${file}: model "${m.id}" (family ${m.family}) defaults.scheduler "${m.defaults.scheduler}": ` +
+          (m.family === 'sd3' ? 'SD3 models sample with flow_euler' : 'flow_euler samples only SD3 models'),
       );
     }
   }
