@@ -24,8 +24,8 @@ export function exportInstructions(entry: ModelEntry, modelsDir: string): string
   const target = `${modelsDir.replace(/\/+$/, '')}/${entry.folder}`;
   return (
     `there is no ONNX export of ${entry.id} on the hub in the layout easel reads, so easel cannot download it. ` +
-    `Export one on a machine with internet (and Python with optimum[onnxruntime]): ` +
-    `${exportCommand(exported, target)} (add --dtype fp16 --device cuda on a CUDA GPU for half the size), ` +
+    `Export one on a machine with internet (pip install "optimum-onnx[onnxruntime]"): ` +
+    `${exportCommand(exported, entry.folder)} (add --dtype fp16 --device cuda on a CUDA GPU for half the size), ` +
     `then copy the folder to ${target} here.` +
     (exported.note !== undefined ? ` ${exported.note}` : '')
   );

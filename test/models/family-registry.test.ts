@@ -148,8 +148,9 @@ describe('easel models download: what a registry id fetches', () => {
   it('an SD3 model with no ONNX export on the hub is refused with the export command, before anything is written', () => {
     expect(() => planDownload(registry, { repoOrId: 'sd3-large-turbo' }, settings)).toThrow(
       'sd3.5-large-turbo: there is no ONNX export of sd3.5-large-turbo on the hub in the layout easel reads, so easel cannot download it. ' +
-        'Export one on a machine with internet (and Python with optimum[onnxruntime]): ' +
-        'optimum-cli export onnx --model stabilityai/stable-diffusion-3.5-large-turbo --task text-to-image /srv/models/sd3.5-large-turbo',
+        'Export one on a machine with internet (pip install "optimum-onnx[onnxruntime]"): ' +
+        'optimum-cli export onnx --model stabilityai/stable-diffusion-3.5-large-turbo --task text-to-image sd3.5-large-turbo ' +
+        '(add --dtype fp16 --device cuda on a CUDA GPU for half the size), then copy the folder to /srv/models/sd3.5-large-turbo here.',
     );
   });
 
