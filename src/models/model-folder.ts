@@ -3,7 +3,7 @@ import { join, resolve } from 'node:path';
 import { CodedError } from '../errors/coded-error.ts';
 import { filesStillMissing, unfinishedDownload } from './download-marker.ts';
 import { exportCommand } from './export-command.ts';
-import { missingFamilyFiles } from './model-family.ts';
+import { detectModelFamily, missingFamilyFiles } from './model-family.ts';
 import { type ModelEntry, PACKAGE_MODELS_DIR } from './registry.ts';
 
 /** Where a registry entry's files live: built-in models inside the package, the rest under MODELS_DIR. */
@@ -83,6 +83,15 @@ export function requireModelFolder(entry: ModelEntry, modelsDir: string, needsIm
       'model-missing',
       `model "${entry.id}" is not installed: ${dir} does not exist.${howTo}`,
     );
+  }
+  if (entry.kind !== 'upscaler' && existsSync(join(dir, 'model_index.json'))) {
+    // A folder of no family easel knows (a Flux or Kandinsky download) says so, not "a file is missing".
+    try {
+      detectModelFamily(dir, needsImageEncoder);
+    } catch (error) {
+      if (error instanceof CodedError && error.code === 'model-invalid')
+        throw new CodedError('model-invalid', `model "${entry.id}": ${error.message}`);
+    }
   }
   const missing = missingModelFiles(entry, dir, needsImageEncoder);
   if (missing.length > 0) {

@@ -47,6 +47,8 @@ export interface ModelEntry {
    * sd3. Shown by `easel models list`; the request validator matches samplers to it.
    */
   family?: string;
+  /** An SDXL refiner (registry id) run as a second stage on this model's latents, when it is installed. */
+  refiner?: string;
   /** The command that installs a model that is neither built in nor on a hub (`easel models tiny`). */
   install?: string;
   /**
