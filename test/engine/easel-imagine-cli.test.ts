@@ -71,7 +71,12 @@ describe('easel models tiny + easel imagine (the real binary)', () => {
     const listed = await easel(['models', 'list']);
     expect(listed.stdout).toMatch(/easel-tiny-sdxl, tiny-sdxl +txt2img +sdxl +512px +installed/);
     const out = join(root, 'out-sdxl');
-    const { code, stdout } = await easel(['imagine', 'a red circle --model tiny-sdxl --seed 77', '--out', out]);
+    const { code, stdout } = await easel([
+      'imagine',
+      'a red circle --model tiny-sdxl --seed 77',
+      '--out',
+      out,
+    ]);
     expect(code).toBe(0);
     expect(stdout).toMatch(/seed 77 · cpu/);
     const parameters = readPngText(await readFile(join(out, 'easel-77.png'))).parameters;
