@@ -83,6 +83,19 @@ const ALIASES: Record<string, SamplerName> = {
   flowmatcheulerdiscretescheduler: 'flow_euler',
 };
 
+/**
+ * The samplers for flow-matching models (Stable Diffusion 3): their model predicts a velocity, not
+ * noise, so these and the others are not interchangeable.
+ */
+export const FLOW_MATCHING_SAMPLERS: readonly SamplerChoice[] = [
+  'flow_euler',
+  'FlowMatchEulerDiscreteScheduler',
+];
+
+export function isFlowMatchingSampler(sampler: SamplerChoice): boolean {
+  return FLOW_MATCHING_SAMPLERS.includes(sampler);
+}
+
 function normalize(name: string): string {
   return name.toLowerCase().replace(/[^a-z0-9]/g, '');
 }

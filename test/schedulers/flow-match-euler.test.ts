@@ -14,22 +14,13 @@ import { absStats, dummyModel, dummyNoiseDeter, dummySampleDeter } from './suppo
 // The expected values come from diffusers' formulas evaluated with numpy in torch's float32:
 // test/schedulers/support/flow-match-reference.py prints every one of them.
 
-// stabilityai/stable-diffusion-3.5-large scheduler/scheduler_config.json (SD3 medium's is the same).
+// stabilityai/stable-diffusion-3.5-medium scheduler/scheduler_config.json as published (SD3 medium's
+// differs only in _diffusers_version); every other key takes the class default.
 const SD35 = {
   _class_name: 'FlowMatchEulerDiscreteScheduler',
-  _diffusers_version: '0.31.0.dev0',
-  base_image_seq_len: 256,
-  base_shift: 0.5,
-  invert_sigmas: false,
-  max_image_seq_len: 4096,
-  max_shift: 1.15,
+  _diffusers_version: '0.29.0.dev0',
   num_train_timesteps: 1000,
   shift: 3.0,
-  shift_terminal: null,
-  use_beta_sigmas: false,
-  use_dynamic_shifting: false,
-  use_exponential_sigmas: false,
-  use_karras_sigmas: false,
 };
 
 function sigmasFor(config: SchedulerConfig, steps: number, context = {}): number[] {
