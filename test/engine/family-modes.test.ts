@@ -1,4 +1,4 @@
-import { cpSync, readFileSync, writeFileSync } from 'node:fs';
+import { cpSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import sharp from 'sharp';
@@ -89,6 +89,15 @@ describe.each(FAMILIES)('%s', (family) => {
       family.startsWith('sd3') ? 'sd3' : family.startsWith('sdxl') ? 'sdxl' : 'sd2',
     );
     expect(model.latentChannels).toBe(family.startsWith('sd3') ? 16 : 4);
+    // The denoiser's weights are in an external file, named as each exporter names it.
+    const external = family.startsWith('sd3')
+      ? 'model.onnx_data'
+      : family.startsWith('sdxl')
+        ? 'weights.pb'
+        : 'model.onnx.data';
+    const folder = join(model.dir, model.denoiser.part);
+    expect(readdirSync(folder)).toContain(external);
+    expect(statSync(join(folder, external)).size).toBeGreaterThan(statSync(join(folder, 'model.onnx')).size);
   });
 
   it('txt2img: the same seed gives the same pixels, another seed others', async () => {
