@@ -255,9 +255,9 @@ const sdxl: Combine = (model, encoded, size) => {
  * SD3 (diffusers' StableDiffusion3Pipeline.encode_prompt): CLIP-L's and CLIP-G's penultimate hidden
  * states joined on the last axis, zero-padded to T5's width (`torch.nn.functional.pad(clip_prompt_embeds,
  * (0, t5_prompt_embed.shape[-1] - clip_prompt_embeds.shape[-1]))`), then T5's tokens appended on
- * the sequence axis; without T5 (`_get_t5_prompt_embeds` with text_encoder_3 None) its part is
- * zeros of [tokenizer_max_length = 77, joint_attention_dim]. `pooled_projections` joins both
- * CLIPs' pooled embeddings.
+ * the sequence axis (`torch.cat([clip_prompt_embeds, t5_prompt_embed], dim=-2)`); without T5,
+ * `_get_t5_prompt_embeds` gives zeros of [max_sequence_length = 256, joint_attention_dim].
+ * `pooled_projections` joins both CLIPs' pooled embeddings.
  */
 const sd3: Combine = (model, encoded) => {
   const l = need(encoded[0]);
@@ -271,7 +271,7 @@ const sd3: Combine = (model, encoded) => {
   if (joint === undefined)
     throw new CodedError('model-invalid', 'cannot tell the transformer joint_attention_dim');
   const clipWidth = l.width + g.width;
-  const t5Tokens = t5?.tokens ?? l.tokens;
+  const t5Tokens = t5?.tokens ?? model.strategy.maxTokens[2] ?? 256;
   const sequence = l.tokens + t5Tokens;
   const build = (i: 0 | 1) => {
     const clip = joinWidths([half(l, i), half(g, i)], l.tokens);

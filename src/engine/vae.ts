@@ -4,7 +4,7 @@ import { expectDims, outputOf, runPart, toInput } from './onnx-io.ts';
 /**
  * The VAE halves. Pictures are [3, H, W] in [-1, 1]; latents are as the denoiser sees them:
  * `(z - shift_factor) * scaling_factor` (SD3's VAE has a shift; the others' is 0), as diffusers'
- * StableDiffusion3Img2ImgPipeline._encode_vae_image and the `latents / scaling_factor + shift_factor`
+ * StableDiffusion3Img2ImgPipeline.prepare_latents and the `latents / scaling_factor + shift_factor`
  * before `vae.decode` in StableDiffusion3Pipeline.__call__. One picture per run: a full-size VAE pass is the most
  * memory-hungry step of the pipeline, and batching it buys little.
  */

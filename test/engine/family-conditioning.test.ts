@@ -195,12 +195,12 @@ describe('SD 3', () => {
     expectSame(input(text, 'pooled_projections').uncond.subarray(0, 8), emptyL.text_embeds!);
   });
 
-  it('without text_encoder_3, appends zeros of [77, joint_attention_dim] as diffusers does', async () => {
+  it('without text_encoder_3, appends zeros of [256, joint_attention_dim] as diffusers does', async () => {
     const model = models.get('sd3-no-t5')!;
     expect(model.textEncoders[2]).toBeUndefined();
     const text = await encodeText(model, 'a red circle', 'blurry', SIZE);
     const ehs = input(text, 'encoder_hidden_states');
-    expect(ehs.shape).toEqual([154, 24]);
+    expect(ehs.shape).toEqual([77 + 256, 24]);
     const l = await raw(model, 0, 'a red circle');
     const g = await raw(model, 1, 'a red circle');
     expectSame(
