@@ -11,6 +11,7 @@ import { encodeText } from '../src/engine/text-conditioning.ts';
 import { createLogger } from '../src/log/logger.ts';
 import type { ModelEntry } from '../src/models/registry.ts';
 import type { GenerationRequest } from '../src/request/types.ts';
+import { benchFamilies } from './engine-families.ts';
 import { writeBenchModel } from './engine-synthetic-model.ts';
 
 /**
@@ -21,6 +22,11 @@ import { writeBenchModel } from './engine-synthetic-model.ts';
  *
  *   node --import tsx bench/engine.ts        (EXECUTION_PROVIDERS=webgpu,cpu to try a GPU)
  * Options by environment: BENCH_WIDTH (UNet channels, 64), BENCH_DEPTH (3x3 convs, 4), BENCH_STEPS (25).
+ *
+ * Then, per model family on its tiny model (easel models tiny --family): the session load time and
+ * the share of a whole render's time outside session.run, at BENCH_FAMILY_SIZE (512) px rendered
+ * 1:1 (64x64 latents), BENCH_STEPS steps, the tiny denoiser widened to BENCH_WIDTH channels (sd1 keeps
+ * easel-tiny's 8) so that, as in a real model, it does the bulk of the work.
  */
 const STEPS = Number(process.env.BENCH_STEPS ?? 25);
 const WIDTH = Number(process.env.BENCH_WIDTH ?? 64);
@@ -61,7 +67,10 @@ interface LoopFigures {
 }
 
 async function loop(count: number): Promise<LoopFigures> {
-  const text = await encodeText(model, 'a lighthouse on a cliff at sunset', 'blurry');
+  const text = await encodeText(model, 'a lighthouse on a cliff at sunset', 'blurry', {
+    width: 512,
+    height: 512,
+  });
   const unetTime = { ms: 0 };
   const started = performance.now();
   await denoise({
@@ -142,3 +151,27 @@ console.log(
 );
 await store.release();
 await rm(dir, { recursive: true, force: true });
+
+const familySize = Number(process.env.BENCH_FAMILY_SIZE ?? 512);
+const families = await benchFamilies(providers, threads, familySize, STEPS, WIDTH);
+console.log(
+  `\nper family, tiny model, txt2img ${familySize}x${familySize} rendered 1:1, ${STEPS} steps (turbo: 1), whole render`,
+);
+console.log(
+  `${'family'.padEnd(14)} ${'load ms'.padStart(9)} ${'render ms'.padStart(10)} ${'run ms'.padStart(9)} ${'outside'.padStart(9)} ${'outside cpu'.padStart(12)}`,
+);
+for (const f of families) {
+  console.log(
+    `${f.family.padEnd(14)} ${f.loadMs.toFixed(0).padStart(9)} ${f.renderMs.toFixed(0).padStart(10)} ${f.runMs.toFixed(0).padStart(9)} ${(f.outsideShare * 100).toFixed(2).padStart(8)}% ${(f.outsideCpuShare * 100).toFixed(2).padStart(11)}%`,
+  );
+}
+console.log(
+  JSON.stringify({
+    families: families.map((f) => ({
+      family: f.family,
+      load_ms: f.loadMs,
+      outside_share: Number(f.outsideShare.toFixed(4)),
+      outside_cpu_share: Number(f.outsideCpuShare.toFixed(4)),
+    })),
+  }),
+);

@@ -5,6 +5,7 @@ import type { Config } from '../config/schema.ts';
 import { createLogger } from '../log/logger.ts';
 import { loadCatalog } from '../models/model-catalog.ts';
 import { missingModelFiles, modelFolder } from '../models/model-folder.ts';
+import { modelFamilyChecks } from './model-family-checks.ts';
 import { probeExecutionProvider } from './provider-probe.ts';
 import { readRedisFacts } from './redis-checks.ts';
 import { screenAndUpscalerChecks } from './screen-and-upscaler-checks.ts';
@@ -32,6 +33,7 @@ export async function runDoctorChecks(env: Record<string, string | undefined>): 
   }
   results.push(...(await redisChecks(config)));
   results.push(modelsCheck(config));
+  results.push(...modelFamilyChecks(config, loadCatalog(config.MODELS_DIR)));
   for (const provider of config.EXECUTION_PROVIDERS) {
     const probe = await probeExecutionProvider(provider);
     results.push({

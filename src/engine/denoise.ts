@@ -26,7 +26,10 @@ export interface DenoiseRequest {
   latentHeight: number;
   latentWidth: number;
   text: TextConditioning;
-  /** The starting picture's latents (already scaled), [C*h*w], shared by every image of the batch. */
+  /**
+   * The starting latents (already scaled): [C*h*w] shared by every image of the batch (a picture's),
+   * or [n*C*h*w], one per image (an SDXL base's latents handed to its refiner).
+   */
   initLatents?: Float32Array;
   inpaint?: InpaintConditioning;
   signal?: AbortSignal;
@@ -48,7 +51,7 @@ function repeat(item: Float32Array, times: number): Float32Array {
 /**
  * The denoising loop of diffusers' Stable Diffusion pipelines: starting latents from seeded noise
  * (or the noised init picture), then per timestep one batched UNet run with the unconditional and
- * conditional halves together (classifier-free guidance), the guidance mix, the scheduler step, and
+ * conditional halves together (classifier-free guidance; the family's conditioning inputs, whatever they are), the guidance mix, the scheduler step, and
  * for ordinary UNets in inpainting, the kept area blended back from the init latents.
  * Returns the final latents [n, C, h, w] (still scaled).
  */
@@ -72,7 +75,13 @@ export async function denoise(request: DenoiseRequest): Promise<Tensor> {
     throw new CodedError('engine-failed', 'an inpainting UNet needs the mask and the masked picture');
   }
   const init: Tensor | undefined =
-    request.initLatents !== undefined ? { data: repeat(request.initLatents, n), dims } : undefined;
+    request.initLatents === undefined
+      ? undefined
+      : {
+          data:
+            request.initLatents.length === perImage ? repeat(request.initLatents, n) : request.initLatents,
+          dims,
+        };
 
   let latents: Tensor;
   if (init === undefined || (request.inpaint !== undefined && request.strength >= 1)) {
@@ -85,8 +94,6 @@ export async function denoise(request: DenoiseRequest): Promise<Tensor> {
   const guided = guidance > 1;
   const batch = guided ? 2 * n : n;
   const unetChannels = model.unetInChannels;
-  const context = guided ? concat([repeat(text.uncond, n), repeat(text.cond, n)]) : repeat(text.cond, n);
-  const contextDims = [batch, text.tokens, text.width];
   const extra = inpaintUnet
     ? buildInpaintChannels(
         request.inpaint!.mask,
@@ -97,24 +104,38 @@ export async function denoise(request: DenoiseRequest): Promise<Tensor> {
       )
     : undefined;
 
+  const { denoiser } = model;
   const chunk = model.unetBatch ?? batch;
   if (batch % chunk !== 0) {
     throw new CodedError(
       'model-invalid',
-      `unet/model.onnx takes a fixed batch of ${chunk}; a batch of ${batch} is needed`,
+      `${denoiser.part}/model.onnx takes a fixed batch of ${chunk}; a batch of ${batch} is needed`,
     );
   }
-  const sampleSpec = model.unet.inputs.sample!;
-  const timestepSpec = model.unet.inputs.timestep!;
-  const contextSpec = model.unet.inputs.encoder_hidden_states!;
-  // The text conditioning is the same at every step: build its tensors once.
-  const contextTensors: OrtTensor[] = [];
-  for (let start = 0; start < batch; start += chunk) {
-    const slice = context.subarray(
-      start * text.tokens * text.width,
-      (start + chunk) * text.tokens * text.width,
-    );
-    contextTensors.push(toInput(contextSpec, slice, [chunk, ...contextDims.slice(1)]));
+  const sampleSpec = denoiser.inputs.sample!;
+  const timestepSpec = denoiser.inputs.timestep!;
+  const sampleName = model.strategy.sampleInput;
+  // The conditioning is the same at every step: build its tensors once, per chunk of the batch
+  // (negative halves first, as diffusers' torch.cat([negative, positive]) does).
+  const conditioningTensors: Record<string, OrtTensor>[] = [];
+  for (let start = 0; start < batch; start += chunk) conditioningTensors.push({});
+  for (const input of text.inputs) {
+    const spec = denoiser.inputs[input.name];
+    if (spec === undefined) {
+      throw new CodedError(
+        'engine-failed',
+        `${denoiser.part} has no input "${input.name}" for its conditioning`,
+      );
+    }
+    const size = input.shape.reduce((a, b) => a * b, 1);
+    const all = guided ? concat([repeat(input.uncond, n), repeat(input.cond, n)]) : repeat(input.cond, n);
+    for (let start = 0, k = 0; start < batch; start += chunk, k++) {
+      conditioningTensors[k]![input.name] = toInput(
+        spec,
+        all.subarray(start * size, (start + chunk) * size),
+        [chunk, ...input.shape],
+      );
+    }
   }
   const scalarTimestep = timestepSpec.shape.length === 0;
 
@@ -144,14 +165,14 @@ export async function denoise(request: DenoiseRequest): Promise<Tensor> {
         ? toInput(timestepSpec, [t], [])
         : toInput(timestepSpec, new Array(chunk).fill(t), [chunk]);
       const began = performance.now();
-      const result = await runPart(model.unet.session, 'unet', {
-        sample,
+      const result = await runPart(denoiser.session, denoiser.part, {
+        ...conditioningTensors[k]!,
+        [sampleName]: sample,
         timestep,
-        encoder_hidden_states: contextTensors[k]!,
       });
       if (request.unetTime !== undefined) request.unetTime.ms += performance.now() - began;
-      const out = outputOf(result, 'unet', model.unet.output);
-      expectDims(out.dims, [chunk, c, h, w], 'unet', model.unet.output);
+      const out = outputOf(result, denoiser.part, denoiser.output);
+      expectDims(out.dims, [chunk, c, h, w], denoiser.part, denoiser.output);
       prediction.set(out.data, start * perImage);
     }
     let noisePred: Float32Array;

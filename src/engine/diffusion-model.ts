@@ -1,9 +1,12 @@
-import { existsSync } from 'node:fs';
+import { existsSync, readdirSync, statSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
+import { freemem } from 'node:os';
 import { join } from 'node:path';
 import type { InferenceSession } from 'onnxruntime-node';
 import { CodedError } from '../errors/coded-error.ts';
+import { detectModelFamily, FAMILY_LABELS, type FamilyLayout, familyParts } from '../models/model-family.ts';
 import type { ProviderChooser, ProviderName } from './execution-providers.ts';
+import { FAMILY_STRATEGIES, type FamilyStrategy } from './family-strategies.ts';
 import {
   expectDims,
   type InputSpec,
@@ -24,32 +27,63 @@ export interface ModelPart {
   output: string;
 }
 
+/** A text encoder with its tokenizer and the outputs the family reads from it. */
+export interface TextEncoderPart {
+  /** The folder, e.g. `text_encoder_2`, for messages. */
+  part: string;
+  session: InferenceSession;
+  ids: InputSpec;
+  tokenizer: PromptTokenizer;
+  /** `last_hidden_state` or the penultimate `hidden_states.N`. */
+  hiddenOutput: string;
+  /** `text_embeds` (CLIPTextModelWithProjection) or `pooler_output`, where the family pools this encoder. */
+  pooledOutput?: string;
+  /** The hidden output's width when the export fixes it. */
+  width?: number;
+  pooledWidth?: number;
+}
+
 /**
- * A Stable Diffusion-style model folder, loaded: its sessions and the numbers the pipeline needs,
- * read from its configs and its sessions' metadata (never assumed): latent channels, the VAE's
- * scale factor and scaling factor, whether the UNet is an inpainting one, the text width.
+ * A diffusers/Optimum ONNX model folder of any family, loaded: its sessions and the numbers the
+ * pipeline needs, read from its configs and its sessions' metadata (never assumed): the family and
+ * its strategy, latent channels, the VAE's scale, scaling and shift factors, whether the denoiser
+ * is an inpainting one.
  */
 export interface DiffusionModel {
   id: string;
   dir: string;
   provider: ProviderName;
-  tokenizer: PromptTokenizer;
-  textEncoder: ModelPart;
-  unet: ModelPart;
+  layout: FamilyLayout;
+  strategy: FamilyStrategy;
+  /** In the layout's order; undefined where an optional encoder (SD3's T5) is not installed. */
+  textEncoders: (TextEncoderPart | undefined)[];
+  /** The UNet or SD3's transformer; `inputs` by tensor name. */
+  denoiser: ModelPart & { part: 'unet' | 'transformer' };
   vaeDecoder: ModelPart;
   /** Loaded on first use: only the modes that start from an image need it. */
   vaeEncoder(): Promise<ModelPart>;
   safetyChecker?: ModelPart;
   schedulerConfig: Record<string, unknown>;
+  /** The denoiser's config.json (SD3's `joint_attention_dim`), empty when absent. */
+  denoiserConfig: Record<string, unknown>;
   latentChannels: number;
   vaeScaleFactor: number;
   scalingFactor: number;
-  /** latentChannels for an ordinary UNet; 2 * latentChannels + 1 for an inpainting one. */
+  /** SD3's VAE: latents = (z - shift) * scale. 0 for the others. */
+  shiftFactor: number;
+  /** latentChannels for an ordinary denoiser; 2 * latentChannels + 1 for an inpainting one. */
   unetInChannels: number;
-  /** A fixed batch size the UNet was exported with, when it has one. */
+  /** A fixed batch size the denoiser was exported with, when it has one. */
   unetBatch?: number;
+  /** Bytes of the ONNX files loaded (weights included), checked against free memory before loading. */
+  bytes: number;
   loadMs: number;
   release(): Promise<void>;
+}
+
+export interface LoadOptions {
+  /** Bytes of memory available for weights; os.freemem() unless given (tests). */
+  availableMemory?: () => number;
 }
 
 async function readJson(path: string, required: boolean): Promise<Record<string, unknown> | undefined> {
@@ -68,17 +102,81 @@ function positiveInt(value: unknown): number | undefined {
   return typeof value === 'number' && Number.isInteger(value) && value > 0 ? value : undefined;
 }
 
-function fixedDim(spec: InputSpec, axis: number): number | undefined {
-  const d = spec.shape[axis];
+function fixedDim(spec: InputSpec | undefined, axis: number): number | undefined {
+  const d = spec?.shape[axis];
   return typeof d === 'number' && d > 0 ? d : undefined;
 }
 
+function outputDim(session: InferenceSession, name: string, axis: number): number | undefined {
+  const meta = session.outputMetadata.find((m) => m.name === name);
+  if (meta === undefined || !meta.isTensor) return undefined;
+  const d = meta.shape[axis];
+  return typeof d === 'number' && d > 0 ? d : undefined;
+}
+
+/** Every file of a part's folder: model.onnx and its external weights, whatever they are named. */
+function partBytes(dir: string, part: string): number {
+  const folder = join(dir, part);
+  let total = 0;
+  for (const name of readdirSync(folder)) {
+    const stat = statSync(join(folder, name));
+    if (stat.isFile()) total += stat.size;
+  }
+  return total;
+}
+
+function size(bytes: number): string {
+  if (bytes >= 1024 ** 3) return `${(bytes / 1024 ** 3).toFixed(1)} GB`;
+  if (bytes >= 1024 ** 2) return `${(bytes / 1024 ** 2).toFixed(1)} MB`;
+  return `${Math.ceil(bytes / 1024)} KB`;
+}
+
+/** SDXL and SD3 read `hidden_states[-2]`: Optimum exports them as `hidden_states.0` … `hidden_states.L`. */
+function penultimateOutput(session: InferenceSession, part: string, family: string): string {
+  let last = -1;
+  for (const name of session.outputNames) {
+    const m = /^hidden_states\.(\d+)$/.exec(name);
+    if (m !== null) last = Math.max(last, Number(m[1]));
+  }
+  if (last < 1) {
+    throw new CodedError(
+      'model-invalid',
+      `${part}/model.onnx has no hidden_states.N outputs (outputs: ${session.outputNames.join(', ')}); ` +
+        `${family} reads the penultimate layer: export it with Optimum, which adds them`,
+    );
+  }
+  return `hidden_states.${last - 1}`;
+}
+
+/**
+ * Loads every part the family uses, after checking their files fit in memory; checks that the
+ * parts agree with each other (text widths, pooled widths, time_ids, latent channels) so a folder
+ * mixing families fails here, not mid-job.
+ */
 export async function loadDiffusionModel(
   id: string,
   dir: string,
   providers: ProviderChooser,
+  options: LoadOptions = {},
 ): Promise<DiffusionModel> {
   const started = performance.now();
+  const layout = detectModelFamily(dir);
+  const strategy = FAMILY_STRATEGIES[layout.family];
+  const label = FAMILY_LABELS[layout.family];
+  const parts = familyParts(layout, false);
+  if (existsSync(join(dir, 'safety_checker', 'model.onnx'))) parts.push('safety_checker');
+  const bytes = parts.reduce((sum, part) => sum + partBytes(dir, part), 0);
+  const available = (options.availableMemory ?? freemem)();
+  // onnxruntime holds each file's weights once in memory (plus a little working space): a model
+  // whose files outgrow what is free would be killed part way through loading or its first job.
+  if (bytes > available) {
+    throw new CodedError(
+      'model-invalid',
+      `model "${id}" needs about ${size(bytes)} of memory for its weights (${parts.join(', ')}) ` +
+        `but only ${size(available)} is free; free memory, or install a smaller export (fp16, or without text_encoder_3)`,
+    );
+  }
+
   const opened: InferenceSession[] = [];
   const open = async (part: string) => {
     const loaded = await providers.open(join(dir, part, 'model.onnx'), `${part}/model.onnx`);
@@ -87,34 +185,59 @@ export async function loadDiffusionModel(
   };
   try {
     const schedulerConfig = (await readJson(join(dir, 'scheduler', 'scheduler_config.json'), true))!;
-    const unetConfig = (await readJson(join(dir, 'unet', 'config.json'), false)) ?? {};
+    const denoiserConfig = (await readJson(join(dir, layout.denoiser, 'config.json'), false)) ?? {};
     const vaeConfig =
       (await readJson(join(dir, 'vae_decoder', 'config.json'), false)) ??
       (await readJson(join(dir, 'vae', 'config.json'), false)) ??
       {};
 
-    const text = await open('text_encoder');
-    const ids = requireInput(text.session, 'text_encoder', 'input_ids');
-    const textEncoder: ModelPart = {
-      session: text.session,
-      inputs: { input_ids: ids },
-      output: requireOutput(text.session, 'text_encoder', ['last_hidden_state']),
-    };
-    const maxLength = fixedDim(ids, 1) ?? 77;
-    const tokenizer = await PromptTokenizer.load(join(dir, 'tokenizer'), maxLength);
+    const textEncoders: (TextEncoderPart | undefined)[] = [];
+    for (const [i, component] of layout.text.entries()) {
+      if (!component.present) {
+        textEncoders.push(undefined);
+        continue;
+      }
+      const part = component.encoder;
+      const { session } = await open(part);
+      const ids = requireInput(session, part, 'input_ids');
+      const hiddenOutput =
+        strategy.hiddenLayers[i] === 'penultimate'
+          ? penultimateOutput(session, part, label)
+          : requireOutput(session, part, ['last_hidden_state']);
+      const maxLength = fixedDim(ids, 1) ?? strategy.maxTokens[i] ?? 77;
+      const encoder: TextEncoderPart = {
+        part,
+        session,
+        ids,
+        tokenizer: await PromptTokenizer.load(join(dir, component.tokenizer), maxLength),
+        hiddenOutput,
+      };
+      const width = outputDim(session, hiddenOutput, 2);
+      if (width !== undefined) encoder.width = width;
+      if (strategy.pooled[i] === true) {
+        encoder.pooledOutput = requireOutput(session, part, ['text_embeds', 'pooler_output']);
+        const pooledWidth = outputDim(session, encoder.pooledOutput, 1);
+        if (pooledWidth !== undefined) encoder.pooledWidth = pooledWidth;
+      }
+      textEncoders.push(encoder);
+    }
 
-    const unetLoaded = await open('unet');
-    const unetInputs = {
-      sample: requireInput(unetLoaded.session, 'unet', 'sample'),
-      timestep: requireInput(unetLoaded.session, 'unet', 'timestep'),
-      encoder_hidden_states: requireInput(unetLoaded.session, 'unet', 'encoder_hidden_states'),
+    const denoiserPart = layout.denoiser;
+    const denoiserLoaded = await open(denoiserPart);
+    const denoiserInputs: Record<string, InputSpec> = {
+      sample: requireInput(denoiserLoaded.session, denoiserPart, strategy.sampleInput),
+      timestep: requireInput(denoiserLoaded.session, denoiserPart, 'timestep'),
     };
-    requireFloat(unetInputs.sample, 'unet');
-    requireFloat(unetInputs.encoder_hidden_states, 'unet');
-    const unet: ModelPart = {
-      session: unetLoaded.session,
-      inputs: unetInputs,
-      output: requireOutput(unetLoaded.session, 'unet', ['out_sample']),
+    for (const name of strategy.conditioningInputs) {
+      denoiserInputs[name] = requireInput(denoiserLoaded.session, denoiserPart, name);
+      requireFloat(denoiserInputs[name]!, denoiserPart);
+    }
+    requireFloat(denoiserInputs.sample!, denoiserPart);
+    const denoiser = {
+      part: denoiserPart,
+      session: denoiserLoaded.session,
+      inputs: denoiserInputs,
+      output: requireOutput(denoiserLoaded.session, denoiserPart, [strategy.output]),
     };
 
     const decoderLoaded = await open('vae_decoder');
@@ -128,28 +251,21 @@ export async function loadDiffusionModel(
 
     const latentChannels =
       positiveInt(vaeConfig.latent_channels) ??
-      positiveInt(unetConfig.out_channels) ??
-      fixedDim(latentInput, 1);
-    if (latentChannels === undefined) {
-      throw new CodedError(
-        'model-invalid',
-        `${dir}: cannot tell the latent channels (no vae_decoder/config.json latent_channels, no fixed channel dimension)`,
-      );
-    }
+      positiveInt(denoiserConfig.out_channels) ??
+      fixedDim(latentInput, 1) ??
+      strategy.latentChannels;
     requireDim(latentInput, 'vae_decoder', 1, latentChannels, 'latent channels');
     const unetInChannels =
-      positiveInt(unetConfig.in_channels) ?? fixedDim(unetInputs.sample, 1) ?? latentChannels;
-    requireDim(unetInputs.sample, 'unet', 1, unetInChannels, 'channels');
+      positiveInt(denoiserConfig.in_channels) ?? fixedDim(denoiserInputs.sample, 1) ?? latentChannels;
+    requireDim(denoiserInputs.sample!, denoiserPart, 1, unetInChannels, 'channels');
     if (unetInChannels !== latentChannels && unetInChannels !== latentChannels * 2 + 1) {
       throw new CodedError(
         'model-invalid',
-        `unet takes ${unetInChannels} channels but the VAE has ${latentChannels} latent channels ` +
+        `${denoiserPart} takes ${unetInChannels} channels but the VAE has ${latentChannels} latent channels ` +
           `(expected ${latentChannels}, or ${latentChannels * 2 + 1} for inpainting)`,
       );
     }
-    const textWidth = outputWidth(text.session);
-    if (textWidth !== undefined)
-      requireDim(unetInputs.encoder_hidden_states, 'unet', 2, textWidth, 'text width');
+    checkTextAgreement(layout, textEncoders, denoiser.inputs, denoiserConfig, denoiserPart, label);
 
     const blocks = Array.isArray(vaeConfig.block_out_channels)
       ? vaeConfig.block_out_channels.length
@@ -158,10 +274,13 @@ export async function loadDiffusionModel(
       blocks !== undefined && blocks > 0
         ? 2 ** (blocks - 1)
         : await probeScaleFactor(vaeDecoder, latentChannels);
-    const scalingFactor = typeof vaeConfig.scaling_factor === 'number' ? vaeConfig.scaling_factor : 0.18215;
+    const scalingFactor =
+      typeof vaeConfig.scaling_factor === 'number' ? vaeConfig.scaling_factor : strategy.scalingFactor;
+    const shiftFactor =
+      typeof vaeConfig.shift_factor === 'number' ? vaeConfig.shift_factor : strategy.shiftFactor;
 
     let safetyChecker: ModelPart | undefined;
-    if (existsSync(join(dir, 'safety_checker', 'model.onnx'))) {
+    if (parts.includes('safety_checker')) {
       const loaded = await open('safety_checker');
       safetyChecker = {
         session: loaded.session,
@@ -198,21 +317,25 @@ export async function loadDiffusionModel(
       return encoder;
     };
 
-    const unetBatch = fixedDim(unetInputs.sample, 0);
+    const unetBatch = fixedDim(denoiserInputs.sample, 0);
     const model: DiffusionModel = {
       id,
       dir,
-      provider: unetLoaded.provider,
-      tokenizer,
-      textEncoder,
-      unet,
+      provider: denoiserLoaded.provider,
+      layout,
+      strategy,
+      textEncoders,
+      denoiser,
       vaeDecoder,
       vaeEncoder,
       schedulerConfig,
+      denoiserConfig,
       latentChannels,
       vaeScaleFactor,
       scalingFactor,
+      shiftFactor,
       unetInChannels,
+      bytes,
       loadMs: Math.round(performance.now() - started),
       release: async () => {
         await Promise.all(opened.map((s) => s.release()));
@@ -227,11 +350,64 @@ export async function loadDiffusionModel(
   }
 }
 
-function outputWidth(session: InferenceSession): number | undefined {
-  const meta = session.outputMetadata.find((m) => m.name === 'last_hidden_state');
-  if (meta === undefined || !meta.isTensor) return undefined;
-  const d = meta.shape[2];
-  return typeof d === 'number' ? d : undefined;
+/**
+ * The text encoders' widths against what the denoiser takes, wherever the exports fix them: a UNet
+ * of one family with another family's text encoder fails here with both numbers named.
+ */
+function checkTextAgreement(
+  layout: FamilyLayout,
+  encoders: (TextEncoderPart | undefined)[],
+  inputs: Record<string, InputSpec>,
+  config: Record<string, unknown>,
+  part: string,
+  label: string,
+): void {
+  const mismatch = (what: string, takes: number, gives: number, from: string) =>
+    new CodedError(
+      'model-invalid',
+      `${part}/model.onnx takes ${what} ${takes} wide but ${from} gives ${gives}: ` +
+        `the folder mixes parts of different models (model_index.json says ${label})`,
+    );
+  const context = fixedDim(inputs.encoder_hidden_states, 2) ?? positiveInt(config.joint_attention_dim);
+  const clips = layout.family === 'sd3' ? encoders.slice(0, 2) : encoders;
+  const widths = clips.map((e) => e?.width);
+  const clipWidth = widths.every((w) => w !== undefined) ? widths.reduce((a, b) => a! + b!, 0)! : undefined;
+  const names = clips.map((e) => e?.part).join(' + ');
+  if (layout.family === 'sd3') {
+    const t5 = encoders[2];
+    if (context !== undefined && t5?.width !== undefined && t5.width !== context)
+      throw mismatch('encoder_hidden_states', context, t5.width, t5.part);
+    // The CLIPs' joined states are zero-padded up to T5's width: they may be narrower, never wider.
+    if (context !== undefined && clipWidth !== undefined && clipWidth > context)
+      throw mismatch('encoder_hidden_states', context, clipWidth, names);
+    if (context === undefined && t5 === undefined) {
+      throw new CodedError(
+        'model-invalid',
+        `${part}: without text_encoder_3 the width of T5's zeros comes from transformer/config.json's ` +
+          'joint_attention_dim or a fixed encoder_hidden_states width, and it has neither',
+      );
+    }
+    const pooled = encoders.slice(0, 2).map((e) => e?.pooledWidth);
+    const takes = fixedDim(inputs.pooled_projections, 1);
+    if (takes !== undefined && pooled.every((w) => w !== undefined)) {
+      const gives = pooled.reduce((a, b) => a! + b!, 0)!;
+      if (gives !== takes) throw mismatch('pooled_projections', takes, gives, names);
+    }
+    return;
+  }
+  if (context !== undefined && clipWidth !== undefined && clipWidth !== context)
+    throw mismatch('encoder_hidden_states', context, clipWidth, names);
+  const pooledEncoder = encoders.at(-1);
+  const takes = fixedDim(inputs.text_embeds, 1);
+  if (takes !== undefined && pooledEncoder?.pooledWidth !== undefined && pooledEncoder.pooledWidth !== takes)
+    throw mismatch('text_embeds', takes, pooledEncoder.pooledWidth, pooledEncoder.part);
+  const timeIds = fixedDim(inputs.time_ids, 1);
+  if (timeIds !== undefined && timeIds !== 5 && timeIds !== 6) {
+    throw new CodedError(
+      'model-invalid',
+      `${part}/model.onnx takes time_ids of ${timeIds} numbers; SDXL takes 6 (the refiner 5)`,
+    );
+  }
 }
 
 /** Without a VAE config, decode one small latent and measure how much bigger the picture is. */

@@ -1,5 +1,6 @@
 import { CodedError } from '../errors/coded-error.ts';
 import { UserError } from '../errors/user-error.ts';
+import { isInstalled } from '../models/model-folder.ts';
 import { findModel, type ModelEntry, type Registry } from '../models/registry.ts';
 import { maskSizeProblem, upscaleOutputProblem } from '../request/output-size.ts';
 import type { GenerationRequest } from '../request/types.ts';
@@ -92,7 +93,7 @@ function checkFixedSize(
   latentWidth: number,
   latentHeight: number,
 ): void {
-  const shape = model.unet.inputs.sample!.shape;
+  const shape = model.denoiser.inputs.sample!.shape;
   const fixedH = shape[2];
   const fixedW = shape[3];
   if (
@@ -206,19 +207,42 @@ interface Common {
   loadMs: number;
 }
 
-async function diffuse(
+/**
+ * What a flow-matching schedule with `use_dynamic_shifting` needs (SD 3.5's): the transformer's
+ * token count, (h / patch) * (w / patch), as StableDiffusion3Pipeline.__call__ computes
+ * `image_seq_len` for calculate_shift.
+ */
+function flowContext(model: DiffusionModel, size: { latentWidth: number; latentHeight: number }) {
+  if (model.denoiser.part !== 'transformer') return {};
+  const patch = typeof model.denoiserConfig.patch_size === 'number' ? model.denoiserConfig.patch_size : 2;
+  return { imageSeqLen: Math.floor(size.latentHeight / patch) * Math.floor(size.latentWidth / patch) };
+}
+
+interface DiffuseMode {
+  strength: number;
+  init?: InitPicture;
+  mask?: Mask;
+}
+
+/** The denoising of one request on one model: its latents [n, C, h, w] and the text's cut words. */
+async function denoiseLatents(
   request: GenerationRequest,
-  { entry, model, seeds, options, loadMs }: Common,
-  mode: { strength: number; init?: InitPicture; mask?: Mask },
-): Promise<GeneratedPictures> {
-  const { latentWidth, latentHeight } = latentSize(entry, model, request.width, request.height);
-  checkFixedSize(entry, model, latentWidth, latentHeight);
+  model: DiffusionModel,
+  seeds: number[],
+  options: GenerateOptions,
+  size: { latentWidth: number; latentHeight: number },
+  mode: DiffuseMode & { initLatents?: Float32Array },
+) {
+  const { latentWidth, latentHeight } = size;
   const renderW = latentWidth * model.vaeScaleFactor;
   const renderH = latentHeight * model.vaeScaleFactor;
-  const text = await encodeText(model, request.prompt, request.negativePrompt);
+  const text = await encodeText(model, request.prompt, request.negativePrompt, {
+    width: renderW,
+    height: renderH,
+  });
   const denoiseRequest: DenoiseRequest = {
     model,
-    scheduler: createScheduler(request.sampler, model.schedulerConfig),
+    scheduler: createScheduler(request.sampler, model.schedulerConfig, flowContext(model, size)),
     steps: request.steps,
     strength: mode.strength,
     guidance: request.guidance,
@@ -230,14 +254,14 @@ async function diffuse(
   if (options.signal !== undefined) denoiseRequest.signal = options.signal;
   if (options.onProgress !== undefined) denoiseRequest.onStep = options.onProgress;
   if (options.unetTime !== undefined) denoiseRequest.unetTime = options.unetTime;
+  if (mode.initLatents !== undefined) denoiseRequest.initLatents = mode.initLatents;
 
-  let renderMask: Mask | undefined;
   if (mode.init !== undefined) {
     const small = await resizeRgb(mode.init.display, renderW, renderH, 'fill');
     const planar = rgbToPlanar(small);
     denoiseRequest.initLatents = await encodePicture(model, planar, renderH, renderW);
     if (mode.mask !== undefined) {
-      renderMask = binarize({
+      const renderMask = binarize({
         data: await resizeGrey(mode.mask, renderW, renderH, 'fill'),
         width: renderW,
         height: renderH,
@@ -268,7 +292,53 @@ async function diffuse(
     };
   }
   const latents = await denoise(denoiseRequest);
-  const decoded = await decodeLatents(model, latents.data, seeds.length, latentHeight, latentWidth);
+  return { latents: latents.data, truncatedWords: text.truncatedWords };
+}
+
+/**
+ * The SDXL refiner's share of the work as a second stage: diffusers' base + refiner recipe hands
+ * the base's latents (`output_type="latent"`) to StableDiffusionXLImg2ImgPipeline, whose
+ * prepare_latents takes 4-channel input as latents as they are, at its default strength 0.3.
+ */
+const REFINER_STRENGTH = 0.3;
+
+/** The installed refiner an entry names, loaded; undefined when the entry has none or it is not installed. */
+async function loadRefiner(entry: ModelEntry, options: GenerateOptions) {
+  if (entry.refiner === undefined) return undefined;
+  const refinerEntry = findModel(options.catalog, entry.refiner);
+  if (refinerEntry === undefined || !isInstalled(refinerEntry, options.store.settings.modelsDir))
+    return undefined;
+  const { model, loadMs } = await options.store.diffusionModel(refinerEntry, false);
+  if (model.layout.family !== 'sdxl-refiner' || model.latentChannels !== 4) {
+    throw new CodedError(
+      'model-invalid',
+      `${entry.id}'s refiner ${refinerEntry.id} is a ${model.layout.family} model, not an SDXL refiner`,
+    );
+  }
+  return { model, loadMs };
+}
+
+async function diffuse(
+  request: GenerationRequest,
+  { entry, model, seeds, options, loadMs }: Common,
+  mode: DiffuseMode,
+): Promise<GeneratedPictures> {
+  const size = latentSize(entry, model, request.width, request.height);
+  checkFixedSize(entry, model, size.latentWidth, size.latentHeight);
+  const refiner = await loadRefiner(entry, options);
+  if (refiner !== undefined) checkFixedSize(entry, refiner.model, size.latentWidth, size.latentHeight);
+  let { latents, truncatedWords } = await denoiseLatents(request, model, seeds, options, size, mode);
+  let decoder = model;
+  if (refiner !== undefined) {
+    latents = (
+      await denoiseLatents(request, refiner.model, seeds, options, size, {
+        strength: REFINER_STRENGTH,
+        initLatents: latents,
+      })
+    ).latents;
+    decoder = refiner.model;
+  }
+  const decoded = await decodeLatents(decoder, latents, seeds.length, size.latentHeight, size.latentWidth);
   const perPicture = 3 * decoded.width * decoded.height;
   const pictures: RgbImage[] = [];
   for (let i = 0; i < seeds.length; i++) {
@@ -283,8 +353,8 @@ async function diffuse(
     seeds,
     model,
     provider: model.provider,
-    loadMs,
-    truncatedWords: text.truncatedWords,
+    loadMs: loadMs + (refiner?.loadMs ?? 0),
+    truncatedWords,
   };
   if (mode.init !== undefined) out.strength = mode.strength;
   return out;

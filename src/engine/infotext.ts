@@ -23,6 +23,8 @@ const A1111_SAMPLERS: Record<SamplerName, string> = {
   deis: 'DEIS',
   dpmpp_2m_sde: 'DPM++ 2M SDE',
   dpmpp_2m_sde_karras: 'DPM++ 2M SDE Karras',
+  // AUTOMATIC1111 writes plain "Euler" for SD3, which would read back as the noise-prediction Euler.
+  flow_euler: 'Flow Euler',
 };
 
 export interface InfotextParameters {

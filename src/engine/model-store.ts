@@ -17,6 +17,8 @@ export interface EngineSettings {
   /** onnxruntime intra-op threads; 0 lets onnxruntime choose. */
   threads: number;
   builtin: BuiltinSettings;
+  /** Bytes free for a model's weights; os.freemem() unless given (tests of the too-big refusal). */
+  availableMemory?: () => number;
 }
 
 /** The networks easel converts from npm packages, used where no model of the operator's takes over. */
@@ -89,7 +91,12 @@ export class ModelStore {
     let pending = this.diffusion.get(entry.id);
     const fresh = pending === undefined;
     if (pending === undefined) {
-      pending = loadDiffusionModel(entry.id, dir, this.providers);
+      pending = loadDiffusionModel(
+        entry.id,
+        dir,
+        this.providers,
+        this.settings.availableMemory !== undefined ? { availableMemory: this.settings.availableMemory } : {},
+      );
       this.diffusion.set(entry.id, pending);
       pending.catch(() => this.diffusion.delete(entry.id));
     }

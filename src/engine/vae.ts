@@ -2,8 +2,10 @@ import type { DiffusionModel } from './diffusion-model.ts';
 import { expectDims, outputOf, runPart, toInput } from './onnx-io.ts';
 
 /**
- * The VAE halves. Pictures are [3, H, W] in [-1, 1]; latents are scaled by the VAE's
- * `scaling_factor`, as the UNet sees them. One picture per run: a full-size VAE pass is the most
+ * The VAE halves. Pictures are [3, H, W] in [-1, 1]; latents are as the denoiser sees them:
+ * `(z - shift_factor) * scaling_factor` (SD3's VAE has a shift; the others' is 0), as diffusers'
+ * StableDiffusion3Img2ImgPipeline.prepare_latents and the `latents / scaling_factor + shift_factor`
+ * before `vae.decode` in StableDiffusion3Pipeline.__call__. One picture per run: a full-size VAE pass is the most
  * memory-hungry step of the pipeline, and batching it buys little.
  */
 export async function encodePicture(
@@ -25,7 +27,8 @@ export async function encodePicture(
   const channels = encoder.output === 'latent_parameters' ? 2 * c : c;
   expectDims(out.dims, [1, channels, h, w], 'vae_encoder', encoder.output);
   const latents = out.data.slice(0, c * h * w);
-  for (let i = 0; i < latents.length; i++) latents[i] = latents[i]! * model.scalingFactor;
+  const { scalingFactor, shiftFactor } = model;
+  for (let i = 0; i < latents.length; i++) latents[i] = (latents[i]! - shiftFactor) * scalingFactor;
   return latents;
 }
 
@@ -45,7 +48,8 @@ export async function decodeLatents(
   const spec = model.vaeDecoder.inputs.latent_sample!;
   for (let i = 0; i < n; i++) {
     const scaled = new Float32Array(perLatent);
-    for (let j = 0; j < perLatent; j++) scaled[j] = latents[i * perLatent + j]! / model.scalingFactor;
+    for (let j = 0; j < perLatent; j++)
+      scaled[j] = latents[i * perLatent + j]! / model.scalingFactor + model.shiftFactor;
     const result = await runPart(model.vaeDecoder.session, 'vae_decoder', {
       latent_sample: toInput(spec, scaled, [1, c, h, w]),
     });

@@ -1,9 +1,10 @@
 import { createHash } from 'node:crypto';
 import { createReadStream, createWriteStream, existsSync } from 'node:fs';
-import { mkdir, rename, rm, stat, truncate } from 'node:fs/promises';
+import { mkdir, rename, rm, stat, truncate, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { downloadFile, type ListFileEntry, listFiles } from '@huggingface/hub';
 import { CodedError } from '../errors/coded-error.ts';
+import { DOWNLOAD_MARKER, type DownloadMarker } from './download-marker.ts';
 
 /**
  * Fetches a model folder from the Hugging Face hub: the file list (with sizes and checksums) from
@@ -11,13 +12,23 @@ import { CodedError } from '../errors/coded-error.ts';
  * go to `<file>.part`, a later run asks for the rest with a Range request (and starts over when
  * the server ignores the range), the result is checked against the hub's checksum (the LFS sha256,
  * or the git blob sha1 of small files) and only then renamed into place, so a finished file is
- * always a whole and verified one.
+ * always a whole and verified one. Until every file is in place the folder carries a marker
+ * (download-marker.ts) listing them, so a folder whose `model.onnx` arrived but whose external
+ * weights did not is never taken for an installed model.
+ *
+ * Layouts: the model folder is the repo root (Optimum exports), a `subfolder` the registry names
+ * (repos that hold several exports side by side), or `onnx/` when the root has no model_index.json
+ * but that folder does (repos that keep PyTorch weights at the root). Files keep their paths below
+ * that folder, whatever the components (`text_encoder_2/`, `tokenizer_3/`, `transformer/`, ...) and
+ * whatever their external weight files are called (`model.onnx_data`, `model.onnx.data`, `weights.pb`).
  */
 export interface HubSource {
   repo: string;
   revision: string;
   hubUrl: string;
   accessToken?: string;
+  /** The folder inside the repo that holds the model; default: the root, or `onnx/` (see above). */
+  subfolder?: string;
 }
 
 export interface DownloadEvents {
@@ -30,7 +41,10 @@ export interface DownloadEvents {
 }
 
 export interface HubFile {
+  /** The path in the repo. */
   path: string;
+  /** The path in the model folder: `path` less the subfolder. */
+  local: string;
   size: number;
   /** sha256 for LFS files. */
   sha256?: string;
@@ -38,32 +52,75 @@ export interface HubFile {
   gitSha1?: string;
 }
 
-/** Weights in formats the engine cannot use: skipped unless every file is wanted. */
-const SKIPPED = /\.(safetensors|bin|ckpt|pt|pth|msgpack|h5|png|jpe?g|gif|webp|md)$|(^|\/)\.gitattributes$/i;
+/**
+ * Weights in formats the engine cannot use (PyTorch, Flax, OpenVINO's IR) and repo decoration:
+ * skipped unless every file is wanted.
+ */
+const SKIPPED =
+  /\.(safetensors|bin|ckpt|pt|pth|msgpack|h5|png|jpe?g|gif|webp|md)$|(^|\/)\.gitattributes$|(^|\/)openvino_model\.xml$/i;
 
 function wantedFile(path: string): boolean {
   return !SKIPPED.test(path);
 }
 
-function toHubFile(entry: ListFileEntry): HubFile {
-  const file: HubFile = { path: entry.path, size: entry.lfs?.size ?? entry.size };
+function toHubFile(entry: ListFileEntry, prefix: string): HubFile {
+  const file: HubFile = {
+    path: entry.path,
+    local: entry.path.slice(prefix.length),
+    size: entry.lfs?.size ?? entry.size,
+  };
   if (entry.lfs?.oid !== undefined) file.sha256 = entry.lfs.oid;
   else if (entry.oid !== undefined) file.gitSha1 = entry.oid;
   return file;
 }
 
-async function listModelFiles(source: HubSource, all = false): Promise<HubFile[]> {
-  const files: HubFile[] = [];
-  for await (const entry of listFiles({
-    repo: source.repo,
-    revision: source.revision,
-    recursive: true,
-    hubUrl: source.hubUrl,
-    ...(source.accessToken !== undefined ? { accessToken: source.accessToken } : {}),
-  })) {
-    if (entry.type === 'file' && (all || wantedFile(entry.path))) files.push(toHubFile(entry));
+async function listRepo(source: HubSource): Promise<ListFileEntry[]> {
+  const entries: ListFileEntry[] = [];
+  try {
+    for await (const entry of listFiles({
+      repo: source.repo,
+      revision: source.revision,
+      recursive: true,
+      hubUrl: source.hubUrl,
+      ...(source.accessToken !== undefined ? { accessToken: source.accessToken } : {}),
+    })) {
+      if (entry.type === 'file') entries.push(entry);
+    }
+  } catch (error) {
+    throw new CodedError(
+      'model-missing',
+      `cannot list ${source.repo}@${source.revision} on ${source.hubUrl}: ${(error as Error).message}` +
+        (source.accessToken === undefined
+          ? ' (a gated or private repo needs HF_TOKEN, with its licence accepted on the hub)'
+          : ''),
+      { cause: error },
+    );
   }
-  return files;
+  return entries;
+}
+
+/** The folder inside the repo that holds the model, with a trailing slash ('' for the root). */
+function modelPrefix(source: HubSource, entries: readonly ListFileEntry[]): string {
+  if (source.subfolder !== undefined) return `${source.subfolder.replace(/^\/+|\/+$/g, '')}/`;
+  const has = (path: string) => entries.some((e) => e.path === path);
+  return !has('model_index.json') && has('onnx/model_index.json') ? 'onnx/' : '';
+}
+
+async function listModelFiles(source: HubSource, all = false): Promise<HubFile[]> {
+  const entries = await listRepo(source);
+  const prefix = modelPrefix(source, entries);
+  const inFolder = entries.filter((e) => e.path.startsWith(prefix));
+  const where = `${source.repo}@${source.revision}${prefix === '' ? '' : ` (folder ${prefix})`}`;
+  if (inFolder.length === 0) throw new CodedError('model-missing', `${where} has no files to fetch`);
+  // A repo of PyTorch weights only would download nothing usable: say so before writing anything.
+  if (!inFolder.some((e) => e.path.endsWith('.onnx'))) {
+    throw new CodedError(
+      'model-missing',
+      `${where} holds no ONNX export (no .onnx files), which is all easel can run; export one with ` +
+        `optimum-cli (see the README, "Exporting a model to ONNX") and put it under MODELS_DIR`,
+    );
+  }
+  return inFolder.filter((e) => all || wantedFile(e.path)).map((e) => toHubFile(e, prefix));
 }
 
 async function checksumOf(
@@ -177,14 +234,21 @@ export async function downloadModel(
   options: { all?: boolean } = {},
 ): Promise<HubFile[]> {
   const files = await listModelFiles(source, options.all === true);
-  if (files.length === 0)
-    throw new CodedError('model-missing', `${source.repo}@${source.revision} has no files to fetch`);
   events.plan?.(
     files,
     files.reduce((sum, f) => sum + f.size, 0),
   );
+  await mkdir(dir, { recursive: true });
+  const marker: DownloadMarker = {
+    repo: source.repo,
+    revision: source.revision,
+    ...(source.subfolder !== undefined ? { subfolder: source.subfolder } : {}),
+    files: files.map((f) => f.local),
+  };
+  const markerFile = join(dir, DOWNLOAD_MARKER);
+  await writeFile(markerFile, `${JSON.stringify(marker, null, 2)}\n`);
   for (const file of files) {
-    const dest = join(dir, file.path);
+    const dest = join(dir, file.local);
     if (existsSync(dest) && (await sizeOf(dest)) === file.size) {
       const sums = await checksumOf(dest, file);
       if (sums === undefined || sums.expected === sums.actual) {
@@ -195,5 +259,6 @@ export async function downloadModel(
     }
     await downloadOne(source, file, dest, events);
   }
+  await rm(markerFile, { force: true });
   return files;
 }

@@ -1,6 +1,9 @@
 import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { CodedError } from '../errors/coded-error.ts';
+import { filesStillMissing, unfinishedDownload } from './download-marker.ts';
+import { exportCommand } from './export-command.ts';
+import { detectModelFamily, missingFamilyFiles } from './model-family.ts';
 import { type ModelEntry, PACKAGE_MODELS_DIR } from './registry.ts';
 
 /** Where a registry entry's files live: built-in models inside the package, the rest under MODELS_DIR. */
@@ -27,8 +30,23 @@ const DIFFUSION_FILES: Requirement[] = [
 
 const UPSCALER_FILES: Requirement[] = [{ anyOf: [['model.onnx'], ['onnx/model.onnx']] }];
 
-/** The files (relative to the folder) that are missing; empty when the model is complete. */
+/**
+ * The files (relative to the folder) that are missing; empty when the model is complete. A
+ * diffusion folder is checked against its family's components (model-family.ts); one without a
+ * model_index.json or of no known family, against SD 1's list (loading it names the problem). A
+ * folder whose download has not finished lacks the files that download has yet to bring, whatever
+ * else is there (a `model.onnx` without its external weights is not a model).
+ */
 export function missingModelFiles(entry: ModelEntry, dir: string, needsImageEncoder = true): string[] {
+  const unfinished = unfinishedDownload(dir);
+  if (unfinished !== undefined) {
+    const pending = filesStillMissing(dir, unfinished);
+    if (pending.length > 0) return pending;
+  }
+  if (entry.kind !== 'upscaler' && existsSync(join(dir, 'model_index.json'))) {
+    const family = missingFamilyFiles(dir, needsImageEncoder);
+    if (family !== undefined) return family;
+  }
   const requirements = entry.kind === 'upscaler' ? UPSCALER_FILES : DIFFUSION_FILES;
   const missing: string[] = [];
   for (const requirement of requirements) {
@@ -53,15 +71,27 @@ export function isInstalled(entry: ModelEntry, modelsDir: string): boolean {
  */
 export function requireModelFolder(entry: ModelEntry, modelsDir: string, needsImageEncoder = true): string {
   const dir = modelFolder(entry, modelsDir);
+  const subfolder = entry.hub?.subfolder === undefined ? '' : ` --subfolder ${entry.hub.subfolder}`;
   const howTo =
     entry.hub !== undefined
-      ? ` Install it with: easel models download ${entry.hub.repo} --revision ${entry.hub.revision}`
-      : '';
+      ? ` Install it with: easel models download ${entry.hub.repo} --revision ${entry.hub.revision}${subfolder}`
+      : entry.export !== undefined
+        ? ` Install it by exporting it: ${exportCommand(entry.export, dir)}`
+        : '';
   if (!existsSync(dir)) {
     throw new CodedError(
       'model-missing',
       `model "${entry.id}" is not installed: ${dir} does not exist.${howTo}`,
     );
+  }
+  if (entry.kind !== 'upscaler' && existsSync(join(dir, 'model_index.json'))) {
+    // A folder of no family easel knows (a Flux or Kandinsky download) says so, not "a file is missing".
+    try {
+      detectModelFamily(dir, needsImageEncoder);
+    } catch (error) {
+      if (error instanceof CodedError && error.code === 'model-invalid')
+        throw new CodedError('model-invalid', `model "${entry.id}": ${error.message}`);
+    }
   }
   const missing = missingModelFiles(entry, dir, needsImageEncoder);
   if (missing.length > 0) {

@@ -1,6 +1,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { defaultModelId } from '../request/default-model.ts';
+import { exportCommand } from './export-command.ts';
 import { missingModelFiles, modelFolder } from './model-folder.ts';
 import { findModel, type ModelEntry, type Registry } from './registry.ts';
 
@@ -26,12 +27,17 @@ export interface ModelListing {
   folder: string;
 }
 
-/** The command that installs `entry`: a hub download, or the entry's own (`easel models tiny`). */
-export function installCommand(entry: ModelEntry): string | undefined {
+/**
+ * The command that installs `entry`: a hub download, the export of a model the hub has no ONNX
+ * export of, or the entry's own (`easel models tiny`).
+ */
+function installCommand(entry: ModelEntry, dir: string): string | undefined {
   if (entry.hub !== undefined) {
     const revision = entry.hub.revision === 'main' ? '' : ` --revision ${entry.hub.revision}`;
-    return `easel models download ${entry.hub.repo}${revision}`;
+    const subfolder = entry.hub.subfolder === undefined ? '' : ` --subfolder ${entry.hub.subfolder}`;
+    return `easel models download ${entry.hub.repo}${revision}${subfolder}`;
   }
+  if (entry.export !== undefined) return exportCommand(entry.export, dir);
   return entry.install;
 }
 
@@ -62,7 +68,7 @@ export function listModels(catalog: Registry, modelsDir: string, configuredDefau
     const dir = modelFolder(entry, modelsDir);
     const missing = existsSync(dir) ? missingModelFiles(entry, dir) : [];
     const state = !existsSync(dir) ? 'not installed' : missing.length > 0 ? 'incomplete' : 'installed';
-    const install = state === 'installed' ? undefined : installCommand(entry);
+    const install = state === 'installed' ? undefined : installCommand(entry, dir);
     return {
       id: entry.id,
       aliases: entry.aliases,

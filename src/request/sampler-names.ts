@@ -76,7 +76,25 @@ const ALIASES: Record<string, SamplerName> = {
   dpmpp2msdekarras: 'dpmpp_2m_sde_karras',
   dpm2msdekarras: 'dpmpp_2m_sde_karras',
   kdpmpp2msdekarras: 'dpmpp_2m_sde_karras',
+  floweuler: 'flow_euler',
+  flowmatch: 'flow_euler',
+  flowmatcheuler: 'flow_euler',
+  flowmatcheulerdiscrete: 'flow_euler',
+  flowmatcheulerdiscretescheduler: 'flow_euler',
 };
+
+/**
+ * The samplers for flow-matching models (Stable Diffusion 3): their model predicts a velocity, not
+ * noise, so these and the others are not interchangeable.
+ */
+export const FLOW_MATCHING_SAMPLERS: readonly SamplerChoice[] = [
+  'flow_euler',
+  'FlowMatchEulerDiscreteScheduler',
+];
+
+export function isFlowMatchingSampler(sampler: SamplerChoice): boolean {
+  return FLOW_MATCHING_SAMPLERS.includes(sampler);
+}
 
 function normalize(name: string): string {
   return name.toLowerCase().replace(/[^a-z0-9]/g, '');
@@ -96,4 +114,4 @@ export function resolveSampler(name: string): SamplerChoice | undefined {
 }
 
 /** For messages: the names and a few of the aliases members are likely to try. */
-export const SAMPLER_HELP = `one of ${SAMPLERS.join(', ')} (hosted names such as "Euler a", "DPM++ 2M SDE Karras", "DPM2 a Karras", "DPM Single", "UniPC" or "EulerAncestralDiscreteScheduler" work too)`;
+export const SAMPLER_HELP = `one of ${SAMPLERS.join(', ')} (hosted names such as "Euler a", "DPM++ 2M SDE Karras", "DPM2 a Karras", "DPM Single", "UniPC" or "EulerAncestralDiscreteScheduler" work too; Stable Diffusion 3 models sample with flow_euler)`;

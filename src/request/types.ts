@@ -23,6 +23,7 @@ export const SAMPLERS = [
   'deis',
   'dpmpp_2m_sde',
   'dpmpp_2m_sde_karras',
+  'flow_euler',
 ] as const;
 export type SamplerName = (typeof SAMPLERS)[number];
 
@@ -45,6 +46,7 @@ export const DIFFUSERS_SCHEDULER_CLASSES = [
   'KDPM2AncestralDiscreteScheduler',
   'UniPCMultistepScheduler',
   'DEISMultistepScheduler',
+  'FlowMatchEulerDiscreteScheduler',
 ] as const;
 export type DiffusersSchedulerClass = (typeof DIFFUSERS_SCHEDULER_CLASSES)[number];
 

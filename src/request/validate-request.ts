@@ -25,7 +25,7 @@ import { upscaleOutputProblem } from './output-size.ts';
 import { randomSeed } from './random-seed.ts';
 import { CANONICAL_LABELS, isAbsent, type RawField, type RawRequest } from './raw-request.ts';
 import { checkRegion, parseRegion } from './region.ts';
-import { resolveSampler, SAMPLER_HELP } from './sampler-names.ts';
+import { isFlowMatchingSampler, resolveSampler, SAMPLER_HELP } from './sampler-names.ts';
 import type { GenerationMode, GenerationRequest, RegionPercent, SamplerChoice } from './types.ts';
 import { codePointCount, hasVisibleCharacter } from './visible-text.ts';
 
@@ -161,6 +161,25 @@ export function validateRequest(raw: RawRequest, ctx: ValidationContext): Valida
     const resolved = typeof raw.sampler === 'string' ? resolveSampler(raw.sampler) : undefined;
     if (resolved) sampler = resolved;
     else bad('sampler', `must be ${SAMPLER_HELP} (got ${describeValue(raw.sampler)})`);
+    if (resolved && model) {
+      const problem = samplerMismatch(resolved, model);
+      if (problem !== undefined) bad('sampler', problem);
+    }
+  }
+
+  // Seed 002's hosted API refuses these outright ("does not work with sd3-large-turbo"); ignoring
+  // the text silently would charge for an image that does not do what was asked.
+  if (model?.ignoresNegativePrompt === true && negativePrompt !== '') {
+    bad(
+      'negativePrompt',
+      `negative prompts do not work with ${model.id}: it renders without classifier-free guidance, so the negative prompt would be ignored; leave it out`,
+    );
+  }
+  if (model?.family === 'sdxl-refiner' && mode === 'txt2img') {
+    bad(
+      'model',
+      `${model.id} refines an existing image: attach one (img2img), or render with sdxl first and refine that`,
+    );
   }
 
   let strength = DEFAULT_STRENGTH[mode];
@@ -234,6 +253,18 @@ export function validateRequest(raw: RawRequest, ctx: ValidationContext): Valida
   if (upscale) request.upscale = upscale;
   if (zoomOut) request.zoomOut = zoomOut;
   return { ok: true, request };
+}
+
+/**
+ * A sampler of the other kind than the model: SD3 models are flow-matching (flow_euler), every
+ * other family predicts noise or v and takes the other samplers.
+ */
+function samplerMismatch(sampler: SamplerChoice, model: ModelEntry): string | undefined {
+  const flowModel = model.family === 'sd3';
+  if (flowModel === isFlowMatchingSampler(sampler)) return undefined;
+  return flowModel
+    ? `${model.id} is a flow-matching model (Stable Diffusion 3) and samples only with flow_euler (got ${sampler})`
+    : `${sampler} samples only flow-matching models (Stable Diffusion 3); ${model.id} takes any other sampler (its default is ${model.defaults.scheduler})`;
 }
 
 function resolveModel(

@@ -12,6 +12,7 @@ import { DiskArtifactStore } from '../../src/artifacts/disk-artifact-store.ts';
 import { parseConfig } from '../../src/config/load-config.ts';
 import type { Config } from '../../src/config/schema.ts';
 import { createOnce } from '../../src/delivery/once.ts';
+import type { TinyFamily } from '../../src/engine/tiny/tiny-families.ts';
 import { createLogger } from '../../src/log/logger.ts';
 import { type DeliverWorker, startDeliverWorker } from '../../workers/deliver.ts';
 import { startGenerateRole } from '../../workers/generate.ts';
@@ -51,6 +52,8 @@ let keyCounter = 0;
 
 export interface HarnessOptions {
   env?: Record<string, string>;
+  /** Render with this family's tiny model as `tiny` (the faces' family tests). */
+  family?: TinyFamily;
   name?: string;
   fetch?: ApiServerDeps['fetch'];
   /** The API server's clock only (image retention); admission and workers keep real time. */
@@ -65,7 +68,12 @@ export interface HarnessOptions {
 export async function startApiHarness(options: HarnessOptions = {}): Promise<ApiHarness> {
   const artifactsDir = mkdtempSync(join(tmpdir(), 'easel-api-'));
   const prefix = uniquePrefix(options.name ?? 'api');
-  const tiny = options.workers ? await tinyWorld({ variants: ['tiny'] }) : undefined;
+  const tiny = options.workers
+    ? await tinyWorld({
+        variants: ['tiny'],
+        ...(options.family !== undefined ? { family: options.family } : {}),
+      })
+    : undefined;
   if (tiny) {
     // Installed, but its UNet is damaged: its jobs are admitted and fail in the worker, which
     // must refund them.

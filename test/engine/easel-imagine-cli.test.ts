@@ -64,6 +64,28 @@ describe('easel models tiny + easel imagine (the real binary)', () => {
     expect(parameters?.startsWith('a red circle\n')).toBe(true);
   });
 
+  it('writes a tiny SDXL model with --family, registers it, and renders it (screened, no safety_checker)', async () => {
+    const tiny = await easel(['models', 'tiny', '--family', 'sdxl']);
+    expect(tiny.code).toBe(0);
+    expect(tiny.stdout).toContain('registered as "easel-tiny-sdxl"');
+    const listed = await easel(['models', 'list']);
+    expect(listed.stdout).toMatch(/easel-tiny-sdxl, tiny-sdxl +txt2img +sdxl +512px +installed/);
+    const out = join(root, 'out-sdxl');
+    const { code, stdout } = await easel([
+      'imagine',
+      'a red circle --model tiny-sdxl --seed 77',
+      '--out',
+      out,
+    ]);
+    expect(code).toBe(0);
+    expect(stdout).toMatch(/seed 77 · cpu/);
+    const parameters = readPngText(await readFile(join(out, 'easel-77.png'))).parameters;
+    expect(parameters).toContain('Model: easel-tiny-sdxl');
+    const bad = await easel(['models', 'tiny', '--family', 'sd4']);
+    expect(bad.code).not.toBe(0);
+    expect(bad.stderr).toContain('--family must be sd1 or one of sd2, sd2-v, sdxl');
+  });
+
   it("shows the validator's message and exits 1 for a bad request, queueing nothing", async () => {
     const queue = new Queue(GENERATE_QUEUE, { connection: { url: testRedisUrl() }, prefix });
     const before = await queue.getJobCounts();

@@ -2,6 +2,7 @@ import { cp, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type GenerateOptions, generatePictures } from '../../src/engine/generate-pictures.ts';
+import { isFlowMatchingSampler } from '../../src/request/sampler-names.ts';
 import { type GenerationRequest, SAMPLERS } from '../../src/request/types.ts';
 import { type TinyWorld, tinyEntry, tinyRequest, tinyWorld } from '../support/tiny-models.ts';
 
@@ -77,11 +78,15 @@ describe('txt2img through the real pipeline on tiny models', () => {
     expect(differs(base.pictures[0]!.data, noGuidance.pictures[0]!.data)).toBeGreaterThan(0.1);
   });
 
-  it.each(SAMPLERS)('renders with the %s sampler, deterministically', async (sampler) => {
-    const a = await render({ sampler, seed: 77 });
-    const b = await render({ sampler, seed: 77 });
-    expect(Buffer.compare(a.pictures[0]!.data, b.pictures[0]!.data)).toBe(0);
-  });
+  // The tiny model is SD 1-shaped: flow_euler samples only SD3 models and refuses it.
+  it.each(SAMPLERS.filter((s) => !isFlowMatchingSampler(s)))(
+    'renders with the %s sampler, deterministically',
+    async (sampler) => {
+      const a = await render({ sampler, seed: 77 });
+      const b = await render({ sampler, seed: 77 });
+      expect(Buffer.compare(a.pictures[0]!.data, b.pictures[0]!.data)).toBe(0);
+    },
+  );
 
   it('runs a diffusers class named exactly with the model scheduler config as given', async () => {
     // A copy of the tiny model whose scheduler config asks for Karras sigmas: the class as given

@@ -22,6 +22,9 @@ const SD15_PNDM = {
   clip_sample: false,
 };
 
+// Stable Diffusion 3's scheduler/scheduler_config.json.
+const SD3_FLOW = { _class_name: 'FlowMatchEulerDiscreteScheduler', num_train_timesteps: 1000, shift: 3.0 };
+
 describe('createScheduler', () => {
   it('builds every easel sampler from a model config, ignoring keys it does not use', () => {
     const expected: Record<string, string> = {
@@ -45,9 +48,11 @@ describe('createScheduler', () => {
       deis: 'DEISMultistepScheduler',
       dpmpp_2m_sde: 'DPMSolverMultistepScheduler',
       dpmpp_2m_sde_karras: 'DPMSolverMultistepScheduler',
+      flow_euler: 'FlowMatchEulerDiscreteScheduler',
     };
     for (const name of SCHEDULER_NAMES) {
-      const scheduler = createScheduler(name, SD15_PNDM);
+      // flow_euler samples only flow-matching models (test/schedulers/flow-match-euler.test.ts).
+      const scheduler = createScheduler(name, name === 'flow_euler' ? SD3_FLOW : SD15_PNDM);
       expect(scheduler.className).toBe(expected[name]);
       scheduler.setTimesteps(4);
       expect(scheduler.timesteps.length).toBeGreaterThanOrEqual(4);
@@ -191,7 +196,9 @@ describe('createScheduler', () => {
   });
 
   it('the SDE and ancestral names are stochastic, the rest deterministic', () => {
-    const stochastic = SCHEDULER_NAMES.filter((name) => createScheduler(name, SD15_PNDM).stochastic);
+    const stochastic = SCHEDULER_NAMES.filter(
+      (name) => createScheduler(name, name === 'flow_euler' ? SD3_FLOW : SD15_PNDM).stochastic,
+    );
     expect(stochastic).toEqual([
       'euler_a',
       'lcm',

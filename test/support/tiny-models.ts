@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { NO_BUILTINS } from '../../src/engine/engine-settings.ts';
 import { type BuiltinSettings, ModelStore } from '../../src/engine/model-store.ts';
+import { type TinyFamily, writeTinyFamilyModel } from '../../src/engine/tiny/tiny-families.ts';
 import {
   type TinyModelOptions,
   writeTinyClassifier,
@@ -65,13 +66,22 @@ export function tinyModelEnv(world: TinyWorld): Record<string, string> {
  * `builtin` says which (see test/support/converted-cache.ts for a shared cache folder).
  */
 export async function tinyWorld(
-  options: { upscaler?: boolean; classifier?: boolean; variants?: string[]; builtin?: BuiltinSettings } = {},
+  options: {
+    upscaler?: boolean;
+    classifier?: boolean;
+    variants?: string[];
+    builtin?: BuiltinSettings;
+    /** Writes the `tiny` model as this family's tiny folder (with a safety checker), for the faces' family tests. */
+    family?: TinyFamily;
+  } = {},
 ): Promise<TinyWorld> {
   const modelsDir = await mkdtemp(join(tmpdir(), 'easel-tiny-'));
   const ids = options.variants ?? Object.keys(TINY_VARIANTS);
   const models: ModelEntry[] = [];
   for (const id of ids) {
-    await writeTinyModel(join(modelsDir, id), TINY_VARIANTS[id]);
+    if (id === 'tiny' && options.family !== undefined)
+      await writeTinyFamilyModel(join(modelsDir, id), options.family, { safetyChecker: true });
+    else await writeTinyModel(join(modelsDir, id), TINY_VARIANTS[id]);
     models.push(tinyEntry(id));
   }
   if (options.upscaler === true) {

@@ -1,15 +1,16 @@
-import { existsSync, readFileSync } from 'node:fs';
-import { mkdir, writeFile } from 'node:fs/promises';
-import { join, resolve } from 'node:path';
+import { join, relative, resolve } from 'node:path';
 import { SingleBar } from 'cli-progress';
 import type { Command } from 'commander';
 import { loadConfig } from '../../config/load-config.ts';
+import { TINY_FAMILIES, tinyFamilyEntry, writeTinyFamilyModel } from '../../engine/tiny/tiny-families.ts';
 import { writeTinyModel } from '../../engine/tiny/tiny-model-folder.ts';
+import { CodedError } from '../../errors/coded-error.ts';
+import { planDownload } from '../../models/download-plan.ts';
 import { downloadModel } from '../../models/hub-download.ts';
-import { LOCAL_REGISTRY_FILE, loadCatalog } from '../../models/model-catalog.ts';
+import { loadCatalog, registerLocalModel } from '../../models/model-catalog.ts';
 import { missingModelFiles } from '../../models/model-folder.ts';
 import { listModels, type ModelListing } from '../../models/model-listing.ts';
-import { type ModelEntry, PACKAGE_MODELS_DIR, type Registry } from '../../models/registry.ts';
+import type { ModelEntry } from '../../models/registry.ts';
 import { formatTable } from '../print-table.ts';
 
 /** `easel models list | download <hub-repo> | tiny <dir>`. */
@@ -29,68 +30,107 @@ export function registerModels(program: Command): void {
   models
     .command('download')
     .description('fetch a model folder (diffusers/Optimum ONNX layout) from the Hugging Face hub; resumable')
-    .argument('<hub-repo>', 'e.g. onnx-community/stable-diffusion-v1-5-ONNX, or a registry id')
+    .argument(
+      '<hub-repo>',
+      'e.g. onnx-community/stable-diffusion-v1-5-ONNX, or a registry id (sdxl, sd2.1, ...)',
+    )
     .option('--revision <revision>', "branch, tag or commit (default: the registry entry's, else main)")
+    .option(
+      '--subfolder <path>',
+      "the folder inside the repo that holds the model (default: the registry entry's, else the root or onnx/)",
+    )
     .option(
       '--folder <name>',
       "folder name under MODELS_DIR (default: the registry entry's, else the repo name)",
     )
     .option('--all', 'fetch every file, including PyTorch/safetensors weights the engine does not use')
-    .action(async (repoOrId: string, options: { revision?: string; folder?: string; all?: boolean }) => {
-      const config = loadConfig();
-      const catalog = loadCatalog(config.MODELS_DIR);
-      const entry = catalog.models.find((m) => m.hub?.repo === repoOrId || m.id === repoOrId);
-      const repo = entry?.hub?.repo ?? repoOrId;
-      const revision = options.revision ?? entry?.hub?.revision ?? 'main';
-      const folder = options.folder ?? entry?.folder ?? repo.split('/').pop()!;
-      const dir = resolve(config.MODELS_DIR, folder);
-      const bar = new SingleBar({
-        format: '{bar} {percentage}% | {value}/{total} MB | {file}',
-        hideCursor: true,
-      });
-      let received = 0;
-      await downloadModel(
-        {
-          repo,
-          revision,
-          hubUrl: config.HF_ENDPOINT,
-          ...(config.HF_TOKEN !== undefined ? { accessToken: config.HF_TOKEN } : {}),
-        },
-        dir,
-        {
-          plan: (files, total) => {
-            console.log(`${repo}@${revision}: ${files.length} files, ${megabytes(total)} MB -> ${dir}`);
-            bar.start(megabytes(total), 0, { file: '' });
+    .action(
+      async (
+        repoOrId: string,
+        options: { revision?: string; subfolder?: string; folder?: string; all?: boolean },
+      ) => {
+        const config = loadConfig();
+        const catalog = loadCatalog(config.MODELS_DIR);
+        const { source, dir, folder, entry } = planDownload(
+          catalog,
+          { repoOrId, ...options },
+          {
+            modelsDir: config.MODELS_DIR,
+            hubUrl: config.HF_ENDPOINT,
+            ...(config.HF_TOKEN !== undefined ? { accessToken: config.HF_TOKEN } : {}),
           },
-          progress: (file, bytes) => {
-            received += bytes;
-            bar.update(megabytes(received), { file });
+        );
+        const bar = new SingleBar({
+          format: '{bar} {percentage}% | {value}/{total} MB | {file}',
+          hideCursor: true,
+        });
+        let received = 0;
+        await downloadModel(
+          source,
+          dir,
+          {
+            plan: (files, total) => {
+              const where = source.subfolder === undefined ? '' : ` (${source.subfolder}/)`;
+              console.log(
+                `${source.repo}@${source.revision}${where}: ${files.length} files, ${megabytes(total)} MB -> ${dir}`,
+              );
+              bar.start(megabytes(total), 0, { file: '' });
+            },
+            progress: (file, bytes) => {
+              received += bytes;
+              bar.update(megabytes(received), { file });
+            },
           },
-        },
-        { all: options.all === true },
-      ).finally(() => bar.stop());
-      if (entry === undefined)
-        console.log(await registerDownloaded(config.MODELS_DIR, repo, revision, folder));
-      const check = entry ?? downloadedEntry(repo, revision, folder);
-      const missing = missingModelFiles(check, dir);
-      console.log(
-        missing.length === 0
-          ? `done: ${dir} is complete`
-          : `downloaded, but ${dir} lacks ${missing.join(', ')}: is ${repo} an ONNX export in the diffusers layout?`,
-      );
-    });
+          { all: options.all === true },
+        ).finally(() => bar.stop());
+        if (entry === undefined)
+          console.log(await registerDownloaded(config.MODELS_DIR, source.repo, source.revision, folder));
+        const check = entry ?? downloadedEntry(source.repo, source.revision, folder);
+        const missing = missingModelFiles(check, dir);
+        console.log(
+          missing.length === 0
+            ? `done: ${dir} is complete`
+            : `downloaded, but ${dir} lacks ${missing.join(', ')}: is ${source.repo} an ONNX export in the diffusers layout?`,
+        );
+      },
+    );
 
   models
     .command('tiny')
     .description(
-      'write the tiny test model (shape-true, draws noise) to smoke-test a deployment without weights',
+      'write a tiny test model (shape-true, draws noise) to smoke-test a deployment without weights',
     )
-    .argument('[dir]', 'target folder (default: MODELS_DIR/easel-tiny)')
-    .action(async (dir?: string) => {
+    .argument('[dir]', 'target folder (default: MODELS_DIR/easel-tiny, or easel-tiny-<family>)')
+    .option(
+      '--family <family>',
+      `the layout to write: sd1 (default), ${TINY_FAMILIES.join(', ')}; other families are registered in MODELS_DIR/registry.json`,
+      'sd1',
+    )
+    .action(async (dir: string | undefined, options: { family: string }) => {
       const config = loadConfig();
-      const target = resolve(dir ?? join(config.MODELS_DIR, 'easel-tiny'));
-      await writeTinyModel(target);
-      console.log(`wrote the tiny model to ${target}`);
+      if (options.family === 'sd1') {
+        const target = resolve(dir ?? join(config.MODELS_DIR, 'easel-tiny'));
+        await writeTinyModel(target);
+        console.log(`wrote the tiny model to ${target}`);
+        return;
+      }
+      const family = TINY_FAMILIES.find((f) => f === options.family);
+      if (family === undefined) {
+        throw new CodedError(
+          'config-invalid',
+          `--family must be sd1 or one of ${TINY_FAMILIES.join(', ')} (got "${options.family}")`,
+        );
+      }
+      const entry = tinyFamilyEntry(family);
+      const target = resolve(dir ?? join(config.MODELS_DIR, entry.folder));
+      await writeTinyFamilyModel(target, family);
+      console.log(`wrote the tiny ${family} model to ${target}`);
+      console.log(
+        await registerLocalModel(config.MODELS_DIR, {
+          ...entry,
+          folder: relative(resolve(config.MODELS_DIR), target),
+        }),
+      );
     });
 }
 
@@ -144,16 +184,6 @@ async function registerDownloaded(
   revision: string,
   folder: string,
 ): Promise<string> {
-  const entry = downloadedEntry(repo, revision, folder);
-  if (resolve(modelsDir) === resolve(PACKAGE_MODELS_DIR)) {
-    return `add this entry to ${join(PACKAGE_MODELS_DIR, 'registry.json')} to use it:\n${JSON.stringify(entry, null, 2)}`;
-  }
-  const file = join(resolve(modelsDir), LOCAL_REGISTRY_FILE);
-  const local: Registry = existsSync(file)
-    ? (JSON.parse(readFileSync(file, 'utf8')) as Registry)
-    : { models: [] };
-  local.models = [...local.models.filter((m) => m.id !== entry.id), entry];
-  await mkdir(resolve(modelsDir), { recursive: true });
-  await writeFile(file, `${JSON.stringify(local, null, 2)}\n`);
-  return `registered as "${entry.id}" in ${file} (adjust its defaults there)`;
+  const registered = await registerLocalModel(modelsDir, downloadedEntry(repo, revision, folder));
+  return registered.startsWith('registered') ? `${registered} (adjust its defaults there)` : registered;
 }

@@ -1,3 +1,4 @@
+import { FlowMatchEulerDiscreteScheduler } from './flow-match-euler-discrete-scheduler.ts';
 import { LcmScheduler } from './lcm-scheduler.ts';
 import type { Scheduler } from './scheduler.ts';
 import { misuse } from './scheduler-misuse.ts';
@@ -15,7 +16,9 @@ export interface StrengthSchedule {
  * diffusers' img2img `get_timesteps`: sets `steps` timesteps on the scheduler, keeps the last
  * `floor(steps * strength)` of them (times the scheduler's order), and tells the scheduler where the
  * loop starts (`set_begin_index`). LCM, as diffusers' LCM img2img pipeline, passes `strength` to its
- * own `setTimesteps` instead, which draws all `steps` from the lower part of its schedule.
+ * own `setTimesteps` instead, which draws all `steps` from the lower part of its schedule. SD3's
+ * img2img pipeline (flow matching) does not floor `steps * strength` before subtracting it, so it keeps
+ * one step more where the product is fractional (28 steps at 0.6: 17, not 16).
  */
 export function timestepsForStrength(
   scheduler: Scheduler,
@@ -30,8 +33,12 @@ export function timestepsForStrength(
     timesteps = scheduler.timesteps;
   } else {
     scheduler.setTimesteps(steps);
-    const initTimestep = Math.min(Math.floor(steps * strength), steps);
-    const tStart = Math.max(steps - initTimestep, 0);
+    const product = steps * strength;
+    const initTimestep = Math.min(
+      scheduler instanceof FlowMatchEulerDiscreteScheduler ? product : Math.floor(product),
+      steps,
+    );
+    const tStart = Math.trunc(Math.max(steps - initTimestep, 0));
     timesteps = scheduler.timesteps.slice(tStart * scheduler.order);
     scheduler.setBeginIndex(tStart * scheduler.order);
   }

@@ -102,6 +102,46 @@ export class OnnxGraphBuilder {
   }
 
   toBytes(): Uint8Array {
+    return this.encode(this.initializers);
+  }
+
+  /**
+   * The model with its weights in a separate file named `location` (how exporters save models over
+   * protobuf's 2 GB limit: `model.onnx_data`, `model.onnx.data`, `weights.pb`): the weights' bytes
+   * move there, referenced by offset and length; shapes, scales and other small tensors stay inline,
+   * as exporters keep them (onnx's size_threshold; shape inference reads them before external data).
+   */
+  toExternalFiles(location: string): { onnx: Uint8Array; data: Uint8Array } {
+    const chunks: Uint8Array[] = [];
+    let offset = 0;
+    const external = this.initializers.map((tensor) => {
+      const raw = tensor.rawData;
+      if (tensor.dataType === onnx.TensorProto.DataType.INT64 || raw.length < 64) return tensor;
+      chunks.push(raw);
+      const entry = onnx.TensorProto.create({
+        name: tensor.name,
+        dataType: tensor.dataType,
+        dims: tensor.dims,
+        dataLocation: onnx.TensorProto.DataLocation.EXTERNAL,
+        externalData: [
+          { key: 'location', value: location },
+          { key: 'offset', value: String(offset) },
+          { key: 'length', value: String(raw.length) },
+        ],
+      });
+      offset += raw.length;
+      return entry;
+    });
+    const data = new Uint8Array(offset);
+    let at = 0;
+    for (const chunk of chunks) {
+      data.set(chunk, at);
+      at += chunk.length;
+    }
+    return { onnx: this.encode(external), data };
+  }
+
+  private encode(initializers: InstanceType<typeof onnx.TensorProto>[]): Uint8Array {
     const model = onnx.ModelProto.create({
       irVersion: 8,
       producerName: this.producer,
@@ -111,7 +151,7 @@ export class OnnxGraphBuilder {
         node: this.nodes,
         input: this.inputs,
         output: this.outputs,
-        initializer: this.initializers,
+        initializer: initializers,
       }),
     });
     return onnx.ModelProto.encode(model).finish();

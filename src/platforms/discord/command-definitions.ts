@@ -49,6 +49,7 @@ const SAMPLER_LABELS: Record<SamplerName, string> = {
   deis: 'DEIS',
   dpmpp_2m_sde: 'DPM++ 2M SDE',
   dpmpp_2m_sde_karras: 'DPM++ 2M SDE Karras',
+  flow_euler: 'Flow Euler (SD3)',
 };
 
 const STEPS_OPTION_MAX = 150;

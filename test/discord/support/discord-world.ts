@@ -7,6 +7,7 @@ import { DiskArtifactStore } from '../../../src/artifacts/disk-artifact-store.ts
 import { parseConfig } from '../../../src/config/load-config.ts';
 import type { Config } from '../../../src/config/schema.ts';
 import { createOnce } from '../../../src/delivery/once.ts';
+import type { TinyFamily } from '../../../src/engine/tiny/tiny-families.ts';
 import { createLogger } from '../../../src/log/logger.ts';
 import { DiscordDelivery } from '../../../src/platforms/discord/deliver-discord.ts';
 import { DiscordBot } from '../../../src/platforms/discord/discord-bot.ts';
@@ -42,6 +43,8 @@ export interface DiscordWorld {
 
 export interface WorldOptions {
   env?: Record<string, string>;
+  /** Render with this family's tiny model as `tiny` (the faces' family tests). */
+  family?: TinyFamily;
   answerBudgetMs?: number;
   /** Start the generate worker in this process (default true). */
   generate?: boolean;
@@ -54,7 +57,10 @@ export async function discordWorld(name: string, options: WorldOptions = {}): Pr
   const guild = fake.addGuild('Painters');
   const channel = fake.addChannel(guild.id, { name: 'art' });
   options.beforeBot?.(fake, guild);
-  const tiny = await tinyWorld({ variants: ['tiny'] });
+  const tiny = await tinyWorld({
+    variants: ['tiny'],
+    ...(options.family !== undefined ? { family: options.family } : {}),
+  });
   // Shown at 512 (the smallest display sizes are 320..1536), rendered at 64 like easel-mini.
   tiny.catalog.models = [tinyEntry('tiny', { nativeResolution: 512, renderScale: 8 })];
   const artifactsDir = await mkdtemp(join(tmpdir(), 'easel-discord-artifacts-'));

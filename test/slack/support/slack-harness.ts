@@ -6,6 +6,7 @@ import { DiskArtifactStore } from '../../../src/artifacts/disk-artifact-store.ts
 import { parseConfig } from '../../../src/config/load-config.ts';
 import type { Config } from '../../../src/config/schema.ts';
 import { createOnce } from '../../../src/delivery/once.ts';
+import type { TinyFamily } from '../../../src/engine/tiny/tiny-families.ts';
 import { createLogger } from '../../../src/log/logger.ts';
 import type { Registry } from '../../../src/models/registry.ts';
 import { createSlackApp, type SlackApp } from '../../../src/platforms/slack/create-slack-app.ts';
@@ -60,6 +61,8 @@ export interface SlackHarness {
 
 export interface HarnessOptions {
   name: string;
+  /** Render with this family's tiny model as `tiny` (the faces' family tests). */
+  family?: TinyFamily;
   /** Render for real: the tiny model in the generate worker, and delivery to the fake Slack. */
   render?: boolean;
   socketMode?: boolean;
@@ -72,7 +75,12 @@ export async function startSlackHarness(options: HarnessOptions): Promise<SlackH
   const fake = options.fake ?? (await FakeSlack.start());
   const prefix = uniquePrefix(options.name);
   const artifactsDir = await mkdtemp(join(tmpdir(), `easel-slack-${options.name}-`));
-  const tiny = options.render ? await tinyWorld({ variants: ['tiny'] }) : undefined;
+  const tiny = options.render
+    ? await tinyWorld({
+        variants: ['tiny'],
+        ...(options.family !== undefined ? { family: options.family } : {}),
+      })
+    : undefined;
   if (tiny) {
     // Installed, but with a damaged UNet: admitted, its jobs fail on the worker, for failure paths.
     writeDamagedCopy(tiny, 'ghost');

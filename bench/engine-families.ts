@@ -1,0 +1,149 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { InferenceSession } from 'onnxruntime-node';
+import type { DiffusionModel } from '../src/engine/diffusion-model.ts';
+import { NO_BUILTINS } from '../src/engine/engine-settings.ts';
+import type { ProviderName } from '../src/engine/execution-providers.ts';
+import { generatePictures } from '../src/engine/generate-pictures.ts';
+import { ModelStore } from '../src/engine/model-store.ts';
+import {
+  TINY_FAMILIES,
+  type TinyFamily,
+  tinyFamilyEntry,
+  writeTinyFamilyModel,
+} from '../src/engine/tiny/tiny-families.ts';
+import { writeTinyModel } from '../src/engine/tiny/tiny-model-folder.ts';
+import { createLogger } from '../src/log/logger.ts';
+import type { ModelEntry } from '../src/models/registry.ts';
+
+/**
+ * Per family, on its tiny model (`easel models tiny --family`): the session load time, and for a
+ * whole txt2img render (text encoders, denoising loop with guidance, VAE decode, resize) the share
+ * of its wall time spent outside every session.run: easel's own work.
+ */
+export interface FamilyFigures {
+  family: string;
+  loadMs: number;
+  renderMs: number;
+  runMs: number;
+  /** Of the render's wall time. */
+  outsideShare: number;
+  /**
+   * Of the process's CPU time (every thread) during the render: unlike wall time, it does not count
+   * the time a loaded machine keeps the process waiting for a core.
+   */
+  outsideCpuShare: number;
+}
+
+interface Spent {
+  ms: number;
+  cpuUs: number;
+}
+
+function cpuUs(): number {
+  const { user, system } = process.cpuUsage();
+  return user + system;
+}
+
+/** Wraps each session of the model so the wall and CPU time inside session.run add up in `spent`. */
+function timeSessions(model: DiffusionModel, spent: Spent): void {
+  const sessions: InferenceSession[] = [
+    ...model.textEncoders.flatMap((e) => (e !== undefined ? [e.session] : [])),
+    model.denoiser.session,
+    model.vaeDecoder.session,
+  ];
+  for (const session of sessions) {
+    const run = session.run.bind(session);
+    session.run = (async (...args: Parameters<typeof run>) => {
+      const began = performance.now();
+      const cpu = cpuUs();
+      try {
+        return await run(...args);
+      } finally {
+        spent.ms += performance.now() - began;
+        spent.cpuUs += cpuUs() - cpu;
+      }
+    }) as typeof session.run;
+  }
+}
+
+export async function benchFamilies(
+  providers: ProviderName[],
+  threads: number,
+  size: number,
+  steps: number,
+  denoiserWidth: number,
+): Promise<FamilyFigures[]> {
+  const dir = await mkdtemp(join(tmpdir(), 'easel-bench-families-'));
+  const figures: FamilyFigures[] = [];
+  try {
+    for (const family of ['sd1', ...TINY_FAMILIES] as const) {
+      const folder = `tiny-${family}`;
+      if (family === 'sd1') await writeTinyModel(join(dir, folder));
+      else await writeTinyFamilyModel(join(dir, folder), family as TinyFamily, { denoiserWidth });
+      const base =
+        family === 'sd1'
+          ? {
+              ...tinyFamilyEntry('sdxl'),
+              family: 'sd1',
+              defaults: { steps: 4, guidance: 5, scheduler: 'euler' as const },
+            }
+          : tinyFamilyEntry(family as TinyFamily);
+      const entry: ModelEntry = {
+        ...base,
+        id: folder,
+        aliases: [],
+        folder,
+        renderScale: 1,
+        nativeResolution: size,
+      };
+      const catalog = { models: [entry] };
+      const store = new ModelStore(
+        { modelsDir: dir, providers, threads, builtin: NO_BUILTINS },
+        catalog,
+        createLogger('warn'),
+      );
+      const { model, loadMs } = await store.diffusionModel(entry, false);
+      const request = {
+        mode: 'txt2img' as const,
+        prompt: 'a red circle on a blue background',
+        negativePrompt: family.startsWith('sdxl') ? '' : 'blurry',
+        model: folder,
+        width: size,
+        height: size,
+        steps: entry.defaults.guidance === 0 ? 1 : steps,
+        guidance: entry.defaults.guidance === 0 ? 0 : 5,
+        sampler: entry.defaults.scheduler,
+        seed: 42,
+        count: 1,
+      };
+      const options = {
+        store,
+        catalog,
+        maxPixels: 4096 * 4096,
+        images: { load: async () => Buffer.alloc(0) },
+      };
+      await generatePictures(request, options); // warm-up: onnxruntime allocates its arenas
+      const spent = { ms: 0, cpuUs: 0 };
+      timeSessions(model, spent);
+      const started = performance.now();
+      const cpu = cpuUs();
+      await generatePictures(request, options);
+      const renderCpu = cpuUs() - cpu;
+      const renderMs = performance.now() - started;
+      figures.push({
+        family,
+        loadMs,
+        renderMs,
+        runMs: spent.ms,
+        outsideShare: (renderMs - spent.ms) / renderMs,
+        outsideCpuShare: (renderCpu - spent.cpuUs) / renderCpu,
+      });
+      await store.release();
+    }
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+  return figures;
+}
