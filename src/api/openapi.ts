@@ -15,6 +15,8 @@ export interface RouteDoc {
   auth: boolean;
   body?: Schema;
   params?: Schema;
+  /** The OpenAPI tag grouping the route: its face's title (set by the server when absent). */
+  tag?: string;
   /** Status code -> description and answer schema. */
   responses: Record<number, { description: string; schema?: Schema; contentType?: string }>;
 }
@@ -37,6 +39,7 @@ export function buildOpenApi(routes: RouteDoc[], info: { version: string; server
       ),
     };
     if (route.description) operation.description = route.description;
+    if (route.tag) operation.tags = [route.tag];
     if (route.auth) operation.security = [{ bearer: [] }, { apiKeyHeader: [] }, {}];
     const params = route.params as { properties?: Record<string, Schema> } | undefined;
     if (params?.properties) {
@@ -83,7 +86,7 @@ export function buildOpenApi(routes: RouteDoc[], info: { version: string; server
 function operationId(route: RouteDoc): string {
   const words = route.url
     .replace(/^\/v1\//, '')
-    .split(/[/_:]+/)
+    .split(/[/_:.-]+/)
     .filter((w) => w && w !== 'id' && w !== 'file');
   return route.method.toLowerCase() + words.map((w) => w[0]!.toUpperCase() + w.slice(1)).join('');
 }
