@@ -28,24 +28,26 @@ export function jobTimestamp(ms: number): string {
 
 export interface InfoInput {
   request: GenerationRequest;
-  result: GenerateResult;
+  /** None when the job was interrupted before its images. */
+  result?: GenerateResult;
   /** Each image's `parameters` text, as written into its PNG. */
   infotexts: string[];
   createdAt: number;
 }
 
 export function a1111Info({ request, result, infotexts, createdAt }: InfoInput): Record<string, unknown> {
-  const n = result.images.length;
-  const first = result.images[0];
+  const images = result?.images ?? [];
+  const n = images.length;
+  const first = images[0];
   return {
     prompt: request.prompt,
     all_prompts: Array.from({ length: n }, () => request.prompt),
     negative_prompt: request.negativePrompt,
     all_negative_prompts: Array.from({ length: n }, () => request.negativePrompt),
-    seed: first?.seed ?? result.seed,
-    all_seeds: result.images.map((image) => image.seed),
+    seed: first?.seed ?? request.seed,
+    all_seeds: images.map((image) => image.seed),
     subseed: -1,
-    all_subseeds: result.images.map(() => -1),
+    all_subseeds: images.map(() => -1),
     subseed_strength: 0,
     width: first?.width ?? request.width,
     height: first?.height ?? request.height,
@@ -55,7 +57,7 @@ export function a1111Info({ request, result, infotexts, createdAt }: InfoInput):
     batch_size: n,
     restore_faces: false,
     face_restoration_model: null,
-    sd_model_name: result.model,
+    sd_model_name: result?.model ?? request.model,
     sd_model_hash: null,
     sd_vae_name: null,
     sd_vae_hash: null,
