@@ -14,6 +14,8 @@ export interface RouteDoc {
   /** Needs an API key. */
   auth: boolean;
   body?: Schema;
+  /** A multipart/form-data body (OpenAI's edits), documented only: the route reads it itself. */
+  multipart?: Schema;
   params?: Schema;
   /** The OpenAPI tag grouping the route: its face's title (set by the server when absent). */
   tag?: string;
@@ -50,6 +52,12 @@ export function buildOpenApi(routes: RouteDoc[], info: { version: string; server
         description: schema.description,
         schema: { type: schema.type },
       }));
+    }
+    if (route.multipart) {
+      operation.requestBody = {
+        required: true,
+        content: { 'multipart/form-data': { schema: route.multipart } },
+      };
     }
     if (route.body) {
       operation.requestBody = {

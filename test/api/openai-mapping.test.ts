@@ -73,6 +73,13 @@ describe('OpenAI request bodies', () => {
     expect(fields).toEqual(expect.arrayContaining(['n', 'size']));
   });
 
+  it('takes a variation without a prompt, as OpenAI sends it', () => {
+    const raw = fromOpenAiBody({ n: '2', size: '512x512' }, 'variation').raw;
+    raw.initImage = { artifactId: 'pending' };
+    const result = validateRequest(raw, ctx);
+    expect(result.ok && result.request).toMatchObject({ mode: 'variation', prompt: '', count: 2 });
+  });
+
   it('answers created in seconds and one data entry per image with its revised_prompt', () => {
     expect(
       openAiAnswer(1_700_000_000_999, [{ url: 'u1' }, { b64_json: 'b2' }], 'p', { width: 64, height: 32 }),

@@ -1,9 +1,10 @@
 import type { Face } from '../operations/face.ts';
 import { a1111Face } from './a1111.ts';
 import { easelFace } from './easel.ts';
+import { openAiFace } from './openai.ts';
 
 /**
  * Every face the server carries, in registration order (one line each). A path belongs to exactly
  * one face: Fastify refuses a second route on the same method and path at start.
  */
-export const FACES: readonly Face[] = [easelFace, a1111Face];
+export const FACES: readonly Face[] = [easelFace, a1111Face, openAiFace];
