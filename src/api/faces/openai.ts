@@ -45,9 +45,11 @@ export const openAiFace: Face = {
     const maxFileBytes = ctx.config.API_BODY_LIMIT_MB * 1024 * 1024;
     // The parser only marks a request as multipart; the handlers read it (openai-multipart.ts).
     ctx.app.register(multipart, { limits: { fileSize: maxFileBytes } });
-    // Every other route keeps answering multipart bodies 415, in its own face's shape.
-    ctx.app.addHook('preValidation', async (request) => {
-      if (request.isMultipart?.() && !MULTIPART_URLS.has(request.routeOptions.url ?? '')) {
+    // Every other route keeps answering multipart bodies 415, in its own face's shape, as the request
+    // arrives (before a key in the body would be looked for).
+    ctx.app.addHook('onRequest', async (request) => {
+      const type = request.headers['content-type'] ?? '';
+      if (/^\s*multipart\//i.test(type) && !MULTIPART_URLS.has(request.routeOptions.url ?? '')) {
         throw ApiError.of(
           415,
           'Unsupported content type',
