@@ -1,4 +1,5 @@
 import type { FastifyRequest } from 'fastify';
+import { HOSTED_FIELD_NAMES } from '../../request/hosted-api-body.ts';
 import { closestName, unknownFields } from '../../request/lenient-values.ts';
 import { type Answer, answerForOutcome } from '../answers.ts';
 import type { RouteDoc } from '../openapi.ts';
@@ -95,7 +96,10 @@ function easelAnswer(ctx: FaceContext, outcome: JobOutcome): Promise<Answer> {
 
 /** The answer, with a warning for each body field easel does not read (a misspelled `sampels`). */
 function withFieldWarnings(answer: Answer, body: Record<string, unknown>, schema: RouteDoc['body']): Answer {
-  const known = new Set(Object.keys((schema?.properties ?? {}) as Record<string, unknown>));
+  const known = new Set([
+    ...Object.keys((schema?.properties ?? {}) as Record<string, unknown>),
+    ...HOSTED_FIELD_NAMES,
+  ]);
   const unknown = unknownFields(body, known);
   if (unknown.length === 0) return answer;
   const notes = unknown.map((name) => {
