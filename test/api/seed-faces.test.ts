@@ -332,3 +332,29 @@ describe('segmind SD 2.1 (seed 004)', () => {
     expect(broke.body.error).toMatch(/credits/i);
   });
 });
+
+describe('the OpenAPI document', () => {
+  it('lists every face’s routes, tagged with the face, each operation id once', async () => {
+    const answer = await api.get('/v1/openapi.json');
+    const paths = answer.body.paths as Record<string, Record<string, AnswerBody>>;
+    for (const [path, method, tag] of [
+      ['/v1/text2img', 'post', /easel/],
+      ['/api/v3/text2img', 'post', /modelslab/],
+      ['/api/v3/fetch/{id}', 'post', /modelslab/],
+      ['/api/v3/system_load', 'post', /modelslab/],
+      ['/api/v4/dreambooth', 'post', /modelslab/],
+      ['/api/v6/images/text2img', 'post', /modelslab/],
+      ['/api/generate/sdv3/textToImage', 'post', /aithriving/],
+      ['/api/generate/sd3/textToImage', 'post', /aithriving/],
+      ['/sd3/v1', 'post', /imagepipeline/],
+      ['/sd3/v1/status/{id}', 'get', /imagepipeline/],
+      ['/v1/sd2.1-txt2img', 'post', /segmind/],
+    ] as const) {
+      const operation = paths[path]?.[method];
+      expect(operation, `${method} ${path}`).toBeDefined();
+      expect(operation.tags[0], path).toMatch(tag);
+    }
+    const ids = Object.values(paths).flatMap((methods) => Object.values(methods).map((o) => o.operationId));
+    expect(new Set(ids).size).toBe(ids.length);
+  });
+});
