@@ -18,6 +18,8 @@ export interface AnswerContext {
   artifacts: ArtifactStore;
   /** The models, for the answer's `warnings` (a prompt the model cannot draw); none without it. */
   registry?: Registry;
+  /** Where the face answering fetches results (default `/v1/fetch`): `fetch_result` points there. */
+  fetchPath?: string;
 }
 
 /** `warnings` when there are any: the hosted APIs' answers have no such field, so it is left out otherwise. */
@@ -32,8 +34,8 @@ export function imageUrl(baseUrl: string, artifactId: string): string {
   return `${baseUrl}/v1/images/${artifactId}.png`;
 }
 
-export function fetchUrl(baseUrl: string, jobId: string): string {
-  return `${baseUrl}/v1/fetch/${encodeURIComponent(jobId)}`;
+export function fetchUrl(baseUrl: string, jobId: string, fetchPath = '/v1/fetch'): string {
+  return `${baseUrl}${fetchPath}/${encodeURIComponent(jobId)}`;
 }
 
 function apiOrigin(data: JobFacts): ApiOrigin | undefined {
@@ -107,7 +109,7 @@ export function processingAnswer(
   jobId: string,
   data: JobFacts,
   progress: { etaSeconds?: number; position?: number },
-  ctx: Pick<AnswerContext, 'baseUrl' | 'registry'>,
+  ctx: Pick<AnswerContext, 'baseUrl' | 'registry' | 'fetchPath'>,
 ): Answer {
   const { baseUrl } = ctx;
   return {
@@ -115,7 +117,7 @@ export function processingAnswer(
     id: jobId,
     eta: Math.max(1, Math.round(progress.etaSeconds ?? 10)),
     ...(progress.position !== undefined ? { position: progress.position } : {}),
-    fetch_result: fetchUrl(baseUrl, jobId),
+    fetch_result: fetchUrl(baseUrl, jobId, ctx.fetchPath),
     ...trackId(data),
     ...warningsOf(data, ctx.registry),
     meta: metaOf(data),

@@ -16,9 +16,17 @@ const WITHOUT_IMAGE: ReadonlySet<GenerationMode> = new Set(['txt2img']);
 /** Strength 1 means "ignore the starting image": on a mode without one it changes nothing. */
 const NEUTRAL_STRENGTH = 1;
 
-/** Removes fields of `raw` that do not apply to `mode` and hold their neutral value. */
+/**
+ * Removes fields of `raw` that change nothing: a strength of 1 where there is no starting image, and
+ * an aspect ratio that a width and height also given already have (aithriving's clients send both:
+ * its documentation requires the size and defaults the ratio to 1:1).
+ */
 export function dropNeutralFields(raw: RawRequest, mode: GenerationMode): void {
   if (WITHOUT_IMAGE.has(mode) && readNumber(raw.strength) === NEUTRAL_STRENGTH) delete raw.strength;
+  const width = readNumber(raw.width);
+  const height = readNumber(raw.height);
+  const ratio = typeof raw.aspect === 'string' ? /^\s*(\d{1,4})\s*:\s*(\d{1,4})\s*$/.exec(raw.aspect) : null;
+  if (ratio && width && height && Number(ratio[1]) * height === Number(ratio[2]) * width) delete raw.aspect;
 }
 
 const TRUE_TEXT = new Set(['true', 'yes', 'y', '1', 'on']);

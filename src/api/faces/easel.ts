@@ -1,19 +1,16 @@
 import type { FastifyRequest } from 'fastify';
-import type { FieldError } from '../../errors/user-error.ts';
-import { fromHostedApiBody } from '../../request/hosted-api-body.ts';
-import { closestName, dropNeutralFields, readFlag, unknownFields } from '../../request/lenient-values.ts';
-import { emptyRawRequest, isAbsent } from '../../request/raw-request.ts';
-import type { GenerationMode } from '../../request/types.ts';
+import { HOSTED_FIELD_NAMES } from '../../request/hosted-api-body.ts';
+import { closestName, unknownFields } from '../../request/lenient-values.ts';
 import { type Answer, answerForOutcome } from '../answers.ts';
 import type { RouteDoc } from '../openapi.ts';
 import type { Face, FaceContext } from '../operations/face.ts';
 import { fetchJob } from '../operations/fetch-job.ts';
-import { generate, imageInput } from '../operations/generate.ts';
 import type { JobOutcome } from '../operations/job-outcome.ts';
 import { modelsNow } from '../operations/list-models.ts';
-import { bodyOf, schemaErrors } from '../operations/request-body.ts';
+import { bodyOf } from '../operations/request-body.ts';
 import { systemLoad } from '../operations/system-load.ts';
 import * as schemas from '../route-schemas.ts';
+import { HOSTED_MODES, type HostedMode, hostedGenerate } from './hosted-generation.ts';
 
 /**
  * easel's own API, /v1: text2img, img2img, inpaint, super_resolution, fetch (and its GET twin
@@ -44,68 +41,18 @@ const ANSWERS = (extra: RouteDoc['responses'] = {}): RouteDoc['responses'] => ({
   ...extra,
 });
 
-interface Endpoint {
-  doc: RouteDoc;
-  mode: GenerationMode;
-  /** Body fields holding images, in the order they are read. */
-  images: { field: string; role: 'initImage' | 'maskImage' }[];
-}
-
-const ENDPOINTS: Endpoint[] = [
+const ENDPOINTS: { url: string; summary: string; description?: string; hosted: HostedMode }[] = [
+  { url: '/v1/text2img', summary: 'Text to image', hosted: HOSTED_MODES.txt2img },
+  { url: '/v1/img2img', summary: 'Image to image', hosted: HOSTED_MODES.img2img },
   {
-    mode: 'txt2img',
-    images: [],
-    doc: {
-      method: 'POST',
-      url: '/v1/text2img',
-      summary: 'Text to image',
-      auth: true,
-      body: schemas.text2imgBody,
-      responses: ANSWERS(),
-    },
+    url: '/v1/inpaint',
+    summary: 'Inpainting and outpainting',
+    description:
+      'Repaints the white part of `mask_image`. For outpainting, send the image placed on a larger canvas ' +
+      'and a mask that is white around it.',
+    hosted: HOSTED_MODES.inpaint,
   },
-  {
-    mode: 'img2img',
-    images: [{ field: 'init_image', role: 'initImage' }],
-    doc: {
-      method: 'POST',
-      url: '/v1/img2img',
-      summary: 'Image to image',
-      auth: true,
-      body: schemas.img2imgBody,
-      responses: ANSWERS(),
-    },
-  },
-  {
-    mode: 'inpaint',
-    images: [
-      { field: 'init_image', role: 'initImage' },
-      { field: 'mask_image', role: 'maskImage' },
-    ],
-    doc: {
-      method: 'POST',
-      url: '/v1/inpaint',
-      summary: 'Inpainting and outpainting',
-      description:
-        'Repaints the white part of `mask_image`. For outpainting, send the image placed on a larger canvas ' +
-        'and a mask that is white around it.',
-      auth: true,
-      body: schemas.inpaintBody,
-      responses: ANSWERS(),
-    },
-  },
-  {
-    mode: 'upscale',
-    images: [{ field: 'url', role: 'initImage' }],
-    doc: {
-      method: 'POST',
-      url: '/v1/super_resolution',
-      summary: 'Upscale an image 2x or 4x',
-      auth: true,
-      body: schemas.superResolutionBody,
-      responses: ANSWERS(),
-    },
-  },
+  { url: '/v1/super_resolution', summary: 'Upscale an image 2x or 4x', hosted: HOSTED_MODES.upscale },
 ];
 
 const JOB_ANSWERS = {
@@ -126,52 +73,18 @@ export const easelFace: Face = {
   // easel's own shape is the ApiError's body.
   renderError: (_problem, error) => ({ body: error.body }),
   register(ctx) {
-    for (const endpoint of ENDPOINTS) {
-      ctx.route(endpoint.doc, async (request, reply) =>
-        reply.send(await easelGenerate(ctx, endpoint, request)),
+    for (const { hosted, ...doc } of ENDPOINTS) {
+      ctx.route(
+        { method: 'POST', auth: true, body: hosted.body, responses: ANSWERS(), ...doc },
+        async (request, reply) => {
+          const outcome = await hostedGenerate(ctx, hosted, request);
+          return reply.send(withFieldWarnings(await easelAnswer(ctx, outcome), bodyOf(request), hosted.body));
+        },
       );
     }
     registerJobRoutes(ctx);
   },
 };
-
-async function easelGenerate(ctx: FaceContext, endpoint: Endpoint, request: FastifyRequest): Promise<Answer> {
-  const body = bodyOf(request);
-  const errors: FieldError[] = schemaErrors(request);
-  const { mode } = endpoint;
-
-  // super_resolution also takes `init_image` for its `url`.
-  const images = endpoint.images.map(({ field, role }) =>
-    imageInput(
-      request,
-      body,
-      field === 'url' && isAbsent(body.url) && !isAbsent(body.init_image) ? 'init_image' : field,
-      role,
-    ),
-  );
-  if (mode === 'upscale' && images.every((i) => i.value === undefined)) {
-    errors.push({ field: 'url', message: 'The url field is required.' });
-  }
-
-  const raw = mode === 'upscale' ? emptyRawRequest() : fromHostedApiBody(body);
-  dropNeutralFields(raw, mode);
-  raw.labels.upscale = 'scale';
-  if (mode === 'upscale') {
-    raw.upscale = body.scale;
-    if (!isAbsent(body.model_id)) raw.model = body.model_id;
-    raw.labels.model = 'model_id';
-  }
-  const outcome = await generate(ctx, {
-    request,
-    mode,
-    raw,
-    images,
-    errors,
-    origin: { webhook: body.webhook, trackId: body.track_id, base64: readFlag(body.base64) === true },
-    body,
-  });
-  return withFieldWarnings(await easelAnswer(ctx, outcome), body, endpoint.doc.body);
-}
 
 function easelAnswer(ctx: FaceContext, outcome: JobOutcome): Promise<Answer> {
   return answerForOutcome(outcome, {
@@ -183,7 +96,10 @@ function easelAnswer(ctx: FaceContext, outcome: JobOutcome): Promise<Answer> {
 
 /** The answer, with a warning for each body field easel does not read (a misspelled `sampels`). */
 function withFieldWarnings(answer: Answer, body: Record<string, unknown>, schema: RouteDoc['body']): Answer {
-  const known = new Set(Object.keys((schema?.properties ?? {}) as Record<string, unknown>));
+  const known = new Set([
+    ...Object.keys((schema?.properties ?? {}) as Record<string, unknown>),
+    ...HOSTED_FIELD_NAMES,
+  ]);
   const unknown = unknownFields(body, known);
   if (unknown.length === 0) return answer;
   const notes = unknown.map((name) => {

@@ -58,6 +58,39 @@ export interface GenerateInput {
   waitMs?: number;
 }
 
+/**
+ * Generate for an API that answers only with the finished images (one with no fetch: aithriving,
+ * segmind, AUTOMATIC1111, OpenAI): waits for the render (up to `input.waitMs`, default
+ * API_BLOCKING_WAIT_S); one still unfinished is cancelled and refunded, and the client gets a 504
+ * rather than a charge for images it will never see.
+ */
+export async function generateFinished(
+  ctx: OperationContext,
+  input: GenerateInput,
+): Promise<Exclude<JobOutcome, { status: 'processing' }>> {
+  const waitMs = input.waitMs ?? ctx.config.API_BLOCKING_WAIT_S * 1000;
+  const outcome = await generate(ctx, { ...input, waitMs });
+  if (outcome.status !== 'processing') return outcome;
+  const key = input.request.apiKey!;
+  await ctx.services.jobs.cancel(outcome.jobId, keyMember(key.id, key.name)).catch((error: unknown) => {
+    input.request.log.warn(
+      { err: error, jobId: outcome.jobId },
+      'could not cancel an unfinished sync render',
+    );
+  });
+  // It may have finished between the wait and the cancel: then it was charged, and is answered.
+  const view = await ctx.services.jobs.get(outcome.jobId);
+  if (view?.state === 'completed') {
+    const done = outcomeOf(view);
+    if (done.status !== 'processing') return done;
+  }
+  throw ApiError.of(
+    504,
+    'Render timed out',
+    `The render did not finish within ${Math.round(waitMs / 1000)} s; it was cancelled and not charged. Try again when the queue is shorter (GET /v1/system_load).`,
+  );
+}
+
 /** The images and fields of a body read straight from it, with long values held aside by the reader. */
 export function imageInput(
   request: FastifyRequest,
