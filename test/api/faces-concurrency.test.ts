@@ -72,6 +72,35 @@ function request(face: string, n: number, key: string): Sent {
           return { status: a.status, images: a.body.code === 0 ? 1 : 0, refusedInShape: a.body.code === -1 };
         },
       };
+    case 'a1111':
+      return {
+        face,
+        run: async () => {
+          const basic = `Basic ${Buffer.from(`webui:${key}`).toString('base64')}`;
+          const a = await json('/sdapi/v1/txt2img', { prompt, ...size, seed: -1 }, { authorization: basic });
+          return {
+            status: a.status,
+            images: a.body.images?.length ?? 0,
+            refusedInShape: a.body.error === 'HTTPException' && typeof a.body.detail === 'string',
+          };
+        },
+      };
+    case 'openai':
+      return {
+        face,
+        run: async () => {
+          const a = await json(
+            '/v1/images/generations',
+            { prompt, size: '512x512', response_format: 'b64_json' },
+            { authorization: `Bearer ${key}` },
+          );
+          return {
+            status: a.status,
+            images: a.body.data?.length ?? 0,
+            refusedInShape: a.body.error?.code === 'insufficient_quota',
+          };
+        },
+      };
     case 'imagepipeline':
       return {
         face,
@@ -106,7 +135,7 @@ function request(face: string, n: number, key: string): Sent {
 describe('200 concurrent requests through every face on one key', () => {
   it('charges exactly the 50 images its 50 credits pay for', async () => {
     const created = await api.newKey({ credits: 50 });
-    const faces = ['easel', 'modelslab', 'aithriving', 'imagepipeline', 'segmind'];
+    const faces = ['easel', 'modelslab', 'aithriving', 'imagepipeline', 'segmind', 'a1111', 'openai'];
     const sent = Array.from({ length: 200 }, (_, n) => request(faces[n % faces.length]!, n, created.key));
     const results = await Promise.all(sent.map((s) => s.run()));
 
@@ -115,8 +144,8 @@ describe('200 concurrent requests through every face on one key', () => {
     const refused = results.filter((r) => r.images === 0);
     expect(refused).toHaveLength(150);
     for (const r of refused) {
-      // 402 is easel's and the hosted APIs' "not enough credits"; segmind says 406.
-      expect([402, 406]).toContain(r.status);
+      // 402 is easel's and the hosted APIs' "not enough credits"; segmind says 406, OpenAI 429.
+      expect([402, 406, 429]).toContain(r.status);
       expect(r.refusedInShape).toBe(true);
     }
     // Every face got some of the 50.
