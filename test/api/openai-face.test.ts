@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import OpenAI, { toFile } from 'openai';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -18,7 +19,7 @@ let keyId: string;
 let client: OpenAI;
 
 beforeAll(async () => {
-  api = await startApiHarness({ name: 'openai', workers: true });
+  api = await startApiHarness({ name: 'openai', workers: true, env: { API_BODY_LIMIT_MB: '2' } });
   const created = await api.newKey({ credits: 200 });
   key = created.key;
   keyId = created.record.id;
@@ -265,5 +266,53 @@ describe("OpenAI's routes beside easel's own images", () => {
     });
     expect(onEasel.status).toBe(415);
     expect(await onEasel.json()).toMatchObject({ status: 'error', message: 'Unsupported content type' });
+  });
+
+  it('refuses an upload over API_BODY_LIMIT_MB while reading it, charging nothing', async () => {
+    const before = await credits();
+    const noise = await sharp(randomBytes(1024 * 1024 * 3), {
+      raw: { width: 1024, height: 1024, channels: 3 },
+    })
+      .png()
+      .toBuffer();
+    expect(noise.length).toBeGreaterThan(2 * 1024 * 1024);
+    const error = await client.images
+      .createVariation({ image: await toFile(noise, 'big.png', { type: 'image/png' }) })
+      .catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(OpenAI.APIError);
+    expect((error as InstanceType<typeof OpenAI.APIError>).status).toBe(413);
+    expect((error as InstanceType<typeof OpenAI.APIError>).type).toBe('invalid_request_error');
+    expect(await credits()).toBe(before);
+  });
+});
+
+describe('the OpenAPI document', () => {
+  it('lists the OpenAI routes under their face, edits and variations as multipart', async () => {
+    const doc = (await api.get('/v1/openapi.json')).body;
+    const generations = doc.paths['/v1/images/generations'].post;
+    expect(generations.tags).toEqual(['OpenAI Images API (/v1/images)']);
+    expect(Object.keys(generations.requestBody.content)).toEqual(['application/json']);
+    for (const path of ['/v1/images/edits', '/v1/images/variations']) {
+      const op = doc.paths[path].post;
+      expect(Object.keys(op.requestBody.content), path).toEqual(['multipart/form-data']);
+      expect(op.requestBody.content['multipart/form-data'].schema.properties.image.format).toBe('binary');
+    }
+    expect(doc.paths['/sdapi/v1/txt2img'].post.tags).toEqual(['AUTOMATIC1111 web UI API (/sdapi/v1)']);
+    for (const path of [
+      'options',
+      'sd-models',
+      'samplers',
+      'schedulers',
+      'progress',
+      'png-info',
+      'interrupt',
+    ]) {
+      expect(doc.paths[`/sdapi/v1/${path}`], path).toBeDefined();
+    }
+    // Every operation id is unique across faces.
+    const ids = Object.values(doc.paths).flatMap((ops) =>
+      Object.values(ops as Record<string, { operationId: string }>).map((o) => o.operationId),
+    );
+    expect(new Set(ids).size).toBe(ids.length);
   });
 });
