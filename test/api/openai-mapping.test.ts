@@ -151,13 +151,14 @@ describe("OpenAI's mask convention", () => {
     const hole = await sharp(pixels, { raw: { width: 8, height: 8, channels: 4 } })
       .png()
       .toBuffer();
-    const mask = await transparentAsMask(hole);
+    const mask = await transparentAsMask(hole, 1_000_000);
     expect(mask).toBeDefined();
     const { data } = await sharp(mask!).greyscale().raw().toBuffer({ resolveWithObject: true });
     expect([data[0], data[7]]).toEqual([255, 0]);
     const opaque = await sharp({ create: { width: 4, height: 4, channels: 3, background: '#fff' } })
       .png()
       .toBuffer();
-    expect(await transparentAsMask(opaque)).toBeUndefined();
+    expect(await transparentAsMask(opaque, 1_000_000)).toBeUndefined();
+    await expect(transparentAsMask(hole, 32)).rejects.toThrow();
   });
 });

@@ -255,11 +255,7 @@ async function imagesOf(
   body: Record<string, unknown>,
   generation: A1111Generation,
 ): Promise<ImageInput[]> {
-  if (generation.initImage === undefined) {
-    return body.init_images === undefined
-      ? []
-      : [{ field: 'init_images', role: 'initImage', value: undefined }];
-  }
+  if (generation.initImage === undefined) return [];
   const images: ImageInput[] = [
     {
       field: 'init_images',

@@ -17,11 +17,12 @@ export async function a1111Mask(mask: Buffer, options: { invert: boolean; blur: 
 }
 
 /**
- * White where `png` is fully transparent, black elsewhere; undefined when no pixel is (an image with
- * nothing marked is edited whole, as gpt-image-1 does without a mask).
+ * White where `image` is fully transparent, black elsewhere; undefined when no pixel is (an image with
+ * nothing marked is edited whole, as gpt-image-1 does without a mask). Refuses (throws) an image of
+ * more than `maxPixels` before decoding it.
  */
-export async function transparentAsMask(png: Buffer): Promise<Buffer | undefined> {
-  const { data, info } = await sharp(png)
+export async function transparentAsMask(image: Buffer, maxPixels: number): Promise<Buffer | undefined> {
+  const { data, info } = await sharp(image, { limitInputPixels: maxPixels })
     .ensureAlpha()
     .extractChannel(3)
     .raw()

@@ -88,7 +88,7 @@ export const openAiFace: Face = {
       async (request) => {
         const form = await readMultipart(request, maxFileBytes);
         const image = requiredImage(form);
-        const mask = await maskOf(form, image);
+        const mask = await maskOf(form, image, ctx.config.MAX_PIXELS * 4);
         const mode: GenerationMode = mask ? 'inpaint' : 'img2img';
         const images: ImageInput[] = [{ field: 'image', role: 'initImage', value: dataUri(image) }];
         if (mask) images.push({ field: 'mask', role: 'maskImage', value: dataUri(mask) });
@@ -127,11 +127,13 @@ function requiredImage(form: MultipartBody): Buffer {
 }
 
 /** OpenAI's mask: transparent = edit, from the mask file or else the image's own transparency. */
-async function maskOf(form: MultipartBody, image: Buffer): Promise<Buffer | undefined> {
+async function maskOf(form: MultipartBody, image: Buffer, maxPixels: number): Promise<Buffer | undefined> {
   const given = form.files.mask;
   const field = given ? 'mask' : 'image';
-  const mask = await transparentAsMask(given ?? image).catch(() => {
-    throw ApiError.validation([{ field, message: `${field}: is not an image (expected a PNG)` }]);
+  const mask = await transparentAsMask(given ?? image, maxPixels).catch(() => {
+    throw ApiError.validation([
+      { field, message: `${field}: is not an image of at most ${maxPixels} pixels (expected a PNG)` },
+    ]);
   });
   if (given && !mask) {
     throw ApiError.validation([
