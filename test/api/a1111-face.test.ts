@@ -422,6 +422,28 @@ describe('refusals in A1111 shapes', () => {
     });
   });
 
+  it("answers past the key's own rate with 429, Retry-After and A1111's body", async () => {
+    const limited = await api.newKey({ credits: 20, rate: { limit: 1, windowS: 60 } });
+    const first = await api.post(
+      '/sdapi/v1/txt2img',
+      txt2imgBody({ prompt: 'a rated circle' }),
+      basic(limited.key),
+    );
+    expect(first.status).toBe(200);
+    const second = await api.post(
+      '/sdapi/v1/txt2img',
+      txt2imgBody({ prompt: 'a second circle' }),
+      basic(limited.key),
+    );
+    expect(second.status).toBe(429);
+    expect(Number(second.headers.get('retry-after'))).toBeGreaterThan(0);
+    expect(second.body).toMatchObject({
+      error: 'HTTPException',
+      body: '',
+      errors: expect.stringMatching(/^429: /),
+    });
+  });
+
   it('keeps easel’s own /v1 errors in their own shape', async () => {
     const answer = await api.post('/v1/text2img', { prompt: 'x' }, basic('esk_wrong'));
     expect(answer.status).toBe(401);
