@@ -59,21 +59,16 @@ export interface GenerateInput {
 }
 
 /**
- * How long a synchronous face (one whose API has no fetch: aithriving, segmind, AUTOMATIC1111) waits
- * for its render before giving up; a render still unfinished then is cancelled, so never charged.
- */
-export const SYNC_FACE_WAIT_MS = 10 * 60_000;
-
-/**
- * Generate for an API that answers only with the finished images: waits for the render (up to
- * `input.waitMs`, default SYNC_FACE_WAIT_MS); one still unfinished is cancelled and refunded, and the
- * client gets a 504 rather than a charge for images it will never see.
+ * Generate for an API that answers only with the finished images (one with no fetch: aithriving,
+ * segmind, AUTOMATIC1111): waits for the render, up to `input.waitMs` (default
+ * API_SYNC_FACE_WAIT_MS); one still unfinished then is cancelled and refunded, and the client gets a
+ * 504 rather than a charge for images it will never see.
  */
 export async function generateFinished(
   ctx: OperationContext,
   input: GenerateInput,
 ): Promise<Exclude<JobOutcome, { status: 'processing' }>> {
-  const waitMs = input.waitMs ?? SYNC_FACE_WAIT_MS;
+  const waitMs = input.waitMs ?? ctx.config.API_SYNC_FACE_WAIT_MS;
   const outcome = await generate(ctx, { ...input, waitMs });
   if (outcome.status !== 'processing') return outcome;
   const key = input.request.apiKey!;
