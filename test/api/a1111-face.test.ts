@@ -458,7 +458,7 @@ describe('waiting, interrupting and timing out', () => {
 
   beforeAll(async () => {
     // No workers: every job waits in the queue until it is interrupted or times out.
-    idle = await startApiHarness({ name: 'a1111-idle', env: { API_BLOCKING_WAIT_S: '30' } });
+    idle = await startApiHarness({ name: 'a1111-idle', env: { API_SYNC_FACE_WAIT_MS: '30000' } });
     const created = await idle.newKey({ credits: 20 });
     idleKey = created.key;
     idleId = created.record.id;
@@ -494,8 +494,8 @@ describe('waiting, interrupting and timing out', () => {
 });
 
 describe('the blocking wait', () => {
-  it('cancels a render not done within API_BLOCKING_WAIT_S and answers 504, charging nothing', async () => {
-    const idle = await startApiHarness({ name: 'a1111-timeout', env: { API_BLOCKING_WAIT_S: '1' } });
+  it('cancels a render not done within API_SYNC_FACE_WAIT_MS and answers 504, charging nothing', async () => {
+    const idle = await startApiHarness({ name: 'a1111-timeout', env: { API_SYNC_FACE_WAIT_MS: '1000' } });
     try {
       const created = await idle.newKey({ credits: 20 });
       const answer = await idle.post('/sdapi/v1/txt2img', txt2imgBody(), basic(created.key));

@@ -16,7 +16,7 @@ beforeAll(async () => {
   // No workers: jobs stay queued, so the pending cap is what would stop them.
   api = await startApiHarness({
     name: 'api-keys-rates',
-    env: { DEFAULT_PENDING_CAP: '2', DEFAULT_COOLDOWN_S: '5' },
+    env: { DEFAULT_PENDING_CAP: '2', DEFAULT_COOLDOWN_S: '5', API_SYNC_FACE_WAIT_MS: '1000' },
   });
 }, 60_000);
 
@@ -166,5 +166,47 @@ describe('leniency', () => {
     const hosted = await api.post('/api/v3/text2img', { key, prompt: 'two owls', sampels: 2 });
     expect(hosted.status).toBe(200);
     expect(fieldWarnings(hosted.body)).toEqual([]);
+  });
+});
+
+describe('while the render is still queued', () => {
+  it('answers modelslab processing with its own fetch URL, and imagepipeline PENDING with the id', async () => {
+    const { key } = await api.newKey({ credits: 20 });
+    const queued = await api.post('/api/v3/text2img', { key, prompt: 'a red circle, queued' });
+    expect(queued.body).toMatchObject({ status: 'processing', id: expect.any(String), future_links: [] });
+    expect(queued.body.fetch_result).toBe(`${api.url}/api/v3/fetch/${queued.body.id}`);
+    const fetched = await api.post(`/api/v3/fetch/${queued.body.id}`, { key });
+    expect(fetched.body).toMatchObject({ status: 'processing', id: queued.body.id });
+    const v6 = await api.post('/api/v6/images/text2img', { key, prompt: 'a red circle, queued in v6' });
+    expect(v6.body.fetch_result).toBe(`${api.url}/api/v6/images/fetch/${v6.body.id}`);
+
+    const pending = await api.post('/sd3/v1', { prompt: 'a blue square, queued' }, { 'API-Key': key });
+    expect(pending.body).toMatchObject({ status: 'PENDING', id: expect.any(String) });
+    const status = await api.get(`/sd3/v1/status/${pending.body.id}`, { 'API-Key': key });
+    expect(status.body).toMatchObject({ status: 'PENDING', id: pending.body.id });
+    // Another key's job is not found, whichever face asks.
+    const other = await api.newKey({ credits: 1 });
+    expect((await api.get(`/sd3/v1/status/${pending.body.id}`, { 'API-Key': other.key })).status).toBe(404);
+  });
+
+  it('cancels and refunds a synchronous face’s render that does not finish in API_SYNC_FACE_WAIT_MS', async () => {
+    const created = await api.newKey({ credits: 20 });
+    const member = keyMember(created.record.id);
+    const aithriving = await api.post(
+      '/api/generate/sd3/textToImage',
+      { prompt: 'a slow lighthouse', width: 512, height: 512 },
+      { authorization: created.key },
+    );
+    expect(aithriving.status).toBe(504);
+    expect(aithriving.body).toEqual({ code: -1, message: expect.stringMatching(/not charged/) });
+    const segmind = await api.post(
+      '/v1/sd2.1-txt2img',
+      { prompt: 'a slow cat' },
+      { 'x-api-key': created.key },
+    );
+    expect(segmind.status).toBe(504);
+    expect(segmind.body.error).toMatch(/cancelled/);
+    const balance = await api.services.credits.balance(member);
+    expect([balance.total, balance.reserved]).toEqual([20, 0]);
   });
 });

@@ -79,7 +79,7 @@ export const a1111Face: Face = {
         responses: {
           200: { description: 'The images, parameters and info.', schema: schemas.imageAnswer },
           ...ERRORS,
-          504: { description: 'Not rendered within API_BLOCKING_WAIT_S: cancelled, not charged.' },
+          504: { description: 'Not rendered within API_SYNC_FACE_WAIT_MS: cancelled, not charged.' },
         },
       }),
       generation('txt2img'),
@@ -90,7 +90,7 @@ export const a1111Face: Face = {
         responses: {
           200: { description: 'The images, parameters and info.', schema: schemas.imageAnswer },
           ...ERRORS,
-          504: { description: 'Not rendered within API_BLOCKING_WAIT_S: cancelled, not charged.' },
+          504: { description: 'Not rendered within API_SYNC_FACE_WAIT_MS: cancelled, not charged.' },
         },
       }),
       generation('img2img'),

@@ -4,7 +4,7 @@ import { type GenerateInput, generateFinished, type OperationContext } from '../
 import type { JobFacts } from '../operations/job-outcome.ts';
 
 /**
- * The finished-render operation (generateFinished: waits up to API_BLOCKING_WAIT_S, then cancels)
+ * The finished-render operation (generateFinished: waits up to API_SYNC_FACE_WAIT_MS, then cancels)
  * for the faces whose answers hold the image bytes themselves (AUTOMATIC1111's base64 `images`,
  * OpenAI's `b64_json`), with each image's PNG read back, and whether a job without images was
  * cancelled (A1111's interrupt) rather than failed.

@@ -32,7 +32,7 @@ const RESPONSES: RouteDoc['responses'] = {
   404: { description: 'Unknown model.', schema: schemas.errorAnswer },
   429: { description: 'Rate limit, or no credits left (insufficient_quota).', schema: schemas.errorAnswer },
   504: {
-    description: 'Not rendered within API_BLOCKING_WAIT_S: cancelled, not charged.',
+    description: 'Not rendered within API_SYNC_FACE_WAIT_MS: cancelled, not charged.',
     schema: schemas.errorAnswer,
   },
 };

@@ -60,15 +60,15 @@ export interface GenerateInput {
 
 /**
  * Generate for an API that answers only with the finished images (one with no fetch: aithriving,
- * segmind, AUTOMATIC1111, OpenAI): waits for the render (up to `input.waitMs`, default
- * API_BLOCKING_WAIT_S); one still unfinished is cancelled and refunded, and the client gets a 504
- * rather than a charge for images it will never see.
+ * segmind, AUTOMATIC1111, OpenAI): waits for the render, up to `input.waitMs` (default
+ * API_SYNC_FACE_WAIT_MS); one still unfinished then is cancelled and refunded, and the client gets a
+ * 504 rather than a charge for images it will never see.
  */
 export async function generateFinished(
   ctx: OperationContext,
   input: GenerateInput,
 ): Promise<Exclude<JobOutcome, { status: 'processing' }>> {
-  const waitMs = input.waitMs ?? ctx.config.API_BLOCKING_WAIT_S * 1000;
+  const waitMs = input.waitMs ?? ctx.config.API_SYNC_FACE_WAIT_MS;
   const outcome = await generate(ctx, { ...input, waitMs });
   if (outcome.status !== 'processing') return outcome;
   const key = input.request.apiKey!;
