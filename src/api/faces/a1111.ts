@@ -211,6 +211,8 @@ async function generateA1111(
   else if (raw.model === undefined) raw.model = await options.checkpoint(request.apiKey!.id);
   if (raw.model === undefined) delete raw.model;
 
+  // A1111's job_timestamp is when the job started: here, when the request arrived.
+  const createdAt = Date.now();
   const images = await imagesOf(ctx, request, body, generation);
   const outcome = await renderBlocking(ctx, {
     request,
@@ -221,7 +223,6 @@ async function generateA1111(
     body,
   });
   const parameters = a1111Parameters(body, generation.includeInitImages);
-  const createdAt = Date.now();
   if (!isRendered(outcome)) {
     if (!outcome.cancelled) throw ApiError.of(500, 'The render failed', outcome.message);
     // Interrupted, as A1111 answers it: no images (easel keeps no partial ones); nothing was charged.
@@ -246,8 +247,8 @@ async function generateA1111(
 
 /**
  * `init_images[0]` and `mask` as the generate operation's inputs. A mask that asks for inversion or
- * blur is decoded and redrawn first (after the other fields were checked, so a bad field costs no
- * decoding), then handed on as a data URI.
+ * blur (A1111 blurs by 4 pixels unless told otherwise) is decoded and redrawn first, unless the face
+ * already found a bad field, then handed on as a data URI.
  */
 async function imagesOf(
   ctx: FaceContext,

@@ -1,6 +1,4 @@
-/** A refusal in a face's own answer shape: its HTTP status, body and headers (Retry-After...). */
-export interface FaceError {
-  statusCode: number;
-  body: Record<string, unknown>;
-  headers: Record<string, string>;
-}
+import type { RenderedError } from '../operations/face.ts';
+
+/** A face's refusal with status, body and headers all set: what its `renderError` answers. */
+export type FaceError = Required<RenderedError> & { body: Record<string, unknown> };
