@@ -6,6 +6,7 @@ import { keyMember } from '../../src/api/key-admin.ts';
 import { computeCost, ratesFromConfig } from '../../src/credits/cost.ts';
 import { readPngText } from '../../src/engine/png-text.ts';
 import { type ApiHarness, startApiHarness } from './api-harness.ts';
+import { rawRequest } from './raw-http.ts';
 
 /**
  * The OpenAI face end to end with OpenAI's own client (the `openai` npm package, version 6): its
@@ -266,6 +267,22 @@ describe("OpenAI's routes beside easel's own images", () => {
     });
     expect(onEasel.status).toBe(415);
     expect(await onEasel.json()).toMatchObject({ status: 'error', message: 'Unsupported content type' });
+  });
+
+  it('answers an upload without a key, or with a wrong one, 401 before reading it', async () => {
+    for (const headers of [{}, { authorization: 'Bearer esk_nope' }] as Record<string, string>[]) {
+      const answer = await rawRequest(api.url, {
+        path: '/v1/images/edits',
+        headers: {
+          'content-type': 'multipart/form-data; boundary=x',
+          'content-length': String(10 * 1024 * 1024),
+          ...headers,
+        },
+      });
+      expect(answer.status).toBe(401);
+      expect(answer.body.error.code).toBe('invalid_api_key');
+      expect(answer.headers.connection).toBe('close');
+    }
   });
 
   it('refuses an upload over API_BODY_LIMIT_MB while reading it, charging nothing', async () => {
