@@ -150,7 +150,8 @@ try {
   };
 
   // Every face once unrecorded (the JIT and Redis warm up), then BENCH_ROUNDS rounds of all faces in
-  // turn: a drift of the machine during the run (other processes) falls on every face alike.
+  // turn, in a rotating order: a drift of the machine during the run (other processes) falls on every
+  // face alike.
   for (const face of FACES) await measure(face, -1, 2);
   const runs = FACES.map((face) => ({
     face,
@@ -160,7 +161,10 @@ try {
     samples: [] as string[],
   }));
   for (let round = 0; round < ROUNDS; round++) {
-    for (const [i, face] of FACES.entries()) {
+    // Each round starts one face later, so no face always follows the same one.
+    const order = FACES.map((_, i) => (i + round) % FACES.length);
+    for (const i of order) {
+      const face = FACES[i]!;
       const r = await measure(face, round, PER_CLIENT);
       const total = runs[i]!;
       total.seconds += r.seconds;
