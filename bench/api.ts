@@ -229,7 +229,8 @@ async function runTable({ title, faces, clients, perClient, render }: Table) {
     };
 
     // Every face once unrecorded (the JIT and Redis warm up), then BENCH_ROUNDS rounds of all faces in
-    // turn: a drift of the machine during the run (other processes) falls on every face alike.
+    // turn, in a rotating order: a drift of the machine during the run (other processes) falls on every
+    // face alike.
     for (const face of faces) await measure(face, -1, 2);
     const runs = faces.map((face) => ({
       face,
@@ -239,7 +240,10 @@ async function runTable({ title, faces, clients, perClient, render }: Table) {
       samples: [] as string[],
     }));
     for (let round = 0; round < ROUNDS; round++) {
-      for (const [i, face] of faces.entries()) {
+      // Each round starts one face later, so no face always follows the same one.
+      const order = faces.map((_, i) => (i + round) % faces.length);
+      for (const i of order) {
+        const face = faces[i]!;
         const r = await measure(face, round, perClient);
         const total = runs[i]!;
         total.seconds += r.seconds;

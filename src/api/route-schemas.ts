@@ -149,6 +149,15 @@ export const imageParams: Schema = {
   properties: { file: { type: 'string', description: '`<image id>.png` from an `output` URL.' } },
 };
 
+export const jobImageParams: Schema = {
+  type: 'object',
+  required: ['id', 'file'],
+  properties: {
+    id: { type: 'string', description: 'The job `id`.' },
+    file: { type: 'string', description: '`<n>.png`: the n-th image (from 0).' },
+  },
+};
+
 /* Answers (documentation only: the server builds them in answers.ts). */
 
 const meta: Schema = {

@@ -291,8 +291,9 @@ function hasBody(request: FastifyRequest): boolean {
 function withoutNulls(body: unknown): unknown {
   if (typeof body !== 'object' || body === null || Array.isArray(body)) return body;
   const fields = body as Record<string, unknown>;
-  for (const name of Object.keys(fields)) if (fields[name] === null) delete fields[name];
-  return fields;
+  if (!Object.values(fields).includes(null)) return fields;
+  // A new object rather than `delete`, which would leave V8 a slower dictionary-mode object.
+  return Object.fromEntries(Object.entries(fields).filter(([, value]) => value !== null));
 }
 
 /** The route's body schema properties, by name (none for a route without a body schema). */

@@ -173,15 +173,27 @@ describe('while the render is still queued', () => {
   it('answers modelslab processing with its own fetch URL, and imagepipeline PENDING with the id', async () => {
     const { key } = await api.newKey({ credits: 20 });
     const queued = await api.post('/api/v3/text2img', { key, prompt: 'a red circle, queued' });
-    expect(queued.body).toMatchObject({ status: 'processing', id: expect.any(String), future_links: [] });
+    expect(queued.body).toMatchObject({ status: 'processing', id: expect.any(String) });
     expect(queued.body.fetch_result).toBe(`${api.url}/api/v3/fetch/${queued.body.id}`);
+    // The future link is known now and answers "not ready" until the render is done.
+    expect(queued.body.future_links).toEqual([`${api.url}/v1/jobs/${queued.body.id}/images/0.png`]);
+    const early = await fetch(queued.body.future_links[0]);
+    expect(early.status).toBe(404);
+    expect(((await early.json()) as { message: string }).message).toBe('Image not ready');
     const fetched = await api.post(`/api/v3/fetch/${queued.body.id}`, { key });
     expect(fetched.body).toMatchObject({ status: 'processing', id: queued.body.id });
     const v6 = await api.post('/api/v6/images/text2img', { key, prompt: 'a red circle, queued in v6' });
     expect(v6.body.fetch_result).toBe(`${api.url}/api/v6/images/fetch/${v6.body.id}`);
 
-    const pending = await api.post('/sd3/v1', { prompt: 'a blue square, queued' }, { 'API-Key': key });
+    const pending = await api.post(
+      '/sd3/v1',
+      { prompt: 'a blue square, queued', samples: 2, queued_image_urls: true },
+      { 'API-Key': key },
+    );
     expect(pending.body).toMatchObject({ status: 'PENDING', id: expect.any(String) });
+    expect(pending.body.download_urls).toEqual(
+      [0, 1].map((n) => `${api.url}/v1/jobs/${pending.body.id}/images/${n}.png`),
+    );
     const status = await api.get(`/sd3/v1/status/${pending.body.id}`, { 'API-Key': key });
     expect(status.body).toMatchObject({ status: 'PENDING', id: pending.body.id });
     // Another key's job is not found, whichever face asks.

@@ -90,6 +90,15 @@ describe('modelslab (seeds 000 and 001)', () => {
 
     const fetched = await api.post(`/api/v3/fetch/${answer.body.id}`, { key });
     expect(fetched.body).toMatchObject({ status: 'success', id: answer.body.id, output: answer.body.output });
+    // The job's future link, once the render is done, is the same image as its output URL.
+    const [byJob, byId] = await Promise.all(
+      [`${api.url}/v1/jobs/${answer.body.id}/images/0.png`, answer.body.output[0]].map(async (url) =>
+        Buffer.from(await (await fetch(url)).arrayBuffer()),
+      ),
+    );
+    expect(byJob!.length).toBeGreaterThan(100);
+    expect(byJob!.equals(byId!)).toBe(true);
+    expect((await fetch(`${api.url}/v1/jobs/${answer.body.id}/images/1.png`)).status).toBe(404);
   });
 
   it('serves the v4 dreambooth example with its model_id, Karras flag and empty LoRA fields', async () => {

@@ -5,6 +5,7 @@ import { dropNeutralFields, readFlag } from '../../request/lenient-values.ts';
 import { PROMPT_MAX_CHARS } from '../../request/limits.ts';
 import { isAbsent } from '../../request/raw-request.ts';
 import { imageUrl } from '../answers.ts';
+import { futureImageUrls } from '../image-routes.ts';
 import type { Face, FaceContext } from '../operations/face.ts';
 import { fetchJob } from '../operations/fetch-job.ts';
 import { generate } from '../operations/generate.ts';
@@ -58,7 +59,8 @@ const body = {
     queued_image_urls: {
       type: ['boolean', 'string'],
       maxLength: TEXT_MAX_CHARS.flag,
-      description: 'Accepted; links are given once the images exist (poll the status endpoint).',
+      description:
+        'true: a PENDING answer carries `download_urls` at once; each holds its image once rendered.',
     },
   },
 };
@@ -149,9 +151,13 @@ async function textToImage(ctx: FaceContext, request: FastifyRequest): Promise<u
   const echo: Record<string, unknown> = {};
   if (!isAbsent(fields.batch_id)) echo.batch_id = fields.batch_id;
   if (!isAbsent(fields.file_prefix)) echo.file_prefix = fields.file_prefix;
-  if (readFlag(fields.direct_link) !== undefined && !isAbsent(fields.direct_link))
-    echo.direct_link = readFlag(fields.direct_link);
-  return { ...pipelineAnswer(ctx, outcome), ...echo };
+  if (!isAbsent(fields.direct_link)) echo.direct_link = readFlag(fields.direct_link) === true;
+  const answer = pipelineAnswer(ctx, outcome);
+  if (outcome.status === 'processing' && readFlag(fields.queued_image_urls) === true) {
+    // The links are known at once; each answers 404 "Image not ready" until the render is done.
+    answer.download_urls = futureImageUrls(ctx.baseUrl(), outcome.jobId, outcome.data.request.count);
+  }
+  return { ...answer, ...echo };
 }
 
 function pipelineAnswer(ctx: FaceContext, outcome: JobOutcome): Record<string, unknown> {

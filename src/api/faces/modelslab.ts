@@ -3,6 +3,7 @@ import { readFlag } from '../../request/lenient-values.ts';
 import { readNumber } from '../../request/number-values.ts';
 import { answerForOutcome } from '../answers.ts';
 import type { ApiProblem } from '../api-error.ts';
+import { futureImageUrls } from '../image-routes.ts';
 import type { RouteDoc } from '../openapi.ts';
 import type { Face, FaceContext } from '../operations/face.ts';
 import { fetchJob } from '../operations/fetch-job.ts';
@@ -261,6 +262,10 @@ async function modelslabAnswer(
     registry: ctx.services.registry,
     fetchPath,
   });
-  // modelslab lists where the images will be; easel names them only once they exist.
-  return outcome.status === 'processing' ? { ...answer, future_links: [] } : answer;
+  if (outcome.status !== 'processing') return answer;
+  // Where the images will be: each link answers 404 "Image not ready" until the render is done.
+  return {
+    ...answer,
+    future_links: futureImageUrls(ctx.baseUrl(), outcome.jobId, outcome.data.request.count),
+  };
 }

@@ -29,6 +29,13 @@ import type { RouteContext } from '../server.ts';
  * a wrong key (checked before the body is read), a bad body, a rate limit, a refusal by admission —
  * is answered through the face's `renderError`, never in another face's shape.
  *
+ * The operations: `generate` (answers `processing` past API_SYNC_WAIT_MS, or the `waitMs` given),
+ * `generateFinished` (for APIs with no fetch: waits up to API_SYNC_FACE_WAIT_MS, then cancels and
+ * refunds and throws a 504), `fetchJob`, `systemLoad`, `modelsNow`; each returns plain data
+ * (`JobOutcome`, `LoadNow`, `ModelListing[]`) for the face to shape. `imageInput` reads an image
+ * field (with the body reader's held-aside long values); `bodyOf` and `schemaErrors` read the body.
+ * `futureImageUrls` (image-routes.ts) gives an image's URL before it is rendered.
+ *
  * Keys: `request.apiKey` is set before a handler with `auth: true` runs; the key may come from any of
  * the places key-auth.ts reads (`key` in the body, `Authorization` bearer/bare/Basic, `x-api-key`,
  * `API-Key`), whatever the face.
