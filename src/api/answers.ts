@@ -1,9 +1,10 @@
 import type { ArtifactStore } from '../artifacts/artifact-store.ts';
 import type { Registry } from '../models/registry.ts';
-import type { ApiOrigin, GenerateJobData, GenerateResult } from '../queue/job-data.ts';
+import type { ApiOrigin, GenerateResult } from '../queue/job-data.ts';
 import type { JobView } from '../queue/job-view.ts';
 import { promptWarnings } from '../request/prompt-warnings.ts';
 import { ApiError } from './api-error.ts';
+import { type JobFacts, type JobOutcome, outcomeOf } from './operations/job-outcome.ts';
 
 /**
  * The answers of the hosted Stable Diffusion APIs, built from a job: `success` with the images,
@@ -17,6 +18,8 @@ export interface AnswerContext {
   artifacts: ArtifactStore;
   /** The models, for the answer's `warnings` (a prompt the model cannot draw); none without it. */
   registry?: Registry;
+  /** Where the face answering fetches results (default `/v1/fetch`): `fetch_result` points there. */
+  fetchPath?: string;
 }
 
 /** `warnings` when there are any: the hosted APIs' answers have no such field, so it is left out otherwise. */
@@ -31,12 +34,9 @@ export function imageUrl(baseUrl: string, artifactId: string): string {
   return `${baseUrl}/v1/images/${artifactId}.png`;
 }
 
-export function fetchUrl(baseUrl: string, jobId: string): string {
-  return `${baseUrl}/v1/fetch/${encodeURIComponent(jobId)}`;
+export function fetchUrl(baseUrl: string, jobId: string, fetchPath = '/v1/fetch'): string {
+  return `${baseUrl}${fetchPath}/${encodeURIComponent(jobId)}`;
 }
-
-/** What an answer needs of a job: its request and where it came from (generate and deliver jobs both have them). */
-export type JobFacts = Pick<GenerateJobData, 'request' | 'origin'>;
 
 function apiOrigin(data: JobFacts): ApiOrigin | undefined {
   return data.origin.platform === 'api' ? data.origin : undefined;
@@ -109,7 +109,7 @@ export function processingAnswer(
   jobId: string,
   data: JobFacts,
   progress: { etaSeconds?: number; position?: number },
-  ctx: Pick<AnswerContext, 'baseUrl' | 'registry'>,
+  ctx: Pick<AnswerContext, 'baseUrl' | 'registry' | 'fetchPath'>,
 ): Answer {
   const { baseUrl } = ctx;
   return {
@@ -117,7 +117,7 @@ export function processingAnswer(
     id: jobId,
     eta: Math.max(1, Math.round(progress.etaSeconds ?? 10)),
     ...(progress.position !== undefined ? { position: progress.position } : {}),
-    fetch_result: fetchUrl(baseUrl, jobId),
+    fetch_result: fetchUrl(baseUrl, jobId, ctx.fetchPath),
     ...trackId(data),
     ...warningsOf(data, ctx.registry),
     meta: metaOf(data),
@@ -128,24 +128,19 @@ export function failedAnswer(jobId: string, data: JobFacts, message: string): An
   return { status: 'failed', id: jobId, message, ...trackId(data) };
 }
 
-/** Failure text for a client: the worker's reason without stack or internals, and that nothing was charged. */
-export function failureMessage(reason: string | undefined, cancelled = false): string {
-  if (cancelled) return 'The job was cancelled. It was not charged.';
-  const firstLine = (reason ?? '').split('\n')[0]!.trim();
-  return `${firstLine.replace(/[.\s]+$/, '') || 'The render failed'}. It was not charged.`;
-}
-
 /** The answer for a job in whatever state it is now. */
 export async function answerFor(view: JobView, ctx: AnswerContext): Promise<Answer> {
-  switch (view.state) {
-    case 'completed':
-      if (view.result) return successAnswer(view.jobId, view.data, view.result, ctx);
-      return failedAnswer(view.jobId, view.data, failureMessage('The job finished without images.'));
+  return answerForOutcome(outcomeOf(view), ctx);
+}
+
+/** easel's (and modelslab's) answer for an outcome of the shared operations. */
+export async function answerForOutcome(outcome: JobOutcome, ctx: AnswerContext): Promise<Answer> {
+  switch (outcome.status) {
+    case 'success':
+      return successAnswer(outcome.jobId, outcome.data, outcome.result, ctx);
     case 'failed':
-      return failedAnswer(view.jobId, view.data, failureMessage(view.failedReason));
-    case 'cancelled':
-      return failedAnswer(view.jobId, view.data, failureMessage(undefined, true));
-    default:
-      return processingAnswer(view.jobId, view.data, view, ctx);
+      return failedAnswer(outcome.jobId, outcome.data, outcome.message);
+    case 'processing':
+      return processingAnswer(outcome.jobId, outcome.data, outcome, ctx);
   }
 }

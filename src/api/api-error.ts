@@ -46,6 +46,40 @@ export class ApiError extends Error {
   }
 }
 
+/**
+ * What a refusal says, independent of any face's shape: each face renders this its own way
+ * (modelslab's `{status: "error", message, tips}`, OpenAI's `{error: {message, type}}`, ...).
+ */
+export interface ApiProblem {
+  statusCode: number;
+  /** The headline ("Invalid Api Key", "Rate limit exceeded"); "Invalid request" for bad fields. */
+  message: string;
+  tips?: string;
+  /** Bad fields, one entry per message (validation refusals only). */
+  fields?: FieldError[];
+  /** Seconds to wait (429 only). */
+  retryAfter?: number;
+  /** Headers the answer must carry whatever its shape (Retry-After). */
+  headers: Record<string, string>;
+}
+
+export function problemOf(error: ApiError): ApiProblem {
+  const { body } = error;
+  const problem: ApiProblem = {
+    statusCode: error.statusCode,
+    message: typeof body.message === 'string' ? body.message : 'Invalid request',
+    headers: error.headers,
+  };
+  if (typeof body.tips === 'string') problem.tips = body.tips;
+  if (typeof body.retry_after === 'number') problem.retryAfter = body.retry_after;
+  if (typeof body.message === 'object' && body.message !== null) {
+    problem.fields = Object.entries(body.message as Record<string, string[]>).flatMap(([field, messages]) =>
+      messages.map((message) => ({ field, message })),
+    );
+  }
+  return problem;
+}
+
 export const INVALID_KEY_TIPS =
   'Send your API key as "key" in the JSON body, or as "Authorization: Bearer <key>" or "x-api-key: <key>". ' +
   'An operator creates keys with `easel keys create --name NAME --credits N`.';

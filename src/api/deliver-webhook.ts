@@ -6,8 +6,9 @@ import { createOnce, type Once } from '../delivery/once.ts';
 import type { Logger } from '../log/logger.ts';
 import type { Registry } from '../models/registry.ts';
 import type { ApiOrigin, DeliverJobData } from '../queue/job-data.ts';
-import { failedAnswer, failureMessage, successAnswer } from './answers.ts';
+import { failedAnswer, successAnswer } from './answers.ts';
 import { ApiKeyStore } from './key-store.ts';
+import { failureMessage } from './operations/job-outcome.ts';
 import { SafeFetchError, type SafeFetchOptions, safeFetch } from './safe-fetch.ts';
 import { signWebhook } from './webhook-signature.ts';
 

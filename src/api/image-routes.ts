@@ -1,3 +1,4 @@
+import type { FastifyReply } from 'fastify';
 import { ApiError } from './api-error.ts';
 import * as schemas from './route-schemas.ts';
 import type { RouteContext } from './server.ts';
@@ -6,11 +7,35 @@ import type { RouteContext } from './server.ts';
  * GET /v1/images/<id>.png: rendered images at unguessable URLs (the id is 128 random bits; no key is
  * needed, as with the hosted APIs' CDN links). An image past IMAGE_RETENTION_HOURS is gone even
  * before the sweeper removes its file.
+ *
+ * GET /v1/jobs/<job id>/images/<n>.png: the n-th image of an API job, at a URL known as soon as the
+ * job is queued (modelslab's `future_links`, imagepipeline's `queued_image_urls`): 404 "Image not
+ * ready" until the render is done, then the image. A job id is as unguessable as an image id (96
+ * bits of a hash over the key and a random request id) and only API jobs are served.
  */
+export function futureImageUrls(baseUrl: string, jobId: string, count: number): string[] {
+  return Array.from(
+    { length: count },
+    (_, n) => `${baseUrl}/v1/jobs/${encodeURIComponent(jobId)}/images/${n}.png`,
+  );
+}
+
 export function registerImageRoutes(ctx: RouteContext): void {
   const retentionMs = ctx.config.IMAGE_RETENTION_HOURS * 3_600_000;
   const gone = () =>
     ApiError.of(404, 'Image not found', 'Images are kept for a limited time; render it again.');
+
+  const sendStored = async (reply: FastifyReply, artifactId: string) => {
+    const stored = await ctx.services.artifacts.get(artifactId);
+    if (!stored?.meta.contentType.startsWith('image/')) throw gone();
+    const expiresAt = stored.meta.createdAt + retentionMs;
+    if (expiresAt <= ctx.now()) throw gone();
+    return reply
+      .type(stored.meta.contentType)
+      .header('cache-control', `private, max-age=${Math.floor((expiresAt - ctx.now()) / 1000)}, immutable`)
+      .header('x-content-type-options', 'nosniff')
+      .send(stored.bytes);
+  };
 
   ctx.route(
     {
@@ -32,15 +57,41 @@ export function registerImageRoutes(ctx: RouteContext): void {
       const { file } = request.params as { file: string };
       const match = /^([A-Za-z0-9_-]{16,64})\.png$/.exec(file);
       if (!match) throw gone();
-      const stored = await ctx.services.artifacts.get(match[1]!);
-      if (!stored?.meta.contentType.startsWith('image/')) throw gone();
-      const expiresAt = stored.meta.createdAt + retentionMs;
-      if (expiresAt <= ctx.now()) throw gone();
-      return reply
-        .type(stored.meta.contentType)
-        .header('cache-control', `private, max-age=${Math.floor((expiresAt - ctx.now()) / 1000)}, immutable`)
-        .header('x-content-type-options', 'nosniff')
-        .send(stored.bytes);
+      return sendStored(reply, match[1]!);
+    },
+  );
+
+  ctx.route(
+    {
+      method: 'GET',
+      url: '/v1/jobs/:id/images/:file',
+      summary: 'An image of a job, by its place (known before the render)',
+      auth: false,
+      params: schemas.jobImageParams,
+      responses: {
+        200: {
+          description: 'The PNG.',
+          contentType: 'image/png',
+          schema: { type: 'string', format: 'binary' },
+        },
+        404: {
+          description: 'Not rendered yet, no such image, or past retention.',
+          schema: schemas.errorAnswer,
+        },
+      },
+    },
+    async (request, reply) => {
+      const { id, file } = request.params as { id: string; file: string };
+      const match = /^(\d{1,2})\.png$/.exec(file);
+      const view = match ? await ctx.services.jobs.get(id) : undefined;
+      if (!match || !view || view.data.origin.platform !== 'api') throw gone();
+      if (view.state !== 'completed') {
+        if (view.state === 'failed' || view.state === 'cancelled') throw gone();
+        throw ApiError.of(404, 'Image not ready', 'The job is still queued or rendering; try again shortly.');
+      }
+      const image = view.result?.images[Number(match[1])];
+      if (!image) throw gone();
+      return sendStored(reply, image.artifactId);
     },
   );
 }

@@ -1,5 +1,5 @@
 import { JsonStringUnescaper } from './json-string-unescaper.ts';
-import { LARGE_VALUE_PLACEHOLDER, type LargeValue } from './large-body-values.ts';
+import { LARGE_VALUE_PLACEHOLDER, type LargeValue, listItemName } from './large-body-values.ts';
 
 /**
  * A linear pass over a JSON body as its chunks arrive, run before `JSON.parse` sees it: it refuses
@@ -36,7 +36,10 @@ export interface ScanLimits {
   maxOutsideBytes: number;
   /** The longest string, in body bytes between its quotes, that goes to `JSON.parse`. */
   maxStringBytes: number;
-  /** Top-level fields whose longer string values are held aside instead of refused. */
+  /**
+   * Top-level fields whose longer string values are held aside instead of refused; a list in one of
+   * them has its long strings held as `field[i]`.
+   */
   largeValueFields: ReadonlySet<string>;
   /** Body bytes left for `JSON.parse` once the held values are taken out. */
   maxParsedBytes: number;
@@ -98,6 +101,9 @@ export class JsonBodyScanner {
   /** The values held aside, by field; a later duplicate replaces an earlier one, as in JSON.parse. */
   readonly largeValues = new Map<string, LargeValue>();
 
+  /** The image list being read (directly inside it at depth 2), and the item's index. */
+  private list: { field: string; index: number } | undefined;
+
   constructor(private readonly limits: ScanLimits) {}
 
   /** The body as `JSON.parse` is to see it: held values replaced by the placeholder. */
@@ -129,12 +135,17 @@ export class JsonBodyScanner {
         case 0x7b: // {
         case 0x5b: // [
           if (this.depth === 0 && this.rootIsObject === undefined) this.rootIsObject = byte === 0x7b;
+          // A list of images (AUTOMATIC1111's `init_images`): its strings are held as `field[i]`.
+          if (byte === 0x5b && this.depth === 1 && this.topName !== undefined) {
+            if (this.limits.largeValueFields.has(this.topName)) this.list = { field: this.topName, index: 0 };
+          }
           this.valueStarted();
           if (++this.depth > this.limits.maxDepth) return this.fail('too-deep');
           break;
         case 0x7d: // }
         case 0x5d: // ]
           this.depth--;
+          if (this.depth === 1) this.list = undefined;
           break;
         case COLON: {
           const name = this.lastString && decodeName(this.lastString);
@@ -150,6 +161,7 @@ export class JsonBodyScanner {
             this.topName = undefined;
             this.member = undefined;
           }
+          if (this.depth === 2 && this.list) this.list.index++;
           break;
         case QUOTE:
           this.inString = true;
@@ -158,16 +170,20 @@ export class JsonBodyScanner {
           this.captureLength = 0;
           this.captureCut = false;
           this.readingKeyValue = this.depth === 1 && this.topName === 'key' && this.key === undefined;
-          if (
-            this.depth === 1 &&
-            this.topName !== undefined &&
-            this.limits.largeValueFields.has(this.topName)
-          ) {
-            // The opening quote goes to the parse; what follows waits until the string's length is known.
-            this.emit(chunk.subarray(this.emitFrom, i));
-            this.hold = 'pending';
-            this.holdField = this.topName;
-            this.pending = [];
+          {
+            const field =
+              this.depth === 1 && this.topName !== undefined && this.limits.largeValueFields.has(this.topName)
+                ? this.topName
+                : this.depth === 2 && this.list
+                  ? listItemName(this.list.field, this.list.index)
+                  : undefined;
+            if (field !== undefined) {
+              // The opening quote goes to the parse; what follows waits until the string's length is known.
+              this.emit(chunk.subarray(this.emitFrom, i));
+              this.hold = 'pending';
+              this.holdField = field;
+              this.pending = [];
+            }
           }
           this.topName = undefined;
           continue;

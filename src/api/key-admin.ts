@@ -2,7 +2,7 @@ import type { Services } from '../app/services.ts';
 import type { Balance } from '../credits/types.ts';
 import type { MemberRef } from '../members/member-ref.ts';
 import type { QuotaChanges } from '../quotas/quota-policy.ts';
-import { type ApiKeyStore, apiKeyScope, type CreatedApiKey } from './key-store.ts';
+import { type ApiKeyStore, apiKeyScope, type CreatedApiKey, type KeyRate } from './key-store.ts';
 
 /**
  * What `easel keys create` does: a key, and its credit scope set up in the admission system. By
@@ -19,10 +19,12 @@ export interface NewKeyOptions {
   /** Free credits the key gets each UTC day, spent before granted ones; 0 or absent: none. */
   allowance?: number;
   webhookSecret?: boolean;
-  /** Seconds between two requests of the key (default: DEFAULT_COOLDOWN_S). */
+  /** Seconds between two requests of the key (default: none). */
   cooldownS?: number;
-  /** Jobs of the key queued or rendering at once (default: DEFAULT_PENDING_CAP). */
+  /** Jobs of the key queued or rendering at once (default: no cap). */
   pendingCap?: number;
+  /** Generation requests per window (default: no limit). */
+  rate?: KeyRate;
 }
 
 /** The operator, acting as admin of the key's own scope. */
@@ -39,7 +41,11 @@ export async function createKeyWithCredits(
   keys: ApiKeyStore,
   options: NewKeyOptions,
 ): Promise<CreatedApiKey & { balance: Balance }> {
-  const created = await keys.create({ name: options.name, webhookSecret: options.webhookSecret === true });
+  const created = await keys.create({
+    name: options.name,
+    webhookSecret: options.webhookSecret === true,
+    ...(options.rate ? { rate: options.rate } : {}),
+  });
   const member = keyMember(created.record.id, created.record.name);
   try {
     const changes: QuotaChanges = { dailyAllowance: options.allowance ?? 0, dailyCap: options.daily ?? 0 };

@@ -23,6 +23,14 @@ export interface ApiKeyRecord {
   /** Signs this key's webhooks instead of WEBHOOK_SECRET, when the key was created with one. */
   webhookSecret?: string;
   revokedAt?: number;
+  /** The key's own rate limit on generation requests (key-rate.ts); absent: none. */
+  rate?: KeyRate;
+}
+
+/** At most `limit` generation requests per `windowS` seconds. */
+export interface KeyRate {
+  limit: number;
+  windowS: number;
 }
 
 export interface CreatedApiKey {
@@ -53,7 +61,7 @@ export class ApiKeyStore {
   }
 
   /** Creates a key; refuses a name already in use (by a live or a revoked key). */
-  async create(input: { name: string; webhookSecret?: boolean }): Promise<CreatedApiKey> {
+  async create(input: { name: string; webhookSecret?: boolean; rate?: KeyRate }): Promise<CreatedApiKey> {
     const name = input.name.trim();
     if (!/^[\w .@-]{1,64}$/.test(name)) {
       throw new Error('The name must be 1-64 letters, digits, spaces or . _ @ -');
@@ -62,6 +70,7 @@ export class ApiKeyStore {
     const key = KEY_PREFIX + randomBytes(32).toString('base64url');
     const hash = hashApiKey(key);
     const record: ApiKeyRecord = { id, name, createdAt: this.now(), hint: key.slice(0, 8) };
+    if (input.rate) record.rate = input.rate;
     if (input.webhookSecret) record.webhookSecret = `whsec_${randomBytes(24).toString('base64url')}`;
 
     const claimed = await this.redis.set(this.k('apikey', 'name', name), id, 'NX');
@@ -103,6 +112,18 @@ export class ApiKeyStore {
     const ids = await this.redis.zrange(this.k('apikeys'), 0, '-1');
     const records = await Promise.all(ids.map((id) => this.get(id)));
     return records.filter((r): r is ApiKeyRecord => r !== undefined);
+  }
+
+  /** Sets or removes (undefined) a key's rate limit; it applies from the key's next request. */
+  async setRate(idOrName: string, rate: KeyRate | undefined): Promise<ApiKeyRecord | undefined> {
+    const record = await this.find(idOrName);
+    if (!record) return undefined;
+    const hash = await this.redis.get(this.k('apikey', 'id', record.id));
+    if (!hash) return undefined;
+    const { rate: _old, ...rest } = record;
+    const updated: ApiKeyRecord = rate ? { ...rest, rate } : rest;
+    await this.redis.set(this.k('apikey', 'hash', hash), JSON.stringify(updated));
+    return updated;
   }
 
   /** Revokes at once: the next request with the key gets 401. Returns the record, or undefined. */

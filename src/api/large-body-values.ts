@@ -10,7 +10,9 @@
  *   that a string was given, and nothing else reads an image field's text;
  * - the value itself travels beside the body in `request.largeValues` (field name to `LargeValue`);
  * - readers of an image field ask `heldValue`, which answers the held bytes only where the body still
- *   holds the placeholder: a later duplicate of the field wins, as it does in `JSON.parse`.
+ *   holds the placeholder: a later duplicate of the field wins, as it does in `JSON.parse`;
+ * - a field holding a list of images (AUTOMATIC1111's `init_images`) has its long items held as
+ *   `field[i]`, read with `heldItem`.
  */
 
 export interface LargeValue {
@@ -32,4 +34,21 @@ export function heldValue(
 ): LargeValue | undefined {
   const held = largeValues?.get(field);
   return held && body[field] === LARGE_VALUE_PLACEHOLDER ? held : undefined;
+}
+
+/** The name a list item is held under: `init_images[0]`. */
+export function listItemName(field: string, index: number): string {
+  return `${field}[${index}]`;
+}
+
+/** The held value of item `index` of a top-level list field, when the body's item is the one held aside. */
+export function heldItem(
+  body: Record<string, unknown>,
+  largeValues: LargeValues | undefined,
+  field: string,
+  index: number,
+): LargeValue | undefined {
+  const list = body[field];
+  const held = largeValues?.get(listItemName(field, index));
+  return held && Array.isArray(list) && list[index] === LARGE_VALUE_PLACEHOLDER ? held : undefined;
 }

@@ -14,7 +14,11 @@ export interface RouteDoc {
   /** Needs an API key. */
   auth: boolean;
   body?: Schema;
+  /** A multipart/form-data body (OpenAI's edits), documented only: the route reads it itself. */
+  multipart?: Schema;
   params?: Schema;
+  /** The OpenAPI tag grouping the route: its face's title (set by the server when absent). */
+  tag?: string;
   /** Status code -> description and answer schema. */
   responses: Record<number, { description: string; schema?: Schema; contentType?: string }>;
 }
@@ -37,6 +41,7 @@ export function buildOpenApi(routes: RouteDoc[], info: { version: string; server
       ),
     };
     if (route.description) operation.description = route.description;
+    if (route.tag) operation.tags = [route.tag];
     if (route.auth) operation.security = [{ bearer: [] }, { apiKeyHeader: [] }, {}];
     const params = route.params as { properties?: Record<string, Schema> } | undefined;
     if (params?.properties) {
@@ -47,6 +52,12 @@ export function buildOpenApi(routes: RouteDoc[], info: { version: string; server
         description: schema.description,
         schema: { type: schema.type },
       }));
+    }
+    if (route.multipart) {
+      operation.requestBody = {
+        required: true,
+        content: { 'multipart/form-data': { schema: route.multipart } },
+      };
     }
     if (route.body) {
       operation.requestBody = {
@@ -83,7 +94,7 @@ export function buildOpenApi(routes: RouteDoc[], info: { version: string; server
 function operationId(route: RouteDoc): string {
   const words = route.url
     .replace(/^\/v1\//, '')
-    .split(/[/_:]+/)
+    .split(/[/_:.-]+/)
     .filter((w) => w && w !== 'id' && w !== 'file');
   return route.method.toLowerCase() + words.map((w) => w[0]!.toUpperCase() + w.slice(1)).join('');
 }

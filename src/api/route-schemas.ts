@@ -79,9 +79,10 @@ const commonFields: Record<string, Schema> = {
 
 /**
  * Fields that carry an image. Their values may be megabytes of base64, so the body reader holds long
- * ones aside rather than parsing them (large-body-values.ts); every other string stays short.
+ * ones aside rather than parsing them (large-body-values.ts); every other string stays short. Only a
+ * route whose body schema has the field holds it (AUTOMATIC1111's `init_images`, `mask` and `image`).
  */
-export const IMAGE_FIELDS = ['init_image', 'mask_image', 'url'] as const;
+export const IMAGE_FIELDS = ['init_image', 'mask_image', 'url', 'init_images', 'mask', 'image'] as const;
 
 const imageField = (description: string): Schema => ({
   type: 'string',
@@ -146,6 +147,15 @@ export const imageParams: Schema = {
   type: 'object',
   required: ['file'],
   properties: { file: { type: 'string', description: '`<image id>.png` from an `output` URL.' } },
+};
+
+export const jobImageParams: Schema = {
+  type: 'object',
+  required: ['id', 'file'],
+  properties: {
+    id: { type: 'string', description: 'The job `id`.' },
+    file: { type: 'string', description: '`<n>.png`: the n-th image (from 0).' },
+  },
 };
 
 /* Answers (documentation only: the server builds them in answers.ts). */

@@ -12,26 +12,29 @@ import type { Config } from '../config/schema.ts';
 import { CodedError } from '../errors/coded-error.ts';
 import { isUserError } from '../errors/user-error.ts';
 import { type Logger, roleLogger } from '../log/logger.ts';
-import { ApiError, fromUserError, invalidKey } from './api-error.ts';
+import { ApiError, fromUserError, invalidKey, problemOf } from './api-error.ts';
 import { AuthFailureLimiter } from './auth-failure-limiter.ts';
+import { FACES } from './faces/all-faces.ts';
+import { easelFace } from './faces/easel.ts';
 import { clientErrorAnswer, frameworkError, methodNotAllowed } from './framework-errors.ts';
-import { registerGenerationRoutes } from './generation-routes.ts';
 import { IdempotencyRecords } from './idempotency-key.ts';
 import { registerImageRoutes } from './image-routes.ts';
-import { registerJobRoutes } from './job-routes.ts';
 import { type JsonBodyLimits, readJsonBody } from './json-body-reader.ts';
 import { bodyKey, headerKey } from './key-auth.ts';
+import { KeyRateLimiter } from './key-rate.ts';
 import type { ApiKeyRecord, ApiKeyStore } from './key-store.ts';
 import type { LargeValues } from './large-body-values.ts';
 import { buildOpenApi, type RouteDoc } from './openapi.ts';
+import type { Face, FaceContext } from './operations/face.ts';
 import { publicBaseUrl } from './public-base-url.ts';
 import { IMAGE_FIELDS } from './route-schemas.ts';
 import type { SafeFetchOptions } from './safe-fetch.ts';
 
 /**
- * The REST API: a Fastify server whose answers follow the hosted Stable Diffusion APIs. Every refusal
- * leaves the server as `{status: "error", ...}` with the HTTP code those APIs use, whatever raised it
- * (Fastify's body parser, schema validation, the shared validator, admission).
+ * The REST API: a Fastify server carrying easel's own /v1 and the compatible faces (faces/all-faces.ts),
+ * each a thin mapping onto the shared operations (operations/). Every refusal, whatever raised it
+ * (the key check, Fastify's body parser, schema validation, the shared validator, admission), leaves
+ * the server in the shape of the face whose route it was, with the HTTP code that API uses.
  */
 
 export interface ApiServerDeps {
@@ -54,6 +57,8 @@ export interface RouteContext extends ApiServerDeps {
   baseUrl(): string;
   /** Which body each Idempotency-Key was admitted with. */
   idempotency: IdempotencyRecords;
+  /** Each key's own rate limit (`keys create --rate`). */
+  keyRates: KeyRateLimiter;
   now(): number;
 }
 
@@ -65,6 +70,8 @@ declare module 'fastify' {
   }
   interface FastifyContextConfig {
     auth?: boolean;
+    /** The face the route belongs to: its errors are answered in that face's shape. */
+    face?: Face;
   }
 }
 
@@ -135,6 +142,10 @@ export async function buildApiServer(deps: ApiServerDeps): Promise<FastifyInstan
   // A key in a header is checked before the body is read: a wrong one costs one Redis lookup, not a
   // 20 MB upload and its parse. An address with too many failures is refused before even that.
   app.addHook('onRequest', async (request) => {
+    // Some clients send JSON without saying so (aithriving's own example sets no Content-Type).
+    if (request.headers['content-type'] === undefined && hasBody(request)) {
+      request.headers['content-type'] = 'application/json';
+    }
     if (closing) throw ApiError.of(503, 'Service unavailable', 'This server is shutting down; try again.');
     if (!request.routeOptions.config.auth) return;
     const wait = await failures.retryAfter(request.ip).catch(queueUnreachable);
@@ -174,7 +185,7 @@ export async function buildApiServer(deps: ApiServerDeps): Promise<FastifyInstan
   app.addContentTypeParser('application/json', async (request: FastifyRequest, payload: Readable) => {
     const { body, largeValues } = await readJsonBody(payload, request.headers, bodyLimits(request));
     request.largeValues = largeValues;
-    return body;
+    return withoutNulls(body);
   });
 
   // A key in the body has been checked while the body was read; this catches bodies without one.
@@ -188,7 +199,12 @@ export async function buildApiServer(deps: ApiServerDeps): Promise<FastifyInstan
     if (answer.statusCode >= 500) request.log.error({ err: error, url: request.url }, 'api request failed');
     // Refused before its body was read: closing the connection is what stops the upload.
     if (!request.raw.complete) reply.header('connection', 'close');
-    return reply.code(answer.statusCode).headers(answer.headers).send(answer.body);
+    const face = request.routeOptions.config?.face ?? easelFace;
+    const rendered = face.renderError(problemOf(answer), answer);
+    return reply
+      .code(rendered.statusCode ?? answer.statusCode)
+      .headers({ ...answer.headers, ...rendered.headers })
+      .send(rendered.body);
   });
 
   const docs: RouteDoc[] = [];
@@ -208,31 +224,40 @@ export async function buildApiServer(deps: ApiServerDeps): Promise<FastifyInstan
     });
   });
 
+  const addRoute = (
+    face: Face,
+    doc: RouteDoc,
+    handler: (request: FastifyRequest, reply: FastifyReply) => Promise<unknown>,
+  ) => {
+    docs.push({ ...doc, tag: doc.tag ?? face.title });
+    const schema: Record<string, unknown> = {};
+    if (doc.body) schema.body = doc.body;
+    if (doc.params) schema.params = doc.params;
+    app.route({
+      method: doc.method,
+      url: doc.url,
+      schema,
+      // Schema violations are merged with the shared validator's findings in the handler.
+      attachValidation: doc.body !== undefined,
+      config: { auth: doc.auth, face },
+      handler,
+    });
+  };
+
   const ctx: RouteContext = {
     ...deps,
     app,
-    route(doc, handler) {
-      docs.push(doc);
-      const schema: Record<string, unknown> = {};
-      if (doc.body) schema.body = doc.body;
-      if (doc.params) schema.params = doc.params;
-      app.route({
-        method: doc.method,
-        url: doc.url,
-        schema,
-        // Schema violations are merged with the shared validator's findings in the handler.
-        attachValidation: doc.body !== undefined,
-        config: { auth: doc.auth },
-        handler,
-      });
-    },
+    route: (doc, handler) => addRoute(easelFace, doc, handler),
     baseUrl: () => publicBaseUrl(config, app.server.address()),
     idempotency: new IdempotencyRecords(deps.services.redis, deps.services.prefix),
+    keyRates: new KeyRateLimiter(deps.services.redis, deps.services.prefix),
     now: deps.clock ?? Date.now,
   };
 
-  registerGenerationRoutes(ctx);
-  registerJobRoutes(ctx);
+  for (const face of FACES) {
+    const faceContext: FaceContext = { ...ctx, face, route: (doc, handler) => addRoute(face, doc, handler) };
+    face.register(faceContext);
+  }
   registerImageRoutes(ctx);
 
   let openApi: Record<string, unknown> | undefined;
@@ -254,6 +279,21 @@ export async function buildApiServer(deps: ApiServerDeps): Promise<FastifyInstan
   );
 
   return app;
+}
+
+/** Whether the request carries a body (a length above 0, or a chunked one). */
+function hasBody(request: FastifyRequest): boolean {
+  const length = request.headers['content-length'];
+  return request.headers['transfer-encoding'] !== undefined || (length !== undefined && length !== '0');
+}
+
+/** A top-level `null` means "not given", as the hosted APIs' own example bodies use it. */
+function withoutNulls(body: unknown): unknown {
+  if (typeof body !== 'object' || body === null || Array.isArray(body)) return body;
+  const fields = body as Record<string, unknown>;
+  if (!Object.values(fields).includes(null)) return fields;
+  // A new object rather than `delete`, which would leave V8 a slower dictionary-mode object.
+  return Object.fromEntries(Object.entries(fields).filter(([, value]) => value !== null));
 }
 
 /** The route's body schema properties, by name (none for a route without a body schema). */

@@ -155,6 +155,8 @@ export const configSchema = z.object({
   API_PORT: int(8080, 0, 65535),
   API_PUBLIC_URL: z.string().default(''),
   API_SYNC_WAIT_MS: int(8000, 0, 120_000),
+  // The faces whose APIs have no fetch (aithriving, segmind, A1111, OpenAI) wait this long, then cancel and refund.
+  API_SYNC_FACE_WAIT_MS: int(600_000, 1000, 3_600_000),
   API_BODY_LIMIT_MB: int(20, 1, 200),
   // Until a key has been checked; see the README (REST API) for why 1 MB.
   API_UNAUTHENTICATED_BODY_LIMIT_KB: int(1024, 1, 200 * 1024),

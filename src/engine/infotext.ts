@@ -1,7 +1,7 @@
 import type { SamplerChoice, SamplerName } from '../request/types.ts';
 
 /** AUTOMATIC1111's sampler names, so tools that read its infotext recognise ours. */
-const A1111_SAMPLERS: Record<SamplerName, string> = {
+export const A1111_SAMPLERS: Record<SamplerName, string> = {
   euler: 'Euler',
   euler_a: 'Euler a',
   ddim: 'DDIM',

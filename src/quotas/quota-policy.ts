@@ -50,17 +50,22 @@ export interface EffectiveLimits {
 export const MAX_PRIORITY = 9;
 export const MAX_STEPS_LIMIT = 150;
 
+/** An API key's pending cap where none is set on it: in effect none (its credits bound it). */
+const API_KEY_PENDING_CAP = 1_000_000_000;
+
 /**
  * A scope's settings where its admins set none. The cooldown spaces a chat member's prompts; the
  * CLI scope (the operator's own terminal) and API keys (programs, which send requests back to back
- * and have their own limits set on the key) have none unless one is set. The allowance and the
- * rest are the deployment's defaults for every kind.
+ * and have their own limits set on the key) have none unless one is set. API keys have no pending
+ * cap either unless one is set on the key: a program sends a batch at once, and its credits (and its
+ * rate, `keys create --rate`) already bound what it may queue. The allowance and the rest are the
+ * deployment's defaults for every kind.
  */
 export function defaultPolicy(config: Config, kind?: ScopeKind): QuotaPolicy {
   return {
     dailyAllowance: config.DEFAULT_DAILY_ALLOWANCE,
     cooldownS: kind === 'cli' || kind === 'api' ? 0 : config.DEFAULT_COOLDOWN_S,
-    pendingCap: config.DEFAULT_PENDING_CAP,
+    pendingCap: kind === 'api' ? API_KEY_PENDING_CAP : config.DEFAULT_PENDING_CAP,
     maxPixels: config.MAX_PIXELS,
     maxSteps: MAX_STEPS_LIMIT,
     dailyCap: 0,

@@ -24,6 +24,9 @@ const NAMES: [ValueField, string[]][] = [
   ['strength', ['strength']],
 ];
 
+/** Every body field name `fromHostedApiBody` reads. */
+export const HOSTED_FIELD_NAMES: ReadonlySet<string> = new Set(NAMES.flatMap(([, names]) => names));
+
 export function fromHostedApiBody(body: unknown): RawRequest {
   const raw = emptyRawRequest();
   if (typeof body !== 'object' || body === null || Array.isArray(body)) {

@@ -94,7 +94,8 @@ export function validateRequest(raw: RawRequest, ctx: ValidationContext): Valida
     }
     return trimmed;
   };
-  const prompt = text('prompt', mode !== 'upscale');
+  // A variation redraws its image, so a prompt only steers it (OpenAI's variations send none).
+  const prompt = text('prompt', mode !== 'upscale' && mode !== 'variation');
   const negativePrompt = text('negativePrompt', false);
 
   const model = resolveModel(raw, ctx, mode, bad);

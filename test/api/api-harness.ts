@@ -63,6 +63,8 @@ export interface HarnessOptions {
    * and the deliver worker with the webhook deliverer.
    */
   workers?: boolean;
+  /** Aliases of the tiny model (the hosted APIs' model ids: sd3-large, sdxl, ...). */
+  tinyAliases?: string[];
 }
 
 export async function startApiHarness(options: HarnessOptions = {}): Promise<ApiHarness> {
@@ -79,7 +81,7 @@ export async function startApiHarness(options: HarnessOptions = {}): Promise<Api
     // must refund them.
     writeDamagedCopy(tiny, 'tiny-broken');
     tiny.catalog.models = [
-      tinyEntry('tiny', { nativeResolution: 512, renderScale: 8 }),
+      tinyEntry('tiny', { nativeResolution: 512, renderScale: 8, aliases: options.tinyAliases ?? [] }),
       tinyEntry('tiny-broken', { nativeResolution: 512, renderScale: 8 }),
       // Listed but installed on no worker: admission refuses it.
       tinyEntry('tiny-missing', { nativeResolution: 512, renderScale: 8 }),

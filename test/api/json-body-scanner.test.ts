@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { JsonBodyScanner, type ScanLimits } from '../../src/api/json-body-scanner.ts';
-import { heldValue, LARGE_VALUE_PLACEHOLDER } from '../../src/api/large-body-values.ts';
+import { heldItem, heldValue, LARGE_VALUE_PLACEHOLDER } from '../../src/api/large-body-values.ts';
 
 const LIMITS: ScanLimits = {
   maxDepth: 64,
@@ -197,6 +197,39 @@ describe('JsonBodyScanner with long strings', () => {
     expect(scanCut(`{"mask_image":"${long}"}`, [], { ...TINY, largeValueFields: new Set() })).toMatchObject({
       problem: 'too-long',
       field: 'mask_image',
+    });
+  });
+
+  it('holds long strings of an image list aside as field[i], wherever the body is cut', () => {
+    const long = 'B'.repeat(40);
+    const list = `{"init_images":["short","${long}",{"x":"y"},"${long}C"],"prompt":"p"}`;
+    const limits = { ...TINY, largeValueFields: new Set(['init_images']) };
+    for (let cut = 1; cut < list.length; cut++) {
+      const scanner = new JsonBodyScanner(limits);
+      const bytes = Buffer.from(list);
+      expect(
+        scanner.write(Buffer.from(bytes.subarray(0, cut))) ?? scanner.write(Buffer.from(bytes.subarray(cut))),
+      ).toBe(undefined);
+      const parsed = JSON.parse(scanner.parsedText()) as Record<string, unknown>;
+      expect(parsed.init_images, `cut at ${cut}`).toEqual([
+        'short',
+        LARGE_VALUE_PLACEHOLDER,
+        { x: 'y' },
+        LARGE_VALUE_PLACEHOLDER,
+      ]);
+      expect([...scanner.largeValues.keys()]).toEqual(['init_images[1]', 'init_images[3]']);
+      expect(Buffer.concat(heldItem(parsed, scanner.largeValues, 'init_images', 3)!.chunks).toString()).toBe(
+        `${long}C`,
+      );
+      expect(heldItem(parsed, scanner.largeValues, 'init_images', 0)).toBeUndefined();
+    }
+    // Deeper lists, and lists of other fields, hold nothing.
+    expect(scanCut(`{"init_images":[["${long}"]]}`, [], { ...limits })).toMatchObject({
+      problem: 'too-long',
+    });
+    expect(scanCut(`{"styles":["${long}"]}`, [], { ...limits })).toMatchObject({
+      problem: 'too-long',
+      field: 'styles',
     });
   });
 

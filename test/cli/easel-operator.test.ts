@@ -100,6 +100,37 @@ describe('easel credits', () => {
   });
 });
 
+describe('easel keys --rate', () => {
+  it('creates a key with a rate, shows it in keys list, changes and removes it with keys set', async () => {
+    const created = await easel([
+      'keys',
+      'create',
+      '--name',
+      'rate-key',
+      '--credits',
+      '5',
+      '--rate',
+      '60/min',
+    ]);
+    expect(created.code, created.stderr).toBe(0);
+    expect(created.stdout).toContain('Rate: 60/min.');
+    expect((await easel(['keys', 'list'])).stdout).toMatch(/rate-key .* 60\/min/);
+    const raised = await easel(['keys', 'set', 'rate-key', '--rate', '5/s']);
+    expect(raised.stdout).toContain('Rate of "rate-key": 5/sec.');
+    const off = await easel(['keys', 'set', 'rate-key', '--rate', 'off']);
+    expect(off.stdout).toContain('Rate of "rate-key": no limit.');
+  }, 180_000);
+
+  it('refuses a rate it cannot read, and an unknown key, saying why', async () => {
+    const bad = await easel(['keys', 'create', '--name', 'bad-rate', '--credits', '5', '--rate', 'lots']);
+    expect(bad.code).not.toBe(0);
+    expect(bad.stderr).toContain('such as 60/min');
+    const unknown = await easel(['keys', 'set', 'no-such-key', '--rate', '1/s']);
+    expect(unknown.code).toBe(1);
+    expect(unknown.stderr).toContain('No API key with id or name "no-such-key"');
+  }, 120_000);
+});
+
 describe('easel models list', () => {
   it('marks the default and says how to install a missing model, then that it is installed', async () => {
     const before = await easel(['models', 'list']);

@@ -1,10 +1,21 @@
 import { type Command, InvalidArgumentError } from 'commander';
 import { createKeyWithCredits, creditKey, keyMember } from '../../api/key-admin.ts';
+import { describeKeyRate, parseKeyRate } from '../../api/key-rate.ts';
+import type { KeyRate } from '../../api/key-store.ts';
 import { CodedError } from '../../errors/coded-error.ts';
 import { printTable } from '../print-table.ts';
 import { withServices } from '../with-services.ts';
 
-/** `easel keys create|list|revoke|credit`: API keys, each its own credit scope. */
+/** `easel keys create|list|set|revoke|credit`: API keys, each its own credit scope. */
+
+/** `--rate 60/min` as a commander option parser; `off` is no limit. */
+function rateOption(value: string): KeyRate | 'off' {
+  try {
+    return parseKeyRate(value) ?? 'off';
+  } catch (error) {
+    throw new InvalidArgumentError((error as Error).message);
+  }
+}
 
 export function wholeNumber(min: number, max: number) {
   return (value: string): number => {
@@ -34,12 +45,13 @@ export function registerKeys(program: Command): void {
       'most credits the key may spend per UTC day, allowance included (0: no cap)',
       wholeNumber(0, 1_000_000_000),
     )
+    .option('--cooldown <seconds>', 'seconds between two requests (default 0)', wholeNumber(0, 86_400))
+    .option('--pending-cap <n>', 'jobs queued at once (default: no cap)', wholeNumber(1, 1000))
     .option(
-      '--cooldown <seconds>',
-      'seconds between two requests (default DEFAULT_COOLDOWN_S)',
-      wholeNumber(0, 86_400),
+      '--rate <n/unit>',
+      'generation requests per second, min, hour or day: 60/min (default: no limit)',
+      rateOption,
     )
-    .option('--pending-cap <n>', 'jobs queued at once (default DEFAULT_PENDING_CAP)', wholeNumber(1, 1000))
     .option('--webhook-secret', 'give the key its own webhook signing secret instead of WEBHOOK_SECRET')
     .option('-q, --quiet', 'print only the key, for scripts: KEY=$(easel keys create ... --quiet)')
     .action(
@@ -50,6 +62,7 @@ export function registerKeys(program: Command): void {
         daily?: number;
         cooldown?: number;
         pendingCap?: number;
+        rate?: KeyRate | 'off';
         webhookSecret?: boolean;
         quiet?: boolean;
       }) => {
@@ -61,6 +74,7 @@ export function registerKeys(program: Command): void {
             ...(opts.allowance !== undefined ? { allowance: opts.allowance } : {}),
             ...(opts.cooldown !== undefined ? { cooldownS: opts.cooldown } : {}),
             ...(opts.pendingCap !== undefined ? { pendingCap: opts.pendingCap } : {}),
+            ...(opts.rate !== undefined && opts.rate !== 'off' ? { rate: opts.rate } : {}),
             webhookSecret: opts.webhookSecret === true,
           });
           if (opts.quiet === true) {
@@ -73,6 +87,7 @@ export function registerKeys(program: Command): void {
           const allowance = opts.allowance ? ` (${opts.allowance} of them a daily allowance)` : '';
           const cap = opts.daily ? `; at most ${opts.daily} spent a day` : '';
           console.log(`Credits: ${created.balance.total}${allowance}${cap}.`);
+          if (created.record.rate) console.log(`Rate: ${describeKeyRate(created.record.rate)}.`);
           if (created.record.webhookSecret) {
             console.log(`Webhook signing secret: ${created.record.webhookSecret}`);
           }
@@ -102,13 +117,31 @@ export function registerKeys(program: Command): void {
               String(balance.total),
               String(balance.dailyAllowance),
               String(balance.reserved),
+              describeKeyRate(r.rate),
             ];
           }),
         );
         printTable(
-          ['id', 'name', 'key', 'created (UTC)', 'status', 'credits', 'allowance/day', 'reserved'],
+          ['id', 'name', 'key', 'created (UTC)', 'status', 'credits', 'allowance/day', 'reserved', 'rate'],
           rows,
         );
+      });
+    });
+
+  keys
+    .command('set')
+    .description("change an existing key's limits (by id or name)")
+    .argument('<key>', 'the key id or name')
+    .requiredOption(
+      '--rate <n/unit>',
+      'generation requests per second, min, hour or day: 60/min; off: no limit',
+      rateOption,
+    )
+    .action(async (idOrName: string, opts: { rate: KeyRate | 'off' }) => {
+      await withServices(async (_services, store) => {
+        const updated = await store.setRate(idOrName, opts.rate === 'off' ? undefined : opts.rate);
+        if (!updated) throw new CodedError('config-invalid', `No API key with id or name "${idOrName}".`);
+        console.log(`Rate of "${updated.name}": ${describeKeyRate(updated.rate)}.`);
       });
     });
 
