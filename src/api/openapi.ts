@@ -42,7 +42,7 @@ export function buildOpenApi(routes: RouteDoc[], info: { version: string; server
     };
     if (route.description) operation.description = route.description;
     if (route.tag) operation.tags = [route.tag];
-    if (route.auth) operation.security = [{ bearer: [] }, { apiKeyHeader: [] }, {}];
+    if (route.auth) operation.security = [{ bearer: [] }, { apiKeyHeader: [] }, { apiKeyHeaderAlt: [] }, {}];
     const params = route.params as { properties?: Record<string, Schema> } | undefined;
     if (params?.properties) {
       operation.parameters = Object.entries(params.properties).map(([name, schema]) => ({
@@ -75,7 +75,9 @@ export function buildOpenApi(routes: RouteDoc[], info: { version: string; server
       title: 'easel REST API',
       version: info.version,
       description:
-        'Image generation shaped like the hosted Stable Diffusion APIs. Every answer has `status`: ' +
+        'Image generation shaped like the hosted Stable Diffusion APIs: easel’s own /v1 and, grouped by ' +
+        'tag, faces that answer as modelslab, aithriving, imagepipeline and segmind do, all on one queue ' +
+        'and one credits ledger. Every /v1 answer has `status`: ' +
         '`success`, `processing` (fetch later with `fetch_result`), `error` or `failed`. The key goes ' +
         'in `Authorization: Bearer <key>` (or bare, or as the Basic password), `x-api-key` or `API-Key`, ' +
         'or in the body as `key` (its first field, when the body is over 1 MB).',
@@ -85,6 +87,7 @@ export function buildOpenApi(routes: RouteDoc[], info: { version: string; server
       securitySchemes: {
         bearer: { type: 'http', scheme: 'bearer' },
         apiKeyHeader: { type: 'apiKey', in: 'header', name: 'x-api-key' },
+        apiKeyHeaderAlt: { type: 'apiKey', in: 'header', name: 'API-Key' },
       },
     },
     paths,
