@@ -157,6 +157,9 @@ async function downloadOne(
 ): Promise<void> {
   const part = `${dest}.part`;
   await mkdir(dirname(dest), { recursive: true });
+  // An empty file (an empty merges.txt, a placeholder) has no bytes to ask for: it is written as is
+  // and still checked against the listed checksum below.
+  if (file.size === 0) await writeFile(part, '');
   let have = await sizeOf(part);
   if (have > file.size) {
     await rm(part, { force: true });

@@ -16,7 +16,8 @@ function ramp(length: number, seed: number): Buffer {
 }
 
 const json = (value: unknown) => Buffer.from(JSON.stringify(value));
-const CLIP_TOKENIZER = { 'vocab.json': json({ a: 0 }), 'merges.txt': Buffer.from('#version: 0.2\n') };
+// An empty file (some exports' merges.txt) is fetched like any other.
+const CLIP_TOKENIZER = { 'vocab.json': json({ a: 0 }), 'merges.txt': Buffer.alloc(0) };
 
 function component(dir: string, files: Record<string, Buffer>): Record<string, Buffer> {
   return Object.fromEntries(Object.entries(files).map(([name, bytes]) => [`${dir}/${name}`, bytes]));

@@ -116,10 +116,14 @@ export function rejectEnabled(config: SchedulerConfig, key: string, why: string)
   if (value !== undefined && value !== false) throw configError(key, `is not supported by easel (${why})`);
 }
 
-/** diffusers' flow-matching options (SD3-style sigmas): no multistep port here implements them. */
+/**
+ * diffusers' flow-matching options of the multistep solvers (SD3-style sigmas): not ported there;
+ * flow-matching models sample with flow_euler (FlowMatchEulerDiscreteScheduler).
+ */
 export function rejectFlowMatching(config: SchedulerConfig): void {
-  rejectEnabled(config, 'use_flow_sigmas', 'flow-matching models are not supported');
-  rejectEnabled(config, 'use_dynamic_shifting', 'flow-matching models are not supported');
+  const why = 'the multistep solvers are not ported for flow-matching models; use flow_euler';
+  rejectEnabled(config, 'use_flow_sigmas', why);
+  rejectEnabled(config, 'use_dynamic_shifting', why);
 }
 
 /** A learned-variance UNet's `variance_type`: its extra output channels would be taken for noise. */
