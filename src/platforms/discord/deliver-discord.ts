@@ -101,7 +101,11 @@ export class DiscordDelivery implements Deliverer {
   }
 
   private original(origin: DiscordOrigin): `/${string}` {
-    return Routes.webhookMessage(origin.applicationId, origin.interactionToken, '@original');
+    return Routes.webhookMessage(
+      origin.applicationId,
+      origin.interactionToken,
+      origin.statusMessageId ?? '@original',
+    );
   }
 
   private async deliverResult(data: DeliverJobData, origin: DiscordOrigin): Promise<void> {

@@ -57,7 +57,7 @@ export function resultMessage(input: ResultMessageInput): SlackMessage {
   return { text: `Result for <@${input.userId}> (seed ${input.seed})`, blocks };
 }
 
-function actionButton(button: ResultButton): types.Button {
+export function actionButton(button: ResultButton): types.Button {
   if (button.actionId.length > SLACK_LIMITS.actionId) {
     // Ids are built by the code, never by members: an over-long one is a bug to see at once.
     throw new Error(`action id over ${SLACK_LIMITS.actionId} characters: ${button.actionId}`);
