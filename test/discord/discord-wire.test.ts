@@ -35,8 +35,8 @@ describe('the real discord.js against the fake Discord', () => {
     const options = { token: fake.botToken, applicationId: fake.applicationId, apiBase: fake.apiBase };
     const inGuild = await registerCommands({ ...options, guildId: guild.id });
     const global = await registerCommands(options);
-    expect(inGuild.map((c) => c.name)).toEqual(['imagine', 'credits', 'quota']);
-    expect(global).toHaveLength(3);
+    expect(inGuild.map((c) => c.name)).toEqual(['imagine', 'credits', 'quota', 'settings']);
+    expect(global).toHaveLength(4);
     expect(fake.callsTo('PUT /applications/:id/guilds/:id/commands')).toHaveLength(1);
     expect(fake.callsTo('PUT /applications/:id/commands')).toHaveLength(1);
 
