@@ -153,7 +153,7 @@ export async function handleImagine(
       UserError.invalid([
         {
           field: 'repeat',
-          message: `repeat: these prompts and --repeat make ${requests.length} jobs; at most ${BATCH_MAX} at once`,
+          message: `repeat: these prompts and their repeats make ${requests.length} jobs; at most ${BATCH_MAX} at once`,
         },
       ]),
     );

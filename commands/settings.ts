@@ -334,7 +334,7 @@ export async function handleSettings(
       status: 'refused',
       error: new UserError(
         'not-admin',
-        "Only this server's admins change its defaults; /settings set changes your own.",
+        "Only admins change everyone's defaults; /settings set changes your own.",
       ),
     };
   }
