@@ -64,7 +64,9 @@ describe('/imagine-settings on Slack', () => {
     expect(buttonsOf(result.buttons).map((b) => b.label)).toEqual(['U1', 'U2', 'Reroll', 'V1', 'V2']);
 
     // The workspace's defaults are for its admins; they fill what a member's settings leave out.
-    expect(await told('UBOB', '/imagine-settings', 'workspace --n 4')).toMatch(/Only admins change everyone's defaults/);
+    expect(await told('UBOB', '/imagine-settings', 'workspace --n 4')).toMatch(
+      /Only admins change everyone's defaults/,
+    );
     expect(await told('UADMIN', '/imagine-settings', 'workspace --n 3 --steps 2')).toContain(
       "Saved this workspace's count, steps",
     );

@@ -14,6 +14,9 @@ export function registerSettings(program: Command): void {
     .command('settings')
     .description('show or change the defaults easel imagine uses (the same as /settings in chat)')
     .argument('[words...]', 'show | reset | set --ar 16:9 --n 4 --steps 30 | server --n 4 | server reset')
+    // The flags are /imagine's (--ar, --n, --no ...), read by commands/settings.ts, not by commander.
+    .allowUnknownOption()
+    .allowExcessArguments()
     .action(async (words: string[]) => {
       const lines = await withServices(async (services) => {
         const reply = await handleSettings(services, {
