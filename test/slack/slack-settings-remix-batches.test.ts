@@ -31,8 +31,8 @@ afterAll(async () => {
 async function told(userId: string, command: string, text: string): Promise<string> {
   const posts = h.fake.responseUrlPosts.length;
   await h.command({ userId, channelId: CHANNEL }, command, text);
-  await h.fake.waitFor(() => h.fake.responseUrlPosts.length > posts, 10_000, `an answer to ${command}`);
-  return String((h.fake.responseUrlPosts.at(-1)?.body as { text: string }).text);
+  const post = await h.fake.waitFor(() => h.fake.responseUrlPosts[posts], 10_000, `an answer to ${command}`);
+  return String((post.body as { text: string }).text);
 }
 
 /** The parent message of the member's n-th job with this prompt, and its first result. */
