@@ -11,6 +11,7 @@ import { PROMPT_MAX_CHARS } from '../../request/limits.ts';
 import { truncate } from './status-text.ts';
 
 const MODAL_TITLE_MAX = 45;
+const LABEL_MAX = 80;
 
 /**
  * Buttons and the Inpaint modal as Discord components. The rows come from commands/actions.ts (the
@@ -39,7 +40,7 @@ export function buttonRows(rows: ActionButton[][]): ButtonRow[] {
         components: row.slice(i, i + BUTTONS_PER_ROW).map((b) => ({
           type: ComponentType.Button,
           style: STYLE[b.style ?? 'default'],
-          label: b.label,
+          label: truncate(b.label, LABEL_MAX),
           custom_id: b.actionId,
         })),
       });

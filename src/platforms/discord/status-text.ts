@@ -1,5 +1,6 @@
 import { describeJob } from '../../../commands/actions.ts';
 import type { GenerationRequest } from '../../request/types.ts';
+import { fitText } from '../fit-text.ts';
 
 /**
  * The texts of the message a job lives in (its "status message"): queued with cost, position and
@@ -41,8 +42,7 @@ export function escapeMarkdown(text: string): string {
 }
 
 export function truncate(text: string, max: number): string {
-  const chars = [...text];
-  return chars.length <= max ? text : `${chars.slice(0, max - 1).join('')}…`;
+  return fitText(text, max);
 }
 
 /** What a job does, in a few words: the prompt, or the button that made it and the prompt. */

@@ -3,7 +3,7 @@ import { batchButtons } from '../../../../commands/actions.ts';
 import { confirmationLines } from '../../../../commands/batch.ts';
 import type { ImagineReply } from '../../../../commands/imagine.ts';
 import type { Logger } from '../../../log/logger.ts';
-import { escapeMrkdwn, SLACK_LIMITS, truncate } from '../slack-limits.ts';
+import { escapeAndFit, SLACK_LIMITS } from '../slack-limits.ts';
 import type { EphemeralTarget } from '../tell-member.ts';
 import { actionButton } from './result-message.ts';
 
@@ -21,7 +21,7 @@ export function confirmationBlocks(reply: Extract<ImagineReply, { status: 'confi
     blocks: [
       {
         type: 'section',
-        text: { type: 'mrkdwn', text: truncate(escapeMrkdwn(lines.join('\n')), SLACK_LIMITS.sectionText) },
+        text: { type: 'mrkdwn', text: escapeAndFit(lines.join('\n'), SLACK_LIMITS.sectionText) },
       },
       ...batchButtons(reply.batchId).map(
         (row, i): types.KnownBlock => ({

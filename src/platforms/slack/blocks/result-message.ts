@@ -1,5 +1,5 @@
 import type { types } from '@slack/bolt';
-import { escapeMrkdwn, SLACK_LIMITS, truncate } from '../slack-limits.ts';
+import { escapeAndFit, SLACK_LIMITS, truncate } from '../slack-limits.ts';
 import type { SlackMessage } from './status-message.ts';
 
 /**
@@ -26,16 +26,14 @@ export interface ResultMessageInput {
 }
 
 export function resultMessage(input: ResultMessageInput): SlackMessage {
+  const head = `<@${input.userId}> · seed ${input.seed} · `;
   const blocks: types.KnownBlock[] = [
     {
       type: 'context',
       elements: [
         {
           type: 'mrkdwn',
-          text: truncate(
-            `<@${input.userId}> · seed ${input.seed} · ${escapeMrkdwn(input.prompt)}`,
-            SLACK_LIMITS.contextText,
-          ),
+          text: `${head}${escapeAndFit(input.prompt, SLACK_LIMITS.contextText - head.length)}`,
         },
       ],
     },

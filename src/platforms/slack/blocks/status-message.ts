@@ -1,5 +1,5 @@
 import type { types } from '@slack/bolt';
-import { escapeMrkdwn, SLACK_LIMITS, truncate } from '../slack-limits.ts';
+import { escapeAndFit, SLACK_LIMITS, truncate } from '../slack-limits.ts';
 
 /**
  * The message a job lives in: the parent message under a `/imagine` (results thread under it), or
@@ -44,6 +44,8 @@ export function formatEta(seconds: number | undefined): string | undefined {
   return `~${minutes} min`;
 }
 
+const FAILURE_MAX = 1500;
+
 function stateLine(state: StatusState): string {
   switch (state.kind) {
     case 'queued': {
@@ -62,14 +64,15 @@ function stateLine(state: StatusState): string {
       return `:white_check_mark: Done${took}. ${what} in the thread.`;
     }
     case 'failed':
-      return `:x: Failed: ${state.message}${state.refunded > 0 ? ` ${credits(state.refunded)} refunded.` : ' Nothing was charged.'}`;
+      // The worker's message may quote the prompt: escaped, and cut short of the block's limit.
+      return `:x: Failed: ${escapeAndFit(state.message, FAILURE_MAX)}${state.refunded > 0 ? ` ${credits(state.refunded)} refunded.` : ' Nothing was charged.'}`;
     case 'cancelled':
       return `:no_entry_sign: Cancelled by <@${state.by}>.${state.refunded > 0 ? ` ${credits(state.refunded)} refunded.` : ''}`;
   }
 }
 
 export function statusMessage(input: StatusInput): SlackMessage {
-  const title = truncate(escapeMrkdwn(input.title), SLACK_LIMITS.sectionText - 10);
+  const title = escapeAndFit(input.title, SLACK_LIMITS.sectionText - 10);
   const costLine = [
     `<@${input.userId}>`,
     credits(input.cost),

@@ -9,6 +9,7 @@ import { isUserError } from '../../../errors/user-error.ts';
 import { decodeInpaintMetadata } from '../blocks/inpaint-modal.ts';
 import { REMIX_BLOCK, REMIX_CALLBACK_ID, readRemixPrompt } from '../blocks/remix-modal.ts';
 import type { SlackDeps } from '../slack-deps.ts';
+import { SLACK_LIMITS, truncate } from '../slack-limits.ts';
 import { type EphemeralTarget, tellMember } from '../tell-member.ts';
 import { sourceJob } from './source-job.ts';
 import { startActionJob } from './start-action-job.ts';
@@ -24,7 +25,7 @@ export function registerRemixSubmission(app: App, deps: SlackDeps): void {
     const teamId = body.team?.id ?? body.user.team_id ?? '';
     const userId = body.user.id;
     const fieldError = (text: string) =>
-      ack({ response_action: 'errors', errors: { [REMIX_BLOCK]: text.slice(0, 150) } });
+      ack({ response_action: 'errors', errors: { [REMIX_BLOCK]: truncate(text, SLACK_LIMITS.fieldError) } });
     if (!origin || !teamId) {
       await fieldError('This form is damaged; press the button again.');
       return;
