@@ -172,11 +172,18 @@ async function answerBatch(deps: DiscordDeps, interaction: ButtonInteraction): P
   if (reply.status !== 'batch') throw new Error(`a ${reply.status} answered a batch`);
   const jobs = reply.batch.requests.length;
   await interaction.update({ content: `Queuing ${jobs} jobs…`, components: [] });
-  const replies = await runBatch(deps, interaction, reply.batch);
+  let summary: string;
+  try {
+    summary = batchSummary(await runBatch(deps, interaction, reply.batch), jobs);
+  } catch (error) {
+    deps.logger.error({ err: error, interaction: interaction.id }, 'batch failed');
+    summary =
+      '⚠️ Something went wrong on easel’s side while queuing; the jobs with a status message above were queued, the rest cost nothing.';
+  }
   await deps.webhooks
     .patch(Routes.webhookMessage(interaction.applicationId, interaction.token, '@original'), {
       auth: false,
-      body: { content: truncate(batchSummary(replies, jobs), MESSAGE_MAX), components: [] },
+      body: { content: truncate(summary, MESSAGE_MAX), components: [] },
     })
     .catch((err: unknown) => deps.logger.warn({ err }, 'could not update the batch confirmation'));
 }
