@@ -7,6 +7,7 @@ import type { Origin } from '../src/queue/job-data.ts';
 import type { GenerationRequest } from '../src/request/types.ts';
 import { StateKeys } from '../src/state/keys.ts';
 import { admitAndReply, type CommandReply } from './admit-and-reply.ts';
+import { credits } from './credits.ts';
 
 /**
  * Several jobs from one message (permutations `a {red, blue} cat`, `--repeat N`) wait in Redis for
@@ -105,7 +106,7 @@ export function admitBatchJob(
 export function confirmationLines(reply: { prompts: string[]; totalCost: number }): string[] {
   const jobs = reply.prompts.length;
   return [
-    `This makes ${jobs} jobs for ${reply.totalCost} credit${reply.totalCost === 1 ? '' : 's'} in all:`,
+    `This makes ${jobs} jobs for ${credits(reply.totalCost)} in all:`,
     ...reply.prompts.map((p, i) => `${i + 1}. ${p}`),
     'Queue them all?',
   ];

@@ -1,4 +1,5 @@
 import { describeJob } from '../../../commands/actions.ts';
+import { credits } from '../../../commands/credits.ts';
 import type { GenerationRequest } from '../../request/types.ts';
 import { fitText } from '../fit-text.ts';
 
@@ -25,10 +26,6 @@ export interface StatusInput {
 
 export const MESSAGE_MAX = 2000;
 const TITLE_MAX = 300;
-
-export function credits(n: number): string {
-  return `${n} credit${n === 1 ? '' : 's'}`;
-}
 
 export function formatEta(seconds: number | undefined): string | undefined {
   if (seconds === undefined || !Number.isFinite(seconds) || seconds < 0) return undefined;

@@ -1,4 +1,5 @@
 import type { types } from '@slack/bolt';
+import { credits } from '../../../../commands/credits.ts';
 import { escapeAndFit, SLACK_LIMITS, truncate } from '../slack-limits.ts';
 
 /**
@@ -31,10 +32,6 @@ export interface SlackMessage {
   /** Fallback text for notifications and screen readers. */
   text: string;
   blocks: types.KnownBlock[];
-}
-
-export function credits(n: number): string {
-  return `${n} credit${n === 1 ? '' : 's'}`;
 }
 
 export function formatEta(seconds: number | undefined): string | undefined {

@@ -9,6 +9,7 @@ import {
 } from '../../../../commands/actions.ts';
 import type { CommandReply } from '../../../../commands/admit-and-reply.ts';
 import { admitBatchJob, batchSummary } from '../../../../commands/batch.ts';
+import { credits } from '../../../../commands/credits.ts';
 import { isUserError, UserError } from '../../../errors/user-error.ts';
 import type { SlackOrigin } from '../../../queue/job-data.ts';
 import { PROMPT_MAX_CHARS } from '../../../request/limits.ts';
@@ -130,8 +131,7 @@ async function cancel(
       .update({ channel: record.channelId, ts: record.statusTs, text: message.text, blocks: message.blocks })
       .catch((error: unknown) => deps.logger.warn({ err: error, jobId }, 'status message not updated'));
   }
-  const refund =
-    outcome.refunded > 0 ? ` ${outcome.refunded} credit${outcome.refunded === 1 ? '' : 's'} refunded.` : '';
+  const refund = outcome.refunded > 0 ? ` ${credits(outcome.refunded)} refunded.` : '';
   await tellMember(who.tell, `Cancelled.${refund}`, deps.logger);
 }
 
