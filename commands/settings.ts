@@ -390,7 +390,7 @@ export function settingsLines(
         : `This ${scopeWord}'s defaults are reset.`,
     );
   }
-  lines.push('Your /imagine settings (yours, else this ' + `${scopeWord}'s, else easel's):`);
+  lines.push(`Your /imagine settings (yours, else this ${scopeWord}'s, else easel's):`);
   for (const option of SETTING_OPTIONS) {
     const own = reply.mine[option.key];
     const scoped = reply.scope[option.key];

@@ -4,7 +4,7 @@ import type { ImagineReply } from '../../../commands/imagine.ts';
 import type { UserError } from '../../errors/user-error.ts';
 import { buttonRows, cancelRow } from './components.ts';
 import type { Answer } from './first-response.ts';
-import { MESSAGE_MAX, statusText, truncate } from './status-text.ts';
+import { escapeMarkdown, MESSAGE_MAX, statusText, truncate } from './status-text.ts';
 
 /** A refusal as the member reads it (ephemeral): what is wrong, field by field. */
 export function refusalAnswer(error: UserError): Answer {
@@ -18,7 +18,7 @@ export function refusalAnswer(error: UserError): Answer {
 export function confirmationAnswer(reply: Extract<ImagineReply, { status: 'confirm' }>): Answer {
   return {
     kind: 'ephemeral',
-    content: truncate(confirmationLines(reply).join('\n'), MESSAGE_MAX),
+    content: truncate(escapeMarkdown(confirmationLines(reply).join('\n')), MESSAGE_MAX),
     components: buttonRows(batchButtons(reply.batchId)),
   };
 }
