@@ -5,7 +5,7 @@ import type { MemberRef } from '../src/members/member-ref.ts';
 import type { Origin } from '../src/queue/job-data.ts';
 import { defaultModelId } from '../src/request/default-model.ts';
 import { type DiscordImagineOptions, fromDiscordOptions } from '../src/request/discord-options.ts';
-import { SEED_MAX } from '../src/request/limits.ts';
+import { REPEAT_MAX, SEED_MAX } from '../src/request/limits.ts';
 import { BATCH_MAX, expandPermutations } from '../src/request/permutations.ts';
 import { parsePromptFlags } from '../src/request/prompt-flags.ts';
 import { randomSeed } from '../src/request/random-seed.ts';
@@ -14,7 +14,8 @@ import type { GenerationRequest } from '../src/request/types.ts';
 import { invalidRequestError, validateRequest } from '../src/request/validate-request.ts';
 import { admitAndReply, type CommandReply } from './admit-and-reply.ts';
 import { BatchStore } from './batch.ts';
-import { applySettings, SettingsStore, type SettingValues } from './settings.ts';
+import type { SettingValues } from './setting-options.ts';
+import { applySettings, SettingsStore } from './settings.ts';
 
 /**
  * `/imagine`, written once for every platform: Discord, Slack and the CLI turn their event into an
@@ -53,8 +54,6 @@ export type ImagineReply =
       prompts: string[];
       totalCost: number;
     };
-
-export const REPEAT_MAX = 4;
 
 /** `--repeat N` (1-4): how many jobs of each prompt. */
 function readRepeat(raw: RawRequest, errors: FieldError[]): number {

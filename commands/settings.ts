@@ -3,18 +3,11 @@ import type { Services } from '../src/app/services.ts';
 import { type FieldError, UserError } from '../src/errors/user-error.ts';
 import type { MemberRef, ScopeRef } from '../src/members/member-ref.ts';
 import { defaultModelId } from '../src/request/default-model.ts';
-import {
-  ASPECT_RATIOS,
-  COUNT_MAX,
-  COUNT_MIN,
-  GUIDANCE_MAX,
-  GUIDANCE_MIN,
-  PROMPT_MAX_CHARS,
-} from '../src/request/limits.ts';
 import { parsePromptFlags } from '../src/request/prompt-flags.ts';
 import { emptyRawRequest, isAbsent, type RawRequest } from '../src/request/raw-request.ts';
 import { validateRequest } from '../src/request/validate-request.ts';
 import { StateKeys } from '../src/state/keys.ts';
+import { SETTING_OPTIONS, type SettingKey, type SettingValues } from './setting-options.ts';
 
 /**
  * `/settings`: a member's defaults (Midjourney's `/settings` and `/prefer`), kept in Redis per
@@ -23,99 +16,6 @@ import { StateKeys } from '../src/state/keys.ts';
  * scope's, then easel's (src/request/validate-request.ts). The options are declared once here;
  * Discord's `/settings` options are generated from them and Slack's text is read with them.
  */
-
-/** The request fields a setting fills, and Remix, which changes what V1-V4 and Reroll do. */
-export interface SettingValues {
-  model?: string;
-  aspect?: string;
-  count?: number;
-  sampler?: string;
-  steps?: number;
-  guidance?: number;
-  negativePrompt?: string;
-  remix?: boolean;
-}
-
-export type SettingKey = keyof SettingValues;
-
-export interface SettingOption {
-  key: SettingKey;
-  /** The Discord option's name, and the word members see in `/settings show`. */
-  name: string;
-  /** The flag that sets it in text (Slack, the CLI), the same flag `/imagine` takes. */
-  flag: string;
-  kind: 'string' | 'integer' | 'number' | 'boolean';
-  description: string;
-  min?: number;
-  max?: number;
-  choices?: readonly string[];
-  maxLength?: number;
-}
-
-const STEPS_SETTING_MAX = 150;
-
-/** The one declaration of `/settings`' options (Discord definitions and Slack parsing both read it). */
-export const SETTING_OPTIONS: readonly SettingOption[] = [
-  { key: 'model', name: 'model', flag: '--model', kind: 'string', description: 'Model', maxLength: 100 },
-  {
-    key: 'aspect',
-    name: 'aspect',
-    flag: '--ar',
-    kind: 'string',
-    description: 'Aspect ratio',
-    choices: ASPECT_RATIOS,
-  },
-  {
-    key: 'count',
-    name: 'count',
-    flag: '--n',
-    kind: 'integer',
-    description: 'Images per prompt (1-4)',
-    min: COUNT_MIN,
-    max: COUNT_MAX,
-  },
-  {
-    key: 'sampler',
-    name: 'sampler',
-    flag: '--sampler',
-    kind: 'string',
-    description: 'Sampler',
-    maxLength: 100,
-  },
-  {
-    key: 'steps',
-    name: 'steps',
-    flag: '--steps',
-    kind: 'integer',
-    description: 'Denoising steps',
-    min: 1,
-    max: STEPS_SETTING_MAX,
-  },
-  {
-    key: 'guidance',
-    name: 'guidance',
-    flag: '--cfg',
-    kind: 'number',
-    description: 'Guidance (CFG scale)',
-    min: GUIDANCE_MIN,
-    max: GUIDANCE_MAX,
-  },
-  {
-    key: 'negativePrompt',
-    name: 'negative',
-    flag: '--no',
-    kind: 'string',
-    description: 'Negative prompt added to every prompt',
-    maxLength: PROMPT_MAX_CHARS,
-  },
-  {
-    key: 'remix',
-    name: 'remix',
-    flag: '--remix',
-    kind: 'boolean',
-    description: 'Remix: V1-V4 and Reroll first let you edit the prompt',
-  },
-];
 
 const OPTION_BY_KEY = new Map(SETTING_OPTIONS.map((o) => [o.key, o]));
 

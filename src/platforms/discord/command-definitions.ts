@@ -5,8 +5,7 @@ import {
   SlashCommandBuilder,
   type SlashCommandSubcommandBuilder,
 } from 'discord.js';
-import { REPEAT_MAX } from '../../../commands/imagine.ts';
-import { SETTING_OPTIONS, type SettingOption } from '../../../commands/settings.ts';
+import { SETTING_OPTIONS, type SettingOption } from '../../../commands/setting-options.ts';
 import { NSFW_POLICIES } from '../../quotas/quota-policy.ts';
 import {
   ASPECT_RATIOS,
@@ -15,6 +14,7 @@ import {
   GUIDANCE_MAX,
   GUIDANCE_MIN,
   PROMPT_MAX_CHARS,
+  REPEAT_MAX,
   SEED_MAX,
   STRENGTH_MAX,
   STRENGTH_MIN,

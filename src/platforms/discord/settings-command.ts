@@ -1,8 +1,8 @@
 import { type ChatInputCommandInteraction, MessageFlags } from 'discord.js';
+import { SETTING_OPTIONS } from '../../../commands/setting-options.ts';
 import {
   handleSettings,
   type RawSettings,
-  SETTING_OPTIONS,
   type SettingsOperation,
   settingsLines,
 } from '../../../commands/settings.ts';
