@@ -17,7 +17,9 @@ import { randomSeed } from '../src/request/random-seed.ts';
 import { parseRegion, REGION_HELP } from '../src/request/region.ts';
 import type { GenerationRequest, PanDirection } from '../src/request/types.ts';
 import { codePointCount } from '../src/request/visible-text.ts';
-import { admitAndReply, type CommandReply } from './imagine.ts';
+import { admitAndReply, type CommandReply } from './admit-and-reply.ts';
+import { type PendingBatch, takeBatch } from './batch.ts';
+import { remixOn, SettingsStore } from './settings.ts';
 
 /**
  * The buttons under a result (U1-U4, V1-V4, Reroll, Vary, Inpaint, Zoom Out, Upscale 2x/4x,
@@ -33,10 +35,12 @@ export type ButtonAction =
   | { action: 'inpaint'; jobId: string; index: number }
   | { action: 'zoom-out'; jobId: string; index: number; zoom: 1.5 | 2 }
   | { action: 'pan'; jobId: string; index: number; direction: PanDirection }
-  | { action: 'cancel'; jobId: string };
+  | { action: 'cancel'; jobId: string }
+  /** Answers a permutation or --repeat confirmation; `jobId` holds the pending batch's id. */
+  | { action: 'batch'; jobId: string; confirm: boolean };
 
-/** Actions that make a new request (all but cancel). */
-export type RequestAction = Exclude<ButtonAction, { action: 'cancel' }>;
+/** Actions that make a new request from a finished job (all but cancel and a batch's answer). */
+export type RequestAction = Exclude<ButtonAction, { action: 'cancel' } | { action: 'batch' }>;
 
 export const ACTION_ID_VERSION = 'e1';
 const ACTION_ID_MAX = 100;
@@ -62,6 +66,8 @@ function codeOf(action: ButtonAction): string {
       return `p${action.direction[0]}`;
     case 'cancel':
       return 'x';
+    case 'batch':
+      return action.confirm ? 'by' : 'bn';
   }
 }
 
@@ -81,6 +87,8 @@ const DECODERS: Record<string, { indexed: boolean; make: Decoder }> = {
   pu: { indexed: true, make: (jobId, index) => ({ action: 'pan', jobId, index, direction: 'up' }) },
   pd: { indexed: true, make: (jobId, index) => ({ action: 'pan', jobId, index, direction: 'down' }) },
   x: { indexed: false, make: (jobId) => ({ action: 'cancel', jobId }) },
+  by: { indexed: false, make: (jobId) => ({ action: 'batch', jobId, confirm: true }) },
+  bn: { indexed: false, make: (jobId) => ({ action: 'batch', jobId, confirm: false }) },
 };
 
 export function encodeActionId(action: ButtonAction): string {
@@ -148,6 +156,8 @@ export function describeAction(action: ButtonAction): string {
       return `Pan ${PAN_WORDS[action.direction]} of image ${action.index + 1}`;
     case 'cancel':
       return 'Cancel';
+    case 'batch':
+      return action.confirm ? 'Queue them' : 'Cancel';
   }
 }
 
@@ -198,6 +208,16 @@ function button(label: string, action: ButtonAction, style?: ActionButton['style
 
 export function cancelButton(jobId: string): ActionButton {
   return button('Cancel', { action: 'cancel', jobId }, 'danger');
+}
+
+/** Under a permutation or --repeat confirmation: queue every job, or none. */
+export function batchButtons(batchId: string): ActionButton[][] {
+  return [
+    [
+      button('Queue them', { action: 'batch', jobId: batchId, confirm: true }, 'primary'),
+      button('Cancel', { action: 'batch', jobId: batchId, confirm: false }, 'danger'),
+    ],
+  ];
 }
 
 /**
@@ -256,7 +276,7 @@ export interface SourceJob {
 }
 
 export interface ActionExtra {
-  /** Inpaint: what to paint in the region. */
+  /** Inpaint: what to paint in the region. Remix (V1-V4, Vary, Reroll): the edited prompt. */
   prompt?: string;
   /** Inpaint: a region preset or `x,y,w,h` in percent (see src/request/region.ts). */
   region?: string;
@@ -306,6 +326,40 @@ function chosenImage(source: SourceJob, index: number): RenderedImage {
   return image;
 }
 
+/** A prompt typed in a modal (Inpaint, Remix): 1 to PROMPT_MAX_CHARS characters. */
+function modalPromptProblem(prompt: string, what: string): FieldError | undefined {
+  if (prompt === '') {
+    return { field: 'prompt', message: `prompt: required; ${what} in 1 to ${PROMPT_MAX_CHARS} characters` };
+  }
+  if (codePointCount(prompt) > PROMPT_MAX_CHARS) {
+    return {
+      field: 'prompt',
+      message: `prompt: must be at most ${PROMPT_MAX_CHARS} characters (got ${codePointCount(prompt)})`,
+    };
+  }
+  return undefined;
+}
+
+/** Actions that Remix lets the member re-prompt first (Midjourney: the V buttons, Vary, Reroll). */
+export function isRemixable(
+  action: ButtonAction,
+): action is Extract<RequestAction, { action: 'variation' | 'reroll' }> {
+  return action.action === 'variation' || action.action === 'reroll';
+}
+
+/** The source request with Remix's edited prompt, when the member edited one. */
+function remixedRequest(
+  request: GenerationRequest,
+  action: RequestAction,
+  prompt: string | undefined,
+): GenerationRequest {
+  if (prompt === undefined || !isRemixable(action)) return request;
+  const edited = prompt.trim();
+  const problem = modalPromptProblem(edited, 'describe the image');
+  if (problem) throw UserError.invalid([problem]);
+  return { ...request, prompt: edited };
+}
+
 /**
  * The request a button makes from the job it sits under. Rendering actions (variation, inpaint,
  * zoom out) keep the source's prompt, model and settings, start from the chosen image and draw a new
@@ -318,7 +372,8 @@ export function requestForAction(
   extra: ActionExtra = {},
 ): GenerationRequest {
   const newSeed = extra.randomSeed ?? randomSeed;
-  const base = source.request;
+  const remixed = remixedRequest(source.request, action, extra.prompt);
+  const base = remixed;
   if (action.action === 'reroll') {
     // The same request (image, strength and source included) with only the seed changed.
     return { ...base, seed: newSeed() };
@@ -377,17 +432,8 @@ export function requestForAction(
     case 'inpaint': {
       const errors: FieldError[] = [];
       const prompt = (extra.prompt ?? '').trim();
-      if (prompt === '') {
-        errors.push({
-          field: 'prompt',
-          message: `prompt: required; say what to paint in 1 to ${PROMPT_MAX_CHARS} characters`,
-        });
-      } else if (codePointCount(prompt) > PROMPT_MAX_CHARS) {
-        errors.push({
-          field: 'prompt',
-          message: `prompt: must be at most ${PROMPT_MAX_CHARS} characters (got ${codePointCount(prompt)})`,
-        });
-      }
+      const promptProblem = modalPromptProblem(prompt, 'say what to paint');
+      if (promptProblem) errors.push(promptProblem);
       const regionText = (extra.region ?? '').trim();
       const region = parseRegion(regionText);
       if (regionText === '')
@@ -412,9 +458,16 @@ export interface ActionInput {
   isAdmin?: boolean;
 }
 
-export type ActionReply = CommandReply | { status: 'cancelled'; jobId: string; outcome: CancelOutcome };
+export type ActionReply =
+  | CommandReply
+  | { status: 'cancelled'; jobId: string; outcome: CancelOutcome }
+  /** A batch's confirmation was answered yes: the platform admits its jobs (commands/batch.ts). */
+  | { status: 'batch'; batch: PendingBatch }
+  | { status: 'batch-dropped' };
 
-export type ActionServices = Pick<Services, 'admission' | 'jobs'>;
+/** Redis holds pending batches; unit tests of the other actions hand in less. */
+export type ActionServices = Pick<Services, 'admission' | 'jobs'> &
+  Partial<Pick<Services, 'redis' | 'prefix'>>;
 
 function sameScope(a: MemberRef, b: MemberRef): boolean {
   return a.scope.kind === b.scope.kind && a.scope.id === b.scope.id;
@@ -459,6 +512,12 @@ export async function handleAction(services: ActionServices, input: ActionInput)
       });
       return { status: 'cancelled', jobId: action.jobId, outcome };
     }
+    if (action.action === 'batch') {
+      const { redis, prefix } = services;
+      if (!redis || prefix === undefined) throw new Error('batches need Redis');
+      const batch = await takeBatch({ redis, prefix }, action.jobId, input.member);
+      return action.confirm ? { status: 'batch', batch } : { status: 'batch-dropped' };
+    }
     const job = await services.jobs.get(action.jobId);
     if (!job || !sameScope(job.data.member, input.member)) {
       throw new UserError(
@@ -482,4 +541,28 @@ export async function handleAction(services: ActionServices, input: ActionInput)
     if (isUserError(error)) return { status: 'refused', error };
     throw error;
   }
+}
+
+/**
+ * Remix: with it on (the member's /settings, else the scope's), V1-V4, Vary and Reroll first open
+ * a modal holding the job's prompt to edit. Returns that prompt when the press should open the
+ * modal; undefined for every other case (Remix off, another action, a job that is gone or not
+ * finished: those take the ordinary path, which says why).
+ */
+export async function remixPrompt(
+  services: Pick<Services, 'jobs' | 'redis' | 'prefix'>,
+  input: { actionId: string; member: MemberRef },
+): Promise<string | undefined> {
+  let action: ButtonAction;
+  try {
+    action = decodeActionId(input.actionId);
+  } catch {
+    return undefined;
+  }
+  if (!isRemixable(action)) return undefined;
+  const settings = await new SettingsStore(services.redis, services.prefix).both(input.member);
+  if (!remixOn(settings)) return undefined;
+  const job = await services.jobs.get(action.jobId);
+  if (!job || !sameScope(job.data.member, input.member) || job.state !== 'completed') return undefined;
+  return job.data.request.prompt;
 }

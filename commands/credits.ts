@@ -90,7 +90,8 @@ export function describeLedgerEntry(entry: LedgerEntry): string {
   return `${when} UTC · ${amount}${KIND_TEXT[entry.kind]}${why}${job} · balance ${fmt(entry.balance)}`;
 }
 
-function credits(n: number): string {
+/** An amount of credits in words, the same on every platform: "1 credit", "4 credits". */
+export function credits(n: number): string {
   return `${fmt(n)} credit${n === 1 ? '' : 's'}`;
 }
 

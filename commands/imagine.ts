@@ -1,14 +1,21 @@
-import type { AdmissionRefused, RefusalReason } from '../src/admission/types.ts';
 import type { Services } from '../src/app/services.ts';
-import { isUserError, UserError, type UserErrorIdentifier } from '../src/errors/user-error.ts';
+import { computeCost, ratesFromConfig } from '../src/credits/cost.ts';
+import { type FieldError, UserError } from '../src/errors/user-error.ts';
 import type { MemberRef } from '../src/members/member-ref.ts';
 import type { Origin } from '../src/queue/job-data.ts';
 import { defaultModelId } from '../src/request/default-model.ts';
 import { type DiscordImagineOptions, fromDiscordOptions } from '../src/request/discord-options.ts';
+import { REPEAT_MAX, SEED_MAX } from '../src/request/limits.ts';
+import { BATCH_MAX, expandPermutations } from '../src/request/permutations.ts';
 import { parsePromptFlags } from '../src/request/prompt-flags.ts';
-import { promptWarnings } from '../src/request/prompt-warnings.ts';
+import { randomSeed } from '../src/request/random-seed.ts';
+import { isAbsent, type RawRequest } from '../src/request/raw-request.ts';
 import type { GenerationRequest } from '../src/request/types.ts';
 import { invalidRequestError, validateRequest } from '../src/request/validate-request.ts';
+import { admitAndReply, type CommandReply } from './admit-and-reply.ts';
+import { BatchStore } from './batch.ts';
+import type { SettingValues } from './setting-options.ts';
+import { applySettings, SettingsStore } from './settings.ts';
 
 /**
  * `/imagine`, written once for every platform: Discord, Slack and the CLI turn their event into an
@@ -29,100 +36,153 @@ export interface ImagineInput {
   initImage?: string;
 }
 
-/** What a command hands back for the platform to show. Refusals are values, never throws. */
-export type CommandReply =
+/**
+ * Only what `/imagine` needs of the services, so tests and the CLI can hand in less. Without Redis
+ * (unit tests of the mapping) there are no /settings to apply and no batches to hold.
+ */
+export type ImagineServices = Pick<Services, 'admission' | 'registry' | 'config'> &
+  Partial<Pick<Services, 'redis' | 'prefix'>>;
+
+/** `/imagine`'s reply: one job's (accepted or refused), or a batch waiting for its confirmation. */
+export type ImagineReply =
+  | CommandReply
   | {
-      status: 'accepted';
-      jobId: string;
-      cost: number;
-      /** 1-based place among waiting jobs (0 when a repeated request found its job already running or done). */
-      position: number;
-      etaSeconds?: number;
-      /** Credits left after this job's reservation. */
-      balance: number;
-      /** The request as validated: the seed actually used, sizes from the aspect ratio, defaults. */
-      request: GenerationRequest;
-      /** What the member should know although it is no reason to refuse (a prompt the model cannot draw). */
-      warnings: string[];
-    }
-  | { status: 'refused'; error: UserError };
-
-/** Only what `/imagine` needs of the services, so tests and the CLI can hand in less. */
-export type ImagineServices = Pick<Services, 'admission' | 'registry' | 'config'>;
-
-const IDENTIFIER_FOR: Record<RefusalReason, UserErrorIdentifier> = {
-  suspended: 'suspended',
-  'rate-limited': 'rate-limited',
-  cooldown: 'cooldown',
-  'pending-cap': 'pending-cap',
-  'scope-budget': 'scope-budget',
-  'insufficient-credits': 'insufficient-credits',
-  'banned-word': 'banned-word',
-  // Above the member's tier (size, steps): a request this member may not make as it stands.
-  'over-limits': 'invalid-request',
-};
-
-/** Admission's refusal as the `UserError` every frontend already knows how to show. */
-export function refusalError(refused: AdmissionRefused): UserError {
-  return new UserError(IDENTIFIER_FOR[refused.reason], refused.message, {
-    reason: refused.reason,
-    ...(refused.retryAfter !== undefined ? { retryAfter: refused.retryAfter } : {}),
-  });
-}
-
-/** Admits a validated request and turns the outcome into a reply; `UserError`s thrown on the way are refusals. */
-export async function admitAndReply(
-  // Without a registry (button presses repeat a prompt the member was already told about) no warnings.
-  services: Pick<Services, 'admission'> & Partial<Pick<Services, 'registry'>>,
-  input: {
-    requestId: string;
-    member: MemberRef;
-    origin: Origin;
-    request: GenerationRequest;
-    allowRepeat?: boolean;
-    followUp?: boolean;
-  },
-): Promise<CommandReply> {
-  try {
-    const result = await services.admission.admit(input);
-    if (!result.accepted) return { status: 'refused', error: refusalError(result) };
-    return {
-      status: 'accepted',
-      jobId: result.jobId,
-      cost: result.cost,
-      position: result.position,
-      ...(result.etaSeconds !== undefined ? { etaSeconds: result.etaSeconds } : {}),
-      balance: result.balance,
-      request: input.request,
-      warnings: services.registry ? promptWarnings(input.request, services.registry) : [],
+      status: 'confirm';
+      /** The pending batch (commands/batch.ts), named by the confirmation's buttons. */
+      batchId: string;
+      /** One line per job, in order. */
+      prompts: string[];
+      totalCost: number;
     };
-  } catch (error) {
-    if (isUserError(error)) return { status: 'refused', error };
-    throw error;
+
+/** `--repeat N` (1-4): how many jobs of each prompt. */
+function readRepeat(raw: RawRequest, errors: FieldError[]): number {
+  if (isAbsent(raw.repeat)) return 1;
+  const label = raw.labels.repeat ?? 'repeat';
+  const n = typeof raw.repeat === 'number' ? raw.repeat : Number(String(raw.repeat).trim());
+  if (!Number.isInteger(n) || n < 1 || n > REPEAT_MAX) {
+    errors.push({
+      field: label,
+      message: `${label}: must be a whole number from 1 to ${REPEAT_MAX} (got ${String(raw.repeat).slice(0, 20)})`,
+    });
+    return 1;
   }
+  return n;
 }
 
+/**
+ * The seed of the `copy`-th repeat of a request: a repeat with a seed of the member's own steps
+ * through the seeds after it (reproducible, and not four identical pictures); without one, each
+ * copy draws its own.
+ */
+function repeatSeed(
+  request: GenerationRequest,
+  copy: number,
+  seedGiven: boolean,
+  draw: () => number,
+): number {
+  if (copy === 0) return request.seed;
+  if (!seedGiven) return draw();
+  const next = request.seed + copy;
+  return next > SEED_MAX ? copy : next;
+}
+
+const NO_SETTINGS: { mine: SettingValues; scope: SettingValues } = { mine: {}, scope: {} };
+
+/**
+ * `/imagine` on every platform: expands permutations, reads `--repeat`, fills what the member left
+ * out from their /settings (then the scope's), and validates every job. One job is admitted at
+ * once; several wait for the member's confirmation (commands/batch.ts). Nothing is queued or
+ * charged for a refusal.
+ */
 export async function handleImagine(
   services: ImagineServices,
   input: ImagineInput,
   options: { randomSeed?: () => number } = {},
-): Promise<CommandReply> {
-  const raw = input.options ? fromDiscordOptions(input.options) : parsePromptFlags(input.text ?? '');
-  if (input.initImage) raw.initImage = { artifactId: input.initImage };
+): Promise<ImagineReply> {
+  const refuse = (error: UserError): ImagineReply => ({ status: 'refused', error });
+  const text = input.options ? (input.options.prompt ?? '') : (input.text ?? '');
+  const expansion = expandPermutations(text);
+  if (!expansion.ok) return refuse(UserError.invalid([{ field: 'prompt', message: expansion.message }]));
+  const settings =
+    services.redis && services.prefix !== undefined
+      ? await new SettingsStore(services.redis, services.prefix).both(input.member)
+      : NO_SETTINGS;
   const { config, registry } = services;
-  const validated = validateRequest(raw, {
-    registry,
-    defaultModel: defaultModelId(config.DEFAULT_MODEL, registry, config.MODELS_DIR),
-    mode: input.initImage ? 'img2img' : 'txt2img',
-    // Tier limits are the admission script's to check (it reads them atomically); this is the deployment's.
-    limits: { maxPixels: config.MAX_PIXELS },
-    ...(options.randomSeed ? { randomSeed: options.randomSeed } : {}),
-  });
-  if (!validated.ok) return { status: 'refused', error: invalidRequestError(validated.errors) };
-  return admitAndReply(services, {
-    requestId: input.requestId,
+  const draw = options.randomSeed ?? randomSeed;
+  const errors: FieldError[] = [];
+  const requests: GenerationRequest[] = [];
+  for (const variant of expansion.texts) {
+    const raw = input.options
+      ? fromDiscordOptions({ ...input.options, prompt: variant })
+      : parsePromptFlags(variant);
+    const repeat = readRepeat(raw, errors);
+    applySettings(raw, settings);
+    if (input.initImage) raw.initImage = { artifactId: input.initImage };
+    const validated = validateRequest(raw, {
+      registry,
+      defaultModel: defaultModelId(config.DEFAULT_MODEL, registry, config.MODELS_DIR),
+      mode: input.initImage ? 'img2img' : 'txt2img',
+      // Tier limits are the admission script's to check (it reads them atomically); this is the deployment's.
+      limits: { maxPixels: config.MAX_PIXELS },
+      randomSeed: draw,
+    });
+    if (!validated.ok) {
+      // Permutations usually share their mistake (one bad flag): each message once.
+      for (const e of validated.errors) if (!errors.some((x) => x.message === e.message)) errors.push(e);
+      continue;
+    }
+    const seedGiven = !isAbsent(raw.seed) && Number(raw.seed) !== 0;
+    for (let copy = 0; copy < repeat; copy++) {
+      requests.push({ ...validated.request, seed: repeatSeed(validated.request, copy, seedGiven, draw) });
+    }
+  }
+  if (errors.length > 0) return refuse(invalidRequestError(errors));
+  const [only] = requests;
+  if (requests.length === 1 && only) {
+    return admitAndReply(services, {
+      requestId: input.requestId,
+      member: input.member,
+      origin: input.origin,
+      request: only,
+    });
+  }
+  if (requests.length > BATCH_MAX) {
+    return refuse(
+      UserError.invalid([
+        {
+          field: 'repeat',
+          message: `repeat: these prompts and their repeats make ${requests.length} jobs; at most ${BATCH_MAX} at once`,
+        },
+      ]),
+    );
+  }
+  if (input.initImage) {
+    return refuse(
+      UserError.invalid([
+        {
+          field: 'image',
+          message:
+            'image: permutations and --repeat work with text prompts; attach an image to one prompt at a time',
+        },
+      ]),
+    );
+  }
+  if (!services.redis || services.prefix === undefined) {
+    throw new Error('a batch needs Redis to wait for its confirmation');
+  }
+  const rates = ratesFromConfig(config);
+  const totalCost = requests.reduce((sum, r) => sum + computeCost(r, rates), 0);
+  const batchId = await new BatchStore(services.redis, services.prefix).put({
+    v: 1,
     member: input.member,
-    origin: input.origin,
-    request: validated.request,
+    requests,
+    totalCost,
   });
+  return {
+    status: 'confirm',
+    batchId,
+    totalCost,
+    prompts: requests.map((r) => `${r.prompt} (seed ${r.seed})`),
+  };
 }

@@ -7,6 +7,7 @@ import { registerImagine } from './commands/imagine.ts';
 import { registerKeys } from './commands/keys.ts';
 import { registerModels } from './commands/models.ts';
 import { registerRegisterCommands } from './commands/register-commands.ts';
+import { registerSettings } from './commands/settings.ts';
 import { registerStart } from './commands/start.ts';
 import { registerWorker } from './commands/worker.ts';
 
@@ -31,6 +32,7 @@ const registrations: ((program: Command) => void)[] = [
   registerModels,
   registerWorker,
   registerImagine,
+  registerSettings,
 ];
 for (const register of registrations) register(program);
 

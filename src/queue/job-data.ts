@@ -22,6 +22,11 @@ export interface DiscordOrigin {
   /** Attachment limit the interaction reported (bytes). */
   attachmentSizeLimit?: number;
   locale?: string;
+  /**
+   * The status message when it is a follow-up of the interaction rather than its first reply (the
+   * jobs of a confirmed batch share one interaction): edits go to this id instead of `@original`.
+   */
+  statusMessageId?: string;
 }
 
 export interface SlackOrigin {

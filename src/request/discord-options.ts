@@ -16,6 +16,7 @@ export interface DiscordImagineOptions {
   model?: string;
   count?: number;
   strength?: number;
+  repeat?: number;
 }
 
 const OPTION_FIELDS: [keyof DiscordImagineOptions, ValueField][] = [
@@ -28,6 +29,7 @@ const OPTION_FIELDS: [keyof DiscordImagineOptions, ValueField][] = [
   ['model', 'model'],
   ['count', 'count'],
   ['strength', 'strength'],
+  ['repeat', 'repeat'],
 ];
 
 /** A raw request from typed options plus any flags in the prompt; a value given both ways is an error. */

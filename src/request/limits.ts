@@ -12,6 +12,9 @@ export const SEED_MAX = Number.MAX_SAFE_INTEGER;
 export const COUNT_MIN = 1;
 export const COUNT_MAX = 4;
 
+/** `--repeat N`: how many jobs of one prompt. */
+export const REPEAT_MAX = 4;
+
 export const GUIDANCE_MIN = 0;
 export const GUIDANCE_MAX = 20;
 

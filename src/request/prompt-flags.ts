@@ -26,6 +26,7 @@ const FLAGS: Record<string, FlagField> = {
   model: 'model',
   n: 'count',
   strength: 'strength',
+  repeat: 'repeat',
 };
 
 /** What each flag takes, for "needs a value" messages. */
@@ -39,6 +40,7 @@ const EXAMPLES: Record<FlagField, string> = {
   model: '--model sd-1.5',
   count: '--n 4',
   strength: '--strength 0.6',
+  repeat: '--repeat 4',
 };
 
 export const KNOWN_FLAGS = [
@@ -51,6 +53,7 @@ export const KNOWN_FLAGS = [
   '--model',
   '--n',
   '--strength',
+  '--repeat',
 ];
 
 const QUOTES: Record<string, string[]> = {

@@ -29,6 +29,11 @@ export interface RawRequest {
   upscale?: unknown;
   /** Zoom-out factor (1.5 or 2), for mode `outpaint`. */
   zoomOut?: unknown;
+  /**
+   * `--repeat N`: how many jobs of this prompt, each with its own seed. Not part of the request:
+   * the chat commands read it (commands/imagine.ts) before one request per job is validated.
+   */
+  repeat?: unknown;
   /** The frontend's name for each field; the validator falls back to the canonical name. */
   labels: Partial<Record<RawField, string>>;
   errors: FieldError[];
@@ -51,7 +56,8 @@ export type RawField =
   | 'maskImage'
   | 'region'
   | 'upscale'
-  | 'zoomOut';
+  | 'zoomOut'
+  | 'repeat';
 
 /** Fields whose raw value is whatever arrived (not an already stored image). */
 export type ValueField = Exclude<RawField, 'initImage' | 'maskImage'>;
@@ -75,6 +81,7 @@ export const CANONICAL_LABELS: Record<RawField, string> = {
   region: 'region',
   upscale: 'scale',
   zoomOut: 'zoom',
+  repeat: 'repeat',
 };
 
 export function emptyRawRequest(): RawRequest {

@@ -60,6 +60,16 @@ export class StateKeys {
     return `${this.prefix}:scope-spent:${typeof scope === 'string' ? scope : scopeKey(scope)}:${day}`;
   }
 
+  /** `/settings`: a member's own defaults, or (without a user) the scope's, as one hash each. */
+  settings(scope: ScopeRef, userId?: string): string {
+    return `${this.prefix}:settings:${scopeKey(scope)}${userId === undefined ? '' : `:${userId}`}`;
+  }
+
+  /** A permutation or --repeat batch waiting for its member's confirmation. */
+  pendingBatch(batchId: string): string {
+    return `${this.prefix}:batch:${batchId}`;
+  }
+
   cancel(jobId: string): string {
     return `${this.prefix}:cancel:${jobId}`;
   }

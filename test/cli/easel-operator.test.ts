@@ -192,6 +192,38 @@ describe('easel imagine', () => {
   });
 });
 
+describe('easel settings', () => {
+  it('keeps defaults that easel imagine applies like /imagine in chat, and forgets them on reset', async () => {
+    const saved = await easel(['settings', 'set', '--ar', '16:9', '--n', '2', '--steps', '2']);
+    expect(saved.code, saved.stderr).toBe(0);
+    expect(saved.stdout).toContain('Saved your aspect, count, steps.');
+    const outcome = JSON.parse(
+      (await easel(['imagine', 'a red circle --seed 3', '--out', root, '--json'])).stdout,
+    );
+    expect(outcome.status, outcome.message).toBe('completed');
+    const images = outcome.files.filter((f: { grid?: boolean }) => f.grid !== true);
+    expect(images).toHaveLength(2);
+    expect(images[0].width).toBeGreaterThan(images[0].height);
+
+    const bad = await easel(['settings', 'set', '--n', '9']);
+    expect(bad.code).toBe(1);
+    expect(bad.stderr).toMatch(/--n: /);
+    const reset = await easel(['settings', 'reset']);
+    expect(reset.stdout).toMatch(/count: default/);
+  }, 120_000);
+
+  it('refuses a permutation or --repeat batch, queueing and charging nothing', async () => {
+    const before = JSON.parse((await easel(['credits', '--json'])).stdout);
+    const { code, stdout } = await easel(['imagine', 'a {red, blue} circle', '--json']);
+    expect(code).toBe(1);
+    const outcome = JSON.parse(stdout);
+    expect(outcome).toMatchObject({ status: 'refused' });
+    expect(outcome.message).toMatch(/makes 2 jobs .*Nothing was queued/);
+    const after = JSON.parse((await easel(['credits', '--json'])).stdout);
+    expect(after.balance).toEqual(before.balance);
+  }, 120_000);
+});
+
 describe('easel doctor without the CUDA provider', () => {
   it('reports cuda missing without onnxruntime printing an error line', async () => {
     const { stdout, stderr } = await easel(['doctor'], { EXECUTION_PROVIDERS: 'cuda,cpu' });

@@ -3,8 +3,8 @@ import { describe, expect, it } from 'vitest';
 import { resultButtonRows } from '../../commands/actions.ts';
 import { buttonRows, cancelRow, inpaintModal } from '../../src/platforms/discord/components.ts';
 import { fitAttachments } from '../../src/platforms/discord/fit-attachments.ts';
-import { imageTreatment } from '../../src/platforms/discord/nsfw-treatment.ts';
 import { statusText } from '../../src/platforms/discord/status-text.ts';
+import { imageTreatment } from '../../src/platforms/image-treatment.ts';
 import type { GenerationRequest } from '../../src/request/types.ts';
 import { checkMessagePayload, checkModal } from '../fakes/discord/wire-checks.ts';
 

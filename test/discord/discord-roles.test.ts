@@ -44,7 +44,9 @@ describe('easel register-commands', () => {
         env: { ...process.env, ...env() },
       },
     );
-    expect(stdout).toContain(`Registered 3 commands in server ${guild.id}: /imagine, /credits, /quota`);
+    expect(stdout).toContain(
+      `Registered 4 commands in server ${guild.id}: /imagine, /credits, /quota, /settings`,
+    );
     expect(fake.callsTo('PUT /applications/:id/guilds/:id/commands')).toHaveLength(1);
   });
 

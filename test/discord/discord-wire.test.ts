@@ -35,8 +35,8 @@ describe('the real discord.js against the fake Discord', () => {
     const options = { token: fake.botToken, applicationId: fake.applicationId, apiBase: fake.apiBase };
     const inGuild = await registerCommands({ ...options, guildId: guild.id });
     const global = await registerCommands(options);
-    expect(inGuild.map((c) => c.name)).toEqual(['imagine', 'credits', 'quota']);
-    expect(global).toHaveLength(3);
+    expect(inGuild.map((c) => c.name)).toEqual(['imagine', 'credits', 'quota', 'settings']);
+    expect(global).toHaveLength(4);
     expect(fake.callsTo('PUT /applications/:id/guilds/:id/commands')).toHaveLength(1);
     expect(fake.callsTo('PUT /applications/:id/commands')).toHaveLength(1);
 
@@ -45,7 +45,7 @@ describe('the real discord.js against the fake Discord', () => {
       default_member_permissions?: string | null;
       options: { name: string; type: number; autocomplete?: boolean; choices?: unknown[] }[];
     }[];
-    const [imagine, , quota] = commands;
+    const [imagine, , quota, settings] = commands;
     expect(imagine!.options.map((o) => o.name)).toEqual([
       'prompt',
       'negative',
@@ -58,6 +58,7 @@ describe('the real discord.js against the fake Discord', () => {
       'count',
       'image',
       'strength',
+      'repeat',
     ]);
     expect(imagine!.options.find((o) => o.name === 'model')?.autocomplete).toBe(true);
     expect(imagine!.options.find((o) => o.name === 'image')?.type).toBe(11);
@@ -66,6 +67,13 @@ describe('the real discord.js against the fake Discord', () => {
     const samplers = imagine!.options.find((o) => o.name === 'sampler')?.choices;
     expect(samplers).toHaveLength(SAMPLERS.length);
     expect(SAMPLERS.length).toBeLessThanOrEqual(25);
+    // /settings: its options come from commands/settings.ts, the same on set and server.
+    const sub = (name: string) =>
+      (settings!.options.find((o) => o.name === name) as unknown as { options: { name: string }[] }).options;
+    expect(settings!.options.map((o) => o.name)).toEqual(['show', 'set', 'reset', 'server', 'server-reset']);
+    const settingNames = ['model', 'aspect', 'count', 'sampler', 'steps', 'guidance', 'negative', 'remix'];
+    expect(sub('set').map((o) => o.name)).toEqual(settingNames);
+    expect(sub('server').map((o) => o.name)).toEqual(settingNames);
     // Manage Guild (1 << 5): hidden from members who lack it.
     expect(quota!.default_member_permissions).toBe('32');
     expect(quota!.options.map((o) => o.name)).toEqual([

@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { imageTreatment } from '../../src/platforms/image-treatment.ts';
 import {
   decodeInpaintMetadata,
   INPAINT_BLOCKS,
@@ -166,5 +167,18 @@ describe('text limits', () => {
     expect(truncate('abcdef', 4)).toBe('abc…');
     expect(truncate('abc', 4)).toBe('abc');
     expect(escapeMrkdwn('<@U1> & co')).toBe('&lt;@U1&gt; &amp; co');
+  });
+});
+
+describe('NSFW treatment on a platform without spoilers', () => {
+  const flagged = { nsfw: true, score: 0.9 };
+  it('shows a flagged image only in a marked channel, and never under block', () => {
+    const slack = { spoilers: false };
+    expect(imageTreatment(flagged, 'block', true, slack)).toBe('blank');
+    expect(imageTreatment(flagged, 'spoiler', true, slack)).toBe('show');
+    expect(imageTreatment(flagged, 'spoiler', false, slack)).toBe('blank');
+    expect(imageTreatment(flagged, 'allow-in-nsfw-channels', true, slack)).toBe('show');
+    expect(imageTreatment(flagged, 'allow-in-nsfw-channels', false, slack)).toBe('blank');
+    expect(imageTreatment({ nsfw: false, score: 0.1 }, 'block', false, slack)).toBe('show');
   });
 });

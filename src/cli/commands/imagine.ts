@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import type { Command } from 'commander';
+import { BatchStore } from '../../../commands/batch.ts';
 import { handleImagine } from '../../../commands/imagine.ts';
 import { startGenerateRole } from '../../../workers/generate.ts';
 import { ensureRedis } from '../../app/ensure-redis.ts';
@@ -98,6 +99,13 @@ async function imagine(text: string, options: ImagineOptions): Promise<ImagineOu
     if (reply.status === 'refused') {
       complain(reply.error.message);
       return { ...outcome, status: 'refused', message: reply.error.message };
+    }
+    if (reply.status === 'confirm') {
+      // Nothing was queued: the batch waits for a confirmation the terminal does not ask for.
+      await new BatchStore(services.redis, services.prefix).take(reply.batchId);
+      const message = `this prompt makes ${reply.prompts.length} jobs (${reply.totalCost} credits); easel imagine renders one at a time, so run each prompt on its own (permutations and --repeat are for Discord and Slack). Nothing was queued.`;
+      complain(message);
+      return { ...outcome, status: 'refused', message };
     }
     const { jobId, request } = reply;
     Object.assign(outcome, {

@@ -1,8 +1,10 @@
-import type { CommandReply } from '../../../commands/imagine.ts';
+import { batchButtons } from '../../../commands/actions.ts';
+import { confirmationLines } from '../../../commands/batch.ts';
+import type { ImagineReply } from '../../../commands/imagine.ts';
 import type { UserError } from '../../errors/user-error.ts';
-import { cancelRow } from './components.ts';
+import { buttonRows, cancelRow } from './components.ts';
 import type { Answer } from './first-response.ts';
-import { MESSAGE_MAX, statusText, truncate } from './status-text.ts';
+import { escapeMarkdown, MESSAGE_MAX, statusText, truncate } from './status-text.ts';
 
 /** A refusal as the member reads it (ephemeral): what is wrong, field by field. */
 export function refusalAnswer(error: UserError): Answer {
@@ -12,12 +14,22 @@ export function refusalAnswer(error: UserError): Answer {
   return { kind: 'ephemeral', content: truncate(content, MESSAGE_MAX) };
 }
 
+/** A batch's private confirmation: how many jobs, their total cost, and Queue them / Cancel. */
+export function confirmationAnswer(reply: Extract<ImagineReply, { status: 'confirm' }>): Answer {
+  return {
+    kind: 'ephemeral',
+    content: truncate(escapeMarkdown(confirmationLines(reply).join('\n')), MESSAGE_MAX),
+    components: buttonRows(batchButtons(reply.batchId)),
+  };
+}
+
 /** The status message of an accepted job (cost, place in line, ETA, Cancel), or the refusal. */
 export function commandAnswer(
-  reply: CommandReply,
+  reply: ImagineReply,
   userId: string,
 ): { answer: Answer; jobId?: string; warnings?: string[] } {
   if (reply.status === 'refused') return { answer: refusalAnswer(reply.error) };
+  if (reply.status === 'confirm') return { answer: confirmationAnswer(reply) };
   return {
     jobId: reply.jobId,
     warnings: reply.warnings,

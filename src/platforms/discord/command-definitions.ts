@@ -3,7 +3,9 @@ import {
   PermissionFlagsBits,
   type RESTPostAPIChatInputApplicationCommandsJSONBody,
   SlashCommandBuilder,
+  type SlashCommandSubcommandBuilder,
 } from 'discord.js';
+import { SETTING_OPTIONS, type SettingOption } from '../../../commands/setting-options.ts';
 import { NSFW_POLICIES } from '../../quotas/quota-policy.ts';
 import {
   ASPECT_RATIOS,
@@ -12,6 +14,7 @@ import {
   GUIDANCE_MAX,
   GUIDANCE_MIN,
   PROMPT_MAX_CHARS,
+  REPEAT_MAX,
   SEED_MAX,
   STRENGTH_MAX,
   STRENGTH_MIN,
@@ -115,6 +118,85 @@ function imagineCommand(): SlashCommandBuilder {
       .setDescription('With an image: how much to change it (0 = keep, 1 = ignore it)')
       .setMinValue(STRENGTH_MIN)
       .setMaxValue(STRENGTH_MAX),
+  );
+  command.addIntegerOption((o) =>
+    o
+      .setName('repeat')
+      .setDescription(`Run the prompt this many times, each with its own seed (1-${REPEAT_MAX})`)
+      .setMinValue(1)
+      .setMaxValue(REPEAT_MAX),
+  );
+  return command;
+}
+
+type OptionHolder = Pick<
+  SlashCommandSubcommandBuilder,
+  'addStringOption' | 'addIntegerOption' | 'addNumberOption' | 'addBooleanOption'
+>;
+
+/** One `/settings` option from its declaration in commands/settings.ts. */
+function addSettingOption(holder: OptionHolder, option: SettingOption): void {
+  const base = <T extends { setName(n: string): T; setDescription(d: string): T }>(o: T) =>
+    o.setName(option.name).setDescription(option.description);
+  switch (option.kind) {
+    case 'boolean':
+      holder.addBooleanOption((o) => base(o));
+      return;
+    case 'integer':
+      holder.addIntegerOption((o) => {
+        base(o);
+        if (option.min !== undefined) o.setMinValue(option.min);
+        if (option.max !== undefined) o.setMaxValue(option.max);
+        return o;
+      });
+      return;
+    case 'number':
+      holder.addNumberOption((o) => {
+        base(o);
+        if (option.min !== undefined) o.setMinValue(option.min);
+        if (option.max !== undefined) o.setMaxValue(option.max);
+        return o;
+      });
+      return;
+    case 'string':
+      holder.addStringOption((o) => {
+        base(o);
+        if (option.key === 'sampler') {
+          o.addChoices(...SAMPLERS.map((s) => ({ name: SAMPLER_LABELS[s], value: s })));
+        } else if (option.choices) {
+          o.addChoices(...option.choices.map((c) => ({ name: c, value: c })));
+        }
+        if (option.key === 'model') o.setAutocomplete(true);
+        if (option.maxLength !== undefined) o.setMaxLength(option.maxLength);
+        return o;
+      });
+      return;
+  }
+}
+
+/**
+ * `/settings`: a member's defaults for /imagine, and (Manage Server, checked in code: the command
+ * itself is for everyone) the server's defaults, from the options commands/settings.ts declares.
+ */
+function settingsCommand() {
+  const command = new SlashCommandBuilder()
+    .setName('settings')
+    .setDescription('Your /imagine defaults: model, aspect, image count, sampler, steps, guidance, Remix')
+    .setContexts(InteractionContextType.Guild);
+  command.addSubcommand((s) => s.setName('show').setDescription('Show your settings and the server’s'));
+  command.addSubcommand((s) => {
+    s.setName('set').setDescription('Change your defaults (what you leave out of /imagine)');
+    for (const option of SETTING_OPTIONS) addSettingOption(s, option);
+    return s;
+  });
+  command.addSubcommand((s) => s.setName('reset').setDescription('Forget your settings'));
+  command.addSubcommand((s) => {
+    s.setName('server').setDescription('Server admins: the server’s defaults (e.g. count 4)');
+    for (const option of SETTING_OPTIONS) addSettingOption(s, option);
+    return s;
+  });
+  command.addSubcommand((s) =>
+    s.setName('server-reset').setDescription('Server admins: forget the server’s defaults'),
   );
   return command;
 }
@@ -242,5 +324,10 @@ function quotaCommand() {
 
 /** Every command, as the JSON body of a bulk overwrite. */
 export function commandDefinitions(): RESTPostAPIChatInputApplicationCommandsJSONBody[] {
-  return [imagineCommand().toJSON(), creditsCommand().toJSON(), quotaCommand().toJSON()];
+  return [
+    imagineCommand().toJSON(),
+    creditsCommand().toJSON(),
+    quotaCommand().toJSON(),
+    settingsCommand().toJSON(),
+  ];
 }

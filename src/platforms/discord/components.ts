@@ -8,6 +8,10 @@ import {
 } from 'discord.js';
 import { type ActionButton, cancelButton } from '../../../commands/actions.ts';
 import { PROMPT_MAX_CHARS } from '../../request/limits.ts';
+import { truncate } from './status-text.ts';
+
+const MODAL_TITLE_MAX = 45;
+const LABEL_MAX = 80;
 
 /**
  * Buttons and the Inpaint modal as Discord components. The rows come from commands/actions.ts (the
@@ -36,7 +40,7 @@ export function buttonRows(rows: ActionButton[][]): ButtonRow[] {
         components: row.slice(i, i + BUTTONS_PER_ROW).map((b) => ({
           type: ComponentType.Button,
           style: STYLE[b.style ?? 'default'],
-          label: b.label,
+          label: truncate(b.label, LABEL_MAX),
           custom_id: b.actionId,
         })),
       });
@@ -89,6 +93,36 @@ export function inpaintModal(actionId: string, imageNumber: number): APIModalInt
             max_length: 60,
             value: 'center',
             placeholder: 'center, top, bottom, left, right, background, or x,y,w,h in %',
+          },
+        ],
+      },
+    ],
+  };
+}
+
+/** Remix's modal: the job's prompt to edit before V1-V4, Vary or Reroll runs. Its id is the button's. */
+export function remixModal(
+  actionId: string,
+  title: string,
+  prompt: string,
+): APIModalInteractionResponseCallbackData {
+  return {
+    custom_id: actionId,
+    // Discord's modal title is at most 45 characters.
+    title: truncate(`Remix: ${title}`, MODAL_TITLE_MAX),
+    components: [
+      {
+        type: ComponentType.ActionRow,
+        components: [
+          {
+            type: ComponentType.TextInput,
+            custom_id: INPAINT_PROMPT_FIELD,
+            label: 'Prompt',
+            style: TextInputStyle.Paragraph,
+            required: true,
+            min_length: 1,
+            max_length: PROMPT_MAX_CHARS,
+            value: truncate(prompt, PROMPT_MAX_CHARS),
           },
         ],
       },

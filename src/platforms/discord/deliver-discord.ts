@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { UnrecoverableError } from 'bullmq';
 import { type RawFile, type REST, Routes } from 'discord.js';
+import { credits } from '../../../commands/credits.ts';
 import type { ArtifactStore } from '../../artifacts/artifact-store.ts';
 import type { Deliverer } from '../../delivery/deliverer.ts';
 import type { Once } from '../../delivery/once.ts';
@@ -11,7 +12,7 @@ import type { NsfwPolicy } from '../../quotas/quota-policy.ts';
 import { DiscordCode, discordCode, isDeadToken, isNoAccess } from './discord-api-errors.ts';
 import type { DiscordReplyStore, ReplyRecord } from './reply-store.ts';
 import { type ResultPart, resultParts } from './result-message.ts';
-import { credits, statusText, truncate } from './status-text.ts';
+import { statusText, truncate } from './status-text.ts';
 
 /**
  * Posts a finished (or finally failed) job to Discord, exactly once even when the delivery job runs
@@ -101,7 +102,11 @@ export class DiscordDelivery implements Deliverer {
   }
 
   private original(origin: DiscordOrigin): `/${string}` {
-    return Routes.webhookMessage(origin.applicationId, origin.interactionToken, '@original');
+    return Routes.webhookMessage(
+      origin.applicationId,
+      origin.interactionToken,
+      origin.statusMessageId ?? '@original',
+    );
   }
 
   private async deliverResult(data: DeliverJobData, origin: DiscordOrigin): Promise<void> {

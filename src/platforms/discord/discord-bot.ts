@@ -12,6 +12,7 @@ import { onAutocomplete } from './model-autocomplete.ts';
 import { watchProgress } from './progress-edits.ts';
 import { onQuota } from './quota-command.ts';
 import { DiscordReplyStore } from './reply-store.ts';
+import { onSettings } from './settings-command.ts';
 
 export interface DiscordBotOptions {
   services: Services;
@@ -94,6 +95,8 @@ export class DiscordBot {
             return await onCredits(deps, interaction);
           case 'quota':
             return await onQuota(deps, interaction);
+          case 'settings':
+            return await onSettings(deps, interaction);
           default:
             await interaction.reply({
               content: `⚠️ easel has no /${interaction.commandName} command. An admin can refresh the list with \`easel register-commands\`.`,

@@ -25,7 +25,12 @@ export type Answer =
       /** Who may be pinged by the message. */
       mentionUsers?: string[];
     }
-  | { kind: 'ephemeral'; content: string };
+  | {
+      kind: 'ephemeral';
+      content: string;
+      /** Buttons on a private answer (a batch's confirmation). */
+      components?: APIActionRowComponent<APIComponentInMessageActionRow>[];
+    };
 
 export interface Answered {
   /** The public message's id (absent for ephemeral answers). */
@@ -94,7 +99,11 @@ export async function answerInteraction<T extends { answer: Answer }>(
     if (early.done) {
       const { answer } = early.value;
       if (answer.kind === 'ephemeral') {
-        await interaction.reply({ content: answer.content, flags: MessageFlags.Ephemeral });
+        await interaction.reply({
+          content: answer.content,
+          components: answer.components ?? [],
+          flags: MessageFlags.Ephemeral,
+        });
         return { deferred: false, value: early.value };
       }
       const response = await interaction.reply({
@@ -117,7 +126,12 @@ export async function answerInteraction<T extends { answer: Answer }>(
     await options.webhooks.delete(original, { auth: false }).catch(() => {});
     await options.webhooks.post(Routes.webhook(interaction.applicationId, interaction.token), {
       auth: false,
-      body: { content: answer.content, flags: MessageFlags.Ephemeral, allowed_mentions: { parse: [] } },
+      body: {
+        content: answer.content,
+        components: answer.components ?? [],
+        flags: MessageFlags.Ephemeral,
+        allowed_mentions: { parse: [] },
+      },
       query: new URLSearchParams({ wait: 'true' }),
     });
     return { deferred: true, value };

@@ -25,6 +25,7 @@ function imagineOptions(interaction: ChatInputCommandInteraction): DiscordImagin
   set('model', o.getString('model'));
   set('count', o.getInteger('count'));
   set('strength', o.getNumber('strength'));
+  set('repeat', o.getInteger('repeat'));
   return options;
 }
 

@@ -1,30 +1,5 @@
-import type { NsfwVerdict } from '../../queue/job-data.ts';
 import type { NsfwPolicy } from '../../quotas/quota-policy.ts';
-
-/**
- * What delivery does with one image, decided per image from the safety checker's verdict, the
- * server's NSFW policy and whether the channel is age-restricted (for a thread: its parent).
- * - `block`: a flagged image becomes a blank image with a notice;
- * - `spoiler`: a flagged image is sent behind a spoiler (`SPOILER_` file name);
- * - `allow-in-nsfw-channels`: shown as is in age-restricted channels, blocked elsewhere.
- */
-export type ImageTreatment = 'show' | 'spoiler' | 'blank';
-
-export function imageTreatment(
-  verdict: NsfwVerdict | null,
-  policy: NsfwPolicy,
-  channelNsfw: boolean,
-): ImageTreatment {
-  if (!verdict?.nsfw) return 'show';
-  switch (policy) {
-    case 'block':
-      return 'blank';
-    case 'spoiler':
-      return 'spoiler';
-    case 'allow-in-nsfw-channels':
-      return channelNsfw ? 'show' : 'blank';
-  }
-}
+import type { ImageTreatment } from '../image-treatment.ts';
 
 /** The line told to members when images were hidden or spoilered. */
 export function treatmentNotice(treatments: ImageTreatment[], policy: NsfwPolicy): string | undefined {

@@ -32,19 +32,26 @@ export function watchProgress(deps: {
     if (await deps.replies.isFinal(jobId)) return;
     if (!(await deps.replies.takeProgressSlot(jobId, deps.windowMs ?? PROGRESS_EDIT_MS))) return;
     await deps.webhooks
-      .patch(Routes.webhookMessage(origin.applicationId, origin.interactionToken, '@original'), {
-        auth: false,
-        body: {
-          content: statusText({
-            request: data.request,
-            userId: data.member.userId,
-            cost: data.cost,
-            state: { kind: 'rendering', step: progress.step, total: progress.total },
-          }),
-          components: cancelRow(jobId),
-          allowed_mentions: { parse: [] },
+      .patch(
+        Routes.webhookMessage(
+          origin.applicationId,
+          origin.interactionToken,
+          origin.statusMessageId ?? '@original',
+        ),
+        {
+          auth: false,
+          body: {
+            content: statusText({
+              request: data.request,
+              userId: data.member.userId,
+              cost: data.cost,
+              state: { kind: 'rendering', step: progress.step, total: progress.total },
+            }),
+            components: cancelRow(jobId),
+            allowed_mentions: { parse: [] },
+          },
         },
-      })
+      )
       .catch((err: unknown) => deps.logger.debug({ err, jobId }, 'progress edit failed'));
   });
 }

@@ -4,9 +4,10 @@ import { CodedError } from '../../errors/coded-error.ts';
 import type { GenerateResult } from '../../queue/job-data.ts';
 import type { NsfwPolicy } from '../../quotas/quota-policy.ts';
 import type { GenerationRequest } from '../../request/types.ts';
+import { type ImageTreatment, imageTreatment } from '../image-treatment.ts';
 import { buttonRows } from './components.ts';
 import { blankImage, DEFAULT_FILE_LIMIT, fitAttachments, type OutgoingFile } from './fit-attachments.ts';
-import { type ImageTreatment, imageTreatment, treatmentNotice } from './nsfw-treatment.ts';
+import { treatmentNotice } from './nsfw-treatment.ts';
 import { escapeMarkdown, jobTitle, MESSAGE_MAX, truncate } from './status-text.ts';
 
 /**

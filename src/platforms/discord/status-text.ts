@@ -1,5 +1,7 @@
 import { describeJob } from '../../../commands/actions.ts';
+import { credits } from '../../../commands/credits.ts';
 import type { GenerationRequest } from '../../request/types.ts';
+import { fitText } from '../fit-text.ts';
 
 /**
  * The texts of the message a job lives in (its "status message"): queued with cost, position and
@@ -25,10 +27,6 @@ export interface StatusInput {
 export const MESSAGE_MAX = 2000;
 const TITLE_MAX = 300;
 
-export function credits(n: number): string {
-  return `${n} credit${n === 1 ? '' : 's'}`;
-}
-
 export function formatEta(seconds: number | undefined): string | undefined {
   if (seconds === undefined || !Number.isFinite(seconds) || seconds < 0) return undefined;
   if (seconds < 60) return `about ${Math.max(1, Math.round(seconds))} s`;
@@ -41,8 +39,7 @@ export function escapeMarkdown(text: string): string {
 }
 
 export function truncate(text: string, max: number): string {
-  const chars = [...text];
-  return chars.length <= max ? text : `${chars.slice(0, max - 1).join('')}…`;
+  return fitText(text, max);
 }
 
 /** What a job does, in a few words: the prompt, or the button that made it and the prompt. */

@@ -11,6 +11,8 @@ import { registerButtonActions } from './handlers/button-actions.ts';
 import { registerCreditsCommand } from './handlers/credits-command.ts';
 import { registerImagineCommand } from './handlers/imagine-command.ts';
 import { registerInpaintSubmission } from './handlers/inpaint-submission.ts';
+import { registerRemixSubmission } from './handlers/remix-submission.ts';
+import { registerSettingsCommand } from './handlers/settings-command.ts';
 import { NsfwChannels } from './nsfw-channels.ts';
 import type { SlackDeps } from './slack-deps.ts';
 import { followSlackProgress } from './slack-progress.ts';
@@ -115,6 +117,8 @@ export function createSlackApp(options: SlackAppOptions): SlackApp {
   registerAdminCommand(app, deps);
   registerButtonActions(app, deps);
   registerInpaintSubmission(app, deps);
+  registerRemixSubmission(app, deps);
+  registerSettingsCommand(app, deps);
   app.error(async (error) => {
     log.error({ err: error }, 'unhandled error in a Slack handler');
   });

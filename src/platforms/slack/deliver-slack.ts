@@ -9,11 +9,13 @@ import type { Logger } from '../../log/logger.ts';
 import type { ScopeRef } from '../../members/member-ref.ts';
 import type { DeliverJobData, GenerateResult, RenderedImage, SlackOrigin } from '../../queue/job-data.ts';
 import type { NsfwPolicy } from '../../quotas/quota-policy.ts';
+import { imageTreatment } from '../image-treatment.ts';
 import { jobTitle } from './blocks/job-title.ts';
 import { type ResultButton, resultMessage } from './blocks/result-message.ts';
 import { type StatusState, statusMessage } from './blocks/status-message.ts';
 import { NsfwChannels } from './nsfw-channels.ts';
 import { slackErrorCode } from './slack-error-code.ts';
+import { truncate } from './slack-limits.ts';
 import { createSlackWebClient } from './slack-web-client.ts';
 import { type StatusRecord, StatusStore } from './status-store.ts';
 
@@ -42,6 +44,11 @@ export interface SlackDeliveryDeps {
 }
 
 /** Platform errors a retry cannot fix. */
+/** Slack has no spoilers (imageTreatment shows a spoilered image only where the channel may). */
+const SLACK_CAN = { spoilers: false };
+/** files.completeUploadExternal's alt_text is at most 1000 characters. */
+const ALT_TEXT_MAX = 1000;
+
 const PERMANENT = new Set([
   'channel_not_found',
   'not_in_channel',
@@ -194,13 +201,13 @@ export class SlackDelivery implements Deliverer {
     const flagged = result.images.some((image) => image.nsfw?.nsfw);
     if (!flagged) return result.images.map((_, i) => i);
     const policy = await this.deps.nsfwPolicy(data.member.scope);
-    // Slack has neither an NSFW channel flag nor spoilers: flagged images show only in channels
-    // the workspace's admins marked, and only when the policy is not "block".
+    // Slack has neither an NSFW channel flag nor spoilers: the channels the workspace's admins
+    // marked stand for age-restricted ones, and a blanked image is left out.
     const marked =
       policy !== 'block' && (await this.deps.nsfwChannels.isMarked(origin.teamId, origin.channelId));
     return result.images
-      .map((image, i) => ({ image, i }))
-      .filter(({ image }) => !image.nsfw?.nsfw || marked)
+      .map((image, i) => ({ i, treatment: imageTreatment(image.nsfw, policy, marked, SLACK_CAN) }))
+      .filter(({ treatment }) => treatment === 'show')
       .map(({ i }) => i);
   }
 
@@ -209,7 +216,7 @@ export class SlackDelivery implements Deliverer {
     result: GenerateResult,
     shown: number[],
   ): Promise<{ file: Buffer; filename: string; title: string; alt_text: string }[]> {
-    const alt = data.request.prompt.slice(0, 1000);
+    const alt = truncate(data.request.prompt, ALT_TEXT_MAX);
     const read = async (artifactId: string) => {
       const stored = await this.deps.artifacts.get(artifactId);
       if (!stored) throw new UnrecoverableError(`artifact ${artifactId} is gone (past retention?)`);

@@ -1,5 +1,9 @@
+import { cancelButton } from '../../../commands/actions.ts';
+import type { CommandReply } from '../../../commands/admit-and-reply.ts';
+import { credits } from '../../../commands/credits.ts';
 import type { MemberRef } from '../../members/member-ref.ts';
-import type { SlackMessage } from './blocks/status-message.ts';
+import { jobTitle } from './blocks/job-title.ts';
+import { type SlackMessage, statusMessage } from './blocks/status-message.ts';
 import type { SlackDeps } from './slack-deps.ts';
 import { slackErrorCode } from './slack-error-code.ts';
 import type { StatusRecord } from './status-store.ts';
@@ -60,7 +64,7 @@ export async function postStatus(deps: SlackDeps, post: StatusPost): Promise<Sta
     const why = UNPOSTABLE[code] ?? 'Slack would not take my message here.';
     const refund =
       refunded > 0
-        ? ` The job was cancelled and ${refunded} credit${refunded === 1 ? '' : 's'} refunded.`
+        ? ` The job was cancelled and ${credits(refunded)} refunded.`
         : ' The job was cancelled; nothing was charged.';
     await tellMember(post.tell, `${why}${refund}`, deps.logger);
     return undefined;
@@ -78,4 +82,29 @@ export async function postStatus(deps: SlackDeps, post: StatusPost): Promise<Sta
     await deps.client.chat.delete({ channel: post.channelId, ts }).catch(() => undefined);
   }
   return claim.record;
+}
+
+/** An accepted job's "queued" status message (cost, balance, seed, place in line, Cancel), posted. */
+export function postQueued(
+  deps: SlackDeps,
+  reply: Extract<CommandReply, { status: 'accepted' }>,
+  where: { member: MemberRef; channelId: string; threadTs?: string; tell: EphemeralTarget },
+): Promise<StatusRecord | undefined> {
+  return postStatus(deps, {
+    jobId: reply.jobId,
+    member: where.member,
+    channelId: where.channelId,
+    ...(where.threadTs ? { threadTs: where.threadTs } : {}),
+    cost: reply.cost,
+    tell: where.tell,
+    message: statusMessage({
+      title: jobTitle(reply.request),
+      userId: where.member.userId,
+      cost: reply.cost,
+      balance: reply.balance,
+      seed: reply.request.seed,
+      state: { kind: 'queued', position: reply.position, etaSeconds: reply.etaSeconds },
+      cancelActionId: cancelButton(reply.jobId).actionId,
+    }),
+  });
 }

@@ -3,6 +3,7 @@ export const SLASH_COMMANDS = {
   imagine: '/imagine',
   credits: '/imagine-credits',
   admin: '/imagine-admin',
+  settings: '/imagine-settings',
 } as const;
 
 /** The bot scopes the app needs (the manifest's oauth_config). */

@@ -1,4 +1,5 @@
 import type { Redis } from 'ioredis';
+import { StatusMarks } from '../status-marks.ts';
 
 /**
  * Where each job's status message lives in Slack (channel, message ts, thread), kept in Redis so
@@ -21,14 +22,9 @@ export interface StatusRecord {
 
 const TTL_S = 30 * 24 * 3600;
 
-export class StatusStore {
-  constructor(
-    private readonly redis: Redis,
-    private readonly prefix: string,
-  ) {}
-
-  private key(kind: string, jobId: string): string {
-    return `${this.prefix}:slack:${kind}:${jobId}`;
+export class StatusStore extends StatusMarks {
+  constructor(redis: Redis, prefix: string) {
+    super(redis, `${prefix}:slack`);
   }
 
   /** Records the status message unless one is recorded already; returns the record that stands. */
@@ -47,22 +43,5 @@ export class StatusStore {
     } catch {
       return undefined;
     }
-  }
-
-  /**
-   * One progress edit per job per window, across every Slack process (Slack allows about one
-   * message update a second; the issue asks for at most one every 3 s).
-   */
-  async takeProgressSlot(jobId: string, windowMs: number): Promise<boolean> {
-    return (await this.redis.set(this.key('progress', jobId), '1', 'PX', windowMs, 'NX')) === 'OK';
-  }
-
-  /** Marks the status final (done, failed, cancelled) so late progress events don't overwrite it. */
-  async markFinal(jobId: string): Promise<void> {
-    await this.redis.set(this.key('final', jobId), '1', 'EX', TTL_S);
-  }
-
-  async isFinal(jobId: string): Promise<boolean> {
-    return (await this.redis.exists(this.key('final', jobId))) === 1;
   }
 }

@@ -1,5 +1,5 @@
 import type { types } from '@slack/bolt';
-import { escapeMrkdwn, SLACK_LIMITS, truncate } from '../slack-limits.ts';
+import { escapeAndFit, SLACK_LIMITS, truncate } from '../slack-limits.ts';
 import type { SlackMessage } from './status-message.ts';
 
 /**
@@ -26,16 +26,14 @@ export interface ResultMessageInput {
 }
 
 export function resultMessage(input: ResultMessageInput): SlackMessage {
+  const head = `<@${input.userId}> · seed ${input.seed} · `;
   const blocks: types.KnownBlock[] = [
     {
       type: 'context',
       elements: [
         {
           type: 'mrkdwn',
-          text: truncate(
-            `<@${input.userId}> · seed ${input.seed} · ${escapeMrkdwn(input.prompt)}`,
-            SLACK_LIMITS.contextText,
-          ),
+          text: `${head}${escapeAndFit(input.prompt, SLACK_LIMITS.contextText - head.length)}`,
         },
       ],
     },
@@ -57,7 +55,7 @@ export function resultMessage(input: ResultMessageInput): SlackMessage {
   return { text: `Result for <@${input.userId}> (seed ${input.seed})`, blocks };
 }
 
-function actionButton(button: ResultButton): types.Button {
+export function actionButton(button: ResultButton): types.Button {
   if (button.actionId.length > SLACK_LIMITS.actionId) {
     // Ids are built by the code, never by members: an over-long one is a bug to see at once.
     throw new Error(`action id over ${SLACK_LIMITS.actionId} characters: ${button.actionId}`);

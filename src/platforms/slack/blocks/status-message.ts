@@ -1,5 +1,6 @@
 import type { types } from '@slack/bolt';
-import { escapeMrkdwn, SLACK_LIMITS, truncate } from '../slack-limits.ts';
+import { credits } from '../../../../commands/credits.ts';
+import { escapeAndFit, SLACK_LIMITS, truncate } from '../slack-limits.ts';
 
 /**
  * The message a job lives in: the parent message under a `/imagine` (results thread under it), or
@@ -33,16 +34,14 @@ export interface SlackMessage {
   blocks: types.KnownBlock[];
 }
 
-export function credits(n: number): string {
-  return `${n} credit${n === 1 ? '' : 's'}`;
-}
-
 export function formatEta(seconds: number | undefined): string | undefined {
   if (seconds === undefined || !Number.isFinite(seconds) || seconds < 0) return undefined;
   if (seconds < 60) return `~${Math.max(1, Math.round(seconds))} s`;
   const minutes = Math.round(seconds / 60);
   return `~${minutes} min`;
 }
+
+const FAILURE_MAX = 1500;
 
 function stateLine(state: StatusState): string {
   switch (state.kind) {
@@ -62,14 +61,15 @@ function stateLine(state: StatusState): string {
       return `:white_check_mark: Done${took}. ${what} in the thread.`;
     }
     case 'failed':
-      return `:x: Failed: ${state.message}${state.refunded > 0 ? ` ${credits(state.refunded)} refunded.` : ' Nothing was charged.'}`;
+      // The worker's message may quote the prompt: escaped, and cut short of the block's limit.
+      return `:x: Failed: ${escapeAndFit(state.message, FAILURE_MAX)}${state.refunded > 0 ? ` ${credits(state.refunded)} refunded.` : ' Nothing was charged.'}`;
     case 'cancelled':
       return `:no_entry_sign: Cancelled by <@${state.by}>.${state.refunded > 0 ? ` ${credits(state.refunded)} refunded.` : ''}`;
   }
 }
 
 export function statusMessage(input: StatusInput): SlackMessage {
-  const title = truncate(escapeMrkdwn(input.title), SLACK_LIMITS.sectionText - 10);
+  const title = escapeAndFit(input.title, SLACK_LIMITS.sectionText - 10);
   const costLine = [
     `<@${input.userId}>`,
     credits(input.cost),

@@ -1,5 +1,5 @@
 import type { App } from '@slack/bolt';
-import { handleGrant } from '../../../../commands/credits.ts';
+import { credits, handleGrant } from '../../../../commands/credits.ts';
 import { describePolicy, handleQuotaSet, handleQuotaShow } from '../../../../commands/quota.ts';
 import { isUserError } from '../../../errors/user-error.ts';
 import type { AdminActor } from '../../../members/member-ref.ts';
@@ -10,7 +10,6 @@ import {
   parseAdminCommand,
   type QuotaSetting,
 } from '../admin-command-text.ts';
-import { credits } from '../blocks/status-message.ts';
 import { isWorkspaceAdmin } from '../slack-admins.ts';
 import { type SlackDeps, slackMember, slackScope } from '../slack-deps.ts';
 import { SLASH_COMMANDS } from '../slash-commands.ts';

@@ -1,10 +1,23 @@
 import type { App, BlockAction } from '@slack/bolt';
-import { decodeActionId, finishedResult, requestForAction } from '../../../../commands/actions.ts';
+import {
+  decodeActionId,
+  describeAction,
+  finishedResult,
+  handleAction,
+  remixPrompt,
+  requestForAction,
+} from '../../../../commands/actions.ts';
+import type { CommandReply } from '../../../../commands/admit-and-reply.ts';
+import { admitBatchJob, batchSummary } from '../../../../commands/batch.ts';
+import { credits } from '../../../../commands/credits.ts';
 import { isUserError, UserError } from '../../../errors/user-error.ts';
+import type { SlackOrigin } from '../../../queue/job-data.ts';
 import { PROMPT_MAX_CHARS } from '../../../request/limits.ts';
 import { inpaintModal } from '../blocks/inpaint-modal.ts';
 import { jobTitle } from '../blocks/job-title.ts';
+import { remixModal } from '../blocks/remix-modal.ts';
 import { statusMessage } from '../blocks/status-message.ts';
+import { postQueued } from '../post-status.ts';
 import { isWorkspaceAdmin } from '../slack-admins.ts';
 import { type SlackDeps, slackMember } from '../slack-deps.ts';
 import { type EphemeralTarget, tellMember } from '../tell-member.ts';
@@ -30,7 +43,12 @@ export function registerButtonActions(app: App, deps: SlackDeps): void {
       if (!teamId || !channelId || !userId) {
         throw new Error(`malformed block_actions payload (team ${teamId}, channel ${channelId})`);
       }
-      const decoded = decodeActionId('action_id' in action ? action.action_id : undefined);
+      const actionId = 'action_id' in action ? action.action_id : '';
+      const decoded = decodeActionId(actionId);
+      if (decoded.action === 'batch') {
+        await answerBatch(deps, { actionId, teamId, channelId, userId, userName: body.user.name, tell });
+        return;
+      }
       const view = await sourceJob(deps, decoded.jobId, teamId);
       const record = await deps.statusStore.get(decoded.jobId);
       const threadTs = record?.threadTs ?? message?.thread_ts ?? message?.ts ?? '';
@@ -53,6 +71,15 @@ export function registerButtonActions(app: App, deps: SlackDeps): void {
             view.data.request.prompt,
             PROMPT_MAX_CHARS,
           ),
+        });
+        return;
+      }
+      const member = slackMember(teamId, userId, body.user.name);
+      const remix = await remixPrompt(deps.services, { actionId, member });
+      if (remix !== undefined) {
+        await deps.client.views.open({
+          trigger_id: body.trigger_id,
+          view: remixModal({ actionId, channelId, threadTs }, describeAction(decoded), remix),
         });
         return;
       }
@@ -104,7 +131,63 @@ async function cancel(
       .update({ channel: record.channelId, ts: record.statusTs, text: message.text, blocks: message.blocks })
       .catch((error: unknown) => deps.logger.warn({ err: error, jobId }, 'status message not updated'));
   }
-  const refund =
-    outcome.refunded > 0 ? ` ${outcome.refunded} credit${outcome.refunded === 1 ? '' : 's'} refunded.` : '';
+  const refund = outcome.refunded > 0 ? ` ${credits(outcome.refunded)} refunded.` : '';
   await tellMember(who.tell, `Cancelled.${refund}`, deps.logger);
+}
+
+/**
+ * A batch's confirmation answered (permutations, --repeat): Cancel drops it; Queue them admits
+ * each job in turn, each with its own parent message in the channel like an /imagine, and the
+ * private confirmation becomes a summary. The first refusal (credits, pending cap) stops the rest.
+ */
+async function answerBatch(
+  deps: SlackDeps,
+  press: {
+    actionId: string;
+    teamId: string;
+    channelId: string;
+    userId: string;
+    userName?: string;
+    tell: EphemeralTarget;
+  },
+): Promise<void> {
+  const member = slackMember(press.teamId, press.userId, press.userName);
+  const origin: SlackOrigin = {
+    platform: 'slack',
+    teamId: press.teamId,
+    channelId: press.channelId,
+    userId: press.userId,
+  };
+  const replace = async (text: string) => {
+    if (!press.tell.respond) return tellMember(press.tell, text, deps.logger);
+    await press.tell
+      .respond({ response_type: 'ephemeral', replace_original: true, text })
+      .catch((err: unknown) => deps.logger.warn({ err }, 'could not update the batch confirmation'));
+  };
+  const reply = await handleAction(deps.services, {
+    actionId: press.actionId,
+    requestId: `slack:${press.actionId}`,
+    member,
+    origin,
+  });
+  if (reply.status === 'refused') return replace(reply.error.message);
+  if (reply.status === 'batch-dropped') return replace('Cancelled; nothing was queued or charged.');
+  if (reply.status !== 'batch') throw new Error(`a ${reply.status} answered a batch`);
+  const { batch } = reply;
+  await replace(`Queuing ${batch.requests.length} jobs…`);
+  const replies: CommandReply[] = [];
+  for (const index of batch.requests.keys()) {
+    // The batch is taken once, so its id names these jobs once however often the press arrives.
+    const job = await admitBatchJob(deps.services, {
+      batch,
+      index,
+      requestId: `slack:${press.actionId}`,
+      member,
+      origin,
+    });
+    replies.push(job);
+    if (job.status !== 'accepted') break;
+    await postQueued(deps, job, { member, channelId: press.channelId, tell: press.tell });
+  }
+  await replace(batchSummary(replies, batch.requests.length));
 }

@@ -1,11 +1,9 @@
 import type { App, SlashCommand } from '@slack/bolt';
-import { cancelButton } from '../../../../commands/actions.ts';
 import { handleImagine } from '../../../../commands/imagine.ts';
 import { isUserError } from '../../../errors/user-error.ts';
 import type { SlackOrigin } from '../../../queue/job-data.ts';
-import { jobTitle } from '../blocks/job-title.ts';
-import { statusMessage } from '../blocks/status-message.ts';
-import { postStatus } from '../post-status.ts';
+import { askToConfirm } from '../blocks/batch-confirmation.ts';
+import { postQueued } from '../post-status.ts';
 import { type SlackDeps, slackMember } from '../slack-deps.ts';
 import { SLASH_COMMANDS } from '../slash-commands.ts';
 import { type EphemeralTarget, tellMember } from '../tell-member.ts';
@@ -52,22 +50,11 @@ export function registerImagineCommand(app: App, deps: SlackDeps): void {
         await tellMember(tell, outcome.error.message, deps.logger);
         return;
       }
-      await postStatus(deps, {
-        jobId: outcome.jobId,
-        member,
-        channelId: command.channel_id,
-        cost: outcome.cost,
-        tell,
-        message: statusMessage({
-          title: jobTitle(outcome.request),
-          userId: command.user_id,
-          cost: outcome.cost,
-          balance: outcome.balance,
-          seed: outcome.request.seed,
-          state: { kind: 'queued', position: outcome.position, etaSeconds: outcome.etaSeconds },
-          cancelActionId: cancelButton(outcome.jobId).actionId,
-        }),
-      });
+      if (outcome.status === 'confirm') {
+        await askToConfirm(tell, outcome, deps.logger);
+        return;
+      }
+      await postQueued(deps, outcome, { member, channelId: command.channel_id, tell });
       // Privately, beside the status: progress edits rewrite the status message.
       for (const warning of outcome.warnings) await tellMember(tell, `:bulb: ${warning}`, deps.logger);
     } catch (error) {

@@ -8,6 +8,10 @@ import {
   readInpaintFields,
 } from '../blocks/inpaint-modal.ts';
 import type { SlackDeps } from '../slack-deps.ts';
+import { SLACK_LIMITS, truncate } from '../slack-limits.ts';
+
+const FIELD_ERROR_MAX = SLACK_LIMITS.fieldError;
+
 import { type EphemeralTarget, tellMember } from '../tell-member.ts';
 import { sourceJob } from './source-job.ts';
 import { startActionJob } from './start-action-job.ts';
@@ -25,7 +29,7 @@ export function registerInpaintSubmission(app: App, deps: SlackDeps): void {
     const userId = body.user.id;
     const fields = readInpaintFields(view.state.values as Parameters<typeof readInpaintFields>[0]);
     const fieldError = (block: string, text: string) =>
-      ack({ response_action: 'errors', errors: { [block]: text.slice(0, 150) } });
+      ack({ response_action: 'errors', errors: { [block]: truncate(text, FIELD_ERROR_MAX) } });
     if (!origin || !teamId) {
       await fieldError(INPAINT_BLOCKS.prompt, 'This form is damaged; press Inpaint again.');
       return;
@@ -50,8 +54,9 @@ export function registerInpaintSubmission(app: App, deps: SlackDeps): void {
       const region = bad.find((f) => f.field === 'region');
       const prompt = bad.find((f) => f.field === 'prompt');
       const errors: Record<string, string> = {};
-      if (region) errors[fields.regionBlock] = region.message.slice(0, 150);
-      if (prompt || !region) errors[INPAINT_BLOCKS.prompt] = (prompt?.message ?? error.message).slice(0, 150);
+      if (region) errors[fields.regionBlock] = truncate(region.message, FIELD_ERROR_MAX);
+      if (prompt || !region)
+        errors[INPAINT_BLOCKS.prompt] = truncate(prompt?.message ?? error.message, FIELD_ERROR_MAX);
       await ack({ response_action: 'errors', errors });
       return;
     }

@@ -1,10 +1,8 @@
-import { cancelButton, followUpAdmission, type RequestAction } from '../../../../commands/actions.ts';
-import { admitAndReply } from '../../../../commands/imagine.ts';
+import { followUpAdmission, type RequestAction } from '../../../../commands/actions.ts';
+import { admitAndReply } from '../../../../commands/admit-and-reply.ts';
 import type { SlackOrigin } from '../../../queue/job-data.ts';
 import type { GenerationRequest } from '../../../request/types.ts';
-import { jobTitle } from '../blocks/job-title.ts';
-import { statusMessage } from '../blocks/status-message.ts';
-import { postStatus } from '../post-status.ts';
+import { postQueued } from '../post-status.ts';
 import { type SlackDeps, slackMember } from '../slack-deps.ts';
 import { type EphemeralTarget, tellMember } from '../tell-member.ts';
 
@@ -46,21 +44,10 @@ export async function startActionJob(deps: SlackDeps, job: ActionJob): Promise<v
     await tellMember(job.tell, reply.error.message, deps.logger);
     return;
   }
-  await postStatus(deps, {
-    jobId: reply.jobId,
+  await postQueued(deps, reply, {
     member,
     channelId: job.channelId,
     threadTs: job.threadTs,
-    cost: reply.cost,
     tell: job.tell,
-    message: statusMessage({
-      title: jobTitle(job.request),
-      userId: job.userId,
-      cost: reply.cost,
-      balance: reply.balance,
-      seed: job.request.seed,
-      state: { kind: 'queued', position: reply.position, etaSeconds: reply.etaSeconds },
-      cancelActionId: cancelButton(reply.jobId).actionId,
-    }),
   });
 }
