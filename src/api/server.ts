@@ -12,6 +12,7 @@ import type { Config } from '../config/schema.ts';
 import { CodedError } from '../errors/coded-error.ts';
 import { isUserError } from '../errors/user-error.ts';
 import { type Logger, roleLogger } from '../log/logger.ts';
+import { registerRegionEditorRoutes } from '../region-editor/region-routes.ts';
 import { ApiError, fromUserError, invalidKey } from './api-error.ts';
 import { AuthFailureLimiter } from './auth-failure-limiter.ts';
 import { clientErrorAnswer, frameworkError, methodNotAllowed } from './framework-errors.ts';
@@ -234,6 +235,7 @@ export async function buildApiServer(deps: ApiServerDeps): Promise<FastifyInstan
   registerGenerationRoutes(ctx);
   registerJobRoutes(ctx);
   registerImageRoutes(ctx);
+  registerRegionEditorRoutes(ctx);
 
   let openApi: Record<string, unknown> | undefined;
   ctx.route(

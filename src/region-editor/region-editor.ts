@@ -11,7 +11,13 @@ import { PROMPT_MAX_CHARS } from '../request/limits.ts';
 import { scopeKey } from '../state/keys.ts';
 import { type RegionGrant, RegionGrants } from './region-grants.ts';
 import { RegionSecret } from './region-secret.ts';
-import { checkRegionToken, newNonce, REGION_LINK_TTL_MS, type RegionClaims, signRegionToken } from './region-token.ts';
+import {
+  checkRegionToken,
+  newNonce,
+  REGION_LINK_TTL_MS,
+  type RegionClaims,
+  signRegionToken,
+} from './region-token.ts';
 
 /**
  * Vary (Region), platform-neutral: a button press gets a signed, single-use link to the mask editor
@@ -20,7 +26,10 @@ import { checkRegionToken, newNonce, REGION_LINK_TTL_MS, type RegionClaims, sign
  * admission as every request.
  */
 
-export type RegionServices = Pick<Services, 'config' | 'redis' | 'prefix' | 'jobs' | 'admission' | 'artifacts'>;
+export type RegionServices = Pick<
+  Services,
+  'config' | 'redis' | 'prefix' | 'jobs' | 'admission' | 'artifacts'
+>;
 
 /** Why a link does not open: each gets its own page. */
 export type LinkProblem = 'forged' | 'expired' | 'used' | 'gone';
@@ -49,7 +58,13 @@ export const LINK_PROBLEMS: Record<LinkProblem, { status: number; title: string;
 };
 
 export type Opened =
-  | { ok: true; claims: RegionClaims; grant: RegionGrant; job: JobView; image: { artifactId: string; width: number; height: number } }
+  | {
+      ok: true;
+      claims: RegionClaims;
+      grant: RegionGrant;
+      job: JobView;
+      image: { artifactId: string; width: number; height: number };
+    }
   | { ok: false; problem: LinkProblem };
 
 /** What the page sends: the prompt and the mask as a PNG (a data URI or bare base64). */
@@ -87,7 +102,10 @@ export class RegionEditor {
   }): Promise<{ url: string; expiresAt: number }> {
     const job = await this.services.jobs.get(input.jobId);
     if (!job || scopeKey(job.data.member.scope) !== scopeKey(input.member.scope)) {
-      throw new UserError('not-found', 'That job is gone (results are kept for a limited time); run /imagine again.');
+      throw new UserError(
+        'not-found',
+        'That job is gone (results are kept for a limited time); run /imagine again.',
+      );
     }
     const images = finishedResult(job).images;
     if (!images[input.index]) {
@@ -137,7 +155,10 @@ export class RegionEditor {
       const opened = await this.withImage(claims, grant);
       if (!opened.ok) return { status: 'link', problem: opened.problem };
       const prompt = typeof body.prompt === 'string' ? body.prompt : '';
-      if (codeUnitsOver(prompt)) throw UserError.invalid([{ field: 'prompt', message: `prompt: must be at most ${PROMPT_MAX_CHARS} characters` }]);
+      if (codeUnitsOver(prompt))
+        throw UserError.invalid([
+          { field: 'prompt', message: `prompt: must be at most ${PROMPT_MAX_CHARS} characters` },
+        ]);
       const mask = await decodeMask(body.mask, opened.image);
       maskId = await this.services.artifacts.put(mask, { contentType: 'image/png', jobId: claims.jobId });
       const request = requestForAction(
@@ -167,7 +188,9 @@ export class RegionEditor {
     await giveBack();
   }
 
-  private async check(token: string): Promise<{ ok: true; claims: RegionClaims } | { ok: false; problem: LinkProblem }> {
+  private async check(
+    token: string,
+  ): Promise<{ ok: true; claims: RegionClaims } | { ok: false; problem: LinkProblem }> {
     const checked = checkRegionToken(await this.secret.get(), token, this.clock());
     return checked.ok ? checked : { ok: false, problem: checked.reason };
   }
@@ -175,7 +198,8 @@ export class RegionEditor {
   private async withImage(claims: RegionClaims, grant: RegionGrant): Promise<Opened> {
     const job = await this.services.jobs.get(claims.jobId);
     const image = job?.state === 'completed' ? job.result?.images[claims.index] : undefined;
-    if (!job || !image || scopeKey(job.data.member.scope) !== claims.scope) return { ok: false, problem: 'gone' };
+    if (!job || !image || scopeKey(job.data.member.scope) !== claims.scope)
+      return { ok: false, problem: 'gone' };
     return { ok: true, claims, grant, job, image };
   }
 }
@@ -233,7 +257,11 @@ async function decodeMask(value: unknown, image: { width: number; height: number
         `it is ${meta.width}x${meta.height} but the image is ${image.width}x${image.height}; they must be the same size`,
       );
     }
-    decoded = await sharp(bytes).removeAlpha().toColourspace('srgb').raw().toBuffer({ resolveWithObject: true });
+    decoded = await sharp(bytes)
+      .removeAlpha()
+      .toColourspace('srgb')
+      .raw()
+      .toBuffer({ resolveWithObject: true });
   } catch (error) {
     if (error instanceof UserError) throw error;
     throw invalidMask('must be a PNG image');
@@ -250,5 +278,7 @@ async function decodeMask(value: unknown, image: { width: number; height: number
     }
   }
   if (painted === 0) throw invalidMask('nothing is painted; paint the part of the image to change');
-  return sharp(grey, { raw: { width: info.width, height: info.height, channels: 1 } }).png().toBuffer();
+  return sharp(grey, { raw: { width: info.width, height: info.height, channels: 1 } })
+    .png()
+    .toBuffer();
 }

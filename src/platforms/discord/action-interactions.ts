@@ -2,6 +2,7 @@ import type { ButtonInteraction, ModalSubmitInteraction } from 'discord.js';
 import { MessageFlags } from 'discord.js';
 import { type ActionReply, decodeActionId, handleAction, isActionId } from '../../../commands/actions.ts';
 import { isUserError, UserError } from '../../errors/user-error.ts';
+import { offerRegionLinkOnDiscord } from '../../region-editor/discord-region-link.ts';
 import { commandAnswer, INTERNAL_ERROR_ANSWER, refusalAnswer } from './answers.ts';
 import { INPAINT_PROMPT_FIELD, INPAINT_REGION_FIELD, inpaintModal } from './components.ts';
 import type { DiscordDeps } from './discord-deps.ts';
@@ -104,6 +105,7 @@ export async function onButton(deps: DiscordDeps, interaction: ButtonInteraction
     throw error;
   }
   if (action.action === 'cancel') return cancel(deps, interaction, action.jobId);
+  if (action.action === 'vary-region') return offerRegionLinkOnDiscord(deps, interaction, action);
   if (action.action === 'inpaint') {
     // A modal must be the first answer; look the job up first so a dead button says so at once.
     const job = await deps.services.jobs.get(action.jobId);

@@ -1,6 +1,7 @@
 import type { App, BlockAction } from '@slack/bolt';
 import { decodeActionId, finishedResult, requestForAction } from '../../../../commands/actions.ts';
 import { isUserError, UserError } from '../../../errors/user-error.ts';
+import { offerRegionLinkOnSlack } from '../../../region-editor/slack-region-link.ts';
 import { PROMPT_MAX_CHARS } from '../../../request/limits.ts';
 import { inpaintModal } from '../blocks/inpaint-modal.ts';
 import { jobTitle } from '../blocks/job-title.ts';
@@ -53,6 +54,19 @@ export function registerButtonActions(app: App, deps: SlackDeps): void {
             view.data.request.prompt,
             PROMPT_MAX_CHARS,
           ),
+        });
+        return;
+      }
+      if (decoded.action === 'vary-region') {
+        await offerRegionLinkOnSlack(deps, {
+          jobId: decoded.jobId,
+          index: decoded.index,
+          teamId,
+          userId,
+          userName: body.user.name,
+          channelId,
+          threadTs,
+          tell,
         });
         return;
       }
