@@ -38,6 +38,7 @@ function page(base: string, title: string, body: string): string {
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <meta name="referrer" content="no-referrer">
+<link rel="icon" href="data:,">
 <title>${escapeHtml(title)} · easel</title>
 <link rel="stylesheet" href="${escapeHtml(base + STYLE_PATH)}">
 </head>

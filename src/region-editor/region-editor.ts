@@ -126,7 +126,7 @@ export class RegionEditor {
       REGION_LINK_TTL_MS,
     );
     const token = signRegionToken(await this.secret.get(), claims);
-    return { url: `${publicBaseUrl(this.services.config)}/region/${token}`, expiresAt: claims.expiresAt };
+    return { url: `${publicBaseUrl(this.services.config)}/region?t=${token}`, expiresAt: claims.expiresAt };
   }
 
   /** The link's job and image while the link is good and unused; takes nothing. */
@@ -279,6 +279,7 @@ async function decodeMask(value: unknown, image: { width: number; height: number
   }
   if (painted === 0) throw invalidMask('nothing is painted; paint the part of the image to change');
   return sharp(grey, { raw: { width: info.width, height: info.height, channels: 1 } })
+    .toColourspace('b-w')
     .png()
     .toBuffer();
 }
