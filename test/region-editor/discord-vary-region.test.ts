@@ -24,9 +24,10 @@ import {
   expectedStrokeMask,
   freePort,
   linkIn,
+  mouseDrag,
   paintedPixels,
-  paintStroke,
   queuedMask,
+  screenPoints,
 } from './support/region-steps.ts';
 
 /**
@@ -121,7 +122,7 @@ describe('Vary (Region) on Discord', () => {
       .toBe(PROMPT);
     await page.getByLabel('Brush size').fill('40');
     await page.getByLabel('Prompt: what the painted part should become').fill('a golden sun');
-    const stroke = await paintStroke(
+    const stroke = await screenPoints(
       page,
       [
         { x: 0.2, y: 0.3 },
@@ -130,6 +131,7 @@ describe('Vary (Region) on Discord', () => {
       ],
       picture,
     );
+    await mouseDrag(page, stroke);
     const before = await jobCount(world);
     const balanceBefore = (await world.services.credits.balance(aliceRef())).total;
     const submitted = page.waitForResponse((r) => r.url().includes('/region/submit'));

@@ -31,10 +31,10 @@ export interface StrokePoint {
 }
 
 /**
- * Paints a brush stroke through `at` (fractions of the image: 0..1) with the mouse, and returns the
- * stroke's points in image pixels, mapped the way any page maps a pointer over a scaled canvas.
+ * Where fractions of the image (0..1) are on the screen, rounded to whole CSS pixels, and those
+ * screen points in image pixels, mapped the way any page maps a pointer over a scaled canvas.
  */
-export async function paintStroke(
+export async function screenPoints(
   page: Page,
   at: { x: number; y: number }[],
   image: { width: number; height: number },
@@ -43,7 +43,7 @@ export async function paintStroke(
     const r = el.getBoundingClientRect();
     return { left: r.left, top: r.top, width: r.width, height: r.height };
   });
-  const points = at.map((f) => {
+  return at.map((f) => {
     const client = {
       x: Math.round(rect.left + f.x * rect.width),
       y: Math.round(rect.top + f.y * rect.height),
@@ -56,13 +56,56 @@ export async function paintStroke(
       },
     };
   });
+}
+
+/** A mouse drag through the points (one move event per point). */
+export async function mouseDrag(page: Page, points: StrokePoint[]): Promise<void> {
   const [first, ...rest] = points;
-  if (!first) return points;
+  if (!first) return;
   await page.mouse.move(first.client.x, first.client.y);
   await page.mouse.down();
   for (const p of rest) await page.mouse.move(p.client.x, p.client.y, { steps: 1 });
   await page.mouse.up();
-  return points;
+}
+
+/** A one-finger drag through the points, as a phone's touchscreen sends it (CDP touch events). */
+export async function touchDrag(page: Page, points: StrokePoint[]): Promise<void> {
+  const cdp = await page.context().newCDPSession(page);
+  const [first, ...rest] = points;
+  if (!first) return;
+  await cdp.send('Input.dispatchTouchEvent', { type: 'touchStart', touchPoints: [first.client] });
+  for (const p of rest)
+    await cdp.send('Input.dispatchTouchEvent', { type: 'touchMove', touchPoints: [p.client] });
+  await cdp.send('Input.dispatchTouchEvent', { type: 'touchEnd', touchPoints: [] });
+  await cdp.detach();
+}
+
+/** The pixels whose centres lie inside the rectangle between two corners. */
+export function expectedRectangleMask(
+  a: { x: number; y: number },
+  b: { x: number; y: number },
+  width: number,
+  height: number,
+): Uint8Array {
+  const out = new Uint8Array(width * height);
+  for (let y = 0; y < height; y++)
+    for (let x = 0; x < width; x++) {
+      const cx = x + 0.5;
+      const cy = y + 0.5;
+      if (
+        cx >= Math.min(a.x, b.x) &&
+        cx <= Math.max(a.x, b.x) &&
+        cy >= Math.min(a.y, b.y) &&
+        cy <= Math.max(a.y, b.y)
+      )
+        out[y * width + x] = 255;
+    }
+  return out;
+}
+
+/** Pixels painted in either mask. */
+export function union(a: Uint8Array, b: Uint8Array): Uint8Array {
+  return a.map((v, i) => (v !== 0 || b[i] !== 0 ? 255 : 0));
 }
 
 /**
