@@ -18,7 +18,7 @@ import {
 import { type DiscordWorld, discordWorld } from '../discord/support/discord-world.ts';
 import type { FakeChannel, FakeMessage } from '../fakes/discord/fake-discord.ts';
 import { member } from '../fakes/discord/interactions.ts';
-import { launchChromium } from './support/browser.ts';
+import { launchChromium, screenshotForDocs } from './support/browser.ts';
 import {
   differingPixels,
   expectedStrokeMask,
@@ -84,7 +84,7 @@ async function linkFor(upscaled: FakeMessage, thread: FakeChannel): Promise<stri
 }
 
 async function openEditor(url: string): Promise<Page> {
-  const page = await browser.newPage({ viewport: { width: 1100, height: 1000 } });
+  const page = await browser.newPage({ viewport: { width: 1280, height: 1100 } });
   const errors: string[] = [];
   page.on('pageerror', (e) => errors.push(e.message));
   page.on('console', (m) => {
@@ -121,7 +121,6 @@ describe('Vary (Region) on Discord', () => {
       .poll(() => page.getByLabel('Prompt: what the painted part should become').inputValue())
       .toBe(PROMPT);
     await page.getByLabel('Brush size').fill('40');
-    await page.getByLabel('Prompt: what the painted part should become').fill('a golden sun');
     const stroke = await screenPoints(
       page,
       [
@@ -132,6 +131,8 @@ describe('Vary (Region) on Discord', () => {
       picture,
     );
     await mouseDrag(page, stroke);
+    await screenshotForDocs(page, 'vary-region-desktop.png');
+    await page.getByLabel('Prompt: what the painted part should become').fill('a golden sun');
     const before = await jobCount(world);
     const balanceBefore = (await world.services.credits.balance(aliceRef())).total;
     const submitted = page.waitForResponse((r) => r.url().includes('/region/submit'));

@@ -7,7 +7,7 @@ import { DiskArtifactStore } from '../../src/artifacts/disk-artifact-store.ts';
 import { createLogger } from '../../src/log/logger.ts';
 import { queuedJobs, type SlackHarness, startSlackHarness } from '../slack/support/slack-harness.ts';
 import { type Button, buttonsOf, resultInThread } from '../slack/support/thread-results.ts';
-import { launchChromium } from './support/browser.ts';
+import { launchChromium, screenshotForDocs } from './support/browser.ts';
 import {
   differingPixels,
   expectedRectangleMask,
@@ -126,6 +126,7 @@ describe('Vary (Region) on Slack, on a phone', () => {
       image,
     );
     await touchDrag(page, stroke);
+    await screenshotForDocs(page, 'vary-region-phone.png');
 
     // A prompt of blanks passes the browser's `required` but not easel's validator: shown, nothing queued.
     const prompt = page.getByLabel('Prompt: what the painted part should become');

@@ -1,5 +1,5 @@
 import { existsSync } from 'node:fs';
-import { type Browser, chromium } from 'playwright-core';
+import { type Browser, chromium, type Page } from 'playwright-core';
 
 /**
  * Debian's Chromium, driven by playwright-core. CI installs it (`.ci/run`: apt-get install chromium);
@@ -29,4 +29,13 @@ export async function launchChromium(): Promise<Browser> {
       '--metrics-recording-only',
     ],
   });
+}
+
+/**
+ * The README's screenshots of the page, refreshed by running the browser tests with
+ * REGION_SCREENSHOTS=1 (`REGION_SCREENSHOTS=1 npx vitest run test/region-editor`).
+ */
+export async function screenshotForDocs(page: Page, name: string): Promise<void> {
+  if (process.env.REGION_SCREENSHOTS !== '1') return;
+  await page.screenshot({ path: `docs/${name}`, scale: 'css' });
 }
