@@ -7,7 +7,6 @@ import { UserError } from '../errors/user-error.ts';
 import type { MemberRef } from '../members/member-ref.ts';
 import type { Origin } from '../queue/job-data.ts';
 import type { JobView } from '../queue/job-view.ts';
-import { PROMPT_MAX_CHARS } from '../request/limits.ts';
 import { scopeKey } from '../state/keys.ts';
 import { type RegionGrant, RegionGrants } from './region-grants.ts';
 import { RegionSecret } from './region-secret.ts';
@@ -100,6 +99,12 @@ export class RegionEditor {
     member: MemberRef;
     origin: Origin;
   }): Promise<{ url: string; expiresAt: number }> {
+    if (!this.services.config.API_ENABLED) {
+      throw new UserError(
+        'unavailable',
+        'Vary (Region) needs the web page the REST API serves, and this deployment has the API turned off; use Inpaint instead.',
+      );
+    }
     const job = await this.services.jobs.get(input.jobId);
     if (!job || scopeKey(job.data.member.scope) !== scopeKey(input.member.scope)) {
       throw new UserError(
@@ -155,10 +160,6 @@ export class RegionEditor {
       const opened = await this.withImage(claims, grant);
       if (!opened.ok) return { status: 'link', problem: opened.problem };
       const prompt = typeof body.prompt === 'string' ? body.prompt : '';
-      if (codeUnitsOver(prompt))
-        throw UserError.invalid([
-          { field: 'prompt', message: `prompt: must be at most ${PROMPT_MAX_CHARS} characters` },
-        ]);
       const mask = await decodeMask(body.mask, opened.image);
       maskId = await this.services.artifacts.put(mask, { contentType: 'image/png', jobId: claims.jobId });
       const request = requestForAction(
@@ -212,11 +213,6 @@ function grantMatches(grant: RegionGrant, claims: RegionClaims): boolean {
     grant.member.userId === claims.userId &&
     scopeKey(grant.member.scope) === claims.scope
   );
-}
-
-function codeUnitsOver(prompt: string): boolean {
-  // A cheap bound before the validator counts characters exactly (a code point is at most 2 units).
-  return prompt.length > PROMPT_MAX_CHARS * 2;
 }
 
 /**

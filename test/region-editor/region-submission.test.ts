@@ -116,6 +116,7 @@ describe('Vary (Region) submissions', () => {
       [{ prompt: 'a sun', mask: 'not base64 at all!' }, /mask: must be a PNG image in base64/],
       [{ prompt: 'a sun' }, /mask: required/],
       [{ prompt: '  ', mask: await maskPng(512, 512, true) }, /prompt: required/],
+      [{ prompt: 'x'.repeat(2001), mask: await maskPng(512, 512, true) }, /prompt: must be at most 2000/],
     ];
     for (const [body, message] of cases) {
       const answer = await submit(token, body);
@@ -165,6 +166,28 @@ describe('Vary (Region) submissions', () => {
     expect(answers.map((a) => a.status).sort()).toEqual([200, 410, 410]);
     expect(answers.find((a) => a.status === 410)?.body.message).toBe('This link was already used.');
     expect(await generateJobs()).toBe(jobs + 1);
+  });
+});
+
+describe('offering a link', () => {
+  it('refuses when the deployment serves no API (no page to open), and for a job of another scope', async () => {
+    const { jobId, member } = await linkOnNewJob(10);
+    const origin = { platform: 'api' as const, keyId: 'k' };
+    const noApi = new RegionEditor({
+      ...api.services,
+      config: { ...api.services.config, API_ENABLED: false },
+    });
+    await expect(noApi.offerLink({ jobId, index: 0, member, origin })).rejects.toMatchObject({
+      identifier: 'unavailable',
+      message: expect.stringMatching(/API turned off; use Inpaint/),
+    });
+    const stranger = { scope: { kind: 'api' as const, id: 'someone-else' }, userId: 'x' };
+    await expect(
+      new RegionEditor(api.services).offerLink({ jobId, index: 0, member: stranger, origin }),
+    ).rejects.toMatchObject({ identifier: 'not-found' });
+    await expect(
+      new RegionEditor(api.services).offerLink({ jobId, index: 3, member, origin }),
+    ).rejects.toMatchObject({ message: 'That job has no image 4; it has 1.' });
   });
 });
 
