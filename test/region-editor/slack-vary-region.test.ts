@@ -10,6 +10,7 @@ import { type Button, buttonsOf, resultInThread } from '../slack/support/thread-
 import { launchChromium, screenshotForDocs } from './support/browser.ts';
 import {
   differingPixels,
+  expectedPolygonMask,
   expectedRectangleMask,
   expectedStrokeMask,
   freePort,
@@ -22,7 +23,7 @@ import {
 
 /**
  * Vary (Region) from Slack, on a phone-sized touch screen: the button's ephemeral answer holds the
- * link; a finger draws a rectangle, inverts and undoes, and paints a stroke; a refusal shows on the
+ * link; a finger draws a rectangle, inverts and undoes, paints a stroke and closes a lasso; a refusal shows on the
  * page; the queued mask is exactly what was drawn and the result lands in the Slack thread.
  */
 let h: SlackHarness;
@@ -126,6 +127,19 @@ describe('Vary (Region) on Slack, on a phone', () => {
       image,
     );
     await touchDrag(page, stroke);
+    await page.getByRole('radio', { name: 'Lasso' }).check();
+    const lasso = await screenPoints(
+      page,
+      [
+        { x: 0.15, y: 0.6 },
+        { x: 0.4, y: 0.65 },
+        { x: 0.3, y: 0.9 },
+        { x: 0.22, y: 0.75 },
+        { x: 0.1, y: 0.85 },
+      ],
+      image,
+    );
+    await touchDrag(page, lasso);
     await screenshotForDocs(page, 'vary-region-phone.png');
 
     // A prompt of blanks passes the browser's `required` but not easel's validator: shown, nothing queued.
@@ -149,11 +163,18 @@ describe('Vary (Region) on Slack, on a phone', () => {
     const queued = await queuedMask(h.services, new DiskArtifactStore(h.artifactsDir), answer.jobId);
     const expected = union(
       expectedRectangleMask(corners[0]!.image, corners[2]!.image, 1024, 1024),
-      expectedStrokeMask(
-        stroke.map((p) => p.image),
-        30,
-        1024,
-        1024,
+      union(
+        expectedStrokeMask(
+          stroke.map((p) => p.image),
+          30,
+          1024,
+          1024,
+        ),
+        expectedPolygonMask(
+          lasso.map((p) => p.image),
+          1024,
+          1024,
+        ),
       ),
     );
     expect(differingPixels(queued.data, expected)).toBe(0);

@@ -103,6 +103,28 @@ export function expectedRectangleMask(
   return out;
 }
 
+/** The pixels whose centres lie inside the polygon, by the classic crossing test (even-odd). */
+export function expectedPolygonMask(
+  points: { x: number; y: number }[],
+  width: number,
+  height: number,
+): Uint8Array {
+  const out = new Uint8Array(width * height);
+  for (let y = 0; y < height; y++)
+    for (let x = 0; x < width; x++) {
+      const px = x + 0.5;
+      const py = y + 0.5;
+      let inside = false;
+      for (let i = 0, j = points.length - 1; i < points.length; j = i++) {
+        const a = points[i]!;
+        const b = points[j]!;
+        if (a.y > py !== b.y > py && px < ((b.x - a.x) * (py - a.y)) / (b.y - a.y) + a.x) inside = !inside;
+      }
+      if (inside) out[y * width + x] = 255;
+    }
+  return out;
+}
+
 /** Pixels painted in either mask. */
 export function union(a: Uint8Array, b: Uint8Array): Uint8Array {
   return a.map((v, i) => (v !== 0 || b[i] !== 0 ? 255 : 0));
