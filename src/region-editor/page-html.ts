@@ -9,7 +9,7 @@ import { PROMPT_MAX_CHARS } from '../request/limits.ts';
 export const SCRIPT_PATH = '/region/assets/editor.js';
 export const STYLE_PATH = '/region/assets/editor.css';
 
-export function escapeHtml(text: string): string {
+function escapeHtml(text: string): string {
   return text.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
 }
 

@@ -43,6 +43,7 @@ let skewMs = 0;
 const PROMPT = 'a red circle on a blue background';
 
 beforeAll(async () => {
+  browser = await launchChromium();
   const port = await freePort();
   world = await discordWorld('region-discord', { env: { API_HOST: '127.0.0.1', API_PORT: String(port) } });
   api = await buildApiServer({
@@ -53,7 +54,6 @@ beforeAll(async () => {
     clock: () => Date.now() + skewMs,
   });
   await api.listen({ host: '127.0.0.1', port });
-  browser = await launchChromium();
 }, 60_000);
 
 afterAll(async () => {
@@ -65,9 +65,16 @@ afterAll(async () => {
 const alice = member('alice');
 const aliceRef = () => ({ scope: { kind: 'discord' as const, id: world.guild.id }, userId: alice.id });
 
-/** /imagine, U1, and the upscaled image in its thread. */
-async function upscaledImage(prompt: string): Promise<{ upscaled: FakeMessage; thread: FakeChannel }> {
-  const sent = await imagine(world, alice, { prompt, count: 1, seed: 11 });
+let upscaledOnce: Promise<{ upscaled: FakeMessage; thread: FakeChannel }> | undefined;
+
+/** /imagine, U1, and the upscaled image in its thread (made once; every press gets its own link). */
+function upscaledImage(): Promise<{ upscaled: FakeMessage; thread: FakeChannel }> {
+  upscaledOnce ??= makeUpscaledImage();
+  return upscaledOnce;
+}
+
+async function makeUpscaledImage(): Promise<{ upscaled: FakeMessage; thread: FakeChannel }> {
+  const sent = await imagine(world, alice, { prompt: PROMPT, count: 1, seed: 11 });
   const status = await statusOf(world, sent, /Queued|Rendering|Done/);
   const grid = await imagesIn(world, status.id);
   const thread = world.fake.channels.get(status.id)!;
@@ -104,7 +111,7 @@ async function openEditor(url: string): Promise<Page> {
 
 describe('Vary (Region) on Discord', () => {
   it('paints a stroke, queues an inpaint job with exactly that mask, and posts the result in the thread', async () => {
-    const { upscaled, thread } = await upscaledImage(PROMPT);
+    const { upscaled, thread } = await upscaledImage();
     expect(labels(upscaled)).toContain('Vary (Region)');
     const url = await linkFor(upscaled, thread);
     const page = await openEditor(url);
@@ -186,7 +193,7 @@ describe('Vary (Region) on Discord', () => {
   }, 120_000);
 
   it('answers forged and expired links with a clear page and queues nothing', async () => {
-    const { upscaled, thread } = await upscaledImage('a green square on a white background');
+    const { upscaled, thread } = await upscaledImage();
     const url = await linkFor(upscaled, thread);
     const token = new URL(url).searchParams.get('t') ?? '';
     const [claims, signature] = token.split('.') as [string, string];

@@ -32,6 +32,7 @@ let browser: Browser;
 const CHANNEL = 'C0000GENERAL';
 
 beforeAll(async () => {
+  browser = await launchChromium();
   const port = await freePort();
   h = await startSlackHarness({
     name: 'region-slack',
@@ -45,7 +46,6 @@ beforeAll(async () => {
     keys: new ApiKeyStore(h.services.redis, h.prefix),
   });
   await api.listen({ host: '127.0.0.1', port });
-  browser = await launchChromium();
 }, 60_000);
 
 afterAll(async () => {
