@@ -3,8 +3,9 @@ import { build } from 'esbuild';
 
 /**
  * The page's script and stylesheet. The script is TypeScript (page/editor.ts) bundled by esbuild the
- * first time it is asked for, in memory, so `npm ci && npm start` (or `npm test`) needs no build
- * step; esbuild is already here as tsx's engine.
+ * first time it is asked for (about 0.1 s, once a process), in memory, so `npm ci && npm start` (or
+ * `npm test`) needs no build step and an api role nobody opens the page on never starts esbuild;
+ * esbuild is already here as tsx's engine.
  */
 const EDITOR_TS = new URL('./page/editor.ts', import.meta.url);
 const EDITOR_CSS = new URL('./page/editor.css', import.meta.url);

@@ -32,8 +32,6 @@ function guard(reply: FastifyReply): FastifyReply {
 
 export function registerRegionEditorRoutes(ctx: RouteContext): void {
   const editor = new RegionEditor(ctx.services, ctx.now);
-  // Built now, so the first page opens without waiting; a failure shows on the first request.
-  editorScript().catch((err: unknown) => ctx.logger.error({ err }, 'the Vary (Region) script did not build'));
 
   const html = (reply: FastifyReply, status: number, body: string) =>
     guard(reply)
