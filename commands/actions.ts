@@ -33,6 +33,8 @@ export type ButtonAction =
   | { action: 'variation'; jobId: string; index: number; level: 'subtle' | 'strong' }
   | { action: 'reroll'; jobId: string }
   | { action: 'inpaint'; jobId: string; index: number }
+  /** Vary (Region): the press answers with a link to the mask editor; its submission makes the request. */
+  | { action: 'vary-region'; jobId: string; index: number }
   | { action: 'zoom-out'; jobId: string; index: number; zoom: 1.5 | 2 }
   | { action: 'pan'; jobId: string; index: number; direction: PanDirection }
   | { action: 'cancel'; jobId: string }
@@ -60,6 +62,8 @@ function codeOf(action: ButtonAction): string {
       return 'r';
     case 'inpaint':
       return 'i';
+    case 'vary-region':
+      return 'vr';
     case 'zoom-out':
       return action.zoom === 2 ? 'z2' : 'z15';
     case 'pan':
@@ -80,6 +84,7 @@ const DECODERS: Record<string, { indexed: boolean; make: Decoder }> = {
   vv: { indexed: true, make: (jobId, index) => ({ action: 'variation', jobId, index, level: 'strong' }) },
   r: { indexed: false, make: (jobId) => ({ action: 'reroll', jobId }) },
   i: { indexed: true, make: (jobId, index) => ({ action: 'inpaint', jobId, index }) },
+  vr: { indexed: true, make: (jobId, index) => ({ action: 'vary-region', jobId, index }) },
   z15: { indexed: true, make: (jobId, index) => ({ action: 'zoom-out', jobId, index, zoom: 1.5 }) },
   z2: { indexed: true, make: (jobId, index) => ({ action: 'zoom-out', jobId, index, zoom: 2 }) },
   pl: { indexed: true, make: (jobId, index) => ({ action: 'pan', jobId, index, direction: 'left' }) },
@@ -150,6 +155,8 @@ export function describeAction(action: ButtonAction): string {
       return 'Reroll';
     case 'inpaint':
       return `Inpaint of image ${action.index + 1}`;
+    case 'vary-region':
+      return `Vary (Region) of image ${action.index + 1}`;
     case 'zoom-out':
       return `Zoom Out ${action.zoom}x of image ${action.index + 1}`;
     case 'pan':
@@ -222,7 +229,7 @@ export function batchButtons(batchId: string): ActionButton[][] {
 
 /**
  * The rows of buttons under a finished job. Under a grid or any rendered result: U1-U4 and Reroll,
- * then V1-V4. Under an upscaled image: Vary (Subtle/Strong) and Inpaint, Zoom Out 1.5x/2x, Pan
+ * then V1-V4. Under an upscaled image: Vary (Subtle/Strong/Region) and Inpaint, Zoom Out 1.5x/2x, Pan
  * left/right/up/down, then Upscale 2x/4x while the image is still small enough to upscale. At most
  * 5 rows of 5 (Discord).
  */
@@ -250,6 +257,7 @@ export function resultButtonRows(job: {
     [
       button('Vary (Subtle)', { action: 'variation', jobId, index: 0, level: 'subtle' }),
       button('Vary (Strong)', { action: 'variation', jobId, index: 0, level: 'strong' }),
+      button('Vary (Region)', { action: 'vary-region', jobId, index: 0 }),
       button('Inpaint', { action: 'inpaint', jobId, index: 0 }),
     ],
     [
@@ -280,6 +288,8 @@ export interface ActionExtra {
   prompt?: string;
   /** Inpaint: a region preset or `x,y,w,h` in percent (see src/request/region.ts). */
   region?: string;
+  /** Vary (Region): the painted mask (white = change), already in the artifact store. */
+  maskImage?: string;
   /** Where new seeds come from; tests pass a fixed one. */
   randomSeed?: () => number;
 }
@@ -429,11 +439,21 @@ export function requestForAction(
         pan: action.direction,
         strength: 1,
       };
+    case 'vary-region': {
+      const errors: FieldError[] = [];
+      const prompt = inpaintPrompt(extra, errors);
+      if (!extra.maskImage) {
+        errors.push({
+          field: 'mask',
+          message: 'mask: required; paint the part to change in the Vary (Region) editor',
+        });
+      }
+      if (errors.length > 0 || !extra.maskImage) throw UserError.invalid(errors);
+      return { ...common, mode: 'inpaint', prompt, maskImage: { artifactId: extra.maskImage }, strength: 1 };
+    }
     case 'inpaint': {
       const errors: FieldError[] = [];
-      const prompt = (extra.prompt ?? '').trim();
-      const promptProblem = modalPromptProblem(prompt, 'say what to paint');
-      if (promptProblem) errors.push(promptProblem);
+      const prompt = inpaintPrompt(extra, errors);
       const regionText = (extra.region ?? '').trim();
       const region = parseRegion(regionText);
       if (regionText === '')
@@ -443,6 +463,14 @@ export function requestForAction(
       return { ...common, mode: 'inpaint', prompt, region: region.region, strength: 1 };
     }
   }
+}
+
+/** What to paint, as an inpaint form gave it; a missing or over-long prompt is added to `errors`. */
+function inpaintPrompt(extra: ActionExtra, errors: FieldError[]): string {
+  const prompt = (extra.prompt ?? '').trim();
+  const problem = modalPromptProblem(prompt, 'say what to paint');
+  if (problem) errors.push(problem);
+  return prompt;
 }
 
 export interface ActionInput {

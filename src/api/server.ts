@@ -12,6 +12,7 @@ import type { Config } from '../config/schema.ts';
 import { CodedError } from '../errors/coded-error.ts';
 import { isUserError } from '../errors/user-error.ts';
 import { type Logger, roleLogger } from '../log/logger.ts';
+import { registerRegionEditorRoutes } from '../region-editor/region-routes.ts';
 import { ApiError, fromUserError, invalidKey, problemOf } from './api-error.ts';
 import { AuthFailureLimiter } from './auth-failure-limiter.ts';
 import { FACES } from './faces/all-faces.ts';
@@ -259,6 +260,7 @@ export async function buildApiServer(deps: ApiServerDeps): Promise<FastifyInstan
     face.register(faceContext);
   }
   registerImageRoutes(ctx);
+  registerRegionEditorRoutes(ctx);
 
   let openApi: Record<string, unknown> | undefined;
   ctx.route(

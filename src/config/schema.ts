@@ -164,6 +164,10 @@ export const configSchema = z.object({
   API_TRUST_PROXY: z.string().default(''),
   API_ALLOW_PRIVATE_FETCH: bool(false),
   WEBHOOK_SECRET: optionalSecret,
+  // Signs Vary (Region) links; empty: one random key kept in Redis for every host (src/region-editor).
+  REGION_EDITOR_SECRET: optionalSecret.refine((v) => v === undefined || v.length >= 32, {
+    message: 'must be at least 32 characters (e.g. openssl rand -base64 32)',
+  }),
   IMAGE_RETENTION_HOURS: num(24, 0.01, 24 * 365),
 });
 

@@ -79,6 +79,16 @@ export class StateKeys {
     return `${this.prefix}:durations`;
   }
 
+  /** A Vary (Region) link's grant: who may submit once, and where the result goes (src/region-editor). */
+  regionGrant(nonce: string): string {
+    return `${this.prefix}:region-grant:${nonce}`;
+  }
+
+  /** The Vary (Region) signing key every host shares when REGION_EDITOR_SECRET is not set. */
+  get regionSecret(): string {
+    return `${this.prefix}:region-secret`;
+  }
+
   queueKey(queue: string, suffix: string): string {
     return `${this.prefix}:${queue}:${suffix}`;
   }

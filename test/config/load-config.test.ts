@@ -55,6 +55,15 @@ describe('configuration', () => {
     expect(socket).not.toContain('SLACK_SIGNING_SECRET');
   });
 
+  it('refuses a Vary (Region) signing key shorter than 32 characters, and takes empty as unset', () => {
+    expect(configError({ REGION_EDITOR_SECRET: 'short' })).toContain(
+      'REGION_EDITOR_SECRET: must be at least 32 characters',
+    );
+    expect(parseConfig({ REGION_EDITOR_SECRET: '' }).REGION_EDITOR_SECRET).toBeUndefined();
+    const key = 'k'.repeat(32);
+    expect(parseConfig({ REGION_EDITOR_SECRET: key }).REGION_EDITOR_SECRET).toBe(key);
+  });
+
   it('refuses a malformed REDIS_URL and says what is expected', () => {
     expect(configError({ REDIS_URL: 'localhost:6379' })).toMatch(
       /REDIS_URL: expected a URL starting with redis:\/\//,

@@ -60,6 +60,7 @@ describe('/imagine end to end', () => {
     expect(labels(upscaled)).toEqual([
       'Vary (Subtle)',
       'Vary (Strong)',
+      'Vary (Region)',
       'Inpaint',
       'Zoom Out 1.5x',
       'Zoom Out 2x',

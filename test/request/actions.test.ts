@@ -21,6 +21,7 @@ const ALL: ButtonAction[] = [
   { action: 'variation', jobId: JOB, index: 2, level: 'strong' },
   { action: 'reroll', jobId: JOB },
   { action: 'inpaint', jobId: JOB, index: 0 },
+  { action: 'vary-region', jobId: JOB, index: 2 },
   { action: 'zoom-out', jobId: JOB, index: 0, zoom: 1.5 },
   { action: 'zoom-out', jobId: JOB, index: 1, zoom: 2 },
   { action: 'pan', jobId: JOB, index: 0, direction: 'left' },
@@ -99,6 +100,7 @@ describe('button ids', () => {
       'Vary (Strong) of image 3',
       'Reroll',
       'Inpaint of image 1',
+      'Vary (Region) of image 3',
       'Zoom Out 1.5x of image 1',
       'Zoom Out 2x of image 2',
       'Pan Left of image 1',
@@ -245,6 +247,30 @@ describe('requestForAction', () => {
     ).toEqual({ x: 25, y: 25, w: 50, h: 50, invert: true });
   });
 
+  it('makes Vary (Region) an inpaint of the painted mask with the new prompt', () => {
+    const request = requestForAction(
+      grid,
+      { action: 'vary-region', jobId: JOB, index: 1 },
+      { prompt: ' a golden sun ', maskImage: 'mask-1', randomSeed: seed },
+    );
+    expect(request).toMatchObject({
+      mode: 'inpaint',
+      prompt: 'a golden sun',
+      maskImage: { artifactId: 'mask-1' },
+      initImage: { artifactId: 'art-1' },
+      source: { jobId: JOB, index: 1 },
+      strength: 1,
+    });
+    expect(request.region).toBeUndefined();
+    const error = refusal(() =>
+      requestForAction(grid, { action: 'vary-region', jobId: JOB, index: 0 }, { prompt: '' }),
+    );
+    expect(error.context.fields).toEqual([
+      { field: 'prompt', message: 'prompt: required; say what to paint in 1 to 2000 characters' },
+      { field: 'mask', message: 'mask: required; paint the part to change in the Vary (Region) editor' },
+    ]);
+  });
+
   it('refuses inpaint without a prompt or with a bad region, naming both fields', () => {
     const error = refusal(() =>
       requestForAction(
@@ -371,7 +397,7 @@ describe('resultButtonRows', () => {
       result: result([image(0, [1408, 768])]),
     });
     expect(rows.map((row) => row.map((b) => b.label))).toEqual([
-      ['Vary (Subtle)', 'Vary (Strong)', 'Inpaint'],
+      ['Vary (Subtle)', 'Vary (Strong)', 'Vary (Region)', 'Inpaint'],
       ['Zoom Out 1.5x', 'Zoom Out 2x'],
       ['⬅️', '➡️', '⬆️', '⬇️'],
       ['Upscale 2x', 'Upscale 4x'],

@@ -86,6 +86,7 @@ describe('Slack end to end with the tiny model', () => {
     expect(buttonsOf(upscale.buttons).map((b) => b.label)).toEqual([
       'Vary (Subtle)',
       'Vary (Strong)',
+      'Vary (Region)',
       'Inpaint',
       'Zoom Out 1.5x',
       'Zoom Out 2x',

@@ -11,6 +11,7 @@ import {
 import type { CommandReply } from '../../../commands/admit-and-reply.ts';
 import { admitBatchJob, batchSummary, type PendingBatch } from '../../../commands/batch.ts';
 import { isUserError, UserError } from '../../errors/user-error.ts';
+import { offerRegionLinkOnDiscord } from '../../region-editor/discord-region-link.ts';
 import { commandAnswer, INTERNAL_ERROR_ANSWER, refusalAnswer } from './answers.ts';
 import { INPAINT_PROMPT_FIELD, INPAINT_REGION_FIELD, inpaintModal, remixModal } from './components.ts';
 import type { DiscordDeps } from './discord-deps.ts';
@@ -116,6 +117,7 @@ export async function onButton(deps: DiscordDeps, interaction: ButtonInteraction
   }
   if (action.action === 'cancel') return cancel(deps, interaction, action.jobId);
   if (action.action === 'batch') return answerBatch(deps, interaction);
+  if (action.action === 'vary-region') return offerRegionLinkOnDiscord(deps, interaction, action);
   // Remix: the modal must be the first answer, so whether to open it is settled first (fast reads).
   const remix = await remixPrompt(deps.services, {
     actionId: interaction.customId,

@@ -12,6 +12,7 @@ import { admitBatchJob, batchSummary } from '../../../../commands/batch.ts';
 import { credits } from '../../../../commands/credits.ts';
 import { isUserError, UserError } from '../../../errors/user-error.ts';
 import type { SlackOrigin } from '../../../queue/job-data.ts';
+import { offerRegionLinkOnSlack } from '../../../region-editor/slack-region-link.ts';
 import { PROMPT_MAX_CHARS } from '../../../request/limits.ts';
 import { inpaintModal } from '../blocks/inpaint-modal.ts';
 import { jobTitle } from '../blocks/job-title.ts';
@@ -71,6 +72,19 @@ export function registerButtonActions(app: App, deps: SlackDeps): void {
             view.data.request.prompt,
             PROMPT_MAX_CHARS,
           ),
+        });
+        return;
+      }
+      if (decoded.action === 'vary-region') {
+        await offerRegionLinkOnSlack(deps, {
+          jobId: decoded.jobId,
+          index: decoded.index,
+          teamId,
+          userId,
+          userName: body.user.name,
+          channelId,
+          threadTs,
+          tell,
         });
         return;
       }
