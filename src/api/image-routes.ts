@@ -25,6 +25,7 @@ export function registerImageRoutes(ctx: RouteContext): void {
           contentType: 'image/png',
           schema: { type: 'string', format: 'binary' },
         },
+        302: { description: 'With ARTIFACTS_PRESIGN: a presigned link to the PNG in the bucket.' },
         404: { description: 'Unknown, or past retention.', schema: schemas.errorAnswer },
       },
     },
@@ -32,7 +33,15 @@ export function registerImageRoutes(ctx: RouteContext): void {
       const { file } = request.params as { file: string };
       const match = /^([A-Za-z0-9_-]{16,64})\.png$/.exec(file);
       if (!match) throw gone();
-      const stored = await ctx.services.artifacts.get(match[1]!);
+      const artifacts = ctx.services.artifacts;
+      if (artifacts.directLink !== undefined) {
+        // ARTIFACTS_PRESIGN: the bytes come straight from the bucket; this URL stays the stable one.
+        const link = await artifacts.directLink(match[1]!);
+        if (!link?.meta.contentType.startsWith('image/')) throw gone();
+        if (link.meta.createdAt + retentionMs <= ctx.now()) throw gone();
+        return reply.code(302).header('location', link.url).header('cache-control', 'no-store').send();
+      }
+      const stored = await artifacts.get(match[1]!);
       if (!stored?.meta.contentType.startsWith('image/')) throw gone();
       const expiresAt = stored.meta.createdAt + retentionMs;
       if (expiresAt <= ctx.now()) throw gone();

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { parseArtifactsUrl } from '../artifacts/artifacts-url.ts';
 
 /**
  * Every environment variable easel reads, with its default. `.env.example` and the README's
@@ -120,6 +121,25 @@ export const configSchema = z.object({
   WORKER_CONCURRENCY: int(1, 1, 64),
   MAX_PIXELS: int(1536 * 1536, 64 * 64, 8192 * 8192),
   ARTIFACTS_DIR: z.string().default('./data/artifacts'),
+  ARTIFACTS_URL: z
+    .string()
+    .default('')
+    .superRefine((v, ctx) => {
+      const parsed = v === '' ? undefined : parseArtifactsUrl(v);
+      if (parsed !== undefined && 'problem' in parsed)
+        ctx.addIssue({ code: 'custom', message: parsed.problem });
+    }),
+  ARTIFACTS_PRESIGN: bool(false),
+  ARTIFACTS_PRESIGN_EXPIRY_S: int(900, 1, 604_800),
+  AWS_REGION: z.string().default('us-east-1'),
+  AWS_ENDPOINT_URL: z
+    .string()
+    .default('')
+    .refine((v) => v === '' || /^https?:\/\/[^/]/.test(v), {
+      message: 'expected an http:// or https:// URL',
+    }),
+  AWS_ACCESS_KEY_ID: optionalSecret,
+  AWS_SECRET_ACCESS_KEY: optionalSecret,
   HF_TOKEN: optionalSecret,
   HF_ENDPOINT: url('https://huggingface.co', ['http:', 'https:']),
 
@@ -189,5 +209,15 @@ export function missingPlatformVariables(
   need(slack, 'SLACK_ENABLED=true', ['SLACK_BOT_TOKEN']);
   need(slack && !socket, 'SLACK_ENABLED=true and SLACK_SOCKET_MODE=false', ['SLACK_SIGNING_SECRET']);
   need(slack && socket, 'SLACK_SOCKET_MODE=true', ['SLACK_APP_TOKEN']);
+  if (on('ARTIFACTS_PRESIGN') && !env.ARTIFACTS_URL) {
+    missing.push({
+      name: 'ARTIFACTS_URL',
+      message: 'required when ARTIFACTS_PRESIGN=true (presigned links need an S3 store)',
+    });
+  }
+  if (Boolean(env.AWS_ACCESS_KEY_ID) !== Boolean(env.AWS_SECRET_ACCESS_KEY)) {
+    const name = env.AWS_ACCESS_KEY_ID ? 'AWS_SECRET_ACCESS_KEY' : 'AWS_ACCESS_KEY_ID';
+    missing.push({ name, message: 'AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY go together' });
+  }
   return missing;
 }
