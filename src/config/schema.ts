@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { parseArtifactsUrl } from '../artifacts/artifacts-url.ts';
+import { parseClusterUrl } from '../redis/cluster-url.ts';
 
 /**
  * Every environment variable easel reads, with its default. `.env.example` and the README's
@@ -58,6 +59,21 @@ const url = (fallback: string, protocols: string[]) =>
       { message: `expected a URL starting with ${protocols.map((p) => `${p}//`).join(' or ')}` },
     );
 
+/** One server (redis://, rediss://) or a cluster (redis+cluster://host:port,...). */
+function redisUrlProblem(value: string): string | undefined {
+  try {
+    if (parseClusterUrl(value) !== undefined) return undefined;
+  } catch (error) {
+    return (error as Error).message;
+  }
+  try {
+    if (['redis:', 'rediss:'].includes(new URL(value).protocol)) return undefined;
+  } catch {
+    // reported below
+  }
+  return 'expected a URL starting with redis:// or rediss:// (or redis+cluster:// for a Redis Cluster)';
+}
+
 const optionalSecret = z
   .string()
   .optional()
@@ -89,7 +105,13 @@ export const configSchema = z.object({
   DATA_DIR: z.string().default('./data'),
 
   // redis / queue
-  REDIS_URL: url('redis://127.0.0.1:6379', ['redis:', 'rediss:']),
+  REDIS_URL: z
+    .string()
+    .default('redis://127.0.0.1:6379')
+    .superRefine((v, ctx) => {
+      const problem = redisUrlProblem(v);
+      if (problem !== undefined) ctx.addIssue({ code: 'custom', message: problem });
+    }),
   QUEUE_PREFIX: z
     .string()
     .default('{easel}')
