@@ -213,8 +213,9 @@ export type ConfigKey = keyof z.input<typeof configSchema>;
 const TRUE_VALUES = ['true', '1', 'yes', 'on'];
 
 /**
- * Variables required only when a platform is enabled. Checked on the raw environment, apart from
- * the schema, so they are reported together with every other bad variable in one message.
+ * Variables that depend on others (a platform enabled, an S3 store, a Redis Cluster). Checked on
+ * the raw environment, apart from the schema, so they are reported together with every other bad
+ * variable in one message.
  */
 export function missingPlatformVariables(
   env: Record<string, string | undefined>,
@@ -231,6 +232,14 @@ export function missingPlatformVariables(
   need(slack, 'SLACK_ENABLED=true', ['SLACK_BOT_TOKEN']);
   need(slack && !socket, 'SLACK_ENABLED=true and SLACK_SOCKET_MODE=false', ['SLACK_SIGNING_SECRET']);
   need(slack && socket, 'SLACK_SOCKET_MODE=true', ['SLACK_APP_TOKEN']);
+  const cluster = /^rediss?\+cluster:/.test(env.REDIS_URL ?? '');
+  if (cluster && env.QUEUE_PREFIX !== undefined && !/^\{[^{}]+\}$/.test(env.QUEUE_PREFIX)) {
+    missing.push({
+      name: 'QUEUE_PREFIX',
+      message:
+        'a Redis Cluster needs a hash-tagged prefix such as {easel}, so every key and script stays in one slot',
+    });
+  }
   if (on('ARTIFACTS_PRESIGN') && !env.ARTIFACTS_URL) {
     missing.push({
       name: 'ARTIFACTS_URL',
