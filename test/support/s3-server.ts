@@ -22,13 +22,20 @@ export interface LocalS3 {
   stop(): Promise<void>;
 }
 
-export async function startLocalS3(bucket = 'easel-test', address = '127.0.0.1'): Promise<LocalS3> {
+/** `exec` runs it through a wrapper (`['ip', 'netns', 'exec', ns]` for the multi-host test). */
+export async function startLocalS3(
+  bucket = 'easel-test',
+  address = '127.0.0.1',
+  exec: string[] = [],
+): Promise<LocalS3> {
   const dir = await mkdtemp(join(tmpdir(), 'easel-s3-'));
   const bin = join(process.cwd(), 'node_modules', 's3rver', 'bin', 's3rver.js');
+  const [file = process.execPath, ...wrapper] = [...exec, process.execPath];
   const child = spawn(
-    process.execPath,
+    file,
     // s3rver encrypts listing continuation tokens with DES, which OpenSSL 3 keeps in its legacy provider.
     [
+      ...wrapper,
       '--openssl-legacy-provider',
       bin,
       '-d',
