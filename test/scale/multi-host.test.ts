@@ -54,6 +54,7 @@ let proxy: ChildProcess;
 const processes: EaselProcess[] = [];
 const figures: Record<string, number> = {};
 let retried = 0;
+const submissions: { label: string; start: number; end: number }[] = [];
 
 function spawnOn(exec: string[], args: string[], stdin: 'ignore' | 'pipe' = 'ignore'): ChildProcess {
   const [file = '', ...rest] = [...exec, ...args];
@@ -175,6 +176,8 @@ afterAll(async () => {
 
 /** Sends one job until the API accepts it; the Idempotency-Key makes a retry the same job. */
 async function submit(label: string): Promise<string> {
+  const sent = { label, start: Date.now(), end: 0 };
+  submissions.push(sent);
   for (let attempt = 0; attempt < 60; attempt += 1) {
     const response = await fetch(`${apiBase}/v1/text2img`, {
       method: 'POST',
@@ -189,7 +192,10 @@ async function submit(label: string): Promise<string> {
     const answer = (await response?.json().catch(() => undefined)) as
       | { id?: string; status?: string }
       | undefined;
-    if (response?.ok && answer?.id !== undefined && answer.status !== 'error') return answer.id;
+    if (response?.ok && answer?.id !== undefined && answer.status !== 'error') {
+      sent.end = Date.now();
+      return answer.id;
+    }
     retried += 1;
     await new Promise((resolve) => setTimeout(resolve, 500));
   }
@@ -237,8 +243,11 @@ describe.skipIf(unavailable !== undefined)('five hosts in network namespaces und
     await new Promise((resolve) => redis.once('exit', resolve));
     await sleep(1000);
     await startRedis();
-    figures.redisDownMs = Date.now() - down;
+    const back = Date.now();
+    figures.redisDownMs = back - down;
     const restartIds = await restartSubmissions;
+    // Requests the outage caught: sent before Redis was back, answered after it died.
+    figures.submissionsDuringOutage = submissions.filter((x) => x.start < back && x.end > down).length;
     await sleep(Math.max(0, 35_000 - (Date.now() - cut)));
     lab.run(['ip', 'link', 'set', worker1.hostLink, 'up']);
     figures.linkDownMs = Date.now() - cut;

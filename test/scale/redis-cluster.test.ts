@@ -6,6 +6,7 @@ import { createKeyWithCredits, keyMember } from '../../src/api/key-admin.ts';
 import { ApiKeyStore } from '../../src/api/key-store.ts';
 import { createServices, type Services } from '../../src/app/services.ts';
 import { parseConfig } from '../../src/config/load-config.ts';
+import { runDoctorChecks } from '../../src/doctor/checks.ts';
 import { createLogger } from '../../src/log/logger.ts';
 import type { MemberRef } from '../../src/members/member-ref.ts';
 import { createRedis } from '../../src/redis/connections.ts';
@@ -231,6 +232,20 @@ describeWithCluster('easel on a Redis Cluster', () => {
     console.log(`redis cluster failover: ${JSON.stringify(figures)}`);
     expect(acked.length + refused.length).toBe(TOTAL);
   }, 180_000);
+
+  it('easel doctor reads the cluster’s settings through its first node, and hides the password', async () => {
+    const results = await runDoctorChecks({ REDIS_URL: cluster.url });
+    expect(results.find((r) => r.name === 'redis')).toMatchObject({
+      status: 'ok',
+      detail: expect.stringMatching(/^reachable at redis\+cluster:\/\/.*version \d+\.\d+/),
+    });
+    expect(results.find((r) => r.name === 'redis maxmemory-policy')).toMatchObject({ status: 'ok' });
+    const port = cluster.nodes[0]?.port;
+    const refused = await runDoctorChecks({ REDIS_URL: `redis+cluster://easel:hunter2@127.0.0.1:${port}` });
+    const redis = refused.find((r) => r.name === 'redis');
+    expect(redis?.detail).toContain('easel:***@');
+    expect(redis?.detail).not.toContain('hunter2');
+  });
 
   it('refuses a QUEUE_PREFIX without a hash tag on a cluster, saying why', () => {
     expect(() => parseConfig({ REDIS_URL: cluster.url, QUEUE_PREFIX: 'easel' })).toThrow(
