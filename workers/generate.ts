@@ -34,7 +34,7 @@ export async function startGenerateRole(
 ): Promise<RunningRole> {
   const { config, logger } = ctx;
   const catalog = options.catalog ?? loadCatalog(config.MODELS_DIR);
-  const artifacts = options.artifacts ?? artifactStoreFromConfig(config);
+  const artifacts = options.artifacts ?? (await artifactStoreFromConfig(config));
   const store = new ModelStore(engineSettings(config), catalog, logger);
   const settings = rendererSettings(config);
   // Convert (or find cached) and load the built-in networks now: a broken package is reported here,

@@ -142,7 +142,7 @@ export async function createServices(
     durations,
     relay: progress,
   });
-  const artifacts = options.artifacts ?? artifactStoreFromConfig(config);
+  const artifacts = options.artifacts ?? (await artifactStoreFromConfig(config));
   const inputScreening = new InputImageScreening({ config, logger, registry, artifacts, quotas });
   const workersOnline = () => onlineWorkers(redis, prefix, clock());
   const availability = new ModelAvailability(workersOnline);

@@ -245,10 +245,12 @@ describe('ARTIFACTS_URL and the S3 variables', () => {
   });
 
   it('chooses the disk store by default and the S3 store when ARTIFACTS_URL is set', async () => {
-    expect(artifactStoreFromConfig(parseConfig({ ARTIFACTS_DIR: '/tmp/x' }))).toBeInstanceOf(
+    expect(await artifactStoreFromConfig(parseConfig({ ARTIFACTS_DIR: '/tmp/x' }))).toBeInstanceOf(
       DiskArtifactStore,
     );
-    const store = artifactStoreFromConfig(parseConfig({ ...s3.env('chosen/'), ARTIFACTS_PRESIGN: 'true' }));
+    const store = await artifactStoreFromConfig(
+      parseConfig({ ...s3.env('chosen/'), ARTIFACTS_PRESIGN: 'true' }),
+    );
     expect(store).toBeInstanceOf(S3ArtifactStore);
     const id = await store.put(Buffer.from('through the config'), { contentType: 'image/png' });
     expect((await store.get(id))?.bytes.toString()).toBe('through the config');

@@ -78,7 +78,7 @@ async function imagine(text: string, options: ImagineOptions): Promise<ImagineOu
   // as text, not as pino JSON lines with a stack.
   const logger = createLogger(options.verbose === true ? config.LOG_LEVEL : 'error');
   const embedded = await ensureRedis(config, logger);
-  const artifacts = artifactStoreFromConfig(config);
+  const artifacts = await artifactStoreFromConfig(config);
   const catalog = loadCatalog(config.MODELS_DIR);
   const services = await createServices(config, logger, { artifacts, registry: catalog });
   let worker: RunningRole | undefined;
