@@ -229,7 +229,8 @@ describe.skipIf(unavailable !== undefined)('five hosts in network namespaces und
     // (a) Both workers busy with a queue behind them, then worker 1's cable is pulled for longer
     // than BullMQ's lock, so its job is taken over, and plugged back in.
     const linkDownIds = await submitAll('link-down', JOBS.linkDown);
-    await until(async () => hooks.calls.length >= 2, 60_000);
+    // Both rendering at this moment (one job each): the cut lands in the middle of worker 1's render.
+    await until(async () => (await services.queues.generate.getActiveCount()) >= 2, 60_000);
     const cut = Date.now();
     lab.run(['ip', 'link', 'set', worker1.hostLink, 'down']);
 
