@@ -1,6 +1,6 @@
 import type { RoleContext, RoleStarter, RunningRole } from '../src/app/role.ts';
 import type { ArtifactStore } from '../src/artifacts/artifact-store.ts';
-import { DiskArtifactStore } from '../src/artifacts/disk-artifact-store.ts';
+import { artifactStoreFromConfig } from '../src/artifacts/artifact-store-from-config.ts';
 import type { Config } from '../src/config/schema.ts';
 import { engineSettings } from '../src/engine/engine-settings.ts';
 import { ModelStore } from '../src/engine/model-store.ts';
@@ -34,7 +34,7 @@ export async function startGenerateRole(
 ): Promise<RunningRole> {
   const { config, logger } = ctx;
   const catalog = options.catalog ?? loadCatalog(config.MODELS_DIR);
-  const artifacts = options.artifacts ?? new DiskArtifactStore(config.ARTIFACTS_DIR);
+  const artifacts = options.artifacts ?? (await artifactStoreFromConfig(config));
   const store = new ModelStore(engineSettings(config), catalog, logger);
   const settings = rendererSettings(config);
   // Convert (or find cached) and load the built-in networks now: a broken package is reported here,

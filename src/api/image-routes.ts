@@ -26,7 +26,15 @@ export function registerImageRoutes(ctx: RouteContext): void {
     ApiError.of(404, 'Image not found', 'Images are kept for a limited time; render it again.');
 
   const sendStored = async (reply: FastifyReply, artifactId: string) => {
-    const stored = await ctx.services.artifacts.get(artifactId);
+    const artifacts = ctx.services.artifacts;
+    if (artifacts.directLink !== undefined) {
+      // ARTIFACTS_PRESIGN: the bytes come straight from the bucket; this URL stays the stable one.
+      const link = await artifacts.directLink(artifactId);
+      if (!link?.meta.contentType.startsWith('image/')) throw gone();
+      if (link.meta.createdAt + retentionMs <= ctx.now()) throw gone();
+      return reply.code(302).header('location', link.url).header('cache-control', 'no-store').send();
+    }
+    const stored = await artifacts.get(artifactId);
     if (!stored?.meta.contentType.startsWith('image/')) throw gone();
     const expiresAt = stored.meta.createdAt + retentionMs;
     if (expiresAt <= ctx.now()) throw gone();
@@ -50,6 +58,7 @@ export function registerImageRoutes(ctx: RouteContext): void {
           contentType: 'image/png',
           schema: { type: 'string', format: 'binary' },
         },
+        302: { description: 'With ARTIFACTS_PRESIGN: a presigned link to the PNG in the bucket.' },
         404: { description: 'Unknown, or past retention.', schema: schemas.errorAnswer },
       },
     },

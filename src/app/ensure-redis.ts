@@ -3,6 +3,7 @@ import type { Config } from '../config/schema.ts';
 import { isLocalDefaultRedis } from '../doctor/redis-checks.ts';
 import { CodedError } from '../errors/coded-error.ts';
 import type { Logger } from '../log/logger.ts';
+import { parseClusterUrl } from '../redis/cluster-url.ts';
 import {
   type PrivateRedis,
   redisServerOnPath,
@@ -16,6 +17,8 @@ import {
  * answer, so a production deployment never silently gets a throwaway Redis.
  */
 export async function ensureRedis(config: Config, logger: Logger): Promise<PrivateRedis | undefined> {
+  // A cluster is never the embedded default; its client finds the nodes that answer.
+  if (parseClusterUrl(config.REDIS_URL) !== undefined) return undefined;
   const url = new URL(config.REDIS_URL);
   const host = url.hostname.replace(/^\[|\]$/g, '');
   const port = Number(url.port || 6379);

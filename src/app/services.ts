@@ -4,7 +4,7 @@ import { Admission } from '../admission/admission.ts';
 import { InputImageScreening } from '../admission/input-image-screening.ts';
 import type { AdmissionInput, AdmissionResult } from '../admission/types.ts';
 import type { ArtifactStore } from '../artifacts/artifact-store.ts';
-import { DiskArtifactStore } from '../artifacts/disk-artifact-store.ts';
+import { artifactStoreFromConfig } from '../artifacts/artifact-store-from-config.ts';
 import type { Config } from '../config/schema.ts';
 import { CreditStore } from '../credits/credit-store.ts';
 import { LEDGER_MAX_LEN, Reservations, SETTLED_TTL_S } from '../credits/reservations.ts';
@@ -91,7 +91,7 @@ export interface Services {
 export interface ServicesOptions {
   /** BullMQ prefix; QUEUE_PREFIX by default (tests pass a unique one). */
   prefix?: string;
-  /** The disk store under ARTIFACTS_DIR by default. */
+  /** The store ARTIFACTS_URL or ARTIFACTS_DIR names by default. */
   artifacts?: ArtifactStore;
   /** ms since epoch; tests move it to cross 00:00 UTC. */
   clock?: () => number;
@@ -142,7 +142,7 @@ export async function createServices(
     durations,
     relay: progress,
   });
-  const artifacts = options.artifacts ?? new DiskArtifactStore(config.ARTIFACTS_DIR);
+  const artifacts = options.artifacts ?? (await artifactStoreFromConfig(config));
   const inputScreening = new InputImageScreening({ config, logger, registry, artifacts, quotas });
   const workersOnline = () => onlineWorkers(redis, prefix, clock());
   const availability = new ModelAvailability(workersOnline);

@@ -1,19 +1,10 @@
 import { randomBytes } from 'node:crypto';
 import { mkdir, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { isArtifactId, newArtifactId } from './artifact-id.ts';
 import type { ArtifactMeta, ArtifactStore } from './artifact-store.ts';
 
-/** 128 random bits in base64url: 22 characters, unguessable, safe in a URL and a file name. */
-const ID_PATTERN = /^[A-Za-z0-9_-]{22}$/;
 const TEMP_MARK = '.tmp-';
-
-function newArtifactId(): string {
-  return randomBytes(16).toString('base64url');
-}
-
-export function isArtifactId(id: string): boolean {
-  return ID_PATTERN.test(id);
-}
 
 /**
  * Artifacts on local disk (ARTIFACTS_DIR). Each artifact is two files in a shard folder named by

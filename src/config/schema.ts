@@ -1,4 +1,6 @@
 import { z } from 'zod';
+import { parseArtifactsUrl } from '../artifacts/artifacts-url.ts';
+import { parseClusterUrl } from '../redis/cluster-url.ts';
 
 /**
  * Every environment variable easel reads, with its default. `.env.example` and the README's
@@ -57,6 +59,21 @@ const url = (fallback: string, protocols: string[]) =>
       { message: `expected a URL starting with ${protocols.map((p) => `${p}//`).join(' or ')}` },
     );
 
+/** One server (redis://, rediss://) or a cluster (redis+cluster://host:port,...). */
+function redisUrlProblem(value: string): string | undefined {
+  try {
+    if (parseClusterUrl(value) !== undefined) return undefined;
+  } catch (error) {
+    return (error as Error).message;
+  }
+  try {
+    if (['redis:', 'rediss:'].includes(new URL(value).protocol)) return undefined;
+  } catch {
+    // reported below
+  }
+  return 'expected a URL starting with redis:// or rediss:// (or redis+cluster:// for a Redis Cluster)';
+}
+
 const optionalSecret = z
   .string()
   .optional()
@@ -88,7 +105,13 @@ export const configSchema = z.object({
   DATA_DIR: z.string().default('./data'),
 
   // redis / queue
-  REDIS_URL: url('redis://127.0.0.1:6379', ['redis:', 'rediss:']),
+  REDIS_URL: z
+    .string()
+    .default('redis://127.0.0.1:6379')
+    .superRefine((v, ctx) => {
+      const problem = redisUrlProblem(v);
+      if (problem !== undefined) ctx.addIssue({ code: 'custom', message: problem });
+    }),
   QUEUE_PREFIX: z
     .string()
     .default('{easel}')
@@ -120,6 +143,25 @@ export const configSchema = z.object({
   WORKER_CONCURRENCY: int(1, 1, 64),
   MAX_PIXELS: int(1536 * 1536, 64 * 64, 8192 * 8192),
   ARTIFACTS_DIR: z.string().default('./data/artifacts'),
+  ARTIFACTS_URL: z
+    .string()
+    .default('')
+    .superRefine((v, ctx) => {
+      const parsed = v === '' ? undefined : parseArtifactsUrl(v);
+      if (parsed !== undefined && 'problem' in parsed)
+        ctx.addIssue({ code: 'custom', message: parsed.problem });
+    }),
+  ARTIFACTS_PRESIGN: bool(false),
+  ARTIFACTS_PRESIGN_EXPIRY_S: int(900, 1, 604_800),
+  AWS_REGION: z.string().default('us-east-1'),
+  AWS_ENDPOINT_URL: z
+    .string()
+    .default('')
+    .refine((v) => v === '' || /^https?:\/\/[^/]/.test(v), {
+      message: 'expected an http:// or https:// URL',
+    }),
+  AWS_ACCESS_KEY_ID: optionalSecret,
+  AWS_SECRET_ACCESS_KEY: optionalSecret,
   HF_TOKEN: optionalSecret,
   HF_ENDPOINT: url('https://huggingface.co', ['http:', 'https:']),
 
@@ -177,8 +219,9 @@ export type ConfigKey = keyof z.input<typeof configSchema>;
 const TRUE_VALUES = ['true', '1', 'yes', 'on'];
 
 /**
- * Variables required only when a platform is enabled. Checked on the raw environment, apart from
- * the schema, so they are reported together with every other bad variable in one message.
+ * Variables that depend on others (a platform enabled, an S3 store, a Redis Cluster). Checked on
+ * the raw environment, apart from the schema, so they are reported together with every other bad
+ * variable in one message.
  */
 export function missingPlatformVariables(
   env: Record<string, string | undefined>,
@@ -195,5 +238,23 @@ export function missingPlatformVariables(
   need(slack, 'SLACK_ENABLED=true', ['SLACK_BOT_TOKEN']);
   need(slack && !socket, 'SLACK_ENABLED=true and SLACK_SOCKET_MODE=false', ['SLACK_SIGNING_SECRET']);
   need(slack && socket, 'SLACK_SOCKET_MODE=true', ['SLACK_APP_TOKEN']);
+  const cluster = /^rediss?\+cluster:/.test(env.REDIS_URL ?? '');
+  if (cluster && env.QUEUE_PREFIX !== undefined && !/^\{[^{}]+\}$/.test(env.QUEUE_PREFIX)) {
+    missing.push({
+      name: 'QUEUE_PREFIX',
+      message:
+        'a Redis Cluster needs a hash-tagged prefix such as {easel}, so every key and script stays in one slot',
+    });
+  }
+  if (on('ARTIFACTS_PRESIGN') && !env.ARTIFACTS_URL) {
+    missing.push({
+      name: 'ARTIFACTS_URL',
+      message: 'required when ARTIFACTS_PRESIGN=true (presigned links need an S3 store)',
+    });
+  }
+  if (Boolean(env.AWS_ACCESS_KEY_ID) !== Boolean(env.AWS_SECRET_ACCESS_KEY)) {
+    const name = env.AWS_ACCESS_KEY_ID ? 'AWS_SECRET_ACCESS_KEY' : 'AWS_ACCESS_KEY_ID';
+    missing.push({ name, message: 'AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY go together' });
+  }
   return missing;
 }

@@ -156,6 +156,7 @@ function redactUrl(url: string): string {
     if (u.password) u.password = '***';
     return u.toString();
   } catch {
-    return url;
+    // Not a WHATWG URL (a redis+cluster:// list of nodes): hide the password all the same.
+    return url.replace(/\/\/([^:@/]*):[^@/]*@/, '//$1:***@');
   }
 }

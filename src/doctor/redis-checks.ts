@@ -1,4 +1,5 @@
-import { Redis } from 'ioredis';
+import { Redis, type RedisOptions } from 'ioredis';
+import { parseClusterUrl } from '../redis/cluster-url.ts';
 
 export interface RedisFacts {
   version: string;
@@ -9,13 +10,28 @@ export interface RedisFacts {
 
 /** Reads the facts easel cares about from a Redis server, or throws with the connection error. */
 export async function readRedisFacts(url: string, timeoutMs = 2000): Promise<RedisFacts> {
-  const redis = new Redis(url, {
+  // Of a cluster, the first node named: its settings stand for the others' (they are set alike).
+  const cluster = parseClusterUrl(url);
+  const first = cluster?.nodes[0];
+  const target: RedisOptions =
+    cluster === undefined || first === undefined
+      ? {}
+      : {
+          host: first.host,
+          port: first.port,
+          ...(cluster.username === undefined ? {} : { username: cluster.username }),
+          ...(cluster.password === undefined ? {} : { password: cluster.password }),
+          ...(cluster.tls ? { tls: {} } : {}),
+        };
+  const options: RedisOptions = {
+    ...target,
     lazyConnect: true,
     connectTimeout: timeoutMs,
     maxRetriesPerRequest: 0,
     enableOfflineQueue: false,
     retryStrategy: () => null,
-  });
+  };
+  const redis = cluster === undefined ? new Redis(url, options) : new Redis(options);
   redis.on('error', () => {});
   try {
     await redis.connect();

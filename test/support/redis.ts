@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
-import { Redis } from 'ioredis';
+import type { Redis } from 'ioredis';
 import { inject } from 'vitest';
+import { createRedis } from '../../src/redis/connections.ts';
 
 /** The private test Redis started by test/setup/redis-global.ts. */
 export function testRedisUrl(): string {
@@ -12,6 +13,7 @@ export function uniquePrefix(name: string): string {
   return `{test-${name}-${randomBytes(4).toString('hex')}}`;
 }
 
+/** A connection to the test Redis, or to the test cluster under EASEL_TEST_REDIS_CLUSTER=1. */
 export function testRedis(): Redis {
-  return new Redis(testRedisUrl(), { maxRetriesPerRequest: null });
+  return createRedis(testRedisUrl(), 'worker', 'easel-test');
 }

@@ -8,7 +8,7 @@ import { startGenerateRole } from '../../../workers/generate.ts';
 import { ensureRedis } from '../../app/ensure-redis.ts';
 import type { RunningRole } from '../../app/role.ts';
 import { createServices } from '../../app/services.ts';
-import { DiskArtifactStore } from '../../artifacts/disk-artifact-store.ts';
+import { artifactStoreFromConfig } from '../../artifacts/artifact-store-from-config.ts';
 import { loadConfig } from '../../config/load-config.ts';
 import { createLogger } from '../../log/logger.ts';
 import { loadCatalog } from '../../models/model-catalog.ts';
@@ -79,7 +79,7 @@ async function imagine(text: string, options: ImagineOptions): Promise<ImagineOu
   // as text, not as pino JSON lines with a stack.
   const logger = createLogger(options.verbose === true ? config.LOG_LEVEL : 'error');
   const embedded = await ensureRedis(config, logger);
-  const artifacts = new DiskArtifactStore(config.ARTIFACTS_DIR);
+  const artifacts = await artifactStoreFromConfig(config);
   const catalog = loadCatalog(config.MODELS_DIR);
   const services = await createServices(config, logger, { artifacts, registry: catalog });
   let worker: RunningRole | undefined;
@@ -154,7 +154,9 @@ async function imagine(text: string, options: ImagineOptions): Promise<ImagineOu
     for (const image of result.images) {
       const stored = await artifacts.get(image.artifactId);
       if (stored === undefined)
-        throw new Error(`image ${image.artifactId} is not in ${config.ARTIFACTS_DIR}`);
+        throw new Error(
+          `image ${image.artifactId} is not in ${config.ARTIFACTS_URL || config.ARTIFACTS_DIR}`,
+        );
       const file = join(dir, `easel-${image.seed}.png`);
       await writeFile(file, stored.bytes);
       outcome.files.push({
