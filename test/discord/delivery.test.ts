@@ -7,6 +7,7 @@ import type { NsfwPolicy } from '../../src/quotas/quota-policy.ts';
 import type { FakeChannel } from '../fakes/discord/fake-discord.ts';
 import { member, slashCommand } from '../fakes/discord/interactions.ts';
 import { snowflake } from '../fakes/discord/snowflake.ts';
+import { keysMatching } from '../support/redis.ts';
 import {
   answerOf,
   imagesIn,
@@ -193,7 +194,7 @@ describe('Discord delivery', () => {
     await world.delivery.deliver(data);
     expect(postedIn(thread)).toHaveLength(1);
     // A crash between the post and its record: Discord's nonce still stops a second message.
-    const keys = await world.services.redis.keys(`${world.prefix}:delivered:${data.jobId}:*`);
+    const keys = await keysMatching(world.services.redis, `${world.prefix}:delivered:${data.jobId}:*`);
     expect(keys.length).toBeGreaterThan(0);
     await world.services.redis.del(...keys);
     await world.delivery.deliver(data);

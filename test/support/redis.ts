@@ -17,3 +17,14 @@ export function uniquePrefix(name: string): string {
 export function testRedis(): Redis {
   return createRedis(testRedisUrl(), 'worker', 'easel-test');
 }
+
+/**
+ * KEYS for a pattern on a single server or a cluster. A cluster client sends KEYS to one node,
+ * which holds only its own slots, so every primary is asked (a hash-tagged prefix lives on one).
+ */
+export async function keysMatching(redis: Redis, pattern: string): Promise<string[]> {
+  const cluster = redis as unknown as { isCluster?: boolean; nodes?: (role: 'master') => Redis[] };
+  if (!cluster.isCluster || !cluster.nodes) return redis.keys(pattern);
+  const perNode = await Promise.all(cluster.nodes('master').map((node) => node.keys(pattern)));
+  return perNode.flat();
+}
