@@ -12,9 +12,8 @@ import { SLACK_LIMITS, truncate } from '../slack-limits.ts';
 
 const FIELD_ERROR_MAX = SLACK_LIMITS.fieldError;
 
-import { type EphemeralTarget, tellMember } from '../tell-member.ts';
 import { sourceJob } from './source-job.ts';
-import { startActionJob } from './start-action-job.ts';
+import { startModalJob } from './start-action-job.ts';
 
 /**
  * The Inpaint modal's submission. Bad input (empty prompt, a region that is not a preset or
@@ -61,28 +60,15 @@ export function registerInpaintSubmission(app: App, deps: SlackDeps): void {
       return;
     }
     await ack();
-    const tell: EphemeralTarget = {
-      client: deps.client,
-      channelId: origin.channelId,
+    await startModalJob(deps, {
+      action,
+      request,
+      teamId,
       userId,
-      threadTs: origin.threadTs,
-    };
-    try {
-      await startActionJob(deps, {
-        action,
-        request,
-        teamId,
-        userId,
-        userName: body.user.name,
-        channelId: origin.channelId,
-        threadTs: origin.threadTs,
-        // One job per modal: a submission Slack delivers twice queues once.
-        triggerId: `view:${view.id}`,
-        tell,
-      });
-    } catch (error) {
-      deps.logger.error({ err: error }, 'inpaint job failed to start');
-      await tellMember(tell, 'The inpaint could not be started; nothing was charged.', deps.logger);
-    }
+      userName: body.user.name,
+      thread: origin,
+      viewId: view.id,
+      what: 'The inpaint',
+    });
   });
 }

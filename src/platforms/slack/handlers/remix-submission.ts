@@ -10,9 +10,8 @@ import { decodeInpaintMetadata } from '../blocks/inpaint-modal.ts';
 import { REMIX_BLOCK, REMIX_CALLBACK_ID, readRemixPrompt } from '../blocks/remix-modal.ts';
 import type { SlackDeps } from '../slack-deps.ts';
 import { SLACK_LIMITS, truncate } from '../slack-limits.ts';
-import { type EphemeralTarget, tellMember } from '../tell-member.ts';
 import { sourceJob } from './source-job.ts';
-import { startActionJob } from './start-action-job.ts';
+import { startModalJob } from './start-action-job.ts';
 
 /**
  * Remix's submission: the edited prompt replaces the job's for the V, Vary or Reroll that opened
@@ -49,28 +48,15 @@ export function registerRemixSubmission(app: App, deps: SlackDeps): void {
       return;
     }
     await ack();
-    const tell: EphemeralTarget = {
-      client: deps.client,
-      channelId: origin.channelId,
+    await startModalJob(deps, {
+      action,
+      request,
+      teamId,
       userId,
-      threadTs: origin.threadTs,
-    };
-    try {
-      await startActionJob(deps, {
-        action,
-        request,
-        teamId,
-        userId,
-        userName: body.user.name,
-        channelId: origin.channelId,
-        threadTs: origin.threadTs,
-        // One job per modal: a submission Slack delivers twice queues once.
-        triggerId: `view:${view.id}`,
-        tell,
-      });
-    } catch (error) {
-      deps.logger.error({ err: error }, 'remix job failed to start');
-      await tellMember(tell, 'The remix could not be started; nothing was charged.', deps.logger);
-    }
+      userName: body.user.name,
+      thread: origin,
+      viewId: view.id,
+      what: 'The remix',
+    });
   });
 }

@@ -51,3 +51,41 @@ export async function startActionJob(deps: SlackDeps, job: ActionJob): Promise<v
     tell: job.tell,
   });
 }
+
+/** A modal's submission (Inpaint, Remix), already acknowledged: where its thread is and who sent it. */
+export interface ModalJob {
+  action: RequestAction;
+  request: GenerationRequest;
+  teamId: string;
+  userId: string;
+  userName?: string;
+  thread: { channelId: string; threadTs: string };
+  viewId: string;
+  /** What the member is told failed to start, e.g. "The inpaint". */
+  what: string;
+}
+
+/**
+ * Starts a modal's job after its `ack()`. One job per modal: a submission Slack delivers twice
+ * queues once (the view id is the trigger). A failure to start is told privately; nothing is charged.
+ */
+export async function startModalJob(deps: SlackDeps, job: ModalJob): Promise<void> {
+  const { channelId, threadTs } = job.thread;
+  const tell: EphemeralTarget = { client: deps.client, channelId, userId: job.userId, threadTs };
+  try {
+    await startActionJob(deps, {
+      action: job.action,
+      request: job.request,
+      teamId: job.teamId,
+      userId: job.userId,
+      userName: job.userName,
+      channelId,
+      threadTs,
+      triggerId: `view:${job.viewId}`,
+      tell,
+    });
+  } catch (error) {
+    deps.logger.error({ err: error, what: job.what }, 'modal job failed to start');
+    await tellMember(tell, `${job.what} could not be started; nothing was charged.`, deps.logger);
+  }
+}
