@@ -1,5 +1,6 @@
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
@@ -37,7 +38,38 @@ export function redisCliOnPath(): boolean {
   return spawnSync('redis-cli', ['--version'], { stdio: 'ignore' }).status === 0;
 }
 
-async function startNode(port: number, dir: string): Promise<ClusterNode> {
+/**
+ * A port for a cluster node: redis-server also listens on port + 10000 (the cluster bus), and in
+ * this machine's ephemeral range that one may be taken by someone's outgoing connection, so both
+ * are tried before the node is started on them.
+ */
+async function freeNodePort(): Promise<number> {
+  for (;;) {
+    const port = await freePort();
+    if (port + 10_000 > 65_535) continue;
+    const busFree = await new Promise<boolean>((resolve) => {
+      const probe = createServer();
+      probe.once('error', () => resolve(false));
+      probe.listen(port + 10_000, '127.0.0.1', () => probe.close(() => resolve(true)));
+    });
+    if (busFree) return port;
+  }
+}
+
+/** Starts one node, on a fresh port each try: a port taken between the check and the bind fails only that try. */
+async function startNode(dir: string, tries = 5): Promise<ClusterNode> {
+  let lastError: Error | undefined;
+  for (let attempt = 0; attempt < tries; attempt += 1) {
+    try {
+      return await startNodeOn(await freeNodePort(), dir);
+    } catch (error) {
+      lastError = error as Error;
+    }
+  }
+  throw lastError;
+}
+
+async function startNodeOn(port: number, dir: string): Promise<ClusterNode> {
   const nodeDir = join(dir, String(port));
   mkdirSync(nodeDir, { recursive: true });
   const child = spawn(
@@ -64,16 +96,28 @@ async function startNode(port: number, dir: string): Promise<ClusterNode> {
       '--maxmemory-policy',
       'noeviction',
     ],
-    { stdio: 'ignore' },
+    { stdio: ['ignore', 'pipe', 'pipe'] },
   );
+  // Kept until the node answers, so a node that fails says why (its log goes to stdout).
+  let output = '';
+  const keep = (d: Buffer) => {
+    output = (output + d.toString()).slice(-4000);
+  };
+  child.stdout?.on('data', keep);
+  child.stderr?.on('data', keep);
   const deadline = Date.now() + 10_000;
   while (!(await tcpAnswers('127.0.0.1', port, 200))) {
     if (child.exitCode !== null || Date.now() > deadline) {
       child.kill('SIGKILL');
-      throw new Error(`cluster node on port ${port} did not start`);
+      throw new Error(`cluster node on port ${port} did not start:\n${output.slice(-2000)}`);
     }
     await new Promise((resolve) => setTimeout(resolve, 50));
   }
+  // Drained from now on, so a full pipe never blocks the node.
+  child.stdout?.off('data', keep);
+  child.stderr?.off('data', keep);
+  child.stdout?.resume();
+  child.stderr?.resume();
   return { port, child };
 }
 
@@ -133,7 +177,7 @@ export async function startRedisCluster(primaries = 3): Promise<LocalCluster> {
     rmSync(dir, { recursive: true, force: true });
   };
   try {
-    for (let i = 0; i < primaries * 2; i += 1) nodes.push(await startNode(await freePort(), dir));
+    for (let i = 0; i < primaries * 2; i += 1) nodes.push(await startNode(dir));
     const created = spawnSync(
       'redis-cli',
       [
