@@ -339,10 +339,9 @@ async function diffuse(
     decoder = refiner.model;
   }
   const decoded = await decodeLatents(decoder, latents, seeds.length, size.latentHeight, size.latentWidth);
-  const perPicture = 3 * decoded.width * decoded.height;
   const pictures: RgbImage[] = [];
   for (let i = 0; i < seeds.length; i++) {
-    const rendered = planarToRgb(decoded.pictures, i * perPicture, decoded.width, decoded.height);
+    const rendered = planarToRgb(decoded.pictures[i]!, 0, decoded.width, decoded.height);
     let display = await resizeRgb(rendered, request.width, request.height, 'fill');
     if (mode.mask !== undefined && mode.init !== undefined)
       display = await pasteKept(mode.init.display, display, mode.mask);

@@ -117,14 +117,20 @@ export function rgbToPlanar(image: RgbImage): Float32Array {
   return out;
 }
 
-/** [3, H, W] in [-1, 1] (at `offset` of a batch) -> RGB bytes. */
+/**
+ * [3, H, W] nominally in [-1, 1] (at `offset` of a batch) -> RGB bytes, clamped; NaN (an fp16
+ * overflow in the VAE) becomes mid-grey. One pass per channel plane: this touches every pixel of
+ * every render, so it is written for speed.
+ */
 export function planarToRgb(pictures: Float32Array, offset: number, width: number, height: number): RgbImage {
   const plane = width * height;
-  const data = Buffer.alloc(3 * plane);
-  for (let i = 0; i < plane; i++) {
-    for (let c = 0; c < 3; c++) {
-      const v = (pictures[offset + c * plane + i]! + 1) * 127.5;
-      data[i * 3 + c] = v < 0 ? 0 : v > 255 ? 255 : Math.round(v);
+  const data = Buffer.allocUnsafe(3 * plane);
+  for (let c = 0; c < 3; c++) {
+    const from = pictures.subarray(offset + c * plane, offset + (c + 1) * plane);
+    for (let i = 0, o = c; i < plane; i++, o += 3) {
+      const v = (from[i]! + 1) * 127.5;
+      // (v + 0.5) | 0 is Math.round for v in [0, 255]; NaN fails both comparisons.
+      data[o] = v >= 0 ? (v > 255 ? 255 : (v + 0.5) | 0) : v < 0 ? 0 : 128;
     }
   }
   return { data, width, height };

@@ -32,33 +32,34 @@ export async function encodePicture(
   return latents;
 }
 
-/** Latents [n, C, h, w] -> pictures [n, 3, h*f, w*f] in [-1, 1] (clamped). */
+/**
+ * Latents [n, C, h, w] -> n pictures [3, h*f, w*f], nominally in [-1, 1]: the decoder's own output
+ * buffers, neither copied nor clamped (planarToRgb clamps as it converts; a copy and a clamping
+ * pass over every pixel were most of easel's own time in a small render).
+ */
 export async function decodeLatents(
   model: DiffusionModel,
   latents: Float32Array,
   n: number,
   h: number,
   w: number,
-) {
+): Promise<{ pictures: Float32Array[]; height: number; width: number }> {
   const c = model.latentChannels;
   const f = model.vaeScaleFactor;
   const perLatent = c * h * w;
   const perPicture = 3 * h * f * w * f;
-  const pictures = new Float32Array(n * perPicture);
+  const pictures: Float32Array[] = [];
   const spec = model.vaeDecoder.inputs.latent_sample!;
+  const { scalingFactor, shiftFactor } = model;
   for (let i = 0; i < n; i++) {
     const scaled = new Float32Array(perLatent);
-    for (let j = 0; j < perLatent; j++)
-      scaled[j] = latents[i * perLatent + j]! / model.scalingFactor + model.shiftFactor;
+    for (let j = 0; j < perLatent; j++) scaled[j] = latents[i * perLatent + j]! / scalingFactor + shiftFactor;
     const result = await runPart(model.vaeDecoder.session, 'vae_decoder', {
       latent_sample: toInput(spec, scaled, [1, c, h, w]),
     });
     const out = outputOf(result, 'vae_decoder', model.vaeDecoder.output);
     expectDims(out.dims, [1, 3, h * f, w * f], 'vae_decoder', model.vaeDecoder.output);
-    for (let j = 0; j < perPicture; j++) {
-      const v = out.data[j]!;
-      pictures[i * perPicture + j] = v < -1 ? -1 : v > 1 ? 1 : Number.isNaN(v) ? 0 : v;
-    }
+    pictures.push(out.data.subarray(0, perPicture));
   }
   return { pictures, height: h * f, width: w * f };
 }

@@ -5,6 +5,7 @@ import sharp from 'sharp';
 import { describe, expect, it } from 'vitest';
 import { fromHalf, toHalf } from '../../src/engine/float16.ts';
 import { gridPng } from '../../src/engine/image-grid.ts';
+import { planarToRgb } from '../../src/engine/image-io.ts';
 import { formatInfotext } from '../../src/engine/infotext.ts';
 import { readPngText, withPngText } from '../../src/engine/png-text.ts';
 import { PromptTokenizer } from '../../src/engine/prompt-tokenizer.ts';
@@ -104,6 +105,21 @@ describe('PNG parameters (AUTOMATIC1111 infotext)', () => {
     expect(tagged.includes(Buffer.from('iTXtparameters'))).toBe(true);
     expect(readPngText(tagged).parameters).toBe(text);
     await expect(sharp(tagged).metadata()).resolves.toBeDefined();
+  });
+});
+
+describe('decoded pictures to RGB bytes', () => {
+  it('clamps, rounds as Math.round, reads at an offset and turns NaN into mid-grey', () => {
+    // Two 2x1 pictures back to back; the second one is read. Planes: R, G, B.
+    const values = [-3, 1.5, 0, 0.5, 1, -1, -1 / 255, Number.NaN];
+    const pictures = new Float32Array([...new Array(6).fill(0), ...values.slice(0, 6)]);
+    pictures[6 + 5] = Number.NaN;
+    const image = planarToRgb(pictures, 6, 2, 1);
+    const expected = [-3, 0, 1, 1.5, 0.5, Number.NaN].map((v) =>
+      Number.isNaN(v) ? 128 : Math.min(255, Math.max(0, Math.round((v + 1) * 127.5))),
+    );
+    expect([...image.data]).toEqual(expected);
+    expect([image.width, image.height]).toEqual([2, 1]);
   });
 });
 

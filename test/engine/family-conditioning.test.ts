@@ -239,7 +239,7 @@ describe('VAE factors', () => {
     // And back: the tiny VAE is exact on flat 8x8 blocks, so a wrong factor shows in the colour.
     const { pictures } = await decodeLatents(model, latents, 1, 8, 8);
     for (const [channel, value] of [0.5, -0.25, 0.1].entries())
-      expect(pictures[channel * 4096 + 100]!).toBeCloseTo(value, 5);
+      expect(pictures[0]![channel * 4096 + 100]!).toBeCloseTo(value, 5);
   });
 
   it('SDXL reads its scaling_factor (0.13025) from the VAE config, with no shift', async () => {
@@ -248,6 +248,6 @@ describe('VAE factors', () => {
     const latents = await encodePicture(model, flat(-0.5, 0.3, 0.7), 64, 64);
     const { pictures } = await decodeLatents(model, latents, 1, 8, 8);
     for (const [channel, value] of [-0.5, 0.3, 0.7].entries())
-      expect(pictures[channel * 4096 + 2000]!).toBeCloseTo(value, 5);
+      expect(pictures[0]![channel * 4096 + 2000]!).toBeCloseTo(value, 5);
   });
 });

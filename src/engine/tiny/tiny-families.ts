@@ -2,7 +2,13 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { ModelEntry } from '../../models/registry.ts';
 import { OnnxGraphBuilder, type TinyElemType } from './onnx-graph-builder.ts';
-import { buildSafetyChecker, type IoDtype, type TimestepVariant } from './tiny-models.ts';
+import {
+  benchDecoderBlock,
+  buildSafetyChecker,
+  type IoDtype,
+  type TimestepVariant,
+  weights,
+} from './tiny-models.ts';
 import { tinyTokenizerConfig, tinyTokenizerJson, tinyVocabSize } from './tiny-tokenizer.ts';
 
 /**
@@ -43,27 +49,14 @@ export interface TinyFamilyOptions {
   safetyChecker?: boolean;
   /** The denoiser's feature channels (8): the benchmark makes it heavier so it dominates, as a real one does. */
   denoiserWidth?: number;
+  /** The channels of the benchmark's full-resolution VAE decoder block (benchDecoderBlock); none by default. */
+  vaeDecoderWidth?: number;
 }
 
 /** Widths of the tiny encoders, standing for CLIP-L (768), OpenCLIP-G (1280), OpenCLIP-H (1024), T5-XXL (4096). */
 export const TINY_WIDTHS = { clipL: 8, clipG: 12, clipH: 16, t5: 24 } as const;
 /** Text encoder layers: hidden_states.0 (embeddings) … hidden_states.3; the penultimate is .2. */
 const LAYERS = 3;
-
-/** A seeded uniform generator (mulberry32) for weights. */
-function weights(seed: number, count: number, scale: number): Float32Array {
-  let state = seed >>> 0;
-  const out = new Float32Array(count);
-  for (let i = 0; i < count; i++) {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    const u = ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-    out[i] = (u * 2 - 1) * scale;
-  }
-  return out;
-}
 
 function layer(seed: number, rows: number, cols: number): Float32Array {
   return weights(seed, rows * cols, Math.sqrt(3 / rows));
@@ -248,6 +241,7 @@ export function buildTinyVaeDecoder(
   scaling: number,
   shift: number,
   dtype: IoDtype,
+  benchWidth?: number,
 ): Uint8Array {
   const { decode, decodeBias } = vaeMatrices(channels, scaling, shift);
   const g = new OnnxGraphBuilder('vae_decoder');
@@ -258,7 +252,11 @@ export function buildTinyVaeDecoder(
   );
   const mixed = g.node('Conv', [latent, g.weight(decode, [3, channels, 1, 1]), g.weight(decodeBias, [3])]);
   const image = g.node('Resize', [mixed, '', g.weight([1, 1, 8, 8], [4])], { mode: 'nearest' });
-  const clipped = g.node('Clip', [image, g.weight([-1], []), g.weight([1], [])]);
+  const clipped = g.node('Clip', [
+    benchDecoderBlock(g, image, benchWidth),
+    g.weight([-1], []),
+    g.weight([1], []),
+  ]);
   outputAs(g, 'sample', clipped, dtype, ['batch', 3, 'height', 'width']);
   return g.toBytes();
 }
@@ -588,7 +586,7 @@ export async function writeTinyFamilyModel(
   await writePart(
     dir,
     'vae_decoder',
-    buildTinyVaeDecoder(latentChannels, vae.scaling, vae.shift, dtype),
+    buildTinyVaeDecoder(latentChannels, vae.scaling, vae.shift, dtype, options.vaeDecoderWidth),
     vaeConfig,
   );
   // Newer Optimum exports (SDXL, SD3) give the distribution's parameters; SD 2's older ones the sample.

@@ -26,6 +26,9 @@ export interface TinyModelOptions {
   safetyChecker?: boolean;
   /** A UNet exported for one latent size only. */
   fixedLatentSize?: number;
+  /** The benchmark's heavier networks: UNet feature channels (8) and its VAE decoder block (benchDecoderBlock). */
+  unetWidth?: number;
+  vaeDecoderWidth?: number;
 }
 
 const CONTEXT_DIM = 32;
@@ -119,6 +122,7 @@ export async function writeTinyModel(dir: string, options: TinyModelOptions = {}
       timestep: options.timestep ?? 'int64',
       dtype,
       ...(options.fixedLatentSize !== undefined ? { fixedSize: options.fixedLatentSize } : {}),
+      ...(options.unetWidth !== undefined ? { width: options.unetWidth } : {}),
     }),
     { in_channels: unetChannels, out_channels: latentChannels, cross_attention_dim: CONTEXT_DIM },
   );
@@ -129,7 +133,7 @@ export async function writeTinyModel(dir: string, options: TinyModelOptions = {}
     in_channels: 3,
     out_channels: 3,
   };
-  await writePart(dir, 'vae_decoder', buildVaeDecoder(layout, dtype), vaeConfig);
+  await writePart(dir, 'vae_decoder', buildVaeDecoder(layout, dtype, options.vaeDecoderWidth), vaeConfig);
   await writePart(dir, 'vae_encoder', buildVaeEncoder(layout, dtype), vaeConfig);
   if (options.safetyChecker !== false) await writePart(dir, 'safety_checker', buildSafetyChecker());
 }

@@ -12,7 +12,7 @@ export type TimestepVariant = 'int64' | 'float32' | 'float32-scalar' | 'float16'
 export type IoDtype = 'float32' | 'float16';
 
 /** A seeded uniform generator (mulberry32) for weights. */
-function weights(seed: number, count: number, scale: number): Float32Array {
+export function weights(seed: number, count: number, scale: number): Float32Array {
   let state = seed >>> 0;
   const out = new Float32Array(count);
   for (let i = 0; i < count; i++) {
@@ -171,7 +171,29 @@ const SD_DECODE = [
 ].map((v) => v * SD_SCALING);
 
 /** `latent_sample` [B,L,h,w] -> `sample` [B,3,f*h,f*w] in [-1,1]. */
-export function buildVaeDecoder(layout: VaeLayout, dtype: IoDtype = 'float32'): Uint8Array {
+/**
+ * A full-resolution block the benchmark adds to a tiny VAE decoder: a real decoder's last blocks run
+ * 128 channels at full size, so the pixel-sized work of a render is the network's, not easel's.
+ * Its output weights are zero, so `image` passes through unchanged.
+ */
+export function benchDecoderBlock(g: OnnxGraphBuilder, image: string, width: number | undefined): string {
+  if (width === undefined) return image;
+  const wide = g.node('Relu', [
+    g.node('Conv', [image, g.weight(weights(91, width * 27, 0.1), [width, 3, 3, 3])], {
+      pads: [1, 1, 1, 1],
+    }),
+  ]);
+  const back = g.node('Conv', [wide, g.weight(new Float32Array(3 * width * 9), [3, width, 3, 3])], {
+    pads: [1, 1, 1, 1],
+  });
+  return g.node('Add', [image, back]);
+}
+
+export function buildVaeDecoder(
+  layout: VaeLayout,
+  dtype: IoDtype = 'float32',
+  benchWidth?: number,
+): Uint8Array {
   const g = new OnnxGraphBuilder('vae_decoder');
   const channels = layout === 'sd' ? 4 : 12;
   const latent = castIn(
@@ -186,7 +208,11 @@ export function buildVaeDecoder(layout: VaeLayout, dtype: IoDtype = 'float32'): 
   } else {
     image = g.node('DepthToSpace', [latent], { blocksize: 2, mode: 'DCR' });
   }
-  const clipped = g.node('Clip', [image, g.weight([-1], []), g.weight([1], [])]);
+  const clipped = g.node('Clip', [
+    benchDecoderBlock(g, image, benchWidth),
+    g.weight([-1], []),
+    g.weight([1], []),
+  ]);
   g.nodeTo(
     'sample',
     dtype === 'float16' ? 'Cast' : 'Identity',
