@@ -187,7 +187,12 @@ interface Table {
 async function runTable({ title, faces, clients, perClient, render }: Table) {
   const redis = await startPrivateRedis();
   const server = fork(fileURLToPath(new URL('./api-server.ts', import.meta.url)), {
-    execArgv: ['--import', 'tsx'],
+    // BENCH_PROFILE=<dir>: the server writes a V8 CPU profile there (node --cpu-prof).
+    execArgv: [
+      '--import',
+      'tsx',
+      ...(process.env.BENCH_PROFILE ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_PROFILE}`] : []),
+    ],
     env: {
       ...process.env,
       BENCH_REDIS_URL: redis.url,
@@ -296,9 +301,14 @@ async function runTable({ title, faces, clients, perClient, render }: Table) {
   }
 }
 
+/** BENCH_FACES: a comma list of face names to run (the /v1 row always runs: it is the reference). */
+const only = process.env.BENCH_FACES?.split(',').map((f) => f.trim());
+const chosen = (faces: BenchFace[]) =>
+  faces.filter((f, i) => i === 0 || only === undefined || only.some((name) => f.name.startsWith(name)));
+
 const queued = await runTable({
   title: 'text to image until the queued answer (admission path, no render)',
-  faces: FACES,
+  faces: chosen(FACES),
   clients: CLIENTS,
   perClient: PER_CLIENT,
   render: false,
@@ -306,7 +316,7 @@ const queued = await runTable({
 console.log();
 const finished = await runTable({
   title: 'text to image until the finished answer (one worker rendering easel-mini)',
-  faces: FINISHED_FACES,
+  faces: chosen(FINISHED_FACES),
   clients: RENDER_CLIENTS,
   perClient: RENDER_PER_CLIENT,
   render: true,

@@ -2,6 +2,7 @@ import { CodedError } from '../errors/coded-error.ts';
 import { UserError } from '../errors/user-error.ts';
 import { isInstalled } from '../models/model-folder.ts';
 import { findModel, type ModelEntry, type Registry } from '../models/registry.ts';
+import { COUNT_MAX } from '../request/limits.ts';
 import { maskSizeProblem, upscaleOutputProblem } from '../request/output-size.ts';
 import type { GenerationRequest } from '../request/types.ts';
 import { type DenoiseRequest, denoise, type InpaintConditioning } from './denoise.ts';
@@ -318,7 +319,35 @@ async function loadRefiner(entry: ModelEntry, options: GenerateOptions) {
   return { model, loadMs };
 }
 
+/**
+ * Renders the request's images COUNT_MAX at a time (an API request may ask for up to
+ * API_COUNT_MAX): a batch's memory is that of a chat request whatever the count. Image i keeps seed
+ * + i, and progress counts the steps of every group.
+ */
 async function diffuse(
+  request: GenerationRequest,
+  common: Common,
+  mode: DiffuseMode,
+): Promise<GeneratedPictures> {
+  const { seeds, options } = common;
+  if (seeds.length <= COUNT_MAX) return diffuseGroup(request, common, mode);
+  const groups: number[][] = [];
+  for (let i = 0; i < seeds.length; i += COUNT_MAX) groups.push(seeds.slice(i, i + COUNT_MAX));
+  let result: GeneratedPictures | undefined;
+  for (const [g, group] of groups.entries()) {
+    const onProgress = options.onProgress;
+    const groupOptions: GenerateOptions =
+      onProgress === undefined
+        ? options
+        : { ...options, onProgress: (done, total) => onProgress(g * total + done, groups.length * total) };
+    const part = await diffuseGroup(request, { ...common, seeds: group, options: groupOptions }, mode);
+    if (result === undefined) result = { ...part, seeds: [...seeds] };
+    else result.pictures.push(...part.pictures);
+  }
+  return result!;
+}
+
+async function diffuseGroup(
   request: GenerationRequest,
   { entry, model, seeds, options, loadMs }: Common,
   mode: DiffuseMode,

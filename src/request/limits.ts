@@ -10,7 +10,13 @@ export const SIDE_STEP = 64;
 export const SEED_MAX = Number.MAX_SAFE_INTEGER;
 
 export const COUNT_MIN = 1;
+/** Images of a chat request: the grid and its U1-U4 / V1-V4 buttons hold four. */
 export const COUNT_MAX = 4;
+/**
+ * Images of an API request: OpenAI's `n` and segmind's `samples` go to 10. The engine renders them
+ * COUNT_MAX at a time (generate-pictures), so memory stays that of a chat request.
+ */
+export const API_COUNT_MAX = 10;
 
 /** `--repeat N`: how many jobs of one prompt. */
 export const REPEAT_MAX = 4;

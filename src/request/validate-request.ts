@@ -44,6 +44,8 @@ export interface ValidationContext {
   limits?: MemberLimits;
   /** Where seeds for requests without one come from; tests pass a fixed one. */
   randomSeed?: () => number;
+  /** The most images one request may ask for (COUNT_MAX; the API faces allow more). */
+  maxCount?: number;
 }
 
 export type ValidationResult = { ok: true; request: GenerationRequest } | { ok: false; errors: FieldError[] };
@@ -126,7 +128,7 @@ export function validateRequest(raw: RawRequest, ctx: ValidationContext): Valida
   }
   if (seed === 0) seed = (ctx.randomSeed ?? randomSeed)();
 
-  const count = wholeInRange(raw.count, COUNT_MIN, COUNT_MAX, 1, (m) => bad('count', m));
+  const count = wholeInRange(raw.count, COUNT_MIN, ctx.maxCount ?? COUNT_MAX, 1, (m) => bad('count', m));
 
   const guidance = given('guidance')
     ? numberInRange(raw.guidance, GUIDANCE_MIN, GUIDANCE_MAX, (m) => bad('guidance', m))

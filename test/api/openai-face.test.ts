@@ -183,7 +183,8 @@ describe("refusals as the client's error classes", () => {
     const cases: [Record<string, unknown>, string][] = [
       [{ size: 'huge' }, 'size'],
       [{ size: '100x100' }, 'size'],
-      [{ n: 10 }, 'n'],
+      [{ n: 11 }, 'n'],
+      [{ n: 0 }, 'n'],
       [{ response_format: 'jpeg' }, 'response_format'],
       [{ prompt: '' }, 'prompt'],
     ];

@@ -322,6 +322,27 @@ describe('segmind SD 2.1 (seed 004)', () => {
     expect(image.format).toBe('jpeg');
   });
 
+  it('renders samples up to 10 (more than a chat grid holds), charged per image; 11 is a 400', async () => {
+    const before = await credits();
+    const answer = await send(
+      '/v1/sd2.1-txt2img',
+      JSON.stringify({ ...example, prompt: 'six calico cats', samples: 6, base64: true }),
+      { 'x-api-key': key, 'Content-Type': 'application/json' },
+    );
+    expect(answer.status, answer.bytes.toString()).toBe(200);
+    const images: string[] = answer.json.images;
+    expect(images).toHaveLength(6);
+    expect(answer.json.image).toBe(images[0]);
+    // Six seeds, six pictures: none is a copy of another.
+    expect(new Set(images).size).toBe(6);
+    expect(await credits()).toBe(before - 6);
+
+    const tooMany = await api.post('/v1/sd2.1-txt2img', { ...example, samples: 11 }, { 'x-api-key': key });
+    expect(tooMany.status).toBe(400);
+    expect(tooMany.body.error).toMatch(/samples: must be a whole number from 1 to 10/);
+    expect(await credits()).toBe(before - 6);
+  });
+
   it('answers with segmind’s status codes: 401, 400 for a bad field, 406 without credits', async () => {
     const wrong = await api.post('/v1/sd2.1-txt2img', example, { 'x-api-key': 'esk_nope' });
     expect(wrong.status).toBe(401);

@@ -52,6 +52,23 @@ describe('txt2img through the real pipeline on tiny models', () => {
     expect(out.provider).toBe('cpu');
   });
 
+  it('renders an API request of more than four images in groups of four, seeds in order, progress over all', async () => {
+    const progress: [number, number][] = [];
+    const out = await generatePictures(tinyRequest({ count: 6, seed: 500, steps: 3 }), {
+      ...options(),
+      onProgress: (done, total) => progress.push([done, total]),
+    });
+    expect(out.pictures).toHaveLength(6);
+    expect(out.seeds).toEqual([500, 501, 502, 503, 504, 505]);
+    // Two groups (4 + 2), three steps each, counted as one run of six steps.
+    expect(progress.map(([done]) => done)).toEqual([1, 2, 3, 4, 5, 6]);
+    expect(new Set(progress.map(([, total]) => total))).toEqual(new Set([6]));
+    // The second group [504, 505] is the same batch as a request of two from seed 504.
+    const alone = await render({ count: 2, seed: 504, steps: 3 });
+    expect(Buffer.compare(out.pictures[4]!.data, alone.pictures[0]!.data)).toBe(0);
+    expect(Buffer.compare(out.pictures[5]!.data, alone.pictures[1]!.data)).toBe(0);
+  });
+
   it('gives identical pixels for the same seed and parameters', async () => {
     const a = await render({ seed: 1234 });
     const b = await render({ seed: 1234 });

@@ -2,6 +2,7 @@ import type { FastifyRequest } from 'fastify';
 import type { FieldError } from '../../errors/user-error.ts';
 import { fromHostedApiBody } from '../../request/hosted-api-body.ts';
 import { dropNeutralFields, readFlag } from '../../request/lenient-values.ts';
+import { COUNT_MAX } from '../../request/limits.ts';
 import { emptyRawRequest, isAbsent } from '../../request/raw-request.ts';
 import type { GenerationMode } from '../../request/types.ts';
 import type { FaceContext } from '../operations/face.ts';
@@ -106,5 +107,7 @@ export async function hostedGenerate(
     errors,
     origin: { webhook: body.webhook, trackId: body.track_id, base64: readFlag(body.base64) === true },
     body,
+    // modelslab's `samples`: "The maximum value is 4."
+    maxCount: COUNT_MAX,
   });
 }

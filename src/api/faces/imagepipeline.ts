@@ -135,10 +135,6 @@ async function textToImage(ctx: FaceContext, request: FastifyRequest): Promise<u
     const preferred = PREFERRED_MODELS.map((id) => findModel(ctx.services.registry, id)).find(Boolean);
     if (preferred) raw.model = preferred.id;
   }
-  const samples = Number(raw.count);
-  if (!isAbsent(raw.count) && Number.isFinite(samples) && samples > MAX_SAMPLES) {
-    errors.push({ field: 'samples', message: `samples: at most ${MAX_SAMPLES} (got ${samples})` });
-  }
   const outcome = await generate(ctx, {
     request,
     mode: 'txt2img',
@@ -147,6 +143,7 @@ async function textToImage(ctx: FaceContext, request: FastifyRequest): Promise<u
     errors,
     origin: { webhook: fields.webhook, trackId: fields.batch_id },
     body: fields,
+    maxCount: MAX_SAMPLES,
   });
   const echo: Record<string, unknown> = {};
   if (!isAbsent(fields.batch_id)) echo.batch_id = fields.batch_id;

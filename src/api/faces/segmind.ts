@@ -28,7 +28,7 @@ const body = {
   properties: {
     prompt: { type: 'string', maxLength: PROMPT_MAX_CHARS, description: 'Prompt to render.' },
     negative_prompt: { type: 'string', maxLength: PROMPT_MAX_CHARS, description: 'Prompts to exclude.' },
-    samples: numberLike('Images; easel renders 1-4 a request.'),
+    samples: numberLike('Images, 1-10.'),
     scheduler: {
       type: 'string',
       maxLength: TEXT_MAX_CHARS.scheduler,

@@ -4,7 +4,7 @@ import { jobIdFor } from '../../admission/job-id.ts';
 import type { FieldError } from '../../errors/user-error.ts';
 import type { ApiOrigin } from '../../queue/job-data.ts';
 import { defaultModelId } from '../../request/default-model.ts';
-import { UPSCALE_INPUT_MAX, UPSCALE_INPUT_MIN } from '../../request/limits.ts';
+import { API_COUNT_MAX, UPSCALE_INPUT_MAX, UPSCALE_INPUT_MIN } from '../../request/limits.ts';
 import { maskSizeProblem, upscaleOutputProblem } from '../../request/output-size.ts';
 import { isAbsent, type RawRequest } from '../../request/raw-request.ts';
 import type { GenerationMode, GenerationRequest } from '../../request/types.ts';
@@ -56,6 +56,8 @@ export interface GenerateInput {
   body: Record<string, unknown>;
   /** How long to wait for the render (default API_SYNC_WAIT_MS; 0 answers `processing` at once). */
   waitMs?: number;
+  /** The most images the face's API allows in one request (default API_COUNT_MAX). */
+  maxCount?: number;
 }
 
 /**
@@ -133,6 +135,7 @@ export async function generate(ctx: OperationContext, input: GenerateInput): Pro
     registry: ctx.services.registry,
     defaultModel,
     limits: { maxPixels: limits.maxPixels, maxSteps: limits.maxSteps },
+    maxCount: input.maxCount ?? API_COUNT_MAX,
   });
   const all = mergeErrors(errors, first.ok ? [] : first.errors);
   if (all.length > 0) throw fromUserError(invalidRequestError(all));

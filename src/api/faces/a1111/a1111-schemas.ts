@@ -37,7 +37,7 @@ const common: Record<string, Schema> = {
   sampler_name: text('Sampler, by A1111 name ("Euler a", "DPM++ 2M"); GET /sdapi/v1/samplers lists them.'),
   sampler_index: text('Older name of sampler_name.'),
   scheduler: text('"automatic" (the sampler\'s own) or "karras".'),
-  batch_size: numberLike('Images per batch; batch_size x n_iter images in all (at most 4).'),
+  batch_size: numberLike('Images per batch; batch_size x n_iter images in all (at most 10).'),
   n_iter: numberLike('Batches.'),
   override_settings: {
     type: 'object',

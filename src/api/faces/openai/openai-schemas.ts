@@ -18,7 +18,7 @@ const text = (description: string, maxLength: number = TEXT_MAX_CHARS.model): Sc
 const fields: Record<string, Schema> = {
   prompt: text('What to draw.', PROMPT_MAX_CHARS),
   model: text('dall-e-2, dall-e-3, gpt-image-1... (the server’s default model) or an easel model id.'),
-  n: { type: ['integer', 'string'], maxLength: TEXT_MAX_CHARS.number, description: 'Images, 1-4.' },
+  n: { type: ['integer', 'string'], maxLength: TEXT_MAX_CHARS.number, description: 'Images, 1-10.' },
   size: text('WIDTHxHEIGHT (1024x1024, 512x768...) or auto (the model size).', TEXT_MAX_CHARS.aspectRatio),
   response_format: text('url (default; kept IMAGE_RETENTION_HOURS) or b64_json.', 16),
   quality: text('Accepted: standard, hd, auto, low, medium, high.', 16),
