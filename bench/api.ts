@@ -12,7 +12,8 @@ import { startPrivateRedis } from '../src/redis/private-redis-server.ts';
  *    the faces that answer before the render (modelslab v3, v4 and v6, imagepipeline): BENCH_CLIENTS
  *    concurrent clients (200), no worker, so this measures the admission path, not rendering.
  * 2. Until the finished answer, for the faces that answer only with the images (AUTOMATIC1111's
- *    txt2img with base64 images, OpenAI's generations as URLs and as b64_json), against /v1 waiting
+ *    txt2img with base64 images, aithriving's base64 PNG, segmind's JPEG, OpenAI's generations as URLs
+ *    and as b64_json), against /v1 waiting
  *    for its render too: BENCH_RENDER_CLIENTS clients (8), the real generate worker rendering
  *    easel-mini at its defaults, so the render is the same in every row and a face's own cost (its
  *    mapping, reading the PNGs back, base64) shows as the ratio.
@@ -119,6 +120,20 @@ const FINISHED_FACES: BenchFace[] = [
       send_images: true,
     }),
     accepted: (r) => r.status === 200 && r.body.startsWith('{"images":["'),
+  },
+  {
+    name: 'aithriving SD3',
+    path: '/api/generate/sdv3/textToImage',
+    headers: (key) => ({ authorization: key }),
+    body: (_key, prompt) => ({ prompt, negative_prompt: '', aspect_ratio: '1:1' }),
+    accepted: (r) => r.status === 200 && r.body.startsWith('{"code":0'),
+  },
+  {
+    name: 'segmind SD 2.1 (JPEG)',
+    path: '/v1/sd2.1-txt2img',
+    headers: (key) => ({ 'x-api-key': key }),
+    body: (_key, prompt) => ({ prompt, samples: 1, img_width: 512, img_height: 512, base64: false }),
+    accepted: (r) => r.status === 200 && r.body.length > 1000,
   },
   {
     name: 'OpenAI generations (url)',
