@@ -628,7 +628,13 @@ export function tinyFamilyEntry(family: TinyFamily): ModelEntry {
     },
     limits: { minSteps: 1, maxSteps: 50 },
     nsfwScreening: 'required',
-    family: family.startsWith('sd3') ? 'sd3' : family.startsWith('sdxl') ? 'sdxl' : 'sd2',
+    family: family.startsWith('sd3')
+      ? 'sd3'
+      : family === 'sdxl-refiner'
+        ? 'sdxl-refiner'
+        : family.startsWith('sdxl')
+          ? 'sdxl'
+          : 'sd2',
     install: `easel models tiny --family ${family}`,
   };
 }
