@@ -1,19 +1,6 @@
-import {
-  type AlphaSigma,
-  alphaSigmaLambda,
-  dataPrediction,
-  noiseAtAlphaSigma,
-  noiseFromData,
-} from './alpha-sigma.ts';
-import { multistepSchedule, trainingSchedule } from './multistep-schedule.ts';
-import { readNoiseSchedule } from './noise-schedule.ts';
-import {
-  limitX0,
-  type PredictionType,
-  readPredictionType,
-  readX0Limits,
-  type X0Limits,
-} from './prediction.ts';
+import { dataPrediction, noiseFromData } from './alpha-sigma.ts';
+import { multistepSchedule } from './multistep-schedule.ts';
+import { limitX0 } from './prediction.ts';
 import type { Scheduler, StepOptions, StepResult } from './scheduler.ts';
 import {
   readBoolean,
@@ -22,9 +9,8 @@ import {
   rejectFlowMatching,
   type SchedulerConfig,
 } from './scheduler-config.ts';
-import { assertInferenceSteps, misuse } from './scheduler-misuse.ts';
-import { readSigmaSpacing, type SigmaSpacing } from './sigma-spacing.ts';
-import { addNoiseIndex, StepIndex } from './step-index.ts';
+import { assertInferenceSteps } from './scheduler-misuse.ts';
+import { AlphaSigmaSolver, sigmaMinEnd } from './solver-base.ts';
 import type { Tensor } from './tensor.ts';
 import { linearCombination } from './tensor-math.ts';
 import { TIMESTEP_SPACINGS, type TimestepSpacing } from './timestep-spacing.ts';
@@ -36,51 +22,21 @@ const f32 = Math.fround;
  * polynomial extrapolation): an exponential integrator on the noise prediction whose multistep
  * weights integrate the Lagrange polynomial through the previous outputs in log rho, rho = sigma/alpha.
  */
-export class DeisMultistepScheduler implements Scheduler {
-  readonly className = 'DEISMultistepScheduler';
-  readonly order = 1;
-  readonly initNoiseSigma = 1;
+export class DeisMultistepScheduler extends AlphaSigmaSolver implements Scheduler {
   readonly stochastic = false;
-  readonly numTrainTimesteps: number;
-  private readonly alphasCumprod: Float64Array;
-  private readonly predictionType: PredictionType;
-  private readonly limits: X0Limits;
-  private readonly solverOrder: number;
   private readonly lowerOrderFinal: boolean;
-  private readonly sigmaSpacing: SigmaSpacing;
   private readonly spacing: TimestepSpacing;
   private readonly stepsOffset: number;
-  private readonly index = new StepIndex('DEISMultistepScheduler');
-  private schedule: number[];
-  sigmas: number[];
-  private modelOutputs: Array<Tensor | undefined> = [];
-  private lowerOrderNums = 0;
 
   constructor(config: SchedulerConfig) {
-    const noise = readNoiseSchedule(config, {
-      betaStart: 0.0001,
-      betaEnd: 0.02,
-      betaSchedule: 'linear',
-      zeroSnr: false,
-    });
-    this.numTrainTimesteps = noise.numTrainTimesteps;
-    this.alphasCumprod = noise.alphasCumprod;
-    this.predictionType = readPredictionType(config);
-    this.limits = { ...readX0Limits(config, false), clipSample: false };
-    this.solverOrder = readNumber(config, 'solver_order', 2, { integer: true, min: 1, max: 3 });
+    super('DEISMultistepScheduler', config, { zeroSnr: 'refuse', karrasRange: false });
     // As diffusers, a DPM-Solver or UniPC config's algorithm and solver type mean DEIS log-rho.
     readChoice(config, 'algorithm_type', ['deis', 'dpmsolver', 'dpmsolver++'], 'deis');
     readChoice(config, 'solver_type', ['logrho', 'midpoint', 'heun', 'bh1', 'bh2'], 'logrho');
     this.lowerOrderFinal = readBoolean(config, 'lower_order_final', true);
-    this.sigmaSpacing = readSigmaSpacing(config, false);
     this.spacing = readChoice(config, 'timestep_spacing', TIMESTEP_SPACINGS, 'linspace');
     this.stepsOffset = readNumber(config, 'steps_offset', 0, { integer: true, min: 0 });
     rejectFlowMatching(config);
-    ({ timesteps: this.schedule, sigmas: this.sigmas } = trainingSchedule(this.alphasCumprod));
-  }
-
-  get timesteps(): readonly number[] {
-    return this.schedule;
   }
 
   setTimesteps(numInferenceSteps: number): void {
@@ -97,41 +53,15 @@ export class DeisMultistepScheduler implements Scheduler {
       },
       n,
     );
-    const a0 = this.alphasCumprod[0] as number;
-    // DEIS never steps to sigma 0: the plain spacing ends on the first training sigma, the others repeat their last.
-    const sigmaLast =
-      this.sigmaSpacing.kind === 'interpolated'
-        ? Math.sqrt((1 - a0) / a0)
-        : (sigmas[sigmas.length - 1] as number);
-    this.sigmas = [...sigmas, sigmaLast].map(f32);
+    // DEIS never steps to sigma 0.
+    this.sigmas = [...sigmas, sigmaMinEnd(this.alphasCumprod, this.sigmaSpacing, sigmas)].map(f32);
     this.schedule = timesteps;
-    this.modelOutputs = Array.from({ length: this.solverOrder }, () => undefined);
-    this.lowerOrderNums = 0;
+    this.history.reset(this.solverOrder);
     this.index.reset();
   }
 
-  setBeginIndex(index: number): void {
-    this.index.setBegin(index);
-  }
-
-  scaleModelInput(sample: Tensor, _timestep: number): Tensor {
-    return sample;
-  }
-
-  private at(i: number): AlphaSigma {
-    const sigma = this.sigmas[i];
-    if (sigma === undefined || i < 0) throw misuse(this.className, 'stepped outside the schedule');
-    return alphaSigmaLambda(sigma);
-  }
-
-  private output(k: number): Tensor {
-    const m = this.modelOutputs[this.modelOutputs.length - k];
-    if (m === undefined) throw misuse(this.className, 'multistep update without previous model outputs');
-    return m;
-  }
-
   step(modelOutput: Tensor, timestep: number, sample: Tensor, _options: StepOptions = {}): StepResult {
-    if (this.modelOutputs.length === 0) throw misuse(this.className, 'call setTimesteps before step');
+    this.history.assertScheduled();
     const i = this.index.resolve(this.schedule, timestep, 'last');
     const count = this.schedule.length;
     const lowerOrderFinal = i === count - 1 && this.lowerOrderFinal && count < 15;
@@ -140,21 +70,21 @@ export class DeisMultistepScheduler implements Scheduler {
     const at = this.at(i);
     const x0 = limitX0(dataPrediction(this.predictionType, modelOutput, sample, at), this.limits);
     const converted = noiseFromData(x0, sample, at);
-    this.modelOutputs = [...this.modelOutputs.slice(1), converted];
+    this.history.push(converted);
     let prevSample: Tensor;
-    if (this.solverOrder === 1 || this.lowerOrderNums < 1 || lowerOrderFinal) {
+    if (this.solverOrder === 1 || this.history.filled < 1 || lowerOrderFinal) {
       const t = this.at(i + 1);
       const h = t.lambda - at.lambda;
       prevSample = linearCombination([
         [t.alpha / at.alpha, sample],
         [-t.sigma * (Math.exp(h) - 1), converted],
       ]);
-    } else if (this.solverOrder === 2 || this.lowerOrderNums < 2 || lowerOrderSecond) {
+    } else if (this.solverOrder === 2 || this.history.filled < 2 || lowerOrderSecond) {
       prevSample = this.secondOrderUpdate(sample, i);
     } else {
       prevSample = this.thirdOrderUpdate(sample, i);
     }
-    if (this.lowerOrderNums < this.solverOrder) this.lowerOrderNums += 1;
+    this.history.stepDone();
     this.index.advance();
     return { prevSample, predOriginalSample: x0 };
   }
@@ -199,10 +129,5 @@ export class DeisMultistepScheduler implements Scheduler {
       [alphaT * coef2, this.output(2)],
       [alphaT * coef3, this.output(3)],
     ]);
-  }
-
-  addNoise(original: Tensor, noise: Tensor, timestep: number): Tensor {
-    const i = addNoiseIndex(this.className, this.index, this.schedule, timestep);
-    return noiseAtAlphaSigma(original, noise, this.at(i));
   }
 }

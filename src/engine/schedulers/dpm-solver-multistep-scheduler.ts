@@ -1,13 +1,6 @@
 import { type AlphaSigma, alphaSigmaLambda, timestepsAboveLambda } from './alpha-sigma.ts';
-import { multistepSchedule, trainingSchedule } from './multistep-schedule.ts';
-import { readNoiseSchedule } from './noise-schedule.ts';
-import {
-  limitX0,
-  type PredictionType,
-  readPredictionType,
-  readX0Limits,
-  type X0Limits,
-} from './prediction.ts';
+import { multistepSchedule } from './multistep-schedule.ts';
+import { limitX0 } from './prediction.ts';
 import type { Scheduler, StepOptions, StepResult } from './scheduler.ts';
 import {
   configError,
@@ -19,9 +12,8 @@ import {
   rejectLearnedVariance,
   type SchedulerConfig,
 } from './scheduler-config.ts';
-import { assertInferenceSteps, misuse, requireNoise } from './scheduler-misuse.ts';
-import { readSigmaSpacing, type SigmaSpacing } from './sigma-spacing.ts';
-import { addNoiseIndex, StepIndex } from './step-index.ts';
+import { assertInferenceSteps, requireNoise } from './scheduler-misuse.ts';
+import { AlphaSigmaSolver } from './solver-base.ts';
 import type { Tensor } from './tensor.ts';
 import { likeShape, linearCombination } from './tensor-math.ts';
 import { TIMESTEP_SPACINGS, type TimestepSpacing } from './timestep-spacing.ts';
@@ -37,42 +29,21 @@ type Algorithm = (typeof ALGORITHMS)[number];
  * (`sde-dpmsolver++`, Lu et al. 2022 appendix; `sde-dpmsolver`), with Karras, exponential or beta
  * sigmas. The SDE steps take their noise from `options.noise`.
  */
-export class DpmSolverMultistepScheduler implements Scheduler {
-  readonly className = 'DPMSolverMultistepScheduler';
-  readonly order = 1;
-  readonly initNoiseSigma = 1;
+export class DpmSolverMultistepScheduler extends AlphaSigmaSolver implements Scheduler {
   readonly stochastic: boolean;
-  readonly numTrainTimesteps: number;
-  private readonly alphasCumprod: Float64Array;
   private readonly betaSchedule: unknown;
-  private readonly predictionType: PredictionType;
-  private readonly limits: X0Limits;
-  private readonly solverOrder: number;
   private readonly algorithm: Algorithm;
   private readonly solverType: 'midpoint' | 'heun';
   private readonly lowerOrderFinal: boolean;
   private readonly eulerAtFinal: boolean;
-  private readonly sigmaSpacing: SigmaSpacing;
   private readonly finalSigmasType: 'zero' | 'sigma_min';
   private readonly lambdaMinClipped: number;
   private readonly spacing: TimestepSpacing;
   private readonly stepsOffset: number;
-  private readonly index = new StepIndex('DPMSolverMultistepScheduler');
-  private schedule: number[];
-  /** One more than `timesteps`: the noise level after the last step. */
-  sigmas: number[];
-  private modelOutputs: Array<Tensor | undefined> = [];
-  private lowerOrderNums = 0;
 
   constructor(config: SchedulerConfig) {
-    const noise = readNoiseSchedule(config, { betaStart: 0.0001, betaEnd: 0.02, betaSchedule: 'linear' });
-    this.numTrainTimesteps = noise.numTrainTimesteps;
-    this.alphasCumprod = noise.alphasCumprod.slice();
-    if (readBoolean(config, 'rescale_betas_zero_snr', false))
-      this.alphasCumprod[this.numTrainTimesteps - 1] = 2 ** -24;
-    this.predictionType = readPredictionType(config);
-    this.limits = { ...readX0Limits(config, false), clipSample: false };
-    this.solverOrder = readNumber(config, 'solver_order', 2, { integer: true, min: 1, max: 3 });
+    // diffusers' class has no sigma_min / sigma_max: the Karras ends are the training range's.
+    super('DPMSolverMultistepScheduler', config, { zeroSnr: 'last-alpha', karrasRange: false });
     // As diffusers, a DEIS or UniPC model config's algorithm and solver type map to DPM-Solver++'s.
     const algorithm = readChoice(config, 'algorithm_type', [...ALGORITHMS, 'deis'], 'dpmsolver++');
     this.algorithm = algorithm === 'deis' ? 'dpmsolver++' : algorithm;
@@ -92,8 +63,6 @@ export class DpmSolverMultistepScheduler implements Scheduler {
     }
     this.lowerOrderFinal = readBoolean(config, 'lower_order_final', true);
     this.eulerAtFinal = readBoolean(config, 'euler_at_final', false);
-    // diffusers' class has no sigma_min / sigma_max: the Karras ends are the training range's.
-    this.sigmaSpacing = readSigmaSpacing(config, false);
     this.betaSchedule = config.beta_schedule;
     this.finalSigmasType = readChoice(config, 'final_sigmas_type', ['zero', 'sigma_min'], 'zero');
     if (!this.algorithm.endsWith('++') && this.finalSigmasType === 'zero') {
@@ -112,11 +81,6 @@ export class DpmSolverMultistepScheduler implements Scheduler {
     rejectEnabled(config, 'use_lu_lambdas', 'not ported');
     rejectFlowMatching(config);
     rejectLearnedVariance(config);
-    ({ timesteps: this.schedule, sigmas: this.sigmas } = trainingSchedule(this.alphasCumprod));
-  }
-
-  get timesteps(): readonly number[] {
-    return this.schedule;
   }
 
   setTimesteps(numInferenceSteps: number): void {
@@ -137,18 +101,8 @@ export class DpmSolverMultistepScheduler implements Scheduler {
     const sigmaLast = this.finalSigmasType === 'sigma_min' ? Math.sqrt((1 - a0) / a0) : 0;
     this.sigmas = [...sigmas, sigmaLast].map(f32);
     this.schedule = timesteps;
-    this.modelOutputs = Array.from({ length: this.solverOrder }, () => undefined);
-    this.lowerOrderNums = 0;
+    this.history.reset(this.solverOrder);
     this.index.reset();
-  }
-
-  setBeginIndex(index: number): void {
-    this.index.setBegin(index);
-  }
-
-  scaleModelInput(sample: Tensor, _timestep: number): Tensor {
-    // DPM-Solver works on the unscaled sample (alpha/sigma parameterisation).
-    return sample;
   }
 
   /** The data prediction x0 (DPM-Solver++) or the noise prediction epsilon (DPM-Solver). */
@@ -178,7 +132,7 @@ export class DpmSolverMultistepScheduler implements Scheduler {
   }
 
   step(modelOutput: Tensor, timestep: number, sample: Tensor, options: StepOptions = {}): StepResult {
-    if (this.modelOutputs.length === 0) throw misuse(this.className, 'call setTimesteps before step');
+    this.history.assertScheduled();
     const i = this.index.resolve(this.schedule, timestep, 'last');
     const count = this.schedule.length;
     const lowerOrderFinal =
@@ -187,40 +141,28 @@ export class DpmSolverMultistepScheduler implements Scheduler {
     const lowerOrderSecond = i === count - 2 && this.lowerOrderFinal && count < 15;
 
     const converted = this.convertModelOutput(modelOutput, sample, this.sigmas[i] as number);
-    this.modelOutputs = [...this.modelOutputs.slice(1), converted];
+    this.history.push(converted);
 
     // diffusers draws the SDE noise on every step, the last included.
     const noise = this.stochastic
       ? likeShape(sample, requireNoise(this.className, options.noise)(), 'DPM-Solver SDE noise')
       : undefined;
     let prevSample: Tensor;
-    if (this.solverOrder === 1 || this.lowerOrderNums < 1 || lowerOrderFinal) {
+    if (this.solverOrder === 1 || this.history.filled < 1 || lowerOrderFinal) {
       prevSample = this.firstOrderUpdate(converted, sample, i, noise);
-    } else if (this.solverOrder === 2 || this.lowerOrderNums < 2 || lowerOrderSecond) {
+    } else if (this.solverOrder === 2 || this.history.filled < 2 || lowerOrderSecond) {
       prevSample = this.secondOrderUpdate(sample, i, noise);
     } else {
       prevSample = this.thirdOrderUpdate(sample, i, noise);
     }
-    if (this.lowerOrderNums < this.solverOrder) this.lowerOrderNums += 1;
+    this.history.stepDone();
     this.index.advance();
     return this.algorithm.endsWith('++') ? { prevSample, predOriginalSample: converted } : { prevSample };
   }
 
-  private sigmaAt(i: number): { alpha: number; sigma: number; lambda: number } {
-    const sigma = this.sigmas[i];
-    if (sigma === undefined || i < 0) throw misuse(this.className, 'stepped outside the schedule');
-    return alphaSigmaLambda(sigma);
-  }
-
-  private output(k: number): Tensor {
-    const m = this.modelOutputs[this.modelOutputs.length - k];
-    if (m === undefined) throw misuse(this.className, 'multistep update without previous model outputs');
-    return m;
-  }
-
   private firstOrderUpdate(m0: Tensor, sample: Tensor, i: number, noise: Tensor | undefined): Tensor {
-    const t = this.sigmaAt(i + 1);
-    const s = this.sigmaAt(i);
+    const t = this.at(i + 1);
+    const s = this.at(i);
     const h = t.lambda - s.lambda;
     if (noise !== undefined) {
       return linearCombination(sdeTerms(this.algorithm, t, s, h, sample, noise, [[1, m0]]));
@@ -238,9 +180,9 @@ export class DpmSolverMultistepScheduler implements Scheduler {
   }
 
   private secondOrderUpdate(sample: Tensor, i: number, noise: Tensor | undefined): Tensor {
-    const t = this.sigmaAt(i + 1);
-    const s0 = this.sigmaAt(i);
-    const s1 = this.sigmaAt(i - 1);
+    const t = this.at(i + 1);
+    const s0 = this.at(i);
+    const s1 = this.at(i - 1);
     const m0 = this.output(1);
     const m1 = this.output(2);
     const h = t.lambda - s0.lambda;
@@ -290,10 +232,10 @@ export class DpmSolverMultistepScheduler implements Scheduler {
   }
 
   private thirdOrderUpdate(sample: Tensor, i: number, noise: Tensor | undefined): Tensor {
-    const t = this.sigmaAt(i + 1);
-    const s0 = this.sigmaAt(i);
-    const s1 = this.sigmaAt(i - 1);
-    const s2 = this.sigmaAt(i - 2);
+    const t = this.at(i + 1);
+    const s0 = this.at(i);
+    const s1 = this.at(i - 1);
+    const s2 = this.at(i - 2);
     const m0 = this.output(1);
     const m1 = this.output(2);
     const m2 = this.output(3);
@@ -343,15 +285,6 @@ export class DpmSolverMultistepScheduler implements Scheduler {
       [-t.sigma * e, m0],
       [-t.sigma * (e / h - 1), d1],
       [-t.sigma * ((e - h) / (h * h) - 0.5), d2],
-    ]);
-  }
-
-  addNoise(original: Tensor, noise: Tensor, timestep: number): Tensor {
-    const i = addNoiseIndex(this.className, this.index, this.schedule, timestep);
-    const { alpha, sigma } = alphaSigmaLambda(this.sigmas[i] as number);
-    return linearCombination([
-      [alpha, original],
-      [sigma, noise],
     ]);
   }
 }

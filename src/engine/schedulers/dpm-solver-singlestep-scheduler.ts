@@ -1,20 +1,6 @@
-import {
-  type AlphaSigma,
-  alphaSigmaLambda,
-  dataPrediction,
-  noiseAtAlphaSigma,
-  noiseFromData,
-  timestepsAboveLambda,
-} from './alpha-sigma.ts';
-import { multistepSchedule, trainingSchedule } from './multistep-schedule.ts';
-import { readNoiseSchedule } from './noise-schedule.ts';
-import {
-  limitX0,
-  type PredictionType,
-  readPredictionType,
-  readX0Limits,
-  type X0Limits,
-} from './prediction.ts';
+import { dataPrediction, noiseFromData, timestepsAboveLambda } from './alpha-sigma.ts';
+import { multistepSchedule } from './multistep-schedule.ts';
+import { limitX0 } from './prediction.ts';
 import type { Scheduler, StepOptions, StepResult } from './scheduler.ts';
 import {
   configError,
@@ -25,9 +11,8 @@ import {
   rejectLearnedVariance,
   type SchedulerConfig,
 } from './scheduler-config.ts';
-import { assertInferenceSteps, misuse, requireNoise } from './scheduler-misuse.ts';
-import { readSigmaSpacing, type SigmaSpacing } from './sigma-spacing.ts';
-import { addNoiseIndex, StepIndex } from './step-index.ts';
+import { assertInferenceSteps, requireNoise } from './scheduler-misuse.ts';
+import { AlphaSigmaSolver } from './solver-base.ts';
 import type { Tensor } from './tensor.ts';
 import { likeShape, linearCombination } from './tensor-math.ts';
 
@@ -75,43 +60,20 @@ export function singlestepOrders(
  * group's starting sample using the k model outputs inside it. `sde-dpmsolver++` adds noise from
  * `options.noise` on every step.
  */
-export class DpmSolverSinglestepScheduler implements Scheduler {
-  readonly className = 'DPMSolverSinglestepScheduler';
-  readonly order = 1;
-  readonly initNoiseSigma = 1;
+export class DpmSolverSinglestepScheduler extends AlphaSigmaSolver implements Scheduler {
   readonly stochastic: boolean;
-  readonly numTrainTimesteps: number;
-  private readonly alphasCumprod: Float64Array;
-  private readonly predictionType: PredictionType;
-  private readonly limits: X0Limits;
-  private readonly solverOrder: number;
   private readonly algorithm: Algorithm;
   private readonly solverType: 'midpoint' | 'heun';
   /** diffusers turns this on for good when a schedule needs it (uneven steps, final sigma 0). */
   private lowerOrderFinal: boolean;
-  private readonly sigmaSpacing: SigmaSpacing;
   private readonly finalSigmasType: 'zero' | 'sigma_min';
   private readonly lambdaMinClipped: number;
-  private readonly index = new StepIndex('DPMSolverSinglestepScheduler');
-  private schedule: number[];
-  sigmas: number[];
   private orderList: number[] = [];
-  private modelOutputs: Array<Tensor | undefined> = [];
   /** The sample at the start of the current group. */
   private groupSample: Tensor | undefined;
 
   constructor(config: SchedulerConfig) {
-    const noise = readNoiseSchedule(config, {
-      betaStart: 0.0001,
-      betaEnd: 0.02,
-      betaSchedule: 'linear',
-      zeroSnr: false,
-    });
-    this.numTrainTimesteps = noise.numTrainTimesteps;
-    this.alphasCumprod = noise.alphasCumprod;
-    this.predictionType = readPredictionType(config);
-    this.limits = { ...readX0Limits(config, false), clipSample: false };
-    this.solverOrder = readNumber(config, 'solver_order', 2, { integer: true, min: 1, max: 3 });
+    super('DPMSolverSinglestepScheduler', config, { zeroSnr: 'refuse', karrasRange: false });
     const algorithm = readChoice(
       config,
       'algorithm_type',
@@ -128,7 +90,6 @@ export class DpmSolverSinglestepScheduler implements Scheduler {
     );
     this.solverType = solverType === 'heun' ? 'heun' : 'midpoint';
     this.lowerOrderFinal = readBoolean(config, 'lower_order_final', false);
-    this.sigmaSpacing = readSigmaSpacing(config, false);
     this.finalSigmasType = readChoice(config, 'final_sigmas_type', ['zero', 'sigma_min'], 'zero');
     if (this.algorithm === 'dpmsolver' && this.finalSigmasType === 'zero') {
       throw configError(
@@ -149,11 +110,6 @@ export class DpmSolverSinglestepScheduler implements Scheduler {
         : readNumber(config, 'lambda_min_clipped', -Infinity);
     rejectLearnedVariance(config);
     rejectFlowMatching(config);
-    ({ timesteps: this.schedule, sigmas: this.sigmas } = trainingSchedule(this.alphasCumprod));
-  }
-
-  get timesteps(): readonly number[] {
-    return this.schedule;
   }
 
   setTimesteps(numInferenceSteps: number): void {
@@ -174,7 +130,7 @@ export class DpmSolverSinglestepScheduler implements Scheduler {
     const a0 = this.alphasCumprod[0] as number;
     this.sigmas = [...sigmas, this.finalSigmasType === 'sigma_min' ? Math.sqrt((1 - a0) / a0) : 0].map(f32);
     this.schedule = timesteps;
-    this.modelOutputs = Array.from({ length: this.solverOrder }, () => undefined);
+    this.history.reset(this.solverOrder);
     this.groupSample = undefined;
     if (n % this.solverOrder !== 0 || this.finalSigmasType === 'zero') this.lowerOrderFinal = true;
     this.orderList = singlestepOrders(
@@ -184,20 +140,6 @@ export class DpmSolverSinglestepScheduler implements Scheduler {
       this.finalSigmasType === 'zero',
     );
     this.index.reset();
-  }
-
-  setBeginIndex(index: number): void {
-    this.index.setBegin(index);
-  }
-
-  scaleModelInput(sample: Tensor, _timestep: number): Tensor {
-    return sample;
-  }
-
-  private at(i: number): AlphaSigma {
-    const sigma = this.sigmas[i];
-    if (sigma === undefined || i < 0) throw misuse(this.className, 'stepped outside the schedule');
-    return alphaSigmaLambda(sigma);
   }
 
   private convertModelOutput(modelOutput: Tensor, sample: Tensor, i: number): Tensor {
@@ -210,16 +152,16 @@ export class DpmSolverSinglestepScheduler implements Scheduler {
   }
 
   step(modelOutput: Tensor, timestep: number, sample: Tensor, options: StepOptions = {}): StepResult {
-    if (this.modelOutputs.length === 0) throw misuse(this.className, 'call setTimesteps before step');
+    this.history.assertScheduled();
     const i = this.index.resolve(this.schedule, timestep, 'last');
     const converted = this.convertModelOutput(modelOutput, sample, i);
-    this.modelOutputs = [...this.modelOutputs.slice(1), converted];
+    this.history.push(converted);
     const noise = this.stochastic
       ? likeShape(sample, requireNoise(this.className, options.noise)(), 'DPM-Solver SDE noise')
       : undefined;
     let order = this.orderList[i] ?? 1;
     // Fewer outputs than the order (the loop began mid-group): fall back to what there is.
-    while (this.modelOutputs[this.modelOutputs.length - order] === undefined) order -= 1;
+    while (!this.history.has(order)) order -= 1;
     if (order === 1) this.groupSample = sample;
     const start = this.groupSample as Tensor;
     const prevSample =
@@ -230,10 +172,6 @@ export class DpmSolverSinglestepScheduler implements Scheduler {
           : this.thirdOrder(start, i, noise);
     this.index.advance();
     return this.algorithm === 'dpmsolver' ? { prevSample } : { prevSample, predOriginalSample: converted };
-  }
-
-  private output(k: number): Tensor {
-    return this.modelOutputs[this.modelOutputs.length - k] as Tensor;
   }
 
   /**
@@ -362,10 +300,5 @@ export class DpmSolverSinglestepScheduler implements Scheduler {
       noise,
       [[c2, d2]],
     );
-  }
-
-  addNoise(original: Tensor, noise: Tensor, timestep: number): Tensor {
-    const i = addNoiseIndex(this.className, this.index, this.schedule, timestep);
-    return noiseAtAlphaSigma(original, noise, this.at(i));
   }
 }

@@ -1,20 +1,7 @@
-import {
-  type AlphaSigma,
-  alphaSigmaLambda,
-  dataPrediction,
-  noiseAtAlphaSigma,
-  noiseFromData,
-} from './alpha-sigma.ts';
+import { type AlphaSigma, dataPrediction, noiseFromData } from './alpha-sigma.ts';
 import { solveLinear } from './linear-solve.ts';
-import { multistepSchedule, trainingSchedule } from './multistep-schedule.ts';
-import { readNoiseSchedule } from './noise-schedule.ts';
-import {
-  limitX0,
-  type PredictionType,
-  readPredictionType,
-  readX0Limits,
-  type X0Limits,
-} from './prediction.ts';
+import { multistepSchedule } from './multistep-schedule.ts';
+import { limitX0 } from './prediction.ts';
 import type { Scheduler, StepOptions, StepResult } from './scheduler.ts';
 import {
   configError,
@@ -24,9 +11,8 @@ import {
   rejectFlowMatching,
   type SchedulerConfig,
 } from './scheduler-config.ts';
-import { assertInferenceSteps, misuse } from './scheduler-misuse.ts';
-import { readSigmaSpacing, type SigmaSpacing } from './sigma-spacing.ts';
-import { addNoiseIndex, StepIndex } from './step-index.ts';
+import { assertInferenceSteps } from './scheduler-misuse.ts';
+import { AlphaSigmaSolver, sigmaMinEnd } from './solver-base.ts';
 import type { Tensor } from './tensor.ts';
 import { linearCombination } from './tensor-math.ts';
 import { TIMESTEP_SPACINGS, type TimestepSpacing } from './timestep-spacing.ts';
@@ -39,48 +25,26 @@ const f32 = Math.fround;
  * computed at the new point, so the corrector costs no extra evaluation. bh1 / bh2 variants, data
  * (`predict_x0`) or noise prediction, Karras / exponential / beta sigmas.
  */
-export class UniPcMultistepScheduler implements Scheduler {
-  readonly className = 'UniPCMultistepScheduler';
-  readonly order = 1;
-  readonly initNoiseSigma = 1;
+export class UniPcMultistepScheduler extends AlphaSigmaSolver implements Scheduler {
   readonly stochastic = false;
-  readonly numTrainTimesteps: number;
-  private readonly alphasCumprod: Float64Array;
-  private readonly predictionType: PredictionType;
-  private readonly limits: X0Limits;
-  private readonly solverOrder: number;
   private readonly predictX0: boolean;
   private readonly solverType: 'bh1' | 'bh2';
   private readonly lowerOrderFinal: boolean;
   private readonly disableCorrector: ReadonlySet<number>;
-  private readonly sigmaSpacing: SigmaSpacing;
   private readonly finalSigmasType: 'zero' | 'sigma_min';
   private readonly spacing: TimestepSpacing;
   private readonly stepsOffset: number;
-  private readonly index = new StepIndex('UniPCMultistepScheduler');
-  private schedule: number[];
-  sigmas: number[];
-  private modelOutputs: Array<Tensor | undefined> = [];
-  private lowerOrderNums = 0;
   private lastSample: Tensor | undefined;
   private thisOrder = 1;
 
   constructor(config: SchedulerConfig) {
-    const noise = readNoiseSchedule(config, { betaStart: 0.0001, betaEnd: 0.02, betaSchedule: 'linear' });
-    this.numTrainTimesteps = noise.numTrainTimesteps;
-    this.alphasCumprod = noise.alphasCumprod.slice();
-    if (readBoolean(config, 'rescale_betas_zero_snr', false))
-      this.alphasCumprod[this.numTrainTimesteps - 1] = 2 ** -24;
-    this.predictionType = readPredictionType(config);
-    this.limits = { ...readX0Limits(config, false), clipSample: false };
-    this.solverOrder = readNumber(config, 'solver_order', 2, { integer: true, min: 1, max: 3 });
+    super('UniPCMultistepScheduler', config, { zeroSnr: 'last-alpha', karrasRange: true });
     this.predictX0 = readBoolean(config, 'predict_x0', true);
     // As diffusers, a DPM-Solver or DEIS config's solver type means bh2.
     const solverType = readChoice(config, 'solver_type', ['bh1', 'bh2', 'midpoint', 'heun', 'logrho'], 'bh2');
     this.solverType = solverType === 'bh1' ? 'bh1' : 'bh2';
     this.lowerOrderFinal = readBoolean(config, 'lower_order_final', true);
     this.disableCorrector = new Set(readStepList(config, 'disable_corrector'));
-    this.sigmaSpacing = readSigmaSpacing(config, true);
     this.finalSigmasType = readChoice(config, 'final_sigmas_type', ['zero', 'sigma_min'], 'zero');
     this.spacing = readChoice(config, 'timestep_spacing', TIMESTEP_SPACINGS, 'linspace');
     this.stepsOffset = readNumber(config, 'steps_offset', 0, { integer: true, min: 0 });
@@ -88,11 +52,6 @@ export class UniPcMultistepScheduler implements Scheduler {
       throw configError('solver_p', 'is not supported by easel (an external predictor scheduler)');
     }
     rejectFlowMatching(config);
-    ({ timesteps: this.schedule, sigmas: this.sigmas } = trainingSchedule(this.alphasCumprod));
-  }
-
-  get timesteps(): readonly number[] {
-    return this.schedule;
   }
 
   setTimesteps(numInferenceSteps: number): void {
@@ -109,35 +68,13 @@ export class UniPcMultistepScheduler implements Scheduler {
       },
       n,
     );
-    let sigmaLast = 0;
-    if (this.finalSigmasType === 'sigma_min') {
-      const a0 = this.alphasCumprod[0] as number;
-      // The redistributed spacings end on their own sigma_min; the plain one on the first training sigma.
-      sigmaLast =
-        this.sigmaSpacing.kind === 'interpolated'
-          ? Math.sqrt((1 - a0) / a0)
-          : (sigmas[sigmas.length - 1] as number);
-    }
+    const sigmaLast =
+      this.finalSigmasType === 'sigma_min' ? sigmaMinEnd(this.alphasCumprod, this.sigmaSpacing, sigmas) : 0;
     this.sigmas = [...sigmas, sigmaLast].map(f32);
     this.schedule = timesteps;
-    this.modelOutputs = Array.from({ length: this.solverOrder }, () => undefined);
-    this.lowerOrderNums = 0;
+    this.history.reset(this.solverOrder);
     this.lastSample = undefined;
     this.index.reset();
-  }
-
-  setBeginIndex(index: number): void {
-    this.index.setBegin(index);
-  }
-
-  scaleModelInput(sample: Tensor, _timestep: number): Tensor {
-    return sample;
-  }
-
-  private at(i: number): AlphaSigma {
-    const sigma = this.sigmas[i];
-    if (sigma === undefined || i < 0) throw misuse(this.className, 'stepped outside the schedule');
-    return alphaSigmaLambda(sigma);
   }
 
   /** The data prediction (predict_x0) or the noise prediction, as the solver works in. */
@@ -149,27 +86,21 @@ export class UniPcMultistepScheduler implements Scheduler {
     return noiseFromData(dataPrediction(this.predictionType, modelOutput, sample, at), sample, at);
   }
 
-  private output(k: number): Tensor {
-    const m = this.modelOutputs[this.modelOutputs.length - k];
-    if (m === undefined) throw misuse(this.className, 'multistep update without previous model outputs');
-    return m;
-  }
-
   step(modelOutput: Tensor, timestep: number, sample: Tensor, _options: StepOptions = {}): StepResult {
-    if (this.modelOutputs.length === 0) throw misuse(this.className, 'call setTimesteps before step');
+    this.history.assertScheduled();
     const i = this.index.resolve(this.schedule, timestep, 'last');
     const useCorrector = i > 0 && !this.disableCorrector.has(i - 1) && this.lastSample !== undefined;
     const converted = this.convertModelOutput(modelOutput, sample, i);
     let x = sample;
     if (useCorrector) x = this.correct(converted, this.lastSample as Tensor, sample, i, this.thisOrder);
-    this.modelOutputs = [...this.modelOutputs.slice(1), converted];
+    this.history.push(converted);
     const order = this.lowerOrderFinal
       ? Math.min(this.solverOrder, this.schedule.length - i)
       : this.solverOrder;
-    this.thisOrder = Math.min(order, this.lowerOrderNums + 1);
+    this.thisOrder = Math.min(order, this.history.filled + 1);
     this.lastSample = x;
     const prevSample = this.predict(x, i, this.thisOrder);
-    if (this.lowerOrderNums < this.solverOrder) this.lowerOrderNums += 1;
+    this.history.stepDone();
     this.index.advance();
     return { prevSample };
   }
@@ -279,11 +210,6 @@ export class UniPcMultistepScheduler implements Scheduler {
       ...d1s.map((d, k) => [rhos[k] as number, d] as const),
       [rhos[rhos.length - 1] as number, d1t],
     ]);
-  }
-
-  addNoise(original: Tensor, noise: Tensor, timestep: number): Tensor {
-    const i = addNoiseIndex(this.className, this.index, this.schedule, timestep);
-    return noiseAtAlphaSigma(original, noise, this.at(i));
   }
 }
 
