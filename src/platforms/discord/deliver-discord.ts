@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { UnrecoverableError } from 'bullmq';
 import { type RawFile, type REST, Routes } from 'discord.js';
-import { credits } from '../../../commands/credits.ts';
+import { refundSentence } from '../../../commands/status-lifecycle.ts';
 import type { ArtifactStore } from '../../artifacts/artifact-store.ts';
 import type { Deliverer } from '../../delivery/deliverer.ts';
 import type { Once } from '../../delivery/once.ts';
@@ -314,11 +314,7 @@ export class DiscordDelivery implements Deliverer {
         allowed_mentions: { parse: [] },
       }),
     );
-    const refund =
-      failure.refunded > 0
-        ? ` ${credits(failure.refunded)} went back to your balance.`
-        : ' Nothing was charged.';
-    const notice = `❌ Your image could not be made: ${truncate(failure.message, 1500)}${refund}`;
+    const notice = `❌ Your image could not be made: ${truncate(failure.message, 1500)} ${refundSentence(failure.refunded)}`;
     await this.deps.once(`${jobId}:discord-notice`, async () => {
       if (this.tokenUsable(origin)) {
         try {
