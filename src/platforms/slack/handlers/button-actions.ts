@@ -20,7 +20,7 @@ import { postQueued } from '../post-status.ts';
 import { isWorkspaceAdmin } from '../slack-admins.ts';
 import { type SlackDeps, slackMember } from '../slack-deps.ts';
 import { slackStatus } from '../slack-progress.ts';
-import { type EphemeralTarget, tellMember } from '../tell-member.ts';
+import { type EphemeralTarget, slackRefusalText, tellMember } from '../tell-member.ts';
 import { sourceJob } from './source-job.ts';
 import { startActionJob } from './start-action-job.ts';
 
@@ -110,7 +110,7 @@ export function registerButtonActions(app: App, deps: SlackDeps): void {
       });
     } catch (error) {
       if (isUserError(error)) {
-        await tellMember(tell, error.message, deps.logger);
+        await tellMember(tell, slackRefusalText(error), deps.logger);
         return;
       }
       deps.logger.error({ err: error }, 'button failed');
@@ -175,7 +175,7 @@ async function answerBatch(
     member,
     origin,
   });
-  if (reply.status === 'refused') return replace(reply.error.message);
+  if (reply.status === 'refused') return replace(slackRefusalText(reply.error));
   if (reply.status === 'batch-dropped') return replace('Cancelled; nothing was queued or charged.');
   if (reply.status !== 'batch') throw new Error(`a ${reply.status} answered a batch`);
   const { batch } = reply;
