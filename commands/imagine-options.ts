@@ -18,6 +18,10 @@ import { type CommandSchema, type OptionSchema, plainChoices } from './option-sc
  * `/imagine`'s options, declared once: Discord's typed options are generated from this list, and
  * the flags in prompt text (Slack, the CLI, Discord's `prompt` field) are read with it
  * (src/request/prompt-flags.ts). Option names are what members type and what messages quote.
+ *
+ * A new option is one entry here: its `field` (a RawRequest field the validator reads), its typed
+ * form, and its `flags` and `example` when text may carry it. test/commands/option-schemas.test.ts
+ * then holds Discord's definition and the text parser to it.
  */
 
 /** An `/imagine` option and the request field it fills (the image is read by each platform). */
