@@ -45,6 +45,7 @@ const IDENTIFIER_FOR: Record<RefusalReason, UserErrorIdentifier> = {
 export function refusalError(refused: AdmissionRefused): UserError {
   return new UserError(IDENTIFIER_FOR[refused.reason], refused.message, {
     reason: refused.reason,
+    refusal: refused.refusal,
     ...(refused.retryAfter !== undefined ? { retryAfter: refused.retryAfter } : {}),
   });
 }

@@ -1,6 +1,7 @@
 import type { RoleContext, RoleStarter, RunningRole } from '../src/app/role.ts';
 import type { ArtifactStore } from '../src/artifacts/artifact-store.ts';
 import { artifactStoreFromConfig } from '../src/artifacts/artifact-store-from-config.ts';
+import { startArtifactSweeper } from '../src/artifacts/artifact-sweeper.ts';
 import type { Config } from '../src/config/schema.ts';
 import { engineSettings } from '../src/engine/engine-settings.ts';
 import { ModelStore } from '../src/engine/model-store.ts';
@@ -25,8 +26,6 @@ export interface WorkerRoleOptions {
   /** Load the default model at start, so the first job does not wait and the provider is logged. */
   warmUp?: boolean;
 }
-
-const SWEEP_EVERY_MS = 10 * 60_000;
 
 export async function startGenerateRole(
   ctx: RoleContext,
@@ -62,19 +61,16 @@ export async function startGenerateRole(
     models: () => catalog.models.filter((m) => isInstalled(m, config.MODELS_DIR)).map((m) => m.id),
   });
 
-  const retentionMs = config.IMAGE_RETENTION_HOURS * 3_600_000;
-  const sweep = () =>
-    void artifacts
-      .sweep(Date.now() - retentionMs)
-      .then((removed) => removed > 0 && logger.info({ removed }, 'expired artifacts swept'))
-      .catch((err: unknown) => logger.warn({ err }, 'artifact sweep failed'));
-  const sweeper = setInterval(sweep, SWEEP_EVERY_MS);
-  sweeper.unref();
+  const sweeper = startArtifactSweeper({
+    artifacts,
+    retentionHours: config.IMAGE_RETENTION_HOURS,
+    logger,
+  });
 
   return {
     name: 'worker',
     async stop() {
-      clearInterval(sweeper);
+      sweeper.stop();
       await worker.close();
       await store.release();
     },

@@ -18,7 +18,7 @@ import { GENERATE_QUEUE, type StateKeys, scopeKey } from '../state/keys.ts';
 import type { ScriptedRedis } from '../state/scripts.ts';
 import { requestFingerprint } from './fingerprint.ts';
 import { jobIdFor } from './job-id.ts';
-import { refusal } from './refusal-messages.ts';
+import { readRefusal } from './refusal.ts';
 import type { AdmissionInput, AdmissionResult, RefusalReason } from './types.ts';
 
 export interface AdmissionDeps {
@@ -295,7 +295,7 @@ export class Admission {
     switch (reply[0]) {
       case 'refused': {
         const [, reason, retryAfterMs, detail] = reply;
-        return refusal(reason as RefusalReason, Number(retryAfterMs), String(detail), {
+        return readRefusal(reason as RefusalReason, Number(retryAfterMs), String(detail), {
           cost: item.cost,
           scopeNoun: scopeNoun(item.input.member.scope),
         });

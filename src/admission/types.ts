@@ -32,6 +32,21 @@ export type RefusalReason =
   | 'banned-word'
   | 'over-limits';
 
+/**
+ * A refusal as a value: its identifier (the admission script's reason) and the parameters its
+ * sentence needs. Each frontend renders it with refusal.ts' `refusalText` and its own markup (Discord escapes
+ * markdown in the quoted word, Slack its mrkdwn); the REST API shows the plain text.
+ */
+export type Refusal =
+  | { reason: 'suspended'; scopeNoun: string }
+  | { reason: 'rate-limited'; seconds: number }
+  | { reason: 'cooldown'; seconds: number }
+  | { reason: 'pending-cap'; jobs: number }
+  | { reason: 'scope-budget'; scopeNoun: string; seconds: number }
+  | { reason: 'banned-word'; scopeNoun: string; word: string }
+  | { reason: 'over-limits'; limit: 'steps' | 'size'; max: number }
+  | { reason: 'insufficient-credits'; cost: number; have: number; resetSeconds?: number };
+
 export interface AdmissionAccepted {
   accepted: true;
   jobId: string;
@@ -47,7 +62,9 @@ export interface AdmissionAccepted {
 export interface AdmissionRefused {
   accepted: false;
   reason: RefusalReason;
-  /** A sentence for the member, e.g. "Rate limit exceeded: wait 27 seconds." */
+  /** The refusal's parameters, for each frontend to render in its own markup (src/admission/refusal.ts). */
+  refusal: Refusal;
+  /** The refusal as plain text, e.g. "Rate limit exceeded: wait 27 seconds." (the REST API, logs). */
   message: string;
   /** Seconds to wait before trying again, for rate limits and cooldowns. */
   retryAfter?: number;

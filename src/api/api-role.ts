@@ -1,15 +1,13 @@
 import type { RoleStarter } from '../app/role.ts';
-import { rolesToRun } from '../app/role-starters.ts';
 import { createServices } from '../app/services.ts';
 import { loadCatalog } from '../models/model-catalog.ts';
-import { startImageSweeper } from './image-sweeper.ts';
 import { ApiKeyStore } from './key-store.ts';
 import { needsPublicUrl, publicBaseUrl } from './public-base-url.ts';
 import { buildApiServer } from './server.ts';
 
 /**
- * The `api` role of `easel start`: the REST API on API_HOST:API_PORT. Expired images are swept here
- * unless this process also runs the worker role, which sweeps the same store.
+ * The `api` role of `easel start`: the REST API on API_HOST:API_PORT. Expired images are swept by
+ * the worker role, which writes them (src/artifacts/artifact-sweeper.ts), not here.
  */
 export const startApiRole: RoleStarter = async ({ config, logger }) => {
   const services = await createServices(config, logger, { registry: loadCatalog(config.MODELS_DIR) });
@@ -31,18 +29,9 @@ export const startApiRole: RoleStarter = async ({ config, logger }) => {
       'API_PUBLIC_URL is empty, so image and fetch links point at this machine only; set it to the address clients use',
     );
   }
-  const sweeper = rolesToRun(config).includes('worker')
-    ? undefined
-    : startImageSweeper({
-        artifacts: services.artifacts,
-        retentionHours: config.IMAGE_RETENTION_HOURS,
-        logger,
-      });
-
   return {
     name: 'api',
     async stop() {
-      sweeper?.stop();
       // Stops accepting, answers 503 to new requests, and lets requests in flight finish.
       await app.close();
       await services.close();

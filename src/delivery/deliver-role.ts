@@ -2,14 +2,15 @@ import type { Queue } from 'bullmq';
 import { startDeliverWorker } from '../../workers/deliver.ts';
 import type { RoleStarter } from '../app/role.ts';
 import { createServices } from '../app/services.ts';
+import { startSweepTimer } from '../app/sweep-timer.ts';
 import type { DeliverJobData } from '../queue/job-data.ts';
 import { ReservationSweeper } from '../queue/reservation-sweeper.ts';
 import type { Deliverer, DelivererFactories, DeliverPlatform } from './deliverer.ts';
 
 /**
  * The `deliver` role: the deliver worker with a deliverer for each platform enabled in this
- * process's configuration, plus the reservation sweeper (so reservations are released even where
- * no GPU worker runs). The lead wires the platform factories in role-starters.ts:
+ * process's configuration, plus the reservation sweep, which it alone owns (so reservations are
+ * released even where no GPU worker runs, and many GPU workers do not each sweep the same set). The lead wires the platform factories in role-starters.ts:
  *   deliver: async () => createDeliverRole({ discord: ..., slack: ..., api: ... })
  */
 const SWEEP_INTERVAL_MS = 30_000;
@@ -48,16 +49,18 @@ export function createDeliverRole(factories: DelivererFactories): RoleStarter {
       deliverers,
       logger,
     });
-    const sweeper = ReservationSweeper.forServices(services, logger);
-    const timer = setInterval(() => {
-      void sweeper.sweep().catch((err: unknown) => logger.warn({ err }, 'reservation sweep failed'));
-    }, SWEEP_INTERVAL_MS);
-    timer.unref();
+    const reservations = ReservationSweeper.forServices(services, logger);
+    const sweeper = startSweepTimer({
+      name: 'reservation sweep',
+      everyMs: SWEEP_INTERVAL_MS,
+      sweep: () => reservations.sweep(),
+      logger,
+    });
     logger.info({ platforms: Object.keys(deliverers) }, 'deliver worker started');
     return {
       name: 'deliver',
       async stop() {
-        clearInterval(timer);
+        sweeper.stop();
         // Results a worker of this process queued while it stopped are posted before closing.
         await drained(services.queues.deliver, DRAIN_WAIT_MS);
         await delivery.close();

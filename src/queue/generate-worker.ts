@@ -47,15 +47,16 @@ export interface GenerateWorkerOptions {
   stalledIntervalMs?: number;
   /** How often cancel markers of running jobs are checked. */
   cancelPollMs?: number;
-  /** How often the reservation sweeper runs (0: never). */
-  sweepIntervalMs?: number;
   /** The models this worker can render, announced to admission; absent: any (it does not say). */
   models?: () => string[];
 }
 
 export interface GenerateWorker {
   worker: Worker<GenerateJobData, GenerateResult>;
-  /** Runs on a timer; exposed so tests and `easel doctor` can run a sweep now. */
+  /**
+   * Settles a stalled-out job at once; its periodic sweep is the deliver role's
+   * (src/delivery/deliver-role.ts). Exposed so tests and `easel doctor` can run a sweep now.
+   */
   sweeper: ReservationSweeper;
   /** Stops taking jobs, waits for running ones, then closes its connections. */
   close(): Promise<void>;
@@ -225,15 +226,6 @@ export async function startGenerateWorker(options: GenerateWorkerOptions): Promi
   }, pollMs);
   poll.unref();
 
-  const sweepMs = options.sweepIntervalMs ?? 30_000;
-  const sweepTimer =
-    sweepMs > 0
-      ? setInterval(() => {
-          void sweeper.sweep().catch((err: unknown) => logger.warn({ err }, 'reservation sweep failed'));
-        }, sweepMs)
-      : undefined;
-  sweepTimer?.unref();
-
   await worker.waitUntilReady();
   const presence = await announceWorker({
     redis,
@@ -251,7 +243,6 @@ export async function startGenerateWorker(options: GenerateWorkerOptions): Promi
       // Unannounced first: admission stops counting on this worker while it finishes its jobs.
       await presence.stop();
       clearInterval(poll);
-      if (sweepTimer) clearInterval(sweepTimer);
       await worker.close();
       await Promise.all([deliver.close(), generate.close()]);
       await Promise.all([quit(connection), quit(redis)]);

@@ -36,7 +36,6 @@ function worker(render: Parameters<typeof startGenerateWorker>[0]['render']) {
     concurrency: 1,
     render,
     logger: createLogger('silent'),
-    sweepIntervalMs: 0,
   });
 }
 

@@ -61,7 +61,6 @@ async function worker(
     concurrency: 1,
     render,
     logger: createLogger('silent'),
-    sweepIntervalMs: 0,
     cancelPollMs: 50,
     // BullMQ skips stall checks for one interval after any worker's check: keep them all short here.
     lockDurationMs: 1000,

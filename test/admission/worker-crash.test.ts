@@ -43,7 +43,6 @@ describe('a worker process killed mid-render', () => {
       logger: createLogger('silent'),
       lockDurationMs: 1000,
       stalledIntervalMs: 300,
-      sweepIntervalMs: 0,
       async render(data) {
         runs++;
         return {

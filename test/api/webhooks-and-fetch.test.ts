@@ -2,8 +2,8 @@ import { once } from 'node:events';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startImageSweeper } from '../../src/api/image-sweeper.ts';
 import { verifyWebhook } from '../../src/api/webhook-signature.ts';
+import { startArtifactSweeper } from '../../src/artifacts/artifact-sweeper.ts';
 import { DiskArtifactStore } from '../../src/artifacts/disk-artifact-store.ts';
 import { createLogger } from '../../src/log/logger.ts';
 import { type AnswerBody, type ApiHarness, startApiHarness } from './api-harness.ts';
@@ -197,7 +197,7 @@ describe('image retention', () => {
       expect(expired.status).toBe(404);
       expect(((await expired.json()) as AnswerBody).message).toBe('Image not found');
 
-      const sweeper = startImageSweeper({
+      const sweeper = startArtifactSweeper({
         artifacts: new DiskArtifactStore(api.artifactsDir),
         retentionHours: 1,
         logger: createLogger('silent'),

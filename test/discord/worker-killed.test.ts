@@ -59,7 +59,6 @@ describe('a generate worker killed in the middle of a Discord job', () => {
       logger,
       lockDurationMs: 1000,
       stalledIntervalMs: 300,
-      sweepIntervalMs: 0,
       render: createRenderer({
         store: new ModelStore(
           { modelsDir: world.config.MODELS_DIR, providers: ['cpu'], threads: 1, builtin: NO_BUILTINS },

@@ -32,7 +32,6 @@ async function worker(db: number, models?: string[]): Promise<GenerateWorker> {
     concurrency: 1,
     logger,
     render,
-    sweepIntervalMs: 0,
     ...(models ? { models: () => models } : {}),
   });
   workers.push(started);

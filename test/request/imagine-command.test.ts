@@ -116,6 +116,7 @@ describe('handleImagine', () => {
     const { services: s } = services({
       accepted: false,
       reason: 'cooldown',
+      refusal: { reason: 'cooldown', seconds: 4 },
       message: "You're on cooldown: try again in 4 seconds.",
       retryAfter: 4,
     });
@@ -124,7 +125,11 @@ describe('handleImagine', () => {
     if (reply.status !== 'refused') return;
     expect(reply.error.identifier).toBe('cooldown');
     expect(reply.error.message).toBe("You're on cooldown: try again in 4 seconds.");
-    expect(reply.error.context).toMatchObject({ reason: 'cooldown', retryAfter: 4 });
+    expect(reply.error.context).toMatchObject({
+      reason: 'cooldown',
+      refusal: { reason: 'cooldown', seconds: 4 },
+      retryAfter: 4,
+    });
   });
 
   it('turns a UserError thrown by admission (queue unreachable) into a refusal and lets other errors through', async () => {

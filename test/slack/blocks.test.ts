@@ -53,7 +53,7 @@ describe('status message', () => {
     });
     expect(JSON.stringify(failed.blocks)).toContain('1 credit refunded');
     expect(buttonsOf(failed.blocks)).toHaveLength(0);
-    const cancelled = statusMessage({ ...base, state: { kind: 'cancelled', by: 'U9', refunded: 2 } });
+    const cancelled = statusMessage({ ...base, state: { kind: 'cancelled', byUserId: 'U9', refunded: 2 } });
     expect(JSON.stringify(cancelled.blocks)).toContain('Cancelled by <@U9>');
     expect(buttonsOf(cancelled.blocks)).toHaveLength(0);
   });

@@ -226,7 +226,7 @@ describe('Slack delivery', () => {
     const notices = fake.callsTo('chat.postEphemeral').slice(before);
     expect(notices).toHaveLength(1);
     expect(notices[0]?.args).toMatchObject({ channel, user: 'UALICE', thread_ts: parentTs });
-    expect(String(notices[0]?.args.text)).toContain('1 credit was refunded');
+    expect(String(notices[0]?.args.text)).toContain('1 credit went back to your balance');
     expect(JSON.stringify(fake.message(channel, parentTs)?.blocks)).toContain(
       'Failed: The model is not installed',
     );

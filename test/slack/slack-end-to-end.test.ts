@@ -174,7 +174,7 @@ describe('Slack end to end with the tiny model', () => {
     );
     expect(notice.args.thread_ts).toBe(parent.ts);
     expect(String(notice.args.text)).toMatch(/damaged or incomplete/);
-    expect(String(notice.args.text)).toMatch(/refunded|Nothing was charged/);
+    expect(String(notice.args.text)).toMatch(/went back to your balance|Nothing was charged/);
     await h.fake.waitFor(() => JSON.stringify(h.fake.message(CHANNEL, parent.ts)?.blocks).includes('Failed'));
     expect(h.fake.thread(CHANNEL, parent.ts).flatMap((m) => m.files)).toHaveLength(0);
     expect((await h.services.credits.balance(carol)).total).toBe(before);

@@ -208,7 +208,7 @@ describe('Slack HTTP receiver', () => {
     await h.command({ userId: 'UERIN', channelId: 'CPRIVATE' }, '/imagine', 'a secret pentagon');
     await h.fake.waitFor(() => h.fake.responseUrlPosts.length > posts);
     expect(lastEphemeral().text).toContain('/invite @easel');
-    expect(lastEphemeral().text).toContain('refunded');
+    expect(lastEphemeral().text).toContain('went back to your balance');
     expect(h.fake.messages.some((m) => m.channel === 'CPRIVATE')).toBe(false);
     const balance = await h.services.credits.balance(erin);
     expect(balance.total).toBe(3);

@@ -10,6 +10,7 @@ import {
 } from '../../../commands/actions.ts';
 import type { CommandReply } from '../../../commands/admit-and-reply.ts';
 import { admitBatchJob, batchSummary, type PendingBatch } from '../../../commands/batch.ts';
+import { finishStatus, type StatusSurface } from '../../../commands/status-lifecycle.ts';
 import { isUserError, UserError } from '../../errors/user-error.ts';
 import { offerRegionLinkOnDiscord } from '../../region-editor/discord-region-link.ts';
 import { commandAnswer, INTERNAL_ERROR_ANSWER, refusalAnswer } from './answers.ts';
@@ -83,22 +84,32 @@ async function cancel(deps: DiscordDeps, interaction: ButtonInteraction, jobId: 
   });
   if (reply.status === 'refused') return replyPrivately(interaction, refusalAnswer(reply.error));
   if (reply.status !== 'cancelled') return replyPrivately(interaction, INTERNAL_ERROR_ANSWER);
-  await deps.replies.markFinal(jobId);
   const job = await deps.services.jobs.get(jobId);
   if (!job) {
+    await deps.replies.markFinal(jobId);
     await interaction.update({ components: [] });
     return;
   }
-  await interaction.update({
-    content: statusText({
-      request: job.data.request,
-      userId: job.data.member.userId,
-      cost: job.data.cost,
-      state: { kind: 'cancelled', byUserId: member.userId, refunded: reply.outcome.refunded },
-    }),
-    components: [],
-    allowedMentions: { users: [] },
+  await finishStatus(deps.replies, pressedStatus(interaction), interaction, jobId, job.data, {
+    kind: 'cancelled',
+    byUserId: member.userId,
+    refunded: reply.outcome.refunded,
   });
+}
+
+/** The status message the Cancel button is on, answered through the press itself. */
+function pressedStatus(interaction: ButtonInteraction): StatusSurface<ButtonInteraction> {
+  return {
+    platform: 'discord',
+    locate: async () => interaction,
+    show: async (pressed, _jobId, job, state) => {
+      await pressed.update({
+        content: statusText({ request: job.request, userId: job.member.userId, cost: job.cost ?? 0, state }),
+        components: [],
+        allowedMentions: { users: [] },
+      });
+    },
+  };
 }
 
 export async function onButton(deps: DiscordDeps, interaction: ButtonInteraction): Promise<void> {

@@ -2,15 +2,19 @@ import { batchButtons } from '../../../commands/actions.ts';
 import { confirmationLines } from '../../../commands/batch.ts';
 import type { ImagineReply } from '../../../commands/imagine.ts';
 import type { UserError } from '../../errors/user-error.ts';
+import { userErrorText } from '../user-error-text.ts';
 import { buttonRows, cancelRow } from './components.ts';
 import type { Answer } from './first-response.ts';
 import { escapeMarkdown, MESSAGE_MAX, statusText, truncate } from './status-text.ts';
 
+/** Text a member wrote, quoted in a refusal, cannot change how Discord shows it. */
+const DISCORD_MARKUP = { literal: escapeMarkdown };
+
 /** A refusal as the member reads it (ephemeral): what is wrong, field by field. */
 export function refusalAnswer(error: UserError): Answer {
-  const lines = error.message.split('\n').filter(Boolean);
-  const content =
-    lines.length > 1 ? `⚠️ Please fix:\n${lines.map((l) => `• ${l}`).join('\n')}` : `⚠️ ${error.message}`;
+  const text = userErrorText(error, DISCORD_MARKUP);
+  const lines = text.split('\n').filter(Boolean);
+  const content = lines.length > 1 ? `⚠️ Please fix:\n${lines.map((l) => `• ${l}`).join('\n')}` : `⚠️ ${text}`;
   return { kind: 'ephemeral', content: truncate(content, MESSAGE_MAX) };
 }
 

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { UnrecoverableError } from 'bullmq';
 import { type RawFile, type REST, Routes } from 'discord.js';
-import { credits } from '../../../commands/credits.ts';
+import { finishStatus, refundSentence, type StatusSurface } from '../../../commands/status-lifecycle.ts';
 import type { ArtifactStore } from '../../artifacts/artifact-store.ts';
 import type { Deliverer } from '../../delivery/deliverer.ts';
 import type { Once } from '../../delivery/once.ts';
@@ -76,6 +76,24 @@ function nonceFor(jobId: string, part: string): string {
 export class DiscordDelivery implements Deliverer {
   private readonly clock: () => number;
 
+  /**
+   * The status message as delivery ends it (commands/status-lifecycle.ts): through the interaction
+   * token while it lives, else with the bot token.
+   */
+  private readonly statusSurface: StatusSurface<{ origin: DiscordOrigin; record?: ReplyRecord }> = {
+    platform: 'discord',
+    locate: async (jobId, job) =>
+      job.origin.platform === 'discord'
+        ? { origin: job.origin, record: await this.statusMessage(jobId, job.origin) }
+        : undefined,
+    show: (where, _jobId, job, state) =>
+      this.editStatus(where.origin, where.record, {
+        content: statusText({ request: job.request, userId: job.member.userId, cost: job.cost ?? 0, state }),
+        components: [],
+        allowed_mentions: { parse: [] },
+      }),
+  };
+
   constructor(private readonly deps: DiscordDeliveryDeps) {
     this.clock = deps.clock ?? Date.now;
   }
@@ -136,15 +154,9 @@ export class DiscordDelivery implements Deliverer {
       );
     }
     await this.deps.once(`${jobId}:discord-status`, () =>
-      this.editStatus(origin, status, {
-        content: statusText({
-          request: data.request,
-          userId: data.member.userId,
-          cost: 0,
-          state: { kind: 'done', where: target === origin.channelId ? 'here' : 'thread' },
-        }),
-        components: [],
-        allowed_mentions: { parse: [] },
+      finishStatus(this.deps.replies, this.statusSurface, { origin, record: status }, jobId, data, {
+        kind: 'done',
+        where: target === origin.channelId ? 'here' : 'thread',
       }),
     );
   }
@@ -300,25 +312,17 @@ export class DiscordDelivery implements Deliverer {
   private async deliverFailure(data: DeliverJobData, origin: DiscordOrigin): Promise<void> {
     const { jobId } = data;
     const failure = data.failure ?? { message: 'The render failed.', refunded: 0 };
+    // Final before the status is looked up: a progress edit racing this one stays away.
     await this.deps.replies.markFinal(jobId);
-    const status = await this.statusMessage(jobId, origin);
+    const status = await this.statusSurface.locate(jobId, data);
     await this.deps.once(`${jobId}:discord-status`, () =>
-      this.editStatus(origin, status, {
-        content: statusText({
-          request: data.request,
-          userId: data.member.userId,
-          cost: 0,
-          state: { kind: 'failed', message: failure.message, refunded: failure.refunded },
-        }),
-        components: [],
-        allowed_mentions: { parse: [] },
+      finishStatus(this.deps.replies, this.statusSurface, status, jobId, data, {
+        kind: 'failed',
+        message: failure.message,
+        refunded: failure.refunded,
       }),
     );
-    const refund =
-      failure.refunded > 0
-        ? ` ${credits(failure.refunded)} went back to your balance.`
-        : ' Nothing was charged.';
-    const notice = `❌ Your image could not be made: ${truncate(failure.message, 1500)}${refund}`;
+    const notice = `❌ Your image could not be made: ${truncate(failure.message, 1500)} ${refundSentence(failure.refunded)}`;
     await this.deps.once(`${jobId}:discord-notice`, async () => {
       if (this.tokenUsable(origin)) {
         try {
@@ -333,7 +337,7 @@ export class DiscordDelivery implements Deliverer {
         }
       }
       // No private channel left: say it where the job was asked, to the member by name.
-      await this.deps.bot.post(Routes.channelMessages(status?.channelId ?? origin.channelId), {
+      await this.deps.bot.post(Routes.channelMessages(status?.record?.channelId ?? origin.channelId), {
         body: {
           content: `<@${data.member.userId}> ${notice}`,
           allowed_mentions: { users: [data.member.userId] },

@@ -1,5 +1,7 @@
 import { type REST, Routes } from 'discord.js';
+import { followStatusProgress, type StatusSurface } from '../../../commands/status-lifecycle.ts';
 import type { Logger } from '../../log/logger.ts';
+import type { DiscordOrigin } from '../../queue/job-data.ts';
 import type { ProgressRelay } from '../../queue/progress-relay.ts';
 import { cancelRow } from './components.ts';
 import { TOKEN_USABLE_MS } from './deliver-discord.ts';
@@ -10,29 +12,19 @@ import { statusText } from './status-text.ts';
 const PROGRESS_EDIT_MS = 3000;
 
 /**
- * Turns a job's "queued" message into "rendering, step 12/25" as the worker reports progress. The
- * window is taken in Redis, so several bot processes together still edit once per window; a job
- * that has ended is never set back to "rendering" by a late event.
+ * A Discord job's status message as the status lifecycle (commands/status-lifecycle.ts) edits it:
+ * through the interaction's webhook while its token works (15 minutes), never after.
  */
-export function watchProgress(deps: {
-  progress: ProgressRelay;
-  replies: DiscordReplyStore;
-  webhooks: REST;
-  logger: Logger;
-  windowMs?: number;
-  clock?: () => number;
-}): () => void {
-  const clock = deps.clock ?? Date.now;
-  return deps.progress.onProgress(async ({ jobId, progress, data }) => {
-    const origin = data.origin;
-    if (origin.platform !== 'discord') return;
-    // The last step is followed by the result at once: an edit now could land after the result's.
-    if (progress.step >= progress.total) return;
-    if (clock() - origin.interactionCreatedAt >= TOKEN_USABLE_MS) return;
-    if (await deps.replies.isFinal(jobId)) return;
-    if (!(await deps.replies.takeProgressSlot(jobId, deps.windowMs ?? PROGRESS_EDIT_MS))) return;
-    await deps.webhooks
-      .patch(
+function interactionStatus(webhooks: REST, clock: () => number): StatusSurface<DiscordOrigin> {
+  return {
+    platform: 'discord',
+    async locate(_jobId, data) {
+      const origin = data.origin;
+      if (origin.platform !== 'discord') return undefined;
+      return clock() - origin.interactionCreatedAt < TOKEN_USABLE_MS ? origin : undefined;
+    },
+    async show(origin, jobId, data, state) {
+      await webhooks.patch(
         Routes.webhookMessage(
           origin.applicationId,
           origin.interactionToken,
@@ -44,14 +36,31 @@ export function watchProgress(deps: {
             content: statusText({
               request: data.request,
               userId: data.member.userId,
-              cost: data.cost,
-              state: { kind: 'rendering', step: progress.step, total: progress.total },
+              cost: data.cost ?? 0,
+              state,
             }),
-            components: cancelRow(jobId),
+            components: state.kind === 'rendering' || state.kind === 'queued' ? cancelRow(jobId) : [],
             allowed_mentions: { parse: [] },
           },
         },
-      )
-      .catch((err: unknown) => deps.logger.debug({ err, jobId }, 'progress edit failed'));
+      );
+    },
+  };
+}
+
+/** Turns a job's "queued" message into "rendering, step 12/25" as the worker reports progress. */
+export function watchProgress(deps: {
+  progress: ProgressRelay;
+  replies: DiscordReplyStore;
+  webhooks: REST;
+  logger: Logger;
+  clock?: () => number;
+}): () => void {
+  return followStatusProgress({
+    progress: deps.progress,
+    marks: deps.replies,
+    surface: interactionStatus(deps.webhooks, deps.clock ?? Date.now),
+    windowMs: PROGRESS_EDIT_MS,
+    logger: deps.logger,
   });
 }

@@ -1,20 +1,15 @@
 import { describeJob } from '../../../commands/actions.ts';
 import { credits } from '../../../commands/credits.ts';
+import type { StatusState } from '../../../commands/status-lifecycle.ts';
 import type { GenerationRequest } from '../../request/types.ts';
 import { fitText } from '../fit-text.ts';
 
 /**
  * The texts of the message a job lives in (its "status message"): queued with cost, position and
- * ETA, rendering with the step, done, failed with the refund, cancelled. Discord markdown; every
- * text stays within the 2,000 characters of a message.
+ * ETA, rendering with the step, done, failed with the refund, cancelled (the states of
+ * commands/status-lifecycle.ts). Discord markdown; every text stays within the 2,000 characters of
+ * a message.
  */
-export type StatusState =
-  | { kind: 'queued'; position: number; etaSeconds?: number }
-  | { kind: 'rendering'; step: number; total: number; etaSeconds?: number }
-  | { kind: 'done'; where: 'thread' | 'here' }
-  | { kind: 'failed'; message: string; refunded: number }
-  | { kind: 'cancelled'; byUserId: string; refunded: number };
-
 export interface StatusInput {
   request: GenerationRequest;
   userId: string;

@@ -2,6 +2,7 @@ import type { webApi } from '@slack/bolt';
 import { UnrecoverableError } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { cancelButton, decodeActionId, resultButtonRows } from '../../../commands/actions.ts';
+import { finishStatus, refundSentence, type StatusState } from '../../../commands/status-lifecycle.ts';
 import type { ArtifactStore } from '../../artifacts/artifact-store.ts';
 import type { Deliverer, DelivererFactory } from '../../delivery/deliverer.ts';
 import { createOnce, type Once } from '../../delivery/once.ts';
@@ -12,10 +13,11 @@ import type { NsfwPolicy } from '../../quotas/quota-policy.ts';
 import { imageTreatment } from '../image-treatment.ts';
 import { jobTitle } from './blocks/job-title.ts';
 import { type ResultButton, resultMessage } from './blocks/result-message.ts';
-import { type StatusState, statusMessage } from './blocks/status-message.ts';
+import { statusMessage } from './blocks/status-message.ts';
 import { NsfwChannels } from './nsfw-channels.ts';
 import { slackErrorCode } from './slack-error-code.ts';
 import { truncate } from './slack-limits.ts';
+import { slackStatus } from './slack-progress.ts';
 import { createSlackWebClient } from './slack-web-client.ts';
 import { type StatusRecord, StatusStore } from './status-store.ts';
 
@@ -140,14 +142,10 @@ export class SlackDelivery implements Deliverer {
     const status = await this.deps.statusStore.get(data.jobId);
     if (status) await this.finishStatus(data, status, { kind: 'failed', ...failure });
     await this.deps.once(`${data.jobId}:slack-failure-notice`, async () => {
-      const refund =
-        failure.refunded > 0
-          ? `${failure.refunded} credit${failure.refunded === 1 ? ' was' : 's were'} refunded.`
-          : 'Nothing was charged.';
       await this.deps.client.chat.postEphemeral({
         channel: status?.channelId ?? origin.channelId,
         user: data.member.userId,
-        text: `Your request "${data.request.prompt.slice(0, 200)}" failed: ${failure.message} ${refund}`,
+        text: `Your request "${data.request.prompt.slice(0, 200)}" failed: ${failure.message} ${refundSentence(failure.refunded)}`,
         ...(status ? { thread_ts: status.threadTs } : {}),
       });
     });
@@ -251,23 +249,22 @@ export class SlackDelivery implements Deliverer {
     return `<@${data.member.userId}> ${jobTitle(data.request)} — seed ${result.seed}${size} · ${result.model} · ${(result.timings.totalMs / 1000).toFixed(1)} s`;
   }
 
-  private async finishStatus(data: DeliverJobData, status: StatusRecord, state: StatusState): Promise<void> {
-    await this.deps.statusStore.markFinal(data.jobId);
-    const message = statusMessage({
-      title: jobTitle(data.request),
-      userId: data.member.userId,
-      cost: status.cost,
-      seed: data.result?.seed ?? data.request.seed,
-      state,
-      cancelActionId: cancelButton(data.jobId).actionId,
-    });
+  private async finishStatus(
+    data: DeliverJobData,
+    status: StatusRecord,
+    state: Extract<StatusState, { kind: 'done' | 'failed' }>,
+  ): Promise<void> {
+    // The seed the worker used (a random one is only known from the result).
+    const request = data.result ? { ...data.request, seed: data.result.seed } : data.request;
     try {
-      await this.deps.client.chat.update({
-        channel: status.channelId,
-        ts: status.statusTs,
-        text: message.text,
-        blocks: message.blocks,
-      });
+      await finishStatus(
+        this.deps.statusStore,
+        slackStatus(this.deps),
+        status,
+        data.jobId,
+        { ...data, request },
+        state,
+      );
     } catch (error) {
       // The result is posted; a status message someone deleted is no reason to retry the job.
       this.deps.logger.warn({ err: error, jobId: data.jobId }, 'status message not updated');

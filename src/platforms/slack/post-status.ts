@@ -1,6 +1,6 @@
 import { cancelButton } from '../../../commands/actions.ts';
 import type { CommandReply } from '../../../commands/admit-and-reply.ts';
-import { credits } from '../../../commands/credits.ts';
+import { refundSentence } from '../../../commands/status-lifecycle.ts';
 import type { MemberRef } from '../../members/member-ref.ts';
 import { jobTitle } from './blocks/job-title.ts';
 import { type SlackMessage, statusMessage } from './blocks/status-message.ts';
@@ -62,11 +62,7 @@ export async function postStatus(deps: SlackDeps, post: StatusPost): Promise<Sta
       deps.logger.error({ err: cancelError, jobId: post.jobId }, 'could not cancel an unpostable job');
     }
     const why = UNPOSTABLE[code] ?? 'Slack would not take my message here.';
-    const refund =
-      refunded > 0
-        ? ` The job was cancelled and ${credits(refunded)} refunded.`
-        : ' The job was cancelled; nothing was charged.';
-    await tellMember(post.tell, `${why}${refund}`, deps.logger);
+    await tellMember(post.tell, `${why} The job was cancelled. ${refundSentence(refunded)}`, deps.logger);
     return undefined;
   }
   const record: StatusRecord = {

@@ -1,5 +1,8 @@
 import type { RespondFn, webApi } from '@slack/bolt';
+import type { UserError } from '../../errors/user-error.ts';
 import type { Logger } from '../../log/logger.ts';
+import { userErrorText } from '../user-error-text.ts';
+import { escapeMrkdwn } from './slack-limits.ts';
 
 /**
  * Tells one member something only they see: through the payload's `response_url` when there is
@@ -33,4 +36,12 @@ export async function tellMember(target: EphemeralTarget, text: string, logger: 
   } catch (error) {
     logger.warn({ err: error, channel: target.channelId }, 'could not tell the member');
   }
+}
+
+/** Text a member wrote, quoted in a refusal, cannot turn into a mention or a link on Slack. */
+const SLACK_MARKUP = { literal: escapeMrkdwn };
+
+/** A refusal as a Slack member reads it. */
+export function slackRefusalText(error: UserError): string {
+  return userErrorText(error, SLACK_MARKUP);
 }

@@ -1,5 +1,6 @@
 import type { types } from '@slack/bolt';
 import { credits } from '../../../../commands/credits.ts';
+import type { StatusState } from '../../../../commands/status-lifecycle.ts';
 import { escapeAndFit, SLACK_LIMITS, truncate } from '../slack-limits.ts';
 
 /**
@@ -8,13 +9,6 @@ import { escapeAndFit, SLACK_LIMITS, truncate } from '../slack-limits.ts';
  * position and ETA while waiting, the step while rendering, and how it ended. A Cancel button
  * stays while the job can still be cancelled.
  */
-export type StatusState =
-  | { kind: 'queued'; position: number; etaSeconds?: number }
-  | { kind: 'rendering'; step: number; total: number; etaSeconds?: number }
-  | { kind: 'done'; seconds?: number; images: number }
-  | { kind: 'failed'; message: string; refunded: number }
-  | { kind: 'cancelled'; by: string; refunded: number };
-
 export interface StatusInput {
   /** What was asked: the prompt, or "Upscale 2x of image 1 — <prompt>" for a button. */
   title: string;
@@ -57,14 +51,19 @@ function stateLine(state: StatusState): string {
     }
     case 'done': {
       const took = state.seconds === undefined ? '' : ` in ${state.seconds.toFixed(1)} s`;
-      const what = state.images === 1 ? 'The image is' : `The ${state.images} images are`;
+      const what =
+        state.images === undefined
+          ? 'The images are'
+          : state.images === 1
+            ? 'The image is'
+            : `The ${state.images} images are`;
       return `:white_check_mark: Done${took}. ${what} in the thread.`;
     }
     case 'failed':
       // The worker's message may quote the prompt: escaped, and cut short of the block's limit.
       return `:x: Failed: ${escapeAndFit(state.message, FAILURE_MAX)}${state.refunded > 0 ? ` ${credits(state.refunded)} refunded.` : ' Nothing was charged.'}`;
     case 'cancelled':
-      return `:no_entry_sign: Cancelled by <@${state.by}>.${state.refunded > 0 ? ` ${credits(state.refunded)} refunded.` : ''}`;
+      return `:no_entry_sign: Cancelled by <@${state.byUserId}>.${state.refunded > 0 ? ` ${credits(state.refunded)} refunded.` : ''}`;
   }
 }
 

@@ -9,19 +9,18 @@ import {
 } from '../../../../commands/actions.ts';
 import type { CommandReply } from '../../../../commands/admit-and-reply.ts';
 import { admitBatchJob, batchSummary } from '../../../../commands/batch.ts';
-import { credits } from '../../../../commands/credits.ts';
+import { finishStatus, refundSentence } from '../../../../commands/status-lifecycle.ts';
 import { isUserError, UserError } from '../../../errors/user-error.ts';
 import type { SlackOrigin } from '../../../queue/job-data.ts';
 import { offerRegionLinkOnSlack } from '../../../region-editor/slack-region-link.ts';
 import { PROMPT_MAX_CHARS } from '../../../request/limits.ts';
 import { inpaintModal } from '../blocks/inpaint-modal.ts';
-import { jobTitle } from '../blocks/job-title.ts';
 import { remixModal } from '../blocks/remix-modal.ts';
-import { statusMessage } from '../blocks/status-message.ts';
 import { postQueued } from '../post-status.ts';
 import { isWorkspaceAdmin } from '../slack-admins.ts';
 import { type SlackDeps, slackMember } from '../slack-deps.ts';
-import { type EphemeralTarget, tellMember } from '../tell-member.ts';
+import { slackStatus } from '../slack-progress.ts';
+import { type EphemeralTarget, slackRefusalText, tellMember } from '../tell-member.ts';
 import { sourceJob } from './source-job.ts';
 import { startActionJob } from './start-action-job.ts';
 
@@ -111,7 +110,7 @@ export function registerButtonActions(app: App, deps: SlackDeps): void {
       });
     } catch (error) {
       if (isUserError(error)) {
-        await tellMember(tell, error.message, deps.logger);
+        await tellMember(tell, slackRefusalText(error), deps.logger);
         return;
       }
       deps.logger.error({ err: error }, 'button failed');
@@ -131,22 +130,14 @@ async function cancel(
   const outcome = await deps.services.jobs.cancel(jobId, slackMember(who.teamId, who.userId), { isAdmin });
   const record = await deps.statusStore.get(jobId);
   const view = await deps.services.jobs.get(jobId);
-  if (record && view) {
-    await deps.statusStore.markFinal(jobId);
-    const message = statusMessage({
-      title: jobTitle(view.data.request),
-      userId: view.data.member.userId,
-      cost: record.cost,
-      seed: view.data.request.seed,
-      state: { kind: 'cancelled', by: who.userId, refunded: outcome.refunded },
-      cancelActionId: '',
-    });
-    await deps.client.chat
-      .update({ channel: record.channelId, ts: record.statusTs, text: message.text, blocks: message.blocks })
-      .catch((error: unknown) => deps.logger.warn({ err: error, jobId }, 'status message not updated'));
+  if (view) {
+    await finishStatus(deps.statusStore, slackStatus(deps), record, jobId, view.data, {
+      kind: 'cancelled',
+      byUserId: who.userId,
+      refunded: outcome.refunded,
+    }).catch((error: unknown) => deps.logger.warn({ err: error, jobId }, 'status message not updated'));
   }
-  const refund = outcome.refunded > 0 ? ` ${credits(outcome.refunded)} refunded.` : '';
-  await tellMember(who.tell, `Cancelled.${refund}`, deps.logger);
+  await tellMember(who.tell, `Cancelled. ${refundSentence(outcome.refunded)}`, deps.logger);
 }
 
 /**
@@ -184,7 +175,7 @@ async function answerBatch(
     member,
     origin,
   });
-  if (reply.status === 'refused') return replace(reply.error.message);
+  if (reply.status === 'refused') return replace(slackRefusalText(reply.error));
   if (reply.status === 'batch-dropped') return replace('Cancelled; nothing was queued or charged.');
   if (reply.status !== 'batch') throw new Error(`a ${reply.status} answered a batch`);
   const { batch } = reply;

@@ -6,7 +6,7 @@ import { askToConfirm } from '../blocks/batch-confirmation.ts';
 import { postQueued } from '../post-status.ts';
 import { type SlackDeps, slackMember } from '../slack-deps.ts';
 import { SLASH_COMMANDS } from '../slash-commands.ts';
-import { type EphemeralTarget, tellMember } from '../tell-member.ts';
+import { type EphemeralTarget, slackRefusalText, tellMember } from '../tell-member.ts';
 
 /**
  * `/imagine <prompt and flags>`: acknowledged at once (Slack's 3-second deadline), then parsed,
@@ -47,7 +47,7 @@ export function registerImagineCommand(app: App, deps: SlackDeps): void {
         text: command.text ?? '',
       });
       if (outcome.status === 'refused') {
-        await tellMember(tell, outcome.error.message, deps.logger);
+        await tellMember(tell, slackRefusalText(outcome.error), deps.logger);
         return;
       }
       if (outcome.status === 'confirm') {
@@ -59,7 +59,7 @@ export function registerImagineCommand(app: App, deps: SlackDeps): void {
       for (const warning of outcome.warnings) await tellMember(tell, `:bulb: ${warning}`, deps.logger);
     } catch (error) {
       if (isUserError(error)) {
-        await tellMember(tell, error.message, deps.logger);
+        await tellMember(tell, slackRefusalText(error), deps.logger);
         return;
       }
       deps.logger.error({ err: error }, '/imagine failed');

@@ -4,7 +4,7 @@ import type { SlackOrigin } from '../../../queue/job-data.ts';
 import type { GenerationRequest } from '../../../request/types.ts';
 import { postQueued } from '../post-status.ts';
 import { type SlackDeps, slackMember } from '../slack-deps.ts';
-import { type EphemeralTarget, tellMember } from '../tell-member.ts';
+import { type EphemeralTarget, slackRefusalText, tellMember } from '../tell-member.ts';
 
 /**
  * A button's (or the Inpaint modal's) new job: admitted and charged to the member who pressed it,
@@ -41,7 +41,7 @@ export async function startActionJob(deps: SlackDeps, job: ActionJob): Promise<v
     ...followUpAdmission(job.action),
   });
   if (reply.status === 'refused') {
-    await tellMember(job.tell, reply.error.message, deps.logger);
+    await tellMember(job.tell, slackRefusalText(reply.error), deps.logger);
     return;
   }
   await postQueued(deps, reply, {
