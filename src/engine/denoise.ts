@@ -67,7 +67,10 @@ export function denoise(request: DenoiseRequest): Promise<Tensor> {
  * fixed batch) run one after another. A lane whose signal aborts leaves between steps (its promise
  * rejects with RenderCancelled) and the others continue; one promise per request, in order.
  */
-export function denoiseTogether(requests: readonly DenoiseRequest[]): Promise<Tensor>[] {
+export function denoiseTogether(
+  requests: readonly DenoiseRequest[],
+  options: { onGroup?: (lanes: number) => void } = {},
+): Promise<Tensor>[] {
   const lanes: Lane[] = [];
   const promises = requests.map((request) => {
     return new Promise<Tensor>((resolve, reject) => {
@@ -78,7 +81,7 @@ export function denoiseTogether(requests: readonly DenoiseRequest[]): Promise<Te
       }
     });
   });
-  void runGroups(lanes);
+  void runGroups(lanes, options.onGroup);
   return promises;
 }
 
@@ -195,7 +198,7 @@ function shareKey(lane: Lane): string {
   return JSON.stringify([request.latentHeight, request.latentWidth, lane.timesteps, inputs]);
 }
 
-async function runGroups(lanes: Lane[]): Promise<void> {
+async function runGroups(lanes: Lane[], onGroup?: (lanes: number) => void): Promise<void> {
   const groups: Lane[][] = [];
   for (const lane of lanes) {
     const model = lane.request.model;
@@ -209,6 +212,7 @@ async function runGroups(lanes: Lane[]): Promise<void> {
   }
   for (const group of groups) {
     try {
+      onGroup?.(group.length);
       await denoiseGroup(group);
     } catch (error) {
       for (const lane of group) finish(lane, error);
