@@ -230,6 +230,7 @@ export async function startGenerateWorker(options: GenerateWorkerOptions): Promi
         return render(job.data, head.ctx);
       });
     }
+    logger.info({ jobs: [job.id, ...extras.map((held) => held.job.id)] }, 'rendering a batch');
     return renderBatch([
       head,
       ...extras.map((held: HeldJob<GenerateJobData, GenerateResult>) => ({
