@@ -1,19 +1,24 @@
 import { rm } from 'node:fs/promises';
+import { join } from 'node:path';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { batchKey } from '../../src/engine/batch-key.ts';
 import { DenoiseRendezvous } from '../../src/engine/denoise-rendezvous.ts';
 import { type GenerateOptions, generatePictures } from '../../src/engine/generate-pictures.ts';
 import { ModelStore } from '../../src/engine/model-store.ts';
+import { writeTinyModel } from '../../src/engine/tiny/tiny-model-folder.ts';
 import { createLogger } from '../../src/log/logger.ts';
 import type { GenerationRequest } from '../../src/request/types.ts';
-import { type TinyWorld, tinyRequest, tinyWorld } from '../support/tiny-models.ts';
+import { type TinyWorld, tinyEntry, tinyRequest, tinyWorld } from '../support/tiny-models.ts';
 
 let world: TinyWorld;
 const pictures = new Map<string, Buffer>();
 
 beforeAll(async () => {
   world = await tinyWorld({ variants: ['tiny', 'tiny-inpaint'] });
+  // Exported for one guided image: a UNet batch of exactly 2.
+  await writeTinyModel(join(world.modelsDir, 'tiny-fixed-batch'), { fixedBatch: 2 });
+  world.catalog.models.push(tinyEntry('tiny-fixed-batch'));
   pictures.set('blue', await png('#3366cc'));
   pictures.set('red', await png('#cc3322'));
 });
@@ -140,6 +145,15 @@ describe('denoising several jobs as one batch', () => {
     const second = await aloneAndTogether(inpaint);
     expect(second.groups).toEqual([2]);
     expectSamePixels(second.alone, second.together);
+  });
+
+  it('runs the jobs one at a time on a UNet exported with a fixed batch, with the same pixels', async () => {
+    const requests = [5, 6, 7].map((seed) =>
+      tinyRequest({ model: 'tiny-fixed-batch', seed, prompt: `fixed ${seed}` }),
+    );
+    const { alone, together, groups } = await aloneAndTogether(requests);
+    expect(groups).toEqual([1, 1, 1]);
+    expectSamePixels(alone, together);
   });
 
   it('lets the others finish when one job fails before the denoising', async () => {

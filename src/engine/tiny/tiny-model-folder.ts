@@ -26,6 +26,8 @@ export interface TinyModelOptions {
   safetyChecker?: boolean;
   /** A UNet exported for one latent size only. */
   fixedLatentSize?: number;
+  /** A UNet exported for one batch size only. */
+  fixedBatch?: number;
 }
 
 const CONTEXT_DIM = 32;
@@ -119,6 +121,7 @@ export async function writeTinyModel(dir: string, options: TinyModelOptions = {}
       timestep: options.timestep ?? 'int64',
       dtype,
       ...(options.fixedLatentSize !== undefined ? { fixedSize: options.fixedLatentSize } : {}),
+      ...(options.fixedBatch !== undefined ? { fixedBatch: options.fixedBatch } : {}),
     }),
     { in_channels: unetChannels, out_channels: latentChannels, cross_attention_dim: CONTEXT_DIM },
   );
