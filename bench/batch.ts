@@ -8,7 +8,8 @@ import { type GenerateOptions, generatePictures } from '../src/engine/generate-p
 import { ModelStore } from '../src/engine/model-store.ts';
 import { writeTinyModel } from '../src/engine/tiny/tiny-model-folder.ts';
 import { createLogger } from '../src/log/logger.ts';
-import type { ModelEntry } from '../src/models/registry.ts';
+import { loadCatalog } from '../src/models/model-catalog.ts';
+import { findModel, type ModelEntry, type Registry } from '../src/models/registry.ts';
 import type { GenerationRequest } from '../src/request/types.ts';
 import { writeBenchModel } from './engine-synthetic-model.ts';
 
@@ -16,15 +17,19 @@ import { writeBenchModel } from './engine-synthetic-model.ts';
  * Cross-user batching benchmark (WORKER_BATCH): BENCH_JOBS one-image jobs, each with its own prompt
  * and seed, rendered whole (text encoder, denoising, VAE, resize) by the engine one at a time and
  * then in batches of 2 and 4 through the rendezvous the worker uses; images per second for each,
- * in one run. Models: easel's tiny model (`easel models tiny`) and the engine benchmark's synthetic
+ * in one run; each figure is the median of BENCH_ROUNDS rounds that take the batch sizes in turn, so
+ * a change in the machine's load falls on all of them alike. Models: easel's tiny model (`easel models tiny`) and the engine benchmark's synthetic
  * UNet, heavy enough to dominate a step as a real one does.
  *
  *   npm run bench:batch        (EXECUTION_PROVIDERS=webgpu,cpu to try a GPU)
- * Options by environment: BENCH_JOBS (8), BENCH_SIZE (px, 512), BENCH_STEPS (25), ENGINE_THREADS.
+ * On a GPU host, BENCH_MODELS=sd15,sdxl (registry ids installed in MODELS_DIR) adds real models,
+ * each rendered at its native size.
+ * Options by environment: BENCH_JOBS (8), BENCH_ROUNDS (3), BENCH_SIZE (px, 512), BENCH_STEPS (25), ENGINE_THREADS.
  */
 const JOBS = Number(process.env.BENCH_JOBS ?? 8);
 const SIZE = Number(process.env.BENCH_SIZE ?? 512);
 const STEPS = Number(process.env.BENCH_STEPS ?? 25);
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
 const BATCHES = [1, 2, 4];
 const providers = (process.env.EXECUTION_PROVIDERS ?? 'cpu')
   .split(',')
@@ -47,24 +52,56 @@ function entry(id: string): ModelEntry {
   };
 }
 
+/** A model to measure, the store and catalog it loads from, and the size it renders. */
+interface BenchModel {
+  id: string;
+  store: ModelStore;
+  catalog: Registry;
+  size: number;
+}
+
 const dir = await mkdtemp(join(tmpdir(), 'easel-bench-batch-'));
 await writeTinyModel(join(dir, 'tiny'));
 await writeBenchModel(join(dir, 'synthetic'), 64, 4);
-const catalog = { models: [entry('tiny'), entry('synthetic')] };
-const store = new ModelStore(
+const builtCatalog = { models: [entry('tiny'), entry('synthetic')] };
+const builtStore = new ModelStore(
   { modelsDir: dir, providers, threads, builtin: NO_BUILTINS },
-  catalog,
+  builtCatalog,
   createLogger('warn'),
 );
+const models: BenchModel[] = ['tiny', 'synthetic'].map((id) => ({
+  id,
+  store: builtStore,
+  catalog: builtCatalog,
+  size: SIZE,
+}));
+const installed = (process.env.BENCH_MODELS ?? '').split(',').filter((id) => id.trim() !== '');
+const modelsDir = process.env.MODELS_DIR ?? './models';
+const installedCatalog = installed.length > 0 ? loadCatalog(modelsDir) : { models: [] };
+const installedStore = new ModelStore(
+  { modelsDir, providers, threads, builtin: NO_BUILTINS },
+  installedCatalog,
+  createLogger('warn'),
+);
+for (const id of installed) {
+  const found = findModel(installedCatalog, id.trim());
+  if (found === undefined) throw new Error(`BENCH_MODELS: ${id} is not in the registry of ${modelsDir}`);
+  models.push({
+    id: found.id,
+    store: installedStore,
+    catalog: installedCatalog,
+    size: found.nativeResolution,
+  });
+}
 
-function requests(model: string): GenerationRequest[] {
+function requests(model: BenchModel): GenerationRequest[] {
   return Array.from({ length: JOBS }, (_, i) => ({
     mode: 'txt2img',
     prompt: `a lighthouse on a cliff, picture ${i}`,
     negativePrompt: 'blurry',
-    model,
-    width: SIZE,
-    height: SIZE,
+    model: model.id,
+    width: model.size,
+    height: model.size,
     steps: STEPS,
     guidance: 7.5,
     sampler: 'euler',
@@ -73,16 +110,16 @@ function requests(model: string): GenerationRequest[] {
   }));
 }
 
-const options = (extra: Partial<GenerateOptions> = {}): GenerateOptions => ({
-  store,
-  catalog,
+const options = (model: BenchModel, extra: Partial<GenerateOptions> = {}): GenerateOptions => ({
+  store: model.store,
+  catalog: model.catalog,
   maxPixels: 4096 * 4096,
   images: { load: async () => Buffer.alloc(0) },
   ...extra,
 });
 
 /** Renders the jobs in consecutive batches of `batch`, as a worker with WORKER_BATCH=batch would. */
-async function imagesPerSecond(model: string, batch: number): Promise<number> {
+async function imagesPerSecond(model: BenchModel, batch: number): Promise<number> {
   const jobs = requests(model);
   const started = performance.now();
   for (let start = 0; start < jobs.length; start += batch) {
@@ -91,7 +128,7 @@ async function imagesPerSecond(model: string, batch: number): Promise<number> {
     await Promise.all(
       members.map(async (request) => {
         try {
-          return await generatePictures(request, options({ denoise: rendezvous.denoise }));
+          return await generatePictures(request, options(model, { denoise: rendezvous.denoise }));
         } finally {
           rendezvous.leave();
         }
@@ -101,35 +138,45 @@ async function imagesPerSecond(model: string, batch: number): Promise<number> {
   return jobs.length / ((performance.now() - started) / 1000);
 }
 
+function median(values: number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = Math.floor(sorted.length / 2);
+  return sorted.length % 2 === 1 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
+}
+
 const figures: Record<string, Record<string, number>> = {};
 let provider = '';
-for (const model of ['tiny', 'synthetic']) {
+for (const model of models) {
   // Warm-up: the first runs load the sessions and grow onnxruntime's arena.
-  provider = (await generatePictures(requests(model)[0]!, options())).provider;
+  provider = (await generatePictures(requests(model)[0]!, options(model))).provider;
   await imagesPerSecond(model, 4);
-  const row: Record<string, number> = {};
-  for (const batch of BATCHES) row[`batch${batch}`] = await imagesPerSecond(model, batch);
-  figures[model] = row;
+  const runs = new Map<number, number[]>(BATCHES.map((b) => [b, []]));
+  for (let round = 0; round < ROUNDS; round++) {
+    for (const batch of BATCHES) runs.get(batch)!.push(await imagesPerSecond(model, batch));
+  }
+  figures[`${model.id}@${model.size}`] = Object.fromEntries(
+    BATCHES.map((b) => [`batch${b}`, median(runs.get(b)!)]),
+  );
 }
 
 console.log(
-  `batching benchmark: ${JOBS} one-image jobs, txt2img ${SIZE}x${SIZE}, ${STEPS} euler steps, guidance 7.5; provider ${provider}; threads ${threads || 'default'}`,
+  `batching benchmark: ${JOBS} one-image jobs (median of ${ROUNDS} rounds), txt2img (model@size px), ${STEPS} euler steps, guidance 7.5; provider ${provider}; threads ${threads || 'default'}`,
 );
 console.log(
-  `${'model'.padEnd(10)} ${BATCHES.map((b) => `batch ${b} img/s`.padStart(15)).join(' ')} ${'speed-up at 4'.padStart(14)}`,
+  `${'model'.padEnd(16)} ${BATCHES.map((b) => `batch ${b} img/s`.padStart(15)).join(' ')} ${'speed-up at 4'.padStart(14)}`,
 );
 for (const [model, row] of Object.entries(figures)) {
   console.log(
-    `${model.padEnd(10)} ${BATCHES.map((b) => row[`batch${b}`]!.toFixed(2).padStart(15)).join(' ')} ${(row.batch4! / row.batch1!).toFixed(2).padStart(13)}x`,
+    `${model.padEnd(16)} ${BATCHES.map((b) => row[`batch${b}`]!.toFixed(2).padStart(15)).join(' ')} ${(row.batch4! / row.batch1!).toFixed(2).padStart(13)}x`,
   );
 }
 console.log(
   JSON.stringify({
     bench: 'batch',
     provider,
-    size: SIZE,
     steps: STEPS,
     jobs: JOBS,
+    rounds: ROUNDS,
     images_per_s: Object.fromEntries(
       Object.entries(figures).map(([model, row]) => [
         model,
@@ -141,5 +188,6 @@ console.log(
     ),
   }),
 );
-await store.release();
+await builtStore.release();
+await installedStore.release();
 await rm(dir, { recursive: true, force: true });

@@ -40,23 +40,30 @@ export class BatchTaker<D, R> {
     this.timer.unref();
   }
 
-  /** Up to `room` jobs from the head of the queue whose key is `key`. */
+  /**
+   * Up to `room` jobs from the head of the queue whose key is `key`. A Redis error ends the batch
+   * with what was taken so far (those jobs are held and must be finished).
+   */
   async take(key: string, room: number): Promise<HeldJob<D, R>[]> {
     const { worker, keyOf, logger } = this.options;
     const out: HeldJob<D, R>[] = [];
-    while (out.length < room && (await this.headKey()) === key) {
-      const token = `${worker.id}:batch:${++this.taken}`;
-      const job = await worker.getNextJob(token, { block: false });
-      if (job === undefined) break;
-      if (keyOf(job.data) !== key) {
-        await job.moveToWait(token).catch((err: unknown) => {
-          logger.warn({ err, jobId: job.id }, 'could not hand back a job that does not fit the batch');
-        });
-        break;
+    try {
+      while (out.length < room && (await this.headKey()) === key) {
+        const token = `${worker.id}:batch:${++this.taken}`;
+        const job = await worker.getNextJob(token, { block: false });
+        if (job === undefined) break;
+        if (keyOf(job.data) !== key) {
+          await job.moveToWait(token).catch((err: unknown) => {
+            logger.warn({ err, jobId: job.id }, 'could not hand back a job that does not fit the batch');
+          });
+          break;
+        }
+        const held = { job, token };
+        this.held.set(job.id as string, held);
+        out.push(held);
       }
-      const held = { job, token };
-      this.held.set(job.id as string, held);
-      out.push(held);
+    } catch (err) {
+      logger.warn({ err, taken: out.length }, 'could not fill the batch further');
     }
     return out;
   }

@@ -4,10 +4,13 @@ import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { batchKey } from '../../src/engine/batch-key.ts';
 import { DenoiseRendezvous } from '../../src/engine/denoise-rendezvous.ts';
+import { NO_BUILTINS } from '../../src/engine/engine-settings.ts';
 import { type GenerateOptions, generatePictures } from '../../src/engine/generate-pictures.ts';
 import { ModelStore } from '../../src/engine/model-store.ts';
 import { writeTinyModel } from '../../src/engine/tiny/tiny-model-folder.ts';
 import { createLogger } from '../../src/log/logger.ts';
+import { isInstalled } from '../../src/models/model-folder.ts';
+import { findModel, loadRegistry } from '../../src/models/registry.ts';
 import type { GenerationRequest } from '../../src/request/types.ts';
 import { type TinyWorld, tinyEntry, tinyRequest, tinyWorld } from '../support/tiny-models.ts';
 
@@ -146,6 +149,47 @@ describe('denoising several jobs as one batch', () => {
     expect(second.groups).toEqual([2]);
     expectSamePixels(second.alone, second.together);
   });
+
+  const mini = findModel(loadRegistry(), 'easel-mini')!;
+  it.skipIf(!isInstalled(mini, '/nonexistent'))(
+    'is exact on the trained easel-mini model, with its own UNet, text encoder and VAE',
+    async () => {
+      const catalog = loadRegistry();
+      const store = new ModelStore(
+        { modelsDir: '/nonexistent', providers: ['cpu'], threads: 2, builtin: NO_BUILTINS },
+        catalog,
+        createLogger('silent'),
+      );
+      const miniOptions = (extra: Partial<GenerateOptions> = {}): GenerateOptions => ({
+        ...options(store, extra),
+        catalog,
+      });
+      try {
+        const requests = [
+          tinyRequest({ model: 'easel-mini', prompt: 'a red circle on a blue background', seed: 1 }),
+          tinyRequest({ model: 'easel-mini', prompt: 'a white square on a black background', seed: 2 }),
+          tinyRequest({ model: 'easel-mini', prompt: 'a green triangle on a yellow background', seed: 3 }),
+        ].map((r) => ({ ...r, width: 512, height: 512, steps: 10, sampler: 'ddim' as const }));
+        const alone = [];
+        for (const request of requests) alone.push(await generatePictures(request, miniOptions()));
+        const groups: number[] = [];
+        const rendezvous = new DenoiseRendezvous(requests.length, (lanes) => groups.push(lanes));
+        const together = await Promise.all(
+          requests.map(async (request) => {
+            try {
+              return await generatePictures(request, miniOptions({ denoise: rendezvous.denoise }));
+            } finally {
+              rendezvous.leave();
+            }
+          }),
+        );
+        expect(groups).toEqual([3]);
+        expectSamePixels(alone, together);
+      } finally {
+        await store.release();
+      }
+    },
+  );
 
   it('runs the jobs one at a time on a UNet exported with a fixed batch, with the same pixels', async () => {
     const requests = [5, 6, 7].map((seed) =>
