@@ -146,6 +146,8 @@ describe('a generate worker with WORKER_BATCH', () => {
     expect(views.map((v) => v.state)).toEqual(['completed', 'completed', 'completed', 'completed']);
     expect(batches()).toEqual([ids]);
     expect(denoiseRuns()).toEqual([4]);
+    // Each job's own progress, to its last step.
+    for (const view of views) expect(view.progress).toEqual({ step: 4, total: 4 });
     // Charged each job's own cost, once.
     for (let i = 0; i < members.length; i++) {
       const after = await balance(members[i]!);
