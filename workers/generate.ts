@@ -3,8 +3,10 @@ import type { ArtifactStore } from '../src/artifacts/artifact-store.ts';
 import { artifactStoreFromConfig } from '../src/artifacts/artifact-store-from-config.ts';
 import { startArtifactSweeper } from '../src/artifacts/artifact-sweeper.ts';
 import type { Config } from '../src/config/schema.ts';
+import { batchKey } from '../src/engine/batch-key.ts';
 import { engineSettings } from '../src/engine/engine-settings.ts';
 import { ModelStore } from '../src/engine/model-store.ts';
+import { createBatchRenderer } from '../src/engine/render-batch.ts';
 import { createRenderer, rendererSettings, screeningProblems } from '../src/engine/render-job.ts';
 import { CodedError } from '../src/errors/coded-error.ts';
 import { loadCatalog } from '../src/models/model-catalog.ts';
@@ -51,13 +53,19 @@ export async function startGenerateRole(
 
   if (options.warmUp !== false) warmUp(config, catalog, store, logger);
 
-  const render = createRenderer({ store, catalog, artifacts, settings });
+  const deps = { store, catalog, artifacts, settings };
+  const render = createRenderer(deps);
   const worker = await startGenerateWorker({
     redisUrl: config.REDIS_URL,
     prefix: options.prefix ?? config.QUEUE_PREFIX,
     concurrency: config.WORKER_CONCURRENCY,
     logger,
     render,
+    batch: {
+      size: config.WORKER_BATCH,
+      key: (data) => batchKey(data.request),
+      render: createBatchRenderer(deps, logger),
+    },
     models: () => catalog.models.filter((m) => isInstalled(m, config.MODELS_DIR)).map((m) => m.id),
   });
 

@@ -141,6 +141,7 @@ export const configSchema = z.object({
     })
     .default('esrgan-slim'),
   WORKER_CONCURRENCY: int(1, 1, 64),
+  WORKER_BATCH: int(4, 1, 16),
   MAX_PIXELS: int(1536 * 1536, 64 * 64, 8192 * 8192),
   ARTIFACTS_DIR: z.string().default('./data/artifacts'),
   ARTIFACTS_URL: z

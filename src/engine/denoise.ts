@@ -55,7 +55,63 @@ function repeat(item: Float32Array, times: number): Float32Array {
  * for ordinary UNets in inpainting, the kept area blended back from the init latents.
  * Returns the final latents [n, C, h, w] (still scaled).
  */
-export async function denoise(request: DenoiseRequest): Promise<Tensor> {
+export function denoise(request: DenoiseRequest): Promise<Tensor> {
+  return denoiseTogether([request])[0]!;
+}
+
+/**
+ * Several requests denoised with one UNet run per step (cross-user batching; src/engine/render-batch.ts).
+ * Each request is a lane with its own scheduler, seeded noise, conditioning, guidance and init, and
+ * the UNet sees each lane's rows exactly as it would alone, so a lane's latents are the ones it gets
+ * alone. Lanes that cannot share a run (another model, size or schedule; a UNet exported with a
+ * fixed batch) run one after another. A lane whose signal aborts leaves between steps (its promise
+ * rejects with RenderCancelled) and the others continue; one promise per request, in order.
+ */
+export function denoiseTogether(
+  requests: readonly DenoiseRequest[],
+  options: { onGroup?: (lanes: number) => void } = {},
+): Promise<Tensor>[] {
+  const lanes: Lane[] = [];
+  const promises = requests.map((request) => {
+    return new Promise<Tensor>((resolve, reject) => {
+      try {
+        lanes.push(prepareLane(request, resolve, reject));
+      } catch (error) {
+        reject(error);
+      }
+    });
+  });
+  void runGroups(lanes, options.onGroup);
+  return promises;
+}
+
+interface Lane {
+  request: DenoiseRequest;
+  resolve: (latents: Tensor) => void;
+  reject: (error: unknown) => void;
+  done: boolean;
+  n: number;
+  dims: number[];
+  noise: BatchNoise;
+  initialNoise: Tensor;
+  timesteps: readonly number[];
+  init: Tensor | undefined;
+  latents: Tensor;
+  guided: boolean;
+  /** UNet rows: 2n when guided (negative halves first, as diffusers' torch.cat([negative, positive])), else n. */
+  rows: number;
+  inpaintUnet: boolean;
+  /** The mask and masked-picture channels of a 9-channel UNet, per row. */
+  extra: Float32Array | undefined;
+  /** Each conditioning input's values for all the lane's rows. */
+  conditioning: Map<string, { values: Float32Array; shape: number[] }>;
+}
+
+function prepareLane(
+  request: DenoiseRequest,
+  resolve: (latents: Tensor) => void,
+  reject: (error: unknown) => void,
+): Lane {
   const { model, scheduler, guidance, text } = request;
   const n = request.seeds.length;
   const c = model.latentChannels;
@@ -92,69 +148,192 @@ export async function denoise(request: DenoiseRequest): Promise<Tensor> {
   }
 
   const guided = guidance > 1;
-  const batch = guided ? 2 * n : n;
-  const unetChannels = model.unetInChannels;
+  const rows = guided ? 2 * n : n;
   const extra = inpaintUnet
-    ? buildInpaintChannels(
-        request.inpaint!.mask,
-        request.inpaint!.maskedImageLatents!,
-        plane,
-        perImage,
-        batch,
-      )
+    ? buildInpaintChannels(request.inpaint!.mask, request.inpaint!.maskedImageLatents!, plane, perImage, rows)
     : undefined;
-
   const { denoiser } = model;
-  const chunk = model.unetBatch ?? batch;
-  if (batch % chunk !== 0) {
-    throw new CodedError(
-      'model-invalid',
-      `${denoiser.part}/model.onnx takes a fixed batch of ${chunk}; a batch of ${batch} is needed`,
-    );
-  }
-  const sampleSpec = denoiser.inputs.sample!;
-  const timestepSpec = denoiser.inputs.timestep!;
-  const sampleName = model.strategy.sampleInput;
-  // The conditioning is the same at every step: build its tensors once, per chunk of the batch
-  // (negative halves first, as diffusers' torch.cat([negative, positive]) does).
-  const conditioningTensors: Record<string, OrtTensor>[] = [];
-  for (let start = 0; start < batch; start += chunk) conditioningTensors.push({});
+  const conditioning = new Map<string, { values: Float32Array; shape: number[] }>();
   for (const input of text.inputs) {
-    const spec = denoiser.inputs[input.name];
-    if (spec === undefined) {
+    if (denoiser.inputs[input.name] === undefined) {
       throw new CodedError(
         'engine-failed',
         `${denoiser.part} has no input "${input.name}" for its conditioning`,
       );
     }
-    const size = input.shape.reduce((a, b) => a * b, 1);
-    const all = guided ? concat([repeat(input.uncond, n), repeat(input.cond, n)]) : repeat(input.cond, n);
-    for (let start = 0, k = 0; start < batch; start += chunk, k++) {
-      conditioningTensors[k]![input.name] = toInput(
-        spec,
-        all.subarray(start * size, (start + chunk) * size),
-        [chunk, ...input.shape],
-      );
+    const values = guided ? concat([repeat(input.uncond, n), repeat(input.cond, n)]) : repeat(input.cond, n);
+    conditioning.set(input.name, { values, shape: input.shape });
+  }
+  const chunk = model.unetBatch ?? rows;
+  if (rows % chunk !== 0) {
+    throw new CodedError(
+      'model-invalid',
+      `${denoiser.part}/model.onnx takes a fixed batch of ${chunk}; a batch of ${rows} is needed`,
+    );
+  }
+  return {
+    request,
+    resolve,
+    reject,
+    done: false,
+    n,
+    dims,
+    noise,
+    initialNoise,
+    timesteps,
+    init,
+    latents,
+    guided,
+    rows,
+    inpaintUnet,
+    extra,
+    conditioning,
+  };
+}
+
+/** What lanes must share to go through the UNet in one run. */
+function shareKey(lane: Lane): string {
+  const { request } = lane;
+  const inputs = [...lane.conditioning].map(([name, { shape }]) => `${name}:${shape.join('x')}`);
+  return JSON.stringify([request.latentHeight, request.latentWidth, lane.timesteps, inputs]);
+}
+
+async function runGroups(lanes: Lane[], onGroup?: (lanes: number) => void): Promise<void> {
+  const groups: Lane[][] = [];
+  for (const lane of lanes) {
+    const model = lane.request.model;
+    // A fixed batch dimension leaves nothing to share: such a model's lanes run one at a time.
+    const group =
+      model.unetBatch === undefined
+        ? groups.find((g) => g[0]!.request.model === model && shareKey(g[0]!) === shareKey(lane))
+        : undefined;
+    if (group !== undefined) group.push(lane);
+    else groups.push([lane]);
+  }
+  for (const group of groups) {
+    try {
+      onGroup?.(group.length);
+      await denoiseGroup(group);
+    } catch (error) {
+      for (const lane of group) finish(lane, error);
     }
   }
-  const scalarTimestep = timestepSpec.shape.length === 0;
+}
 
-  const modelInput = new Float32Array(batch * unetChannels * plane);
-  const prediction = new Float32Array(batch * perImage);
-  for (let i = 0; i < timesteps.length; i++) {
-    if (request.signal?.aborted) throw new RenderCancelled('render cancelled');
-    const t = timesteps[i]!;
-    const scaled = scheduler.scaleModelInput(latents, t);
-    for (let b = 0; b < batch; b++) {
-      const image = b % n;
-      const base = b * unetChannels * plane;
-      modelInput.set(scaled.data.subarray(image * perImage, (image + 1) * perImage), base);
-      if (extra !== undefined)
-        modelInput.set(
-          extra.subarray(b * (unetChannels - c) * plane, (b + 1) * (unetChannels - c) * plane),
-          base + perImage,
-        );
+function finish(lane: Lane, outcome: unknown, latents?: Tensor): void {
+  if (lane.done) return;
+  lane.done = true;
+  if (latents !== undefined) lane.resolve(latents);
+  else lane.reject(outcome);
+}
+
+/** The guidance mix, the scheduler step and, for ordinary UNets inpainting, the kept area blended back. */
+function stepLane(
+  lane: Lane,
+  own: Float32Array,
+  t: number,
+  nextTimestep: number | undefined,
+  plane: number,
+  perImage: number,
+): void {
+  const { request, n, dims } = lane;
+  let noisePred: Float32Array;
+  if (lane.guided) {
+    noisePred = new Float32Array(n * perImage);
+    const offset = n * perImage;
+    for (let j = 0; j < noisePred.length; j++) {
+      const u = own[j]!;
+      noisePred[j] = u + request.guidance * (own[offset + j]! - u);
     }
+  } else {
+    noisePred = own.slice(0, n * perImage);
+  }
+  lane.latents = request.scheduler.step({ data: noisePred, dims }, t, lane.latents, {
+    noise: () => lane.noise.randn(dims),
+  }).prevSample;
+  if (request.inpaint !== undefined && !lane.inpaintUnet && lane.init !== undefined) {
+    lane.latents = blendKept(
+      request.scheduler,
+      lane.latents,
+      lane.init,
+      lane.initialNoise,
+      request.inpaint.mask,
+      nextTimestep,
+      plane,
+    );
+  }
+}
+
+/** Lanes of one model, size and schedule: one UNet run per step (per fixed-size chunk) for all of them. */
+async function denoiseGroup(group: Lane[]): Promise<void> {
+  const { model } = group[0]!.request;
+  const { denoiser } = model;
+  const c = model.latentChannels;
+  const h = group[0]!.request.latentHeight;
+  const w = group[0]!.request.latentWidth;
+  const plane = h * w;
+  const perImage = c * plane;
+  const unetChannels = model.unetInChannels;
+  const sampleSpec = denoiser.inputs.sample!;
+  const timestepSpec = denoiser.inputs.timestep!;
+  const sampleName = model.strategy.sampleInput;
+  const scalarTimestep = timestepSpec.shape.length === 0;
+  const timesteps = group[0]!.timesteps;
+
+  // The conditioning is the same at every step: its tensors are built once per set of lanes, per chunk.
+  let membership = '';
+  let conditioningTensors: Record<string, OrtTensor>[] = [];
+  let chunk = 0;
+  let batch = 0;
+  let modelInput = new Float32Array(0);
+  let prediction = new Float32Array(0);
+
+  for (let i = 0; i < timesteps.length; i++) {
+    for (const lane of group) {
+      if (!lane.done && lane.request.signal?.aborted) finish(lane, new RenderCancelled('render cancelled'));
+    }
+    const live = group.filter((lane) => !lane.done);
+    if (live.length === 0) return;
+    const t = timesteps[i]!;
+
+    const members = live.map((lane) => group.indexOf(lane)).join(',');
+    if (members !== membership) {
+      membership = members;
+      batch = live.reduce((sum, lane) => sum + lane.rows, 0);
+      chunk = model.unetBatch ?? batch;
+      modelInput = new Float32Array(batch * unetChannels * plane);
+      prediction = new Float32Array(batch * perImage);
+      conditioningTensors = [];
+      for (let start = 0; start < batch; start += chunk) conditioningTensors.push({});
+      for (const name of live[0]!.conditioning.keys()) {
+        const { shape } = live[0]!.conditioning.get(name)!;
+        const size = shape.reduce((a, b) => a * b, 1);
+        const all = concat(live.map((lane) => lane.conditioning.get(name)!.values));
+        for (let start = 0, k = 0; start < batch; start += chunk, k++) {
+          conditioningTensors[k]![name] = toInput(
+            denoiser.inputs[name]!,
+            all.subarray(start * size, (start + chunk) * size),
+            [chunk, ...shape],
+          );
+        }
+      }
+    }
+
+    let row = 0;
+    for (const lane of live) {
+      const scaled = lane.request.scheduler.scaleModelInput(lane.latents, t);
+      for (let b = 0; b < lane.rows; b++, row++) {
+        const image = b % lane.n;
+        const base = row * unetChannels * plane;
+        modelInput.set(scaled.data.subarray(image * perImage, (image + 1) * perImage), base);
+        if (lane.extra !== undefined)
+          modelInput.set(
+            lane.extra.subarray(b * (unetChannels - c) * plane, (b + 1) * (unetChannels - c) * plane),
+            base + perImage,
+          );
+      }
+    }
+    const began = performance.now();
     for (let start = 0, k = 0; start < batch; start += chunk, k++) {
       const sample = toInput(
         sampleSpec,
@@ -164,45 +343,34 @@ export async function denoise(request: DenoiseRequest): Promise<Tensor> {
       const timestep = scalarTimestep
         ? toInput(timestepSpec, [t], [])
         : toInput(timestepSpec, new Array(chunk).fill(t), [chunk]);
-      const began = performance.now();
       const result = await runPart(denoiser.session, denoiser.part, {
         ...conditioningTensors[k]!,
         [sampleName]: sample,
         timestep,
       });
-      if (request.unetTime !== undefined) request.unetTime.ms += performance.now() - began;
       const out = outputOf(result, denoiser.part, denoiser.output);
       expectDims(out.dims, [chunk, c, h, w], denoiser.part, denoiser.output);
       prediction.set(out.data, start * perImage);
     }
-    let noisePred: Float32Array;
-    if (guided) {
-      noisePred = new Float32Array(n * perImage);
-      const offset = n * perImage;
-      for (let j = 0; j < noisePred.length; j++) {
-        const u = prediction[j]!;
-        noisePred[j] = u + guidance * (prediction[offset + j]! - u);
+    const elapsed = performance.now() - began;
+    for (const timer of new Set(live.map((lane) => lane.request.unetTime))) {
+      if (timer !== undefined) timer.ms += elapsed;
+    }
+
+    row = 0;
+    for (const lane of live) {
+      const own = prediction.subarray(row * perImage, (row + lane.rows) * perImage);
+      row += lane.rows;
+      // What goes wrong in one lane's step (its progress report, say) ends that lane only.
+      try {
+        stepLane(lane, own, t, timesteps[i + 1], plane, perImage);
+        lane.request.onStep?.(i + 1, timesteps.length);
+      } catch (error) {
+        finish(lane, error);
       }
-    } else {
-      noisePred = prediction.slice(0, n * perImage);
     }
-    latents = scheduler.step({ data: noisePred, dims }, t, latents, {
-      noise: () => noise.randn(dims),
-    }).prevSample;
-    if (request.inpaint !== undefined && !inpaintUnet && init !== undefined) {
-      latents = blendKept(
-        scheduler,
-        latents,
-        init,
-        initialNoise,
-        request.inpaint.mask,
-        timesteps[i + 1],
-        plane,
-      );
-    }
-    request.onStep?.(i + 1, timesteps.length);
   }
-  return latents;
+  for (const lane of group) finish(lane, undefined, lane.latents);
 }
 
 function concat(parts: Float32Array[]): Float32Array {

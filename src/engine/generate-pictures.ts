@@ -6,6 +6,7 @@ import { COUNT_MAX } from '../request/limits.ts';
 import { maskSizeProblem, upscaleOutputProblem } from '../request/output-size.ts';
 import type { GenerationRequest } from '../request/types.ts';
 import { type DenoiseRequest, denoise, type InpaintConditioning } from './denoise.ts';
+import type { DenoiseFunction } from './denoise-rendezvous.ts';
 import type { DiffusionModel } from './diffusion-model.ts';
 import {
   decodeImage,
@@ -46,6 +47,8 @@ export interface GenerateOptions {
   onProgress?: (done: number, total: number) => void;
   /** Accumulates time inside the UNet's session.run (benchmark). */
   unetTime?: { ms: number };
+  /** Runs the denoising; a batch's renders share one (src/engine/render-batch.ts). */
+  denoise?: DenoiseFunction;
 }
 
 export interface GeneratedPictures {
@@ -292,7 +295,7 @@ async function denoiseLatents(
       ),
     };
   }
-  const latents = await denoise(denoiseRequest);
+  const latents = await (options.denoise ?? denoise)(denoiseRequest);
   return { latents: latents.data, truncatedWords: text.truncatedWords };
 }
 

@@ -8,6 +8,7 @@ import { findModel, type ModelEntry, type Registry } from '../models/registry.ts
 import type { GenerateJobData, GenerateResult, NsfwVerdict, RenderedImage } from '../queue/job-data.ts';
 import type { JobProgress } from '../queue/job-view.ts';
 import type { GenerationRequest } from '../request/types.ts';
+import type { DenoiseFunction } from './denoise-rendezvous.ts';
 import type { DiffusionModel } from './diffusion-model.ts';
 import { generatePictures } from './generate-pictures.ts';
 import { gridPng } from './image-grid.ts';
@@ -50,6 +51,8 @@ export interface RenderJobContext {
   signal: AbortSignal;
   reportProgress(progress: JobProgress): Promise<void>;
   logger: Logger;
+  /** Set when the job renders in a batch: its denoising meets the others' there. */
+  denoise?: DenoiseFunction;
 }
 
 /** Progress is written to Redis; a few updates a second are plenty for a status message. */
@@ -148,6 +151,7 @@ export function createRenderer(deps: RendererDeps) {
         maxPixels: deps.settings.maxPixels,
         signal: ctx.signal,
         onProgress: throttledProgress(ctx),
+        ...(ctx.denoise !== undefined ? { denoise: ctx.denoise } : {}),
         images: {
           load: async (artifactId, field) => {
             const artifact = await deps.artifacts.get(artifactId);

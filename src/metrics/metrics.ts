@@ -29,6 +29,13 @@ export const jobSeconds = new Histogram({
   registers: [metricsRegistry],
 });
 
+export const denoiseBatchJobs = new Histogram({
+  name: 'easel_denoise_batch_jobs',
+  help: 'Jobs denoised together, one UNet run per step for all of them (WORKER_BATCH), per batch run.',
+  buckets: [1, 2, 3, 4, 6, 8, 12, 16],
+  registers: [metricsRegistry],
+});
+
 export const jobsFinishedTotal = new Counter({
   name: 'easel_jobs_finished_total',
   help: 'Generate jobs finished, by outcome (completed, failed, cancelled).',

@@ -8,6 +8,7 @@ import { jobSeconds, jobsFinishedTotal } from '../metrics/metrics.ts';
 import { createRedis } from '../redis/connections.ts';
 import { DELIVER_QUEUE, GENERATE_QUEUE, StateKeys } from '../state/keys.ts';
 import { withScripts } from '../state/scripts.ts';
+import { BatchTaker, type HeldJob } from './batch-taker.ts';
 import { DurationStats, durationField } from './eta.ts';
 import { failureMessage, finishFailedJob, PERMANENT_CODES, resultDeliveryId } from './final-failure.ts';
 import type { DeliverJobData, GenerateJobData, GenerateResult } from './job-data.ts';
@@ -15,6 +16,9 @@ import type { JobProgress } from './job-view.ts';
 import { deliverJobOptions } from './queues.ts';
 import { ReservationSweeper } from './reservation-sweeper.ts';
 import { announceWorker } from './worker-presence.ts';
+
+/** BullMQ's default lock duration, which the worker keeps unless told otherwise. */
+const DEFAULT_LOCK_MS = 30_000;
 
 /**
  * The lifecycle around a render: the engine's `render` only turns job data into images; this
@@ -35,6 +39,20 @@ export interface RenderContext {
 
 export type RenderFunction = (data: GenerateJobData, ctx: RenderContext) => Promise<GenerateResult>;
 
+/** Renders several jobs as one batch: one promise per member, in order, each settling on its own. */
+export type BatchRenderFunction = (
+  members: readonly { data: GenerateJobData; ctx: RenderContext }[],
+) => Promise<GenerateResult>[];
+
+/** Cross-user batching (WORKER_BATCH): jobs at the head of the queue with the first job's key join it. */
+export interface BatchOptions {
+  /** Jobs in a batch at most, the first included; 1 renders one job at a time. */
+  size: number;
+  /** Jobs with the same key can share a batch; undefined: the job renders alone. */
+  key: (data: GenerateJobData) => string | undefined;
+  render: BatchRenderFunction;
+}
+
 export interface GenerateWorkerOptions {
   redisUrl: string;
   prefix: string;
@@ -49,6 +67,7 @@ export interface GenerateWorkerOptions {
   cancelPollMs?: number;
   /** The models this worker can render, announced to admission; absent: any (it does not say). */
   models?: () => string[];
+  batch?: BatchOptions;
 }
 
 export interface GenerateWorker {
@@ -88,13 +107,114 @@ export async function startGenerateWorker(options: GenerateWorkerOptions): Promi
   const generate = new Queue<GenerateJobData, GenerateResult>(GENERATE_QUEUE, { connection: redis, prefix });
   generate.on('error', (err) => logger.error({ err }, 'generate queue error'));
   const running = new Map<string, AbortController>();
+  const batching = options.batch !== undefined && options.batch.size > 1 ? options.batch : undefined;
+  // Set once the worker exists: it takes the jobs that join a batch.
+  let taker: BatchTaker<GenerateJobData, GenerateResult> | undefined;
 
   const cancelled = async (jobId: string) => (await redis.exists(keys.cancel(jobId))) === 1;
 
-  const cancelNow = async (job: Job<GenerateJobData, GenerateResult>): Promise<never> => {
+  /** Refunds a cancelled job; returns the error that finishes it for good. */
+  const cancelNow = async (job: Job<GenerateJobData, GenerateResult>): Promise<UnrecoverableError> => {
     await reservations.settle(job.id as string, 'refund', 'cancelled', job.data.member.userId);
     jobsFinishedTotal.inc({ outcome: 'cancelled' });
-    throw new UnrecoverableError('cancelled');
+    return new UnrecoverableError('cancelled');
+  };
+
+  /** A job this worker runs: its abort controller (cancel polls reach it) and its render context. */
+  interface Running {
+    job: Job<GenerateJobData, GenerateResult>;
+    controller: AbortController;
+    ctx: RenderContext;
+  }
+
+  const begin = (job: Job<GenerateJobData, GenerateResult>, bullSignal?: AbortSignal): Running => {
+    const jobId = job.id as string;
+    const controller = new AbortController();
+    bullSignal?.addEventListener('abort', () => controller.abort(bullSignal.reason), { once: true });
+    running.set(jobId, controller);
+    const ctx: RenderContext = {
+      jobId,
+      signal: controller.signal,
+      attempt: job.attemptsMade + 1,
+      logger: logger.child({ jobId, attempt: job.attemptsMade + 1 }),
+      reportProgress: async (progress) => {
+        if (controller.signal.aborted) throw new Cancelled();
+        await job.updateProgress({ step: progress.step, total: progress.total });
+      },
+    };
+    return { job, controller, ctx };
+  };
+
+  /** What must hold before a job renders: a known version, its reservation, no cancel. */
+  const check = async ({ job }: Running): Promise<void> => {
+    const jobId = job.id as string;
+    if (job.data.v !== 1) throw new UnrecoverableError(`unknown generate job version ${String(job.data.v)}`);
+    const status = (await reservations.read(jobId))?.status;
+    if (!status) throw new UnrecoverableError('no credit reservation for this job: it was not admitted');
+    if (status === 'released') throw new UnrecoverableError('cancelled');
+    if (await cancelled(jobId)) throw new Cancelled();
+  };
+
+  /** After a render: commit the credits once, hand the result to delivery. */
+  const complete = async (
+    { job, controller }: Running,
+    result: GenerateResult,
+    started: number,
+  ): Promise<GenerateResult> => {
+    const jobId = job.id as string;
+    if (controller.signal.aborted && (await cancelled(jobId))) throw new Cancelled();
+
+    // Commit refuses (atomically) when a cancel landed first; then the member is refunded instead.
+    const outcome = await reservations.settle(jobId, 'commit', 'rendered', job.data.member.userId);
+    if (outcome.kind === 'cancelled') throw new Cancelled();
+    if (outcome.kind === 'already' && outcome.status === 'released')
+      throw new UnrecoverableError('cancelled');
+    if (outcome.kind === 'committed') {
+      const ms = clock() - started;
+      const { model, width, height } = job.data.request;
+      jobSeconds.observe({ model }, ms / 1000);
+      jobsFinishedTotal.inc({ outcome: 'completed' });
+      await durations.record(durationField(model, width, height), ms).catch(() => undefined);
+    }
+    if (job.data.origin.platform !== 'cli') {
+      await deliver.add(
+        'result',
+        {
+          v: 1,
+          kind: 'result',
+          jobId,
+          member: job.data.member,
+          origin: job.data.origin,
+          request: job.data.request,
+          result,
+        },
+        { ...deliverJobOptions(), jobId: resultDeliveryId(jobId) },
+      );
+    }
+    return result;
+  };
+
+  /** Why a job ended without a result, turned into the error BullMQ finishes (or retries) it with. */
+  const settleError = async ({ job, controller, ctx }: Running, error: unknown): Promise<unknown> => {
+    if (error instanceof Cancelled || (controller.signal.aborted && (await cancelled(job.id as string)))) {
+      return cancelNow(job);
+    }
+    return failure(job, error, ctx.logger);
+  };
+
+  /** One job's whole lifecycle once its render is under way (or refused before it). */
+  const finish = async (
+    member: Running,
+    rendering: () => Promise<GenerateResult>,
+  ): Promise<GenerateResult> => {
+    try {
+      const started = clock();
+      return await complete(member, await rendering(), started);
+    } catch (error) {
+      throw await settleError(member, error);
+    } finally {
+      running.delete(member.job.id as string);
+    }
   };
 
   const processor = async (
@@ -102,68 +222,65 @@ export async function startGenerateWorker(options: GenerateWorkerOptions): Promi
     _token?: string,
     bullSignal?: AbortSignal,
   ): Promise<GenerateResult> => {
-    const jobId = job.id as string;
-    const controller = new AbortController();
-    bullSignal?.addEventListener('abort', () => controller.abort(bullSignal.reason), { once: true });
-    running.set(jobId, controller);
-    const jobLogger = logger.child({ jobId, attempt: job.attemptsMade + 1 });
-    try {
-      if (job.data.v !== 1)
-        throw new UnrecoverableError(`unknown generate job version ${String(job.data.v)}`);
-      const status = (await reservations.read(jobId))?.status;
-      if (!status) throw new UnrecoverableError('no credit reservation for this job: it was not admitted');
-      if (status === 'released') throw new UnrecoverableError('cancelled');
-      if (await cancelled(jobId)) throw new Cancelled();
-
-      const started = clock();
-      const result = await render(job.data, {
-        jobId,
-        signal: controller.signal,
-        attempt: job.attemptsMade + 1,
-        logger: jobLogger,
-        reportProgress: async (progress) => {
-          if (controller.signal.aborted) throw new Cancelled();
-          await job.updateProgress({ step: progress.step, total: progress.total });
-        },
+    const head = begin(job, bullSignal);
+    const key = batching !== undefined && job.data.v === 1 ? batching.key(job.data) : undefined;
+    const extras = key !== undefined && taker !== undefined ? await taker.take(key, batching!.size - 1) : [];
+    if (extras.length === 0) {
+      return finish(head, async () => {
+        await check(head);
+        return render(job.data, head.ctx);
       });
-      if (controller.signal.aborted && (await cancelled(jobId))) throw new Cancelled();
-
-      // Commit refuses (atomically) when a cancel landed first; then the member is refunded instead.
-      const outcome = await reservations.settle(jobId, 'commit', 'rendered', job.data.member.userId);
-      if (outcome.kind === 'cancelled') throw new Cancelled();
-      if (outcome.kind === 'already' && outcome.status === 'released')
-        throw new UnrecoverableError('cancelled');
-      if (outcome.kind === 'committed') {
-        const ms = clock() - started;
-        const { model, width, height } = job.data.request;
-        jobSeconds.observe({ model }, ms / 1000);
-        jobsFinishedTotal.inc({ outcome: 'completed' });
-        await durations.record(durationField(model, width, height), ms).catch(() => undefined);
-      }
-      if (job.data.origin.platform !== 'cli') {
-        await deliver.add(
-          'result',
-          {
-            v: 1,
-            kind: 'result',
-            jobId,
-            member: job.data.member,
-            origin: job.data.origin,
-            request: job.data.request,
-            result,
-          },
-          { ...deliverJobOptions(), jobId: resultDeliveryId(jobId) },
-        );
-      }
-      return result;
-    } catch (error) {
-      if (error instanceof Cancelled || (controller.signal.aborted && (await cancelled(jobId)))) {
-        return cancelNow(job);
-      }
-      throw await failure(job, error, jobLogger);
-    } finally {
-      running.delete(jobId);
     }
+    logger.info({ jobs: [job.id, ...extras.map((held) => held.job.id)] }, 'rendering a batch');
+    return renderBatch([
+      head,
+      ...extras.map((held: HeldJob<GenerateJobData, GenerateResult>) => ({
+        ...begin(held.job),
+        token: held.token,
+      })),
+    ]);
+  };
+
+  /**
+   * The head job (run by BullMQ's loop, whose processor returns its result) and the jobs taken to
+   * join it (finished here with their own tokens). Each is checked alone first; those that may
+   * render denoise as one batch; each then commits, delivers, fails or retries on its own.
+   */
+  const renderBatch = async (members: [Running, ...(Running & { token: string })[]]) => {
+    const refused = await Promise.all(
+      members.map((m) =>
+        check(m).then(
+          () => undefined,
+          (error: unknown) => ({ error }),
+        ),
+      ),
+    );
+    const renderable = members.filter((_, i) => refused[i] === undefined);
+    const renders =
+      renderable.length > 0
+        ? batching!.render(renderable.map((m) => ({ data: m.job.data, ctx: m.ctx })))
+        : [];
+    const outcomes = members.map((member, i) => {
+      const at = renderable.indexOf(member);
+      return finish(member, () => (at >= 0 ? renders[at]! : Promise.reject(refused[i]!.error)));
+    });
+    const [, ...extras] = members;
+    // The head's outcome is BullMQ's to handle, once the others are finished too.
+    const headOutcome = outcomes[0]!;
+    headOutcome.catch(() => undefined);
+    await Promise.all(
+      extras.map((member, i) =>
+        outcomes[i + 1]!.then(
+          (result) => member.job.moveToCompleted(result, member.token, false),
+          (error: unknown) => member.job.moveToFailed(error as Error, member.token),
+        )
+          .catch((err: unknown) =>
+            logger.error({ err, jobId: member.job.id }, 'could not finish a batched job'),
+          )
+          .finally(() => taker!.release(member.job.id as string)),
+      ),
+    );
+    return headOutcome;
   };
 
   /** Decides retry or final failure; returns the error to throw. */
@@ -198,6 +315,17 @@ export async function startGenerateWorker(options: GenerateWorkerOptions): Promi
     maxStalledCount: 1,
   });
   worker.on('error', (err) => logger.error({ err }, 'generate worker error'));
+  if (batching !== undefined) {
+    taker = new BatchTaker({
+      worker,
+      queue: generate,
+      redis,
+      lockDurationMs: options.lockDurationMs ?? DEFAULT_LOCK_MS,
+      keyOf: (data) => (data.v === 1 ? batching.key(data) : undefined),
+      onLockLost: (jobId) => running.get(jobId)?.abort(new Error('lost the job lock')),
+      logger,
+    });
+  }
 
   const sweeper = new ReservationSweeper({ redis, keys, generate, deliver, reservations, logger, clock });
   // A job that stalled too often is failed by BullMQ without running the processor: settle it now
@@ -234,7 +362,10 @@ export async function startGenerateWorker(options: GenerateWorkerOptions): Promi
     clock,
     ...(options.models ? { models: options.models } : {}),
   });
-  logger.info({ concurrency: options.concurrency, id: presence.id }, 'generate worker started');
+  logger.info(
+    { concurrency: options.concurrency, batch: batching?.size ?? 1, id: presence.id },
+    'generate worker started',
+  );
 
   return {
     worker,
@@ -244,6 +375,7 @@ export async function startGenerateWorker(options: GenerateWorkerOptions): Promi
       await presence.stop();
       clearInterval(poll);
       await worker.close();
+      taker?.close();
       await Promise.all([deliver.close(), generate.close()]);
       await Promise.all([quit(connection), quit(redis)]);
     },

@@ -29,6 +29,8 @@ export interface TinyModelOptions {
   /** The benchmark's heavier networks: UNet feature channels (8) and its VAE decoder block (benchDecoderBlock). */
   unetWidth?: number;
   vaeDecoderWidth?: number;
+  /** A UNet exported for one batch size only. */
+  fixedBatch?: number;
 }
 
 const CONTEXT_DIM = 32;
@@ -123,6 +125,7 @@ export async function writeTinyModel(dir: string, options: TinyModelOptions = {}
       dtype,
       ...(options.fixedLatentSize !== undefined ? { fixedSize: options.fixedLatentSize } : {}),
       ...(options.unetWidth !== undefined ? { width: options.unetWidth } : {}),
+      ...(options.fixedBatch !== undefined ? { fixedBatch: options.fixedBatch } : {}),
     }),
     { in_channels: unetChannels, out_channels: latentChannels, cross_attention_dim: CONTEXT_DIM },
   );

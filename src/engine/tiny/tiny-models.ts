@@ -81,6 +81,8 @@ export interface UnetSpec {
   width?: number;
   /** A static latent side, as some exports have; dynamic when absent. */
   fixedSize?: number;
+  /** A static batch dimension (exports made for one guided image have 2); dynamic when absent. */
+  fixedBatch?: number;
 }
 
 /**
@@ -95,14 +97,15 @@ export function buildUnet(spec: UnetSpec): Uint8Array {
   const c = spec.width ?? 8;
   const g = new OnnxGraphBuilder('unet');
   const side = (name: string) => spec.fixedSize ?? name;
+  const batch = spec.fixedBatch ?? 'batch';
   const sample = castIn(
     g,
-    g.input('sample', dtype, ['batch', inChannels, side('height'), side('width')]),
+    g.input('sample', dtype, [batch, inChannels, side('height'), side('width')]),
     dtype,
   );
   const tType: TinyElemType = timestep === 'float32-scalar' ? 'float32' : timestep;
-  const t = g.input('timestep', tType, timestep === 'float32-scalar' ? [] : ['batch']);
-  const context = castIn(g, g.input('encoder_hidden_states', dtype, ['batch', 77, contextDim]), dtype);
+  const t = g.input('timestep', tType, timestep === 'float32-scalar' ? [] : [batch]);
+  const context = castIn(g, g.input('encoder_hidden_states', dtype, [batch, 77, contextDim]), dtype);
 
   const tFloat = tType === 'float32' ? t : g.node('Cast', [t], { to: 1 });
   const tColumn = g.node('Reshape', [tFloat, g.int64s([-1, 1, 1, 1])]);
@@ -140,7 +143,7 @@ export function buildUnet(spec: UnetSpec): Uint8Array {
     [out],
     dtype === 'float16' ? { to: 10 } : {},
   );
-  g.output('out_sample', dtype, ['batch', outChannels, side('height'), side('width')]);
+  g.output('out_sample', dtype, [batch, outChannels, side('height'), side('width')]);
   return g.toBytes();
 }
 
