@@ -27,7 +27,16 @@ const FLAGS: Record<string, FlagField> = {
   n: 'count',
   strength: 'strength',
   repeat: 'repeat',
+  video: 'video',
+  fps: 'fps',
+  duration: 'duration',
+  loop: 'loop',
+  motion: 'motion',
+  to: 'to',
 };
+
+/** Flags that mean "yes" on their own (`--loop`); a value (`--loop no`) is still read when given. */
+const SWITCHES = new Set<FlagField>(['loop']);
 
 /** What each flag takes, for "needs a value" messages. */
 const EXAMPLES: Record<FlagField, string> = {
@@ -41,6 +50,12 @@ const EXAMPLES: Record<FlagField, string> = {
   count: '--n 4',
   strength: '--strength 0.6',
   repeat: '--repeat 4',
+  video: '--video 16',
+  fps: '--fps 8',
+  duration: '--duration 2',
+  loop: '--loop',
+  motion: '--motion drift',
+  to: '--to a red dragon',
 };
 
 export const KNOWN_FLAGS = [
@@ -54,6 +69,12 @@ export const KNOWN_FLAGS = [
   '--n',
   '--strength',
   '--repeat',
+  '--video',
+  '--fps',
+  '--duration',
+  '--loop',
+  '--motion',
+  '--to',
 ];
 
 const QUOTES: Record<string, string[]> = {
@@ -174,7 +195,7 @@ export function parsePromptFlags(text: string): RawRequest {
       });
     } else if (read.error) {
       errors.push({ field: label, message: `${label}: ${read.error}` });
-    } else if (read.value.trim() === '') {
+    } else if (read.value.trim() === '' && !SWITCHES.has(field)) {
       errors.push({ field: label, message: `${label}: needs a value, e.g. ${EXAMPLES[field]}` });
     } else if (raw.labels[field] !== undefined) {
       errors.push({
@@ -182,7 +203,7 @@ export function parsePromptFlags(text: string): RawRequest {
         message: `${label}: given more than once (also as ${raw.labels[field]})`,
       });
     } else {
-      raw[field] = read.value.trim();
+      raw[field] = read.value.trim() === '' ? 'true' : read.value.trim();
       raw.labels[field] = label;
     }
     flag = read.end < text.length ? flagAt(text, read.end) : undefined;
