@@ -90,8 +90,18 @@ export async function startGenerateWorker(options: GenerateWorkerOptions): Promi
 
   const cancelled = async (jobId: string) => (await redis.exists(keys.cancel(jobId))) === 1;
 
-  const cancelNow = async (job: Job<GenerateJobData, GenerateResult>): Promise<never> => {
-    await reservations.settle(job.id as string, 'refund', 'cancelled', job.data.member.userId);
+  const cancelNow = async (
+    job: Job<GenerateJobData, GenerateResult>,
+    progress: JobProgress | undefined,
+  ): Promise<never> => {
+    await reservations.settle(
+      job.id as string,
+      'refund',
+      'cancelled',
+      job.data.member.userId,
+      {},
+      finishedShare(job.data, progress),
+    );
     jobsFinishedTotal.inc({ outcome: 'cancelled' });
     throw new UnrecoverableError('cancelled');
   };
@@ -106,6 +116,7 @@ export async function startGenerateWorker(options: GenerateWorkerOptions): Promi
     bullSignal?.addEventListener('abort', () => controller.abort(bullSignal.reason), { once: true });
     running.set(jobId, controller);
     const jobLogger = logger.child({ jobId, attempt: job.attemptsMade + 1 });
+    let lastProgress: JobProgress | undefined;
     try {
       if (job.data.v !== 1)
         throw new UnrecoverableError(`unknown generate job version ${String(job.data.v)}`);
@@ -123,6 +134,8 @@ export async function startGenerateWorker(options: GenerateWorkerOptions): Promi
         reportProgress: async (progress) => {
           if (controller.signal.aborted) throw new Cancelled();
           await job.updateProgress({ step: progress.step, total: progress.total });
+          // What the member was last shown is what a cancel charges (a clip's finished frames).
+          lastProgress = progress;
         },
       });
       if (controller.signal.aborted && (await cancelled(jobId))) throw new Cancelled();
@@ -157,7 +170,7 @@ export async function startGenerateWorker(options: GenerateWorkerOptions): Promi
       return result;
     } catch (error) {
       if (error instanceof Cancelled || (controller.signal.aborted && (await cancelled(jobId)))) {
-        return cancelNow(job);
+        return cancelNow(job, lastProgress);
       }
       throw await failure(job, error, jobLogger);
     } finally {
@@ -261,6 +274,17 @@ export async function startGenerateWorker(options: GenerateWorkerOptions): Promi
 
 async function quit(redis: Redis): Promise<void> {
   await redis.quit().catch(() => redis.disconnect());
+}
+
+/**
+ * Credits a cancelled job still costs: a clip's frames are charged as they finish (its progress
+ * counts frames), so a cancel refunds the frames not rendered; a picture cancelled part way costs
+ * nothing. Rounded down to a milli-credit, in the member's favour.
+ */
+export function finishedShare(data: GenerateJobData, progress: JobProgress | undefined): number {
+  if (data.request.video === undefined || progress === undefined || progress.total <= 0) return 0;
+  const done = Math.min(progress.step, progress.total);
+  return Math.floor((data.cost * 1000 * done) / progress.total) / 1000;
 }
 
 /** Prefix of the job-log line that holds the worker's own account of a failed attempt. */

@@ -42,3 +42,5 @@ export const VIDEO_FRAMES_MAX = 48;
 export const VIDEO_FPS_MIN = 1;
 export const VIDEO_FPS_MAX = 30;
 export const VIDEO_FPS_DEFAULT = 8;
+/** How much a drift frame redraws of the last one (its img2img strength): it also sets the frame's price. */
+export const VIDEO_DRIFT_STRENGTH = 0.45;

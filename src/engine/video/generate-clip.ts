@@ -1,4 +1,5 @@
 import { CodedError } from '../../errors/coded-error.ts';
+import { VIDEO_DRIFT_STRENGTH } from '../../request/limits.ts';
 import type { GenerationRequest, VideoRequest } from '../../request/types.ts';
 import { RenderCancelled } from '../denoise.ts';
 import type { DiffusionModel } from '../diffusion-model.ts';
@@ -11,8 +12,7 @@ import { morphWeights, walkPositions } from './frame-plan.ts';
 import { slerp } from './slerp.ts';
 import { zoomedPng } from './zoom-frame.ts';
 
-/** How much a drift frame redraws of the last one, and how far it zooms in each frame. */
-export const DRIFT_STRENGTH = 0.45;
+/** How far a drift zooms in each frame. */
 export const DRIFT_ZOOM = 1.04;
 
 export interface GeneratedClip {
@@ -137,7 +137,7 @@ function framePlan(
           request: {
             ...still,
             mode: 'img2img',
-            strength: DRIFT_STRENGTH,
+            strength: VIDEO_DRIFT_STRENGTH,
             seed: still.seed + i,
             initImage: { artifactId: 'previous-frame' },
           },
