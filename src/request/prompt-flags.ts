@@ -1,5 +1,6 @@
+import { IMAGINE_FLAG_OPTIONS } from '../../commands/imagine-options.ts';
 import type { FieldError } from '../errors/user-error.ts';
-import { emptyRawRequest, type RawRequest, type ValueField } from './raw-request.ts';
+import { emptyRawRequest, type RawRequest } from './raw-request.ts';
 
 /**
  * Midjourney-style flags inside prompt text, as Slack, the CLI and Discord's `prompt` field carry
@@ -13,69 +14,13 @@ import { emptyRawRequest, type RawRequest, type ValueField } from './raw-request
  * prose ("a cat —sleeping") stays prose.
  */
 
-type FlagField = Exclude<ValueField, 'prompt' | 'width' | 'height' | 'region' | 'upscale' | 'zoomOut'>;
+/** Each spelling of each flag (`ar` and `aspect`), from `/imagine`'s one option schema. */
+const FLAGS = new Map(
+  IMAGINE_FLAG_OPTIONS.flatMap((option) => option.flags.map((flag) => [flag.slice(2), option] as const)),
+);
 
-const FLAGS: Record<string, FlagField> = {
-  ar: 'aspect',
-  aspect: 'aspect',
-  seed: 'seed',
-  no: 'negativePrompt',
-  steps: 'steps',
-  cfg: 'guidance',
-  sampler: 'sampler',
-  model: 'model',
-  n: 'count',
-  strength: 'strength',
-  repeat: 'repeat',
-  video: 'video',
-  fps: 'fps',
-  duration: 'duration',
-  loop: 'loop',
-  motion: 'motion',
-  to: 'to',
-};
-
-/** Flags that mean "yes" on their own (`--loop`); a value (`--loop no`) is still read when given. */
-const SWITCHES = new Set<FlagField>(['loop']);
-
-/** What each flag takes, for "needs a value" messages. */
-const EXAMPLES: Record<FlagField, string> = {
-  negativePrompt: '--no blurry, text',
-  aspect: '--ar 16:9',
-  seed: '--seed 42',
-  steps: '--steps 30',
-  guidance: '--cfg 7.5',
-  sampler: '--sampler euler_a',
-  model: '--model sd-1.5',
-  count: '--n 4',
-  strength: '--strength 0.6',
-  repeat: '--repeat 4',
-  video: '--video 16',
-  fps: '--fps 8',
-  duration: '--duration 2',
-  loop: '--loop',
-  motion: '--motion drift',
-  to: '--to a red dragon',
-};
-
-export const KNOWN_FLAGS = [
-  '--ar',
-  '--seed',
-  '--no',
-  '--steps',
-  '--cfg',
-  '--sampler',
-  '--model',
-  '--n',
-  '--strength',
-  '--repeat',
-  '--video',
-  '--fps',
-  '--duration',
-  '--loop',
-  '--motion',
-  '--to',
-];
+/** The flags as help and messages list them: each option's first spelling. */
+export const KNOWN_FLAGS = IMAGINE_FLAG_OPTIONS.map((option) => option.flags[0]!);
 
 const QUOTES: Record<string, string[]> = {
   '"': ['"'],
@@ -103,7 +48,7 @@ function flagAt(text: string, i: number): FlagAt | undefined {
   if (!match) return undefined;
   const name = match[0].toLowerCase();
   // A typed dash before a word that is not a flag is punctuation, not a mistake to report.
-  if (dashes === 1 && !(name in FLAGS)) return undefined;
+  if (dashes === 1 && !FLAGS.has(name)) return undefined;
   let valueStart = i + dashes + match[0].length;
   const next = text[valueStart];
   if (next !== undefined && next !== '=' && !/\s/.test(next)) return undefined;
@@ -187,24 +132,28 @@ export function parsePromptFlags(text: string): RawRequest {
   while (flag) {
     const label = `--${flag.name}`;
     const read = readValue(text, flag.valueStart, lastIndex);
-    const field = FLAGS[flag.name];
-    if (field === undefined) {
+    const option = FLAGS.get(flag.name);
+    if (option === undefined) {
       errors.push({
         field: label,
         message: `${label}: unknown flag; the flags are ${KNOWN_FLAGS.join(', ')}`,
       });
     } else if (read.error) {
       errors.push({ field: label, message: `${label}: ${read.error}` });
-    } else if (read.value.trim() === '' && !SWITCHES.has(field)) {
-      errors.push({ field: label, message: `${label}: needs a value, e.g. ${EXAMPLES[field]}` });
-    } else if (raw.labels[field] !== undefined) {
+    } else if (read.value.trim() === '' && option.kind !== 'boolean') {
+      // A yes/no option written alone (`--loop`) means yes; every other flag needs its value.
       errors.push({
         field: label,
-        message: `${label}: given more than once (also as ${raw.labels[field]})`,
+        message: `${label}: needs a value, e.g. ${option.flags[0]} ${option.example ?? ''}`.trimEnd(),
+      });
+    } else if (raw.labels[option.field] !== undefined) {
+      errors.push({
+        field: label,
+        message: `${label}: given more than once (also as ${raw.labels[option.field]})`,
       });
     } else {
-      raw[field] = read.value.trim() === '' ? 'true' : read.value.trim();
-      raw.labels[field] = label;
+      raw[option.field] = read.value.trim() === '' ? 'true' : read.value.trim();
+      raw.labels[option.field] = label;
     }
     flag = read.end < text.length ? flagAt(text, read.end) : undefined;
   }
