@@ -45,6 +45,8 @@ export interface ApiOrigin {
   webhook?: string;
   trackId?: string;
   base64?: boolean;
+  /** A clip's file the answer's `output` links (`output_type`); absent: mp4 where made, else gif. */
+  clipFormat?: 'mp4' | 'gif' | 'webp';
 }
 
 export interface CliOrigin {

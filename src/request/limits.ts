@@ -44,3 +44,5 @@ export const VIDEO_FPS_MAX = 30;
 export const VIDEO_FPS_DEFAULT = 8;
 /** How much a drift frame redraws of the last one (its img2img strength): it also sets the frame's price. */
 export const VIDEO_DRIFT_STRENGTH = 0.45;
+/** Frames of a clip asked for through the API without `num_frames` (modelslab's default). */
+export const TEXT2VIDEO_DEFAULT_FRAMES = 16;
