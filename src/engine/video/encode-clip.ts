@@ -44,7 +44,7 @@ export async function encodeClip(frames: readonly RgbImage[], fps: number): Prom
     .toBuffer();
   out.push({ format: 'webp', contentType: CLIP_CONTENT_TYPES.webp, bytes: webp, width, height });
   const gif = await stacked(frames)
-    .gif({ loop: 0, delay: frameDelays(frames.length, fps, 10), effort: 3 })
+    .gif({ loop: 0, delay: frameDelays(frames.length, fps, 10), effort: 1 })
     .toBuffer();
   out.push({ format: 'gif', contentType: CLIP_CONTENT_TYPES.gif, bytes: gif, width, height });
   if (ffmpegVersion() !== undefined) {

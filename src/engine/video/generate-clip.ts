@@ -6,7 +6,7 @@ import type { DiffusionModel } from '../diffusion-model.ts';
 import { type FrameConditioning, type GenerateOptions, generatePictures } from '../generate-pictures.ts';
 import type { RgbImage } from '../image-io.ts';
 import { seededNormal } from '../seeded-noise.ts';
-import { encodeText, type TextConditioning } from '../text-conditioning.ts';
+import { encodeText, type RenderSize, type TextConditioning } from '../text-conditioning.ts';
 import { blendConditioning } from './conditioning-blend.ts';
 import { morphWeights, walkPositions } from './frame-plan.ts';
 import { slerp } from './slerp.ts';
@@ -86,10 +86,28 @@ interface FrameStep {
   previous?: Buffer;
 }
 
+/**
+ * The prompts' conditioning, encoded once per model for the whole clip (every frame of a walk or a
+ * drift has the same; a morph blends two), rather than once per frame.
+ */
+function conditioningOnce(prompts: string[], negativePrompt: string) {
+  const encoded = new Map<DiffusionModel, Promise<TextConditioning[]>>();
+  return (model: DiffusionModel, size: RenderSize): Promise<TextConditioning[]> => {
+    let all = encoded.get(model);
+    if (all === undefined) {
+      all = Promise.all(prompts.map((p) => encodeText(model, p, negativePrompt, size)));
+      encoded.set(model, all);
+    }
+    return all;
+  };
+}
+
 function framePlan(
   still: GenerationRequest,
   video: VideoRequest,
 ): (index: number, last: RgbImage | undefined) => Promise<FrameStep> {
+  const prompt = conditioningOnce([still.prompt], still.negativePrompt);
+  const text = async (model: DiffusionModel, size: RenderSize) => (await prompt(model, size))[0]!;
   switch (video.mode) {
     case 'walk': {
       const positions = walkPositions(still.seed, video.frames, video.loop);
@@ -98,6 +116,7 @@ function framePlan(
         return {
           request: still,
           frame: {
+            text,
             startNoise: (c, h, w) => {
               const a = seededNormal(from, 0, c * h * w);
               return t === 0 ? a : slerp(a, seededNormal(to, 0, c * h * w), t);
@@ -108,30 +127,20 @@ function framePlan(
     }
     case 'morph': {
       const weights = morphWeights(video.frames, video.loop);
-      const target = video.to ?? still.prompt;
-      // Both prompts are encoded once per model (a refiner encodes with its own encoders).
-      const encoded = new Map<DiffusionModel, Promise<[TextConditioning, TextConditioning]>>();
+      const both = conditioningOnce([still.prompt, video.to ?? still.prompt], still.negativePrompt);
       return async (i) => ({
         request: still,
         frame: {
           text: async (model, size) => {
-            let pair = encoded.get(model);
-            if (pair === undefined) {
-              pair = Promise.all([
-                encodeText(model, still.prompt, still.negativePrompt, size),
-                encodeText(model, target, still.negativePrompt, size),
-              ]);
-              encoded.set(model, pair);
-            }
-            const [a, b] = await pair;
-            return blendConditioning(a, b, weights[i]!);
+            const [a, b] = await both(model, size);
+            return blendConditioning(a!, b!, weights[i]!);
           },
         },
       });
     }
     case 'drift':
       return async (i, last) => {
-        if (i === 0 || last === undefined) return { request: still, frame: {} };
+        if (i === 0 || last === undefined) return { request: still, frame: { text } };
         return {
           // Each frame its own seed: the same noise on every frame would print one grain pattern through the zoom.
           request: {
@@ -141,7 +150,7 @@ function framePlan(
             seed: still.seed + i,
             initImage: { artifactId: 'previous-frame' },
           },
-          frame: {},
+          frame: { text },
           previous: await zoomedPng(last, DRIFT_ZOOM),
         };
       };
