@@ -150,7 +150,9 @@ export async function startGenerateWorker(options: GenerateWorkerOptions): Promi
         const { model, width, height } = job.data.request;
         jobSeconds.observe({ model }, ms / 1000);
         jobsFinishedTotal.inc({ outcome: 'completed' });
-        await durations.record(durationField(model, width, height), ms).catch(() => undefined);
+        // The ETA's statistics are per picture: a clip counts as its frames' average.
+        const pictures = job.data.request.video?.frames ?? 1;
+        await durations.record(durationField(model, width, height), ms / pictures).catch(() => undefined);
       }
       if (job.data.origin.platform !== 'cli') {
         await deliver.add(

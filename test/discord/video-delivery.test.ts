@@ -9,9 +9,9 @@ import { encodeClip } from '../../src/engine/video/encode-clip.ts';
 import { ffmpegVersion } from '../../src/engine/video/ffmpeg.ts';
 import { discordScope } from '../../src/platforms/discord/interaction-context.ts';
 import type { DeliverJobData, RenderedClip } from '../../src/queue/job-data.ts';
-import { member } from '../fakes/discord/interactions.ts';
+import { member, slashCommand } from '../fakes/discord/interactions.ts';
 import { snowflake } from '../fakes/discord/snowflake.ts';
-import { imagine, labels, statusOf } from './support/discord-steps.ts';
+import { answerOf, imagine, imagineOptions, jobCount, labels, statusOf } from './support/discord-steps.ts';
 import { type DiscordWorld, discordWorld } from './support/discord-world.ts';
 
 let world: DiscordWorld;
@@ -47,6 +47,46 @@ function probeFrames(bytes: Buffer): { codec: string; frames: number; width: num
 }
 
 describe('clips on Discord', () => {
+  it('refuses bad clip options privately, by option name, with no job and no charge', async () => {
+    const cases: [Record<string, string | number | boolean>, string][] = [
+      [{ prompt: 'a cat', video: 4 }, 'video: must be a whole number of frames from 8 to 48 (got 4)'],
+      [
+        { prompt: 'a cat', to: 'a dog' },
+        'to: only applies to a video: ask for one with its number of frames, or leave to out',
+      ],
+      [
+        { prompt: 'a cat', video: 8, motion: 'drift', loop: true },
+        'loop: a drift zooms further with every frame',
+      ],
+      [{ prompt: 'a cat --video 8', count: 2 }, 'count: a video is one clip; leave count out (got 2)'],
+    ];
+    for (const [values, reason] of cases) {
+      const jobsBefore = await jobCount(world);
+      const balance = await world.services.credits.balance({
+        scope: discordScope(world.guild.id),
+        userId: alice.id,
+      });
+      const sent = world.fake.dispatchInteraction(
+        slashCommand({
+          fake: world.fake,
+          channel: world.channel,
+          user: alice,
+          name: 'imagine',
+          options: imagineOptions(values),
+        }),
+      );
+      const answer = await answerOf(world, sent);
+      expect(answer.ephemeral).toBe(true);
+      expect(answer.content).toContain(reason);
+      expect(await jobCount(world)).toBe(jobsBefore);
+      const after = await world.services.credits.balance({
+        scope: discordScope(world.guild.id),
+        userId: alice.id,
+      });
+      expect(after.total).toBe(balance.total);
+    }
+  });
+
   it('/imagine video:8 posts one clip with what it is, and only a Reroll button', async () => {
     const sent = await imagine(world, alice, { prompt: 'a blue circle', video: 8, fps: 4, seed: 31 });
     const status = await statusOf(world, sent, /Queued|Rendering|Done/);
