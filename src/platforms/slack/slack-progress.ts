@@ -22,7 +22,13 @@ export function followSlackProgress(deps: SlackDeps): () => void {
       userId: data.member.userId,
       cost: record.cost,
       seed: data.request.seed,
-      state: { kind: 'rendering', step: progress.step, total: progress.total },
+      state: {
+        kind: 'rendering',
+        step: progress.step,
+        total: progress.total,
+        // A clip's progress counts frames.
+        unit: data.request.video !== undefined ? 'frame' : 'step',
+      },
       cancelActionId: cancelButton(jobId).actionId,
     });
     try {

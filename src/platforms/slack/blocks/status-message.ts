@@ -10,7 +10,7 @@ import { escapeAndFit, SLACK_LIMITS, truncate } from '../slack-limits.ts';
  */
 export type StatusState =
   | { kind: 'queued'; position: number; etaSeconds?: number }
-  | { kind: 'rendering'; step: number; total: number; etaSeconds?: number }
+  | { kind: 'rendering'; step: number; total: number; etaSeconds?: number; unit?: 'step' | 'frame' }
   | { kind: 'done'; seconds?: number; images: number }
   | { kind: 'failed'; message: string; refunded: number }
   | { kind: 'cancelled'; by: string; refunded: number };
@@ -53,7 +53,7 @@ function stateLine(state: StatusState): string {
     case 'rendering': {
       const pct = state.total > 0 ? Math.floor((100 * state.step) / state.total) : 0;
       const eta = formatEta(state.etaSeconds);
-      return `:art: Rendering, step ${state.step}/${state.total} (${pct}%)${eta ? ` · ETA ${eta}` : ''}`;
+      return `:art: Rendering, ${state.unit ?? 'step'} ${state.step}/${state.total} (${pct}%)${eta ? ` · ETA ${eta}` : ''}`;
     }
     case 'done': {
       const took = state.seconds === undefined ? '' : ` in ${state.seconds.toFixed(1)} s`;
