@@ -241,6 +241,8 @@ export function resultButtonRows(job: {
   const { jobId, request, result } = job;
   const images = result.images.slice(0, COUNT_MAX);
   if (images.length === 0) return [];
+  // A clip's only still is its poster: the picture buttons would act on one frame of it.
+  if (result.video !== undefined) return [[button('Reroll', { action: 'reroll', jobId })]];
   if (request.mode !== 'upscale') {
     return [
       [

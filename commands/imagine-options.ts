@@ -9,9 +9,14 @@ import {
   SEED_MAX,
   STRENGTH_MAX,
   STRENGTH_MIN,
+  VIDEO_FPS_DEFAULT,
+  VIDEO_FPS_MAX,
+  VIDEO_FPS_MIN,
+  VIDEO_FRAMES_MAX,
+  VIDEO_FRAMES_MIN,
 } from '../src/request/limits.ts';
 import type { ValueField } from '../src/request/raw-request.ts';
-import { SAMPLERS, type SamplerName } from '../src/request/types.ts';
+import { SAMPLERS, type SamplerName, VIDEO_MODES } from '../src/request/types.ts';
 import { type CommandSchema, type OptionSchema, plainChoices } from './option-schema.ts';
 
 /**
@@ -169,6 +174,62 @@ export const IMAGINE_OPTIONS = [
     max: REPEAT_MAX,
     flags: ['--repeat'],
     example: '4',
+  },
+  {
+    name: 'video',
+    field: 'video',
+    kind: 'integer',
+    description: `Make a short clip of this many frames (${VIDEO_FRAMES_MIN}-${VIDEO_FRAMES_MAX}) instead of images`,
+    min: VIDEO_FRAMES_MIN,
+    max: VIDEO_FRAMES_MAX,
+    flags: ['--video'],
+    example: '16',
+  },
+  {
+    name: 'to',
+    field: 'to',
+    kind: 'string',
+    description: 'With video: a second prompt the clip morphs into',
+    maxLength: PROMPT_MAX_CHARS,
+    flags: ['--to'],
+    example: 'a red dragon',
+  },
+  {
+    name: 'motion',
+    field: 'motion',
+    kind: 'string',
+    description: 'With video: walk (between seeds), morph (needs to), drift (zooms in)',
+    choices: plainChoices(VIDEO_MODES),
+    flags: ['--motion'],
+    example: 'drift',
+  },
+  {
+    name: 'fps',
+    field: 'fps',
+    kind: 'number',
+    description: `With video: frames a second (${VIDEO_FPS_MIN}-${VIDEO_FPS_MAX}, default ${VIDEO_FPS_DEFAULT})`,
+    min: VIDEO_FPS_MIN,
+    max: VIDEO_FPS_MAX,
+    flags: ['--fps'],
+    example: '8',
+  },
+  {
+    name: 'duration',
+    field: 'duration',
+    kind: 'number',
+    description: 'With video: seconds of playback (sets the fps from the frames)',
+    min: 0.1,
+    max: VIDEO_FRAMES_MAX,
+    flags: ['--duration'],
+    example: '2',
+  },
+  {
+    name: 'loop',
+    field: 'loop',
+    kind: 'boolean',
+    description: 'With video: end where it began, so it repeats seamlessly',
+    flags: ['--loop'],
+    example: 'true',
   },
 ] as const satisfies readonly ImagineOption[];
 

@@ -191,6 +191,8 @@ export function applySettings(
   for (const option of SETTING_OPTIONS) {
     if (option.key === 'remix') continue;
     if (!isAbsent(raw[option.key])) continue;
+    // A saved images-per-prompt is for pictures: a clip is one clip.
+    if (option.key === 'count' && !isAbsent(raw.video)) continue;
     const own = settings.mine[option.key];
     const scoped = settings.scope[option.key];
     const value = own ?? scoped;

@@ -14,7 +14,14 @@ import { credits } from './credits.ts';
  */
 export type StatusState =
   | { kind: 'queued'; position: number; etaSeconds?: number }
-  | { kind: 'rendering'; step: number; total: number; etaSeconds?: number }
+  | {
+      kind: 'rendering';
+      step: number;
+      total: number;
+      etaSeconds?: number;
+      /** What the progress counts: a clip's is in frames. */
+      unit?: 'step' | 'frame';
+    }
   | {
       kind: 'done';
       /** How many images were delivered, and how long the job took, when the renderer shows them. */
@@ -68,7 +75,12 @@ export function followStatusProgress<Where>(deps: {
     const where = await surface.locate(jobId, data);
     if (where === undefined) return;
     if (!(await marks.takeProgressSlot(jobId, deps.windowMs))) return;
-    const state: StatusState = { kind: 'rendering', step: progress.step, total: progress.total };
+    const state: StatusState = {
+      kind: 'rendering',
+      step: progress.step,
+      total: progress.total,
+      unit: data.request.video !== undefined ? 'frame' : 'step',
+    };
     await surface
       .show(where, jobId, data, state)
       .catch((err: unknown) => deps.logger.warn({ err, jobId }, 'progress edit failed'));

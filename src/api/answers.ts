@@ -1,6 +1,6 @@
 import type { ArtifactStore } from '../artifacts/artifact-store.ts';
 import type { Registry } from '../models/registry.ts';
-import type { ApiOrigin, GenerateResult } from '../queue/job-data.ts';
+import type { ApiOrigin, ClipFile, GenerateResult, RenderedClip } from '../queue/job-data.ts';
 import type { JobView } from '../queue/job-view.ts';
 import { promptWarnings } from '../request/prompt-warnings.ts';
 import { ApiError } from './api-error.ts';
@@ -34,6 +34,20 @@ export function imageUrl(baseUrl: string, artifactId: string): string {
   return `${baseUrl}/v1/images/${artifactId}.png`;
 }
 
+export function clipUrl(baseUrl: string, file: Pick<ClipFile, 'artifactId' | 'format'>): string {
+  return `${baseUrl}/v1/videos/${file.artifactId}.${file.format}`;
+}
+
+/** The clip file an answer's `output` links: the asked `output_type` if made, else MP4, GIF, WebP. */
+export function answeredClip(clip: RenderedClip, wanted: ApiOrigin['clipFormat']): ClipFile {
+  const order = [wanted, 'mp4', 'gif', 'webp'];
+  for (const format of order) {
+    const file = clip.files.find((f) => f.format === format);
+    if (file !== undefined) return file;
+  }
+  throw ApiError.of(404, 'Video not found', 'The clip has no stored file; render it again.');
+}
+
 export function fetchUrl(baseUrl: string, jobId: string, fetchPath = '/v1/fetch'): string {
   return `${baseUrl}${fetchPath}/${encodeURIComponent(jobId)}`;
 }
@@ -63,6 +77,13 @@ export function metaOf(data: JobFacts, result?: GenerateResult): Record<string, 
     seed: r.seed,
   };
   if (r.strength !== undefined) meta.strength = r.strength;
+  if (r.video !== undefined) {
+    meta.num_frames = r.video.frames;
+    meta.fps = r.video.fps;
+    meta.loop = r.video.loop;
+    meta.motion = r.video.mode;
+    if (r.video.to !== undefined) meta.morph_to = r.video.to;
+  }
   if (r.upscale !== undefined) meta.scale = r.upscale;
   if (result) {
     meta.provider = result.provider;
@@ -78,16 +99,22 @@ export async function successAnswer(
   ctx: AnswerContext,
 ): Promise<Answer> {
   const base64 = apiOrigin(data)?.base64 === true;
-  const output = await Promise.all(
-    result.images.map(async (image) => {
-      if (!base64) return imageUrl(ctx.baseUrl, image.artifactId);
-      const stored = await ctx.artifacts.get(image.artifactId);
-      if (!stored) {
-        throw ApiError.of(404, 'Image not found', 'Images are kept for a limited time; render it again.');
-      }
-      return stored.bytes.toString('base64');
-    }),
-  );
+  const inline = async (artifactId: string) => {
+    const stored = await ctx.artifacts.get(artifactId);
+    if (!stored) {
+      throw ApiError.of(404, 'Image not found', 'Images are kept for a limited time; render it again.');
+    }
+    return stored.bytes.toString('base64');
+  };
+  const clip = result.video;
+  const output =
+    clip !== undefined
+      ? [await clipOutput(clip, apiOrigin(data)?.clipFormat, base64, ctx.baseUrl, inline)]
+      : await Promise.all(
+          result.images.map((image) =>
+            base64 ? inline(image.artifactId) : imageUrl(ctx.baseUrl, image.artifactId),
+          ),
+        );
   const answer: Answer = {
     status: 'success',
     id: jobId,
@@ -102,7 +129,32 @@ export async function successAnswer(
   if (result.images.some((i) => i.nsfw !== null)) {
     answer.nsfw_content_detected = result.images.map((i) => i.nsfw?.nsfw === true);
   }
+  if (clip !== undefined) {
+    answer.video = {
+      format: answeredClip(clip, apiOrigin(data)?.clipFormat).format,
+      frames: clip.frames,
+      fps: clip.fps,
+      duration: clip.durationMs / 1000,
+      loop: clip.loop,
+      motion: clip.mode,
+      width: clip.width,
+      height: clip.height,
+      files: Object.fromEntries(clip.files.map((f) => [f.format, clipUrl(ctx.baseUrl, f)])),
+      poster: imageUrl(ctx.baseUrl, result.images[0]!.artifactId),
+    };
+  }
   return answer;
+}
+
+async function clipOutput(
+  clip: RenderedClip,
+  wanted: ApiOrigin['clipFormat'],
+  base64: boolean,
+  baseUrl: string,
+  inline: (artifactId: string) => Promise<string>,
+): Promise<string> {
+  const file = answeredClip(clip, wanted);
+  return base64 ? inline(file.artifactId) : clipUrl(baseUrl, file);
 }
 
 export function processingAnswer(

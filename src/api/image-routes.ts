@@ -1,4 +1,6 @@
 import type { FastifyReply } from 'fastify';
+import { CLIP_CONTENT_TYPES, type ClipFormat } from '../engine/video/encode-clip.ts';
+import { answeredClip } from './answers.ts';
 import { ApiError } from './api-error.ts';
 import * as schemas from './route-schemas.ts';
 import type { RouteContext } from './server.ts';
@@ -25,17 +27,18 @@ export function registerImageRoutes(ctx: RouteContext): void {
   const gone = () =>
     ApiError.of(404, 'Image not found', 'Images are kept for a limited time; render it again.');
 
-  const sendStored = async (reply: FastifyReply, artifactId: string) => {
+  const isImage = (type: string) => type.startsWith('image/');
+  const sendStored = async (reply: FastifyReply, artifactId: string, accepts = isImage) => {
     const artifacts = ctx.services.artifacts;
     if (artifacts.directLink !== undefined) {
       // ARTIFACTS_PRESIGN: the bytes come straight from the bucket; this URL stays the stable one.
       const link = await artifacts.directLink(artifactId);
-      if (!link?.meta.contentType.startsWith('image/')) throw gone();
+      if (!link || !accepts(link.meta.contentType)) throw gone();
       if (link.meta.createdAt + retentionMs <= ctx.now()) throw gone();
       return reply.code(302).header('location', link.url).header('cache-control', 'no-store').send();
     }
     const stored = await artifacts.get(artifactId);
-    if (!stored?.meta.contentType.startsWith('image/')) throw gone();
+    if (!stored || !accepts(stored.meta.contentType)) throw gone();
     const expiresAt = stored.meta.createdAt + retentionMs;
     if (expiresAt <= ctx.now()) throw gone();
     return reply
@@ -103,4 +106,69 @@ export function registerImageRoutes(ctx: RouteContext): void {
       return sendStored(reply, image.artifactId);
     },
   );
+
+  // Clips: the extension names the format, and must be the stored file's (a PNG is not served as .mp4).
+  const clipType = (format: string) => (type: string) => type === CLIP_CONTENT_TYPES[format as ClipFormat];
+  const CLIP_FILE = /^([A-Za-z0-9_-]{16,64})\.(mp4|gif|webp)$/;
+
+  ctx.route(
+    {
+      method: 'GET',
+      url: '/v1/videos/:file',
+      summary: 'A rendered clip',
+      auth: false,
+      params: schemas.clipParams,
+      responses: {
+        200: {
+          description: 'The clip: video/mp4, image/gif or image/webp, as the extension says.',
+          contentType: 'video/mp4',
+          schema: { type: 'string', format: 'binary' },
+        },
+        302: { description: 'With ARTIFACTS_PRESIGN: a presigned link to the clip in the bucket.' },
+        404: { description: 'Unknown, or past retention.', schema: schemas.errorAnswer },
+      },
+    },
+    async (request, reply) => {
+      const { file } = request.params as { file: string };
+      const match = CLIP_FILE.exec(file);
+      if (!match) throw gone();
+      return sendStored(reply, match[1]!, clipType(match[2]!));
+    },
+  );
+
+  ctx.route(
+    {
+      method: 'GET',
+      url: '/v1/jobs/:id/video',
+      summary: 'The clip of a job (a URL known before the render)',
+      auth: false,
+      params: schemas.jobIdParams,
+      responses: {
+        200: {
+          description: 'The clip, in the format its answer links (`output_type`, else MP4, GIF, WebP).',
+          contentType: 'video/mp4',
+          schema: { type: 'string', format: 'binary' },
+        },
+        404: { description: 'Not rendered yet, not a clip, or past retention.', schema: schemas.errorAnswer },
+      },
+    },
+    async (request, reply) => {
+      const { id } = request.params as { id: string };
+      const view = await ctx.services.jobs.get(id);
+      if (view?.data.origin.platform !== 'api' || view.data.request.video === undefined) throw gone();
+      if (view.state !== 'completed') {
+        if (view.state === 'failed' || view.state === 'cancelled') throw gone();
+        throw ApiError.of(404, 'Video not ready', 'The job is still queued or rendering; try again shortly.');
+      }
+      const clip = view.result?.video;
+      if (!clip) throw gone();
+      const file = answeredClip(clip, view.data.origin.clipFormat);
+      return sendStored(reply, file.artifactId, clipType(file.format));
+    },
+  );
+}
+
+/** Where a queued clip will be (modelslab's `future_links`). */
+export function futureClipUrl(baseUrl: string, jobId: string): string {
+  return `${baseUrl}/v1/jobs/${encodeURIComponent(jobId)}/video`;
 }

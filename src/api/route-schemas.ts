@@ -5,7 +5,15 @@
  * (model-dependent limits included) and words the messages the same way for every frontend.
  */
 
-import { PROMPT_MAX_CHARS } from '../request/limits.ts';
+import {
+  PROMPT_MAX_CHARS,
+  TEXT2VIDEO_DEFAULT_FRAMES,
+  VIDEO_FPS_DEFAULT,
+  VIDEO_FPS_MAX,
+  VIDEO_FPS_MIN,
+  VIDEO_FRAMES_MAX,
+  VIDEO_FRAMES_MIN,
+} from '../request/limits.ts';
 import { SAMPLERS } from '../request/types.ts';
 import { TEXT_MAX_CHARS } from './text-limits.ts';
 
@@ -99,6 +107,37 @@ export const text2imgBody = body(['prompt'], {
   prompt: { type: 'string', maxLength: PROMPT_MAX_CHARS, description: 'What to draw.' },
 });
 
+/** A clip from a prompt (easel's /v1/text2video and modelslab's v6 video/text2video). */
+export const text2videoBody = body(['prompt'], {
+  prompt: { type: 'string', maxLength: PROMPT_MAX_CHARS, description: 'What the clip shows.' },
+  num_frames: numberLike(
+    `Frames in the clip, ${VIDEO_FRAMES_MIN}-${VIDEO_FRAMES_MAX} (default ${TEXT2VIDEO_DEFAULT_FRAMES}).`,
+    true,
+  ),
+  fps: numberLike(`Frames a second, ${VIDEO_FPS_MIN}-${VIDEO_FPS_MAX} (default ${VIDEO_FPS_DEFAULT}).`),
+  duration: numberLike('Instead of fps: seconds of playback (fps = num_frames / duration).'),
+  loop: {
+    type: ['boolean', 'string'],
+    maxLength: TEXT_MAX_CHARS.flag,
+    description: 'true: the clip ends where it began, so it repeats seamlessly (not with motion drift).',
+  },
+  motion: {
+    type: 'string',
+    maxLength: TEXT_MAX_CHARS.flag,
+    description:
+      '`walk` (the starting noise moves between neighbouring seeds; the default), `morph` (from `prompt` to ' +
+      '`morph_to`; the default when it is given) or `drift` (each frame an img2img of the last, zoomed in).',
+  },
+  morph_to: { type: 'string', maxLength: PROMPT_MAX_CHARS, description: 'The prompt a morph ends on.' },
+  output_type: {
+    type: 'string',
+    maxLength: TEXT_MAX_CHARS.flag,
+    description:
+      '`mp4` (H.264; where the worker has ffmpeg, else the GIF), `gif` or `webp`: the file `output` links. ' +
+      '`video.files` links every format made. Default mp4.',
+  },
+});
+
 export const img2imgBody = body(['prompt', 'init_image'], {
   prompt: { type: 'string', maxLength: PROMPT_MAX_CHARS, description: 'What the new image should show.' },
   init_image: imageField('The starting image.'),
@@ -147,6 +186,14 @@ export const imageParams: Schema = {
   type: 'object',
   required: ['file'],
   properties: { file: { type: 'string', description: '`<image id>.png` from an `output` URL.' } },
+};
+
+export const clipParams: Schema = {
+  type: 'object',
+  required: ['file'],
+  properties: {
+    file: { type: 'string', description: '`<clip id>.mp4`, `.gif` or `.webp` from an `output` URL.' },
+  },
 };
 
 export const jobImageParams: Schema = {

@@ -1,4 +1,5 @@
 import type { Config } from '../config/schema.ts';
+import { VIDEO_DRIFT_STRENGTH } from '../request/limits.ts';
 import type { GenerationRequest } from '../request/types.ts';
 
 /** Credit prices, from configuration (CREDITS_*); admins may override them per scope. */
@@ -33,11 +34,19 @@ const ROUNDING_SLACK = 1e-9;
 
 export type CostedRequest = Pick<
   GenerationRequest,
-  'mode' | 'width' | 'height' | 'steps' | 'count' | 'strength' | 'upscale' | 'zoomOut'
+  'mode' | 'width' | 'height' | 'steps' | 'count' | 'strength' | 'upscale' | 'zoomOut' | 'video'
 >;
 
 /**
- * Credits a request costs: proportional to pixels x steps x images for rendering (img2img,
+ * How many pictures' worth of rendering a clip is: one per frame, except that a drift's frames after
+ * the first redraw only `VIDEO_DRIFT_STRENGTH` of the last one, as an img2img of that strength does.
+ */
+function clipPictures(video: NonNullable<CostedRequest['video']>): number {
+  return video.mode === 'drift' ? 1 + (video.frames - 1) * VIDEO_DRIFT_STRENGTH : video.frames;
+}
+
+/**
+ * Credits a request costs: proportional to pixels x steps x images (a clip: x frames) for rendering (img2img,
  * variation and inpaint run only `strength` of their steps, so they cost that share); upscale and
  * zoom out have flat rates per image. Rounded up to a whole credit, at least 1, except that a rate
  * an operator set to 0 makes that kind of request free.
@@ -61,8 +70,8 @@ export function computeCost(request: CostedRequest, rates: CreditRates): number 
     default: {
       rate = rates.perImage;
       const share = request.mode === 'txt2img' ? 1 : (request.strength ?? 1);
-      exact =
-        (rate * request.width * request.height * request.steps * request.count * share) / REFERENCE_WORK;
+      const pictures = request.video !== undefined ? clipPictures(request.video) : request.count;
+      exact = (rate * request.width * request.height * request.steps * pictures * share) / REFERENCE_WORK;
     }
   }
   if (rate === 0) return 0;

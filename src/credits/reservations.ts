@@ -1,7 +1,7 @@
 import { creditsRefundedTotal, creditsSpentTotal } from '../metrics/metrics.ts';
 import { GENERATE_QUEUE, type StateKeys } from '../state/keys.ts';
 import type { ScriptedRedis } from '../state/scripts.ts';
-import { fromMilli } from './units.ts';
+import { fromMilli, toMilli } from './units.ts';
 
 /**
  * Settles reservations made at admission: commit once on success, refund once on final failure or
@@ -32,6 +32,8 @@ export interface ReservationRecord {
   settledAt?: number;
   reason?: string;
   data?: string;
+  /** Of a released reservation: credits still charged (the finished frames of a cancelled clip). */
+  kept?: number;
   /** An open reservation's line as admission wrote it (settle and the sweeper pass it on). */
   line?: string;
 }
@@ -66,6 +68,7 @@ const SETTLED_FIELDS = [
   'settledAt',
   'reason',
   'data',
+  'kept',
 ] as const;
 
 /**
@@ -120,6 +123,7 @@ export class Reservations {
         settledAt: settledAt ? Number(settledAt) : undefined,
         reason: get('reason'),
         data: get('data'),
+        ...(get('kept') ? { kept: fromMilli(get('kept')!) } : {}),
       };
     }
     const jobFields = withData
@@ -147,6 +151,8 @@ export class Reservations {
     reason: string,
     by = 'easel',
     fallback: SettleFallback = {},
+    /** Refund only: credits of the cost still charged (a clip's finished frames). */
+    keep = 0,
   ): Promise<SettleOutcome> {
     const { redis, keys } = this.deps;
     // The script must be told every key it touches; the member's keys and the day come from the
@@ -178,11 +184,15 @@ export class Reservations {
         reason.slice(0, 200),
         by,
         fallback.data ?? '',
+        toMilli(keep),
       );
       const outcome = parseSettle(reply as (string | number)[]);
       if (outcome === 'stale') continue;
       if (outcome.kind === 'committed') creditsSpentTotal.inc(outcome.cost);
-      if (outcome.kind === 'refunded') creditsRefundedTotal.inc(outcome.returned);
+      if (outcome.kind === 'refunded') {
+        creditsRefundedTotal.inc(outcome.returned);
+        if (keep > 0) creditsSpentTotal.inc(Math.min(keep, outcome.cost));
+      }
       return outcome;
     }
     throw new Error(`reservation ${jobId} kept changing while settling`);

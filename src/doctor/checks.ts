@@ -2,6 +2,7 @@ import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { parseConfig } from '../config/load-config.ts';
 import type { Config } from '../config/schema.ts';
+import { ffmpegVersion } from '../engine/video/ffmpeg.ts';
 import { createLogger } from '../log/logger.ts';
 import { loadCatalog } from '../models/model-catalog.ts';
 import { missingModelFiles, modelFolder } from '../models/model-folder.ts';
@@ -45,8 +46,22 @@ export async function runDoctorChecks(env: Record<string, string | undefined>): 
   results.push(
     ...(await screenAndUpscalerChecks(config, loadCatalog(config.MODELS_DIR), createLogger('silent'))),
   );
+  results.push(videoCheck());
   results.push(...platformChecks(config));
   return results;
+}
+
+/** Clips are WebP and GIF everywhere; MP4 only where this worker has ffmpeg with H.264. */
+function videoCheck(): CheckResult {
+  const version = ffmpegVersion();
+  return version !== undefined
+    ? { name: 'video (ffmpeg)', status: 'ok', detail: `clips as MP4, WebP and GIF; ${version}` }
+    : {
+        name: 'video (ffmpeg)',
+        status: 'warn',
+        detail:
+          'ffmpeg with H.264 not found: clips are WebP and GIF only (no MP4).\n  Install it on each GPU worker: apt-get install -y ffmpeg',
+      };
 }
 
 async function redisChecks(config: Config): Promise<CheckResult[]> {

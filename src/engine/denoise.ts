@@ -32,6 +32,11 @@ export interface DenoiseRequest {
    */
   initLatents?: Float32Array;
   inpaint?: InpaintConditioning;
+  /**
+   * Standard normal noise [n*C*h*w] to start from instead of the seeds' own draw (a seed walk's
+   * interpolation between two seeds). Later draws (ancestral samplers) still come from the seeds.
+   */
+  startNoise?: Float32Array;
   signal?: AbortSignal;
   onStep?: (done: number, total: number) => void;
   /** Accumulates the time spent inside the UNet's session.run (for the benchmark). */
@@ -121,7 +126,14 @@ function prepareLane(
   const perImage = c * plane;
   const dims = [n, c, h, w];
   const noise = new BatchNoise(request.seeds);
-  const initialNoise: Tensor = { data: noise.randn(dims), dims };
+  const drawn = noise.randn(dims);
+  if (request.startNoise !== undefined && request.startNoise.length !== drawn.length) {
+    throw new CodedError(
+      'engine-failed',
+      `start noise of ${request.startNoise.length} values for ${dims.join('x')}`,
+    );
+  }
+  const initialNoise: Tensor = { data: request.startNoise ?? drawn, dims };
 
   // At least one step, whatever the strength: a strength that rounds to no step still renders.
   const strength = Math.min(1, Math.max(request.strength, 1 / request.steps));

@@ -29,7 +29,7 @@ import {
 } from './masks.ts';
 import type { ModelStore } from './model-store.ts';
 import { createScheduler } from './schedulers/index.ts';
-import { encodeText } from './text-conditioning.ts';
+import { encodeText, type RenderSize, type TextConditioning } from './text-conditioning.ts';
 import { upscaleTiled } from './tiled-upscale.ts';
 import { decodeLatents, encodePicture } from './vae.ts';
 
@@ -49,6 +49,16 @@ export interface GenerateOptions {
   unetTime?: { ms: number };
   /** Runs the denoising; a batch's renders share one (src/engine/render-batch.ts). */
   denoise?: DenoiseFunction;
+  /** What one frame of a clip changes in the render (src/engine/video/). */
+  frame?: FrameConditioning;
+}
+
+/** A clip frame's departures from a plain render; both are asked per model (a refiner has its own). */
+export interface FrameConditioning {
+  /** Standard normal starting noise for one picture, [C*h*w] (a seed walk). */
+  startNoise?: (channels: number, latentHeight: number, latentWidth: number) => Float32Array;
+  /** The denoiser's conditioning instead of the encoded prompt (a prompt morph's blend). */
+  text?: (model: DiffusionModel, size: RenderSize) => Promise<TextConditioning>;
 }
 
 export interface GeneratedPictures {
@@ -240,10 +250,11 @@ async function denoiseLatents(
   const { latentWidth, latentHeight } = size;
   const renderW = latentWidth * model.vaeScaleFactor;
   const renderH = latentHeight * model.vaeScaleFactor;
-  const text = await encodeText(model, request.prompt, request.negativePrompt, {
-    width: renderW,
-    height: renderH,
-  });
+  const renderSize = { width: renderW, height: renderH };
+  const text =
+    options.frame?.text !== undefined
+      ? await options.frame.text(model, renderSize)
+      : await encodeText(model, request.prompt, request.negativePrompt, renderSize);
   const denoiseRequest: DenoiseRequest = {
     model,
     scheduler: createScheduler(request.sampler, model.schedulerConfig, flowContext(model, size)),
@@ -259,6 +270,8 @@ async function denoiseLatents(
   if (options.onProgress !== undefined) denoiseRequest.onStep = options.onProgress;
   if (options.unetTime !== undefined) denoiseRequest.unetTime = options.unetTime;
   if (mode.initLatents !== undefined) denoiseRequest.initLatents = mode.initLatents;
+  if (options.frame?.startNoise !== undefined)
+    denoiseRequest.startNoise = options.frame.startNoise(model.latentChannels, latentHeight, latentWidth);
 
   if (mode.init !== undefined) {
     const small = await resizeRgb(mode.init.display, renderW, renderH, 'fill');

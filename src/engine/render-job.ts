@@ -18,6 +18,7 @@ import type { ModelStore } from './model-store.ts';
 import { classifierScreen, type NsfwScreen, safetyCheckerScreen } from './nsfw-screen.ts';
 import { type NsfwjsThresholds, nsfwjsScreen, nsfwjsThresholds } from './nsfwjs-screen.ts';
 import { withPngText } from './png-text.ts';
+import { renderClip } from './video/render-clip.ts';
 
 export interface RendererSettings {
   maxPixels: number;
@@ -74,7 +75,7 @@ function screeningNeeded(entry: ModelEntry, settings: RendererSettings): boolean
   return settings.nsfwScreening === 'on' && entry.nsfwScreening !== 'not-needed';
 }
 
-async function screenerFor(
+export async function screenerFor(
   deps: RendererDeps,
   entry: ModelEntry,
   model: DiffusionModel | undefined,
@@ -114,7 +115,7 @@ export function screeningProblems(
     .map((entry) => noChecker(entry, store).message);
 }
 
-function infotextExtras(request: GenerationRequest): Record<string, string | number> {
+export function infotextExtras(request: GenerationRequest): Record<string, string | number> {
   const extra: Record<string, string | number> = {};
   if (request.mode !== 'txt2img') extra.Mode = request.mode;
   if (request.zoomOut !== undefined) extra['Zoom out'] = request.zoomOut;
@@ -138,11 +139,16 @@ export function createRenderer(deps: RendererDeps) {
       throw new UserError('model-not-found', `Model "${request.model}" is not known to this server.`);
     // Refuse before rendering, not after: a model that is not there, or pictures that could not be screened.
     if (entry.kind !== 'upscaler' && request.mode !== 'upscale') {
-      requireModelFolder(entry, deps.store.settings.modelsDir, request.mode !== 'txt2img');
+      requireModelFolder(
+        entry,
+        deps.store.settings.modelsDir,
+        request.mode !== 'txt2img' || request.video?.mode === 'drift',
+      );
     }
     if (screeningNeeded(entry, deps.settings) && !deps.store.hasNsfwChecker(entry)) {
       throw noChecker(entry, deps.store);
     }
+    if (request.video !== undefined) return renderClip(deps, entry, request, ctx, started);
     const stored: string[] = [];
     try {
       const generated = await generatePictures(request, {

@@ -113,9 +113,22 @@ export async function startGenerateWorker(options: GenerateWorkerOptions): Promi
 
   const cancelled = async (jobId: string) => (await redis.exists(keys.cancel(jobId))) === 1;
 
-  /** Refunds a cancelled job; returns the error that finishes it for good. */
-  const cancelNow = async (job: Job<GenerateJobData, GenerateResult>): Promise<UnrecoverableError> => {
-    await reservations.settle(job.id as string, 'refund', 'cancelled', job.data.member.userId);
+  /**
+   * Refunds a cancelled job, keeping the price of what the member was last shown as finished (a
+   * clip's frames); returns the error that finishes it for good.
+   */
+  const cancelNow = async (
+    job: Job<GenerateJobData, GenerateResult>,
+    progress: JobProgress | undefined,
+  ): Promise<UnrecoverableError> => {
+    await reservations.settle(
+      job.id as string,
+      'refund',
+      'cancelled',
+      job.data.member.userId,
+      {},
+      finishedShare(job.data, progress),
+    );
     jobsFinishedTotal.inc({ outcome: 'cancelled' });
     return new UnrecoverableError('cancelled');
   };
@@ -125,6 +138,8 @@ export async function startGenerateWorker(options: GenerateWorkerOptions): Promi
     job: Job<GenerateJobData, GenerateResult>;
     controller: AbortController;
     ctx: RenderContext;
+    /** What the member was last shown: what a cancel charges. */
+    lastProgress?: JobProgress;
   }
 
   const begin = (job: Job<GenerateJobData, GenerateResult>, bullSignal?: AbortSignal): Running => {
@@ -140,9 +155,11 @@ export async function startGenerateWorker(options: GenerateWorkerOptions): Promi
       reportProgress: async (progress) => {
         if (controller.signal.aborted) throw new Cancelled();
         await job.updateProgress({ step: progress.step, total: progress.total });
+        member.lastProgress = progress;
       },
     };
-    return { job, controller, ctx };
+    const member: Running = { job, controller, ctx };
+    return member;
   };
 
   /** What must hold before a job renders: a known version, its reservation, no cancel. */
@@ -174,7 +191,9 @@ export async function startGenerateWorker(options: GenerateWorkerOptions): Promi
       const { model, width, height } = job.data.request;
       jobSeconds.observe({ model }, ms / 1000);
       jobsFinishedTotal.inc({ outcome: 'completed' });
-      await durations.record(durationField(model, width, height), ms).catch(() => undefined);
+      // The ETA's statistics are per picture: a clip counts as its frames' average.
+      const pictures = job.data.request.video?.frames ?? 1;
+      await durations.record(durationField(model, width, height), ms / pictures).catch(() => undefined);
     }
     if (job.data.origin.platform !== 'cli') {
       await deliver.add(
@@ -195,9 +214,10 @@ export async function startGenerateWorker(options: GenerateWorkerOptions): Promi
   };
 
   /** Why a job ended without a result, turned into the error BullMQ finishes (or retries) it with. */
-  const settleError = async ({ job, controller, ctx }: Running, error: unknown): Promise<unknown> => {
+  const settleError = async (member: Running, error: unknown): Promise<unknown> => {
+    const { job, controller, ctx } = member;
     if (error instanceof Cancelled || (controller.signal.aborted && (await cancelled(job.id as string)))) {
-      return cancelNow(job);
+      return cancelNow(job, member.lastProgress);
     }
     return failure(job, error, ctx.logger);
   };
@@ -384,6 +404,17 @@ export async function startGenerateWorker(options: GenerateWorkerOptions): Promi
 
 async function quit(redis: Redis): Promise<void> {
   await redis.quit().catch(() => redis.disconnect());
+}
+
+/**
+ * Credits a cancelled job still costs: a clip's frames are charged as they finish (its progress
+ * counts frames), so a cancel refunds the frames not rendered; a picture cancelled part way costs
+ * nothing. Rounded down to a milli-credit, in the member's favour.
+ */
+export function finishedShare(data: GenerateJobData, progress: JobProgress | undefined): number {
+  if (data.request.video === undefined || progress === undefined || progress.total <= 0) return 0;
+  const done = Math.min(progress.step, progress.total);
+  return Math.floor((data.cost * 1000 * done) / progress.total) / 1000;
 }
 
 /** Prefix of the job-log line that holds the worker's own account of a failed attempt. */

@@ -45,6 +45,8 @@ export interface ApiOrigin {
   webhook?: string;
   trackId?: string;
   base64?: boolean;
+  /** A clip's file the answer's `output` links (`output_type`); absent: mp4 where made, else gif. */
+  clipFormat?: 'mp4' | 'gif' | 'webp';
 }
 
 export interface CliOrigin {
@@ -80,9 +82,34 @@ export interface RenderedImage {
   nsfw: NsfwVerdict | null;
 }
 
+/** One encoding of a clip in the artifact store. */
+export interface ClipFile {
+  format: 'webp' | 'gif' | 'mp4';
+  artifactId: string;
+  contentType: string;
+  bytes: number;
+}
+
+export interface RenderedClip {
+  frames: number;
+  fps: number;
+  loop: boolean;
+  mode: 'walk' | 'morph' | 'drift';
+  width: number;
+  height: number;
+  /** Playing time: frames / fps. */
+  durationMs: number;
+  /** Every format this worker could write (MP4 only where ffmpeg is installed). */
+  files: ClipFile[];
+  /** The worst frame's verdict; null when the model needs no screening or screening is off. */
+  nsfw: NsfwVerdict | null;
+}
+
 export interface GenerateResult {
   v: 1;
+  /** For a clip: its first frame, as a still (the poster). */
   images: RenderedImage[];
+  video?: RenderedClip;
   /** A 2x2 grid of the images when there is more than one. */
   grid?: { artifactId: string; width: number; height: number; bytes: number };
   seed: number;

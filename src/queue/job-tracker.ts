@@ -136,13 +136,18 @@ export class JobTracker {
     }
     // Rendering: the worker polls the marker, aborts, and refunds. Wait briefly to report it.
     const deadline = Date.now() + ACTIVE_CANCEL_WAIT_MS;
+    let kept = 0;
     while (Date.now() < deadline) {
       const now = await reservations.read(jobId);
       if (now?.status === 'committed') throw new UserError('not-found', 'That job has already finished.');
-      if (now?.status === 'released') break;
+      if (now?.status === 'released') {
+        // A clip keeps the price of the frames it finished.
+        kept = now.kept ?? 0;
+        break;
+      }
       await new Promise((resolve) => setTimeout(resolve, 100));
     }
-    return { was: 'active', refunded: record.cost };
+    return { was: 'active', refunded: Math.max(0, record.cost - kept) };
   }
 
   /** Resolves when the job finished (completed, failed, cancelled) or at the timeout, with its view. */

@@ -7,7 +7,9 @@ import { isAbsent, type RawRequest } from './raw-request.ts';
  * commands/imagine-options.ts gives them. The option names are what members see, so messages use
  * them. The `prompt` text may still carry flags. (The attached image is read apart.)
  */
-export type DiscordImagineOptions = Partial<Record<Exclude<ImagineOptionName, 'image'>, string | number>>;
+export type DiscordImagineOptions = Partial<
+  Record<Exclude<ImagineOptionName, 'image'>, string | number | boolean>
+>;
 
 /** A raw request from typed options plus any flags in the prompt; a value given both ways is an error. */
 export function fromDiscordOptions(options: DiscordImagineOptions): RawRequest {

@@ -41,3 +41,14 @@ export const UPSCALE_FACTORS = [2, 4] as const;
 export const ZOOM_OUT_FACTORS = [1.5, 2] as const;
 /** How far a pan grows the canvas in its direction (Midjourney's Pan: half the picture again). */
 export const PAN_FACTOR = 1.5;
+
+/** Frames of a clip (`--video N`), frames a second of playback (`--fps`) and its default. */
+export const VIDEO_FRAMES_MIN = 8;
+export const VIDEO_FRAMES_MAX = 48;
+export const VIDEO_FPS_MIN = 1;
+export const VIDEO_FPS_MAX = 30;
+export const VIDEO_FPS_DEFAULT = 8;
+/** How much a drift frame redraws of the last one (its img2img strength): it also sets the frame's price. */
+export const VIDEO_DRIFT_STRENGTH = 0.45;
+/** Frames of a clip asked for through the API without `num_frames` (modelslab's default). */
+export const TEXT2VIDEO_DEFAULT_FRAMES = 16;

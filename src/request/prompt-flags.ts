@@ -140,7 +140,8 @@ export function parsePromptFlags(text: string): RawRequest {
       });
     } else if (read.error) {
       errors.push({ field: label, message: `${label}: ${read.error}` });
-    } else if (read.value.trim() === '') {
+    } else if (read.value.trim() === '' && option.kind !== 'boolean') {
+      // A yes/no option written alone (`--loop`) means yes; every other flag needs its value.
       errors.push({
         field: label,
         message: `${label}: needs a value, e.g. ${option.flags[0]} ${option.example ?? ''}`.trimEnd(),
@@ -151,7 +152,7 @@ export function parsePromptFlags(text: string): RawRequest {
         message: `${label}: given more than once (also as ${raw.labels[option.field]})`,
       });
     } else {
-      raw[option.field] = read.value.trim();
+      raw[option.field] = read.value.trim() === '' ? 'true' : read.value.trim();
       raw.labels[option.field] = label;
     }
     flag = read.end < text.length ? flagAt(text, read.end) : undefined;

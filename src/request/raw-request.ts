@@ -34,6 +34,16 @@ export interface RawRequest {
    * the chat commands read it (commands/imagine.ts) before one request per job is validated.
    */
   repeat?: unknown;
+  /** `--video N`: frames of a clip; the other video fields only apply with it. */
+  video?: unknown;
+  fps?: unknown;
+  /** Seconds of playback: another way to give the fps (frames / duration). */
+  duration?: unknown;
+  loop?: unknown;
+  /** `walk`, `morph` or `drift`; absent: morph when `to` is given, else walk. */
+  motion?: unknown;
+  /** The second prompt of a morph. */
+  to?: unknown;
   /** The frontend's name for each field; the validator falls back to the canonical name. */
   labels: Partial<Record<RawField, string>>;
   errors: FieldError[];
@@ -57,7 +67,13 @@ export type RawField =
   | 'region'
   | 'upscale'
   | 'zoomOut'
-  | 'repeat';
+  | 'repeat'
+  | 'video'
+  | 'fps'
+  | 'duration'
+  | 'loop'
+  | 'motion'
+  | 'to';
 
 /** Fields whose raw value is whatever arrived (not an already stored image). */
 export type ValueField = Exclude<RawField, 'initImage' | 'maskImage'>;
@@ -82,6 +98,12 @@ export const CANONICAL_LABELS: Record<RawField, string> = {
   upscale: 'scale',
   zoomOut: 'zoom',
   repeat: 'repeat',
+  video: 'video',
+  fps: 'fps',
+  duration: 'duration',
+  loop: 'loop',
+  motion: 'motion',
+  to: 'to',
 };
 
 export function emptyRawRequest(): RawRequest {

@@ -98,4 +98,26 @@ export interface GenerationRequest {
   upscale?: 2 | 4;
   /** When a button made this request: the job and image (0-based) it acts on. */
   source?: { jobId: string; index: number };
+  /** A short clip instead of still pictures (txt2img only, one clip: `count` is 1). */
+  video?: VideoRequest;
+}
+
+/**
+ * How the frames of a clip move: `walk` interpolates the starting noise between neighbouring seeds
+ * (spherically), `morph` interpolates the prompt's conditioning towards `to` on one seed's noise,
+ * `drift` renders each frame as an img2img of the last one, zoomed in a little.
+ */
+export const VIDEO_MODES = ['walk', 'morph', 'drift'] as const;
+export type VideoMode = (typeof VIDEO_MODES)[number];
+
+export interface VideoRequest {
+  /** Frames in the clip (VIDEO_FRAMES_MIN..MAX). */
+  frames: number;
+  /** Frames a second of playback. */
+  fps: number;
+  /** The clip ends where it began (walk returns to the first seed, morph comes back), so it repeats seamlessly. */
+  loop: boolean;
+  mode: VideoMode;
+  /** The second prompt of a morph. */
+  to?: string;
 }

@@ -27,6 +27,7 @@ import { CANONICAL_LABELS, isAbsent, type RawField, type RawRequest } from './ra
 import { checkRegion, parseRegion } from './region.ts';
 import { isFlowMatchingSampler, resolveSampler, SAMPLER_HELP } from './sampler-names.ts';
 import type { GenerationMode, GenerationRequest, RegionPercent, SamplerChoice } from './types.ts';
+import { resolveVideo } from './video-options.ts';
 import { codePointCount, hasVisibleCharacter } from './visible-text.ts';
 
 /** Per-member ceilings from quota tiers (and the deployment's MAX_PIXELS); tighter than the general rules. */
@@ -129,6 +130,7 @@ export function validateRequest(raw: RawRequest, ctx: ValidationContext): Valida
   if (seed === 0) seed = (ctx.randomSeed ?? randomSeed)();
 
   const count = wholeInRange(raw.count, COUNT_MIN, ctx.maxCount ?? COUNT_MAX, 1, (m) => bad('count', m));
+  const video = resolveVideo(raw, mode, count, label, bad);
 
   const guidance = given('guidance')
     ? numberInRange(raw.guidance, GUIDANCE_MIN, GUIDANCE_MAX, (m) => bad('guidance', m))
@@ -255,6 +257,7 @@ export function validateRequest(raw: RawRequest, ctx: ValidationContext): Valida
   if (region) request.region = region;
   if (upscale) request.upscale = upscale;
   if (zoomOut) request.zoomOut = zoomOut;
+  if (video) request.video = video;
   return { ok: true, request };
 }
 

@@ -125,9 +125,15 @@ describe('/imagine options: one schema', () => {
     }
   });
 
-  it('names the schema example when a flag has no value', () => {
+  it('names the schema example when a flag has no value; a yes/no flag alone means yes', () => {
     for (const option of IMAGINE_FLAG_OPTIONS) {
       const [flag] = option.flags;
+      if (option.kind === 'boolean') {
+        const alone = parsePromptFlags(`a cat ${flag}`);
+        expect(alone.errors, flag).toEqual([]);
+        expect(alone[option.field], flag).toBe('true');
+        continue;
+      }
       expect(parsePromptFlags(`a cat ${flag}`).errors[0]?.message).toBe(
         `${flag}: needs a value, e.g. ${flag} ${option.example}`,
       );

@@ -14,6 +14,15 @@ function txt2img(overrides: Partial<CostedRequest> = {}): CostedRequest {
 }
 
 describe('computeCost', () => {
+  it('charges a clip per frame, a drift its later frames at the share they redraw', () => {
+    const video = { fps: 8, loop: false } as const;
+    expect(computeCost(txt2img({ video: { ...video, frames: 16, mode: 'walk' } }), rates)).toBe(16);
+    expect(computeCost(txt2img({ video: { ...video, frames: 48, mode: 'morph', to: 'x' } }), rates)).toBe(48);
+    // 1 + 15 x 0.45 = 7.75 pictures' worth.
+    expect(computeCost(txt2img({ video: { ...video, frames: 16, mode: 'drift' } }), rates)).toBe(8);
+    expect(computeCost(txt2img({ steps: 50, video: { ...video, frames: 8, mode: 'walk' } }), rates)).toBe(16);
+  });
+
   it('charges perImage for a 512x512 image at 25 steps, per image', () => {
     expect(computeCost(txt2img(), rates)).toBe(1);
     expect(computeCost(txt2img({ count: 4 }), rates)).toBe(4);

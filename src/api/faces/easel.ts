@@ -53,6 +53,14 @@ const ENDPOINTS: { url: string; summary: string; description?: string; hosted: H
     hosted: HOSTED_MODES.inpaint,
   },
   { url: '/v1/super_resolution', summary: 'Upscale an image 2x or 4x', hosted: HOSTED_MODES.upscale },
+  {
+    url: '/v1/text2video',
+    summary: 'Text to a short clip',
+    description:
+      'A clip of `num_frames` frames drawn with the image model: a seed walk, a prompt morph (`morph_to`) or a ' +
+      'drift. `output` links the `output_type` file; `video.files` every format made. Costs one image per frame.',
+    hosted: HOSTED_MODES.txt2video,
+  },
 ];
 
 const JOB_ANSWERS = {

@@ -10,6 +10,7 @@ import { generate, imageInput } from '../operations/generate.ts';
 import type { JobOutcome } from '../operations/job-outcome.ts';
 import { bodyOf, schemaErrors } from '../operations/request-body.ts';
 import * as schemas from '../route-schemas.ts';
+import { readVideoFields } from '../video-fields.ts';
 
 /**
  * The hosted Stable Diffusion APIs' request fields (ModelsLab / stablediffusionapi.com, which easel's
@@ -23,10 +24,13 @@ export interface HostedMode {
   /** Body fields holding images, in the order they are read. */
   images: { field: string; role: 'initImage' | 'maskImage' }[];
   body: Schema;
+  /** A clip (`num_frames`, `fps`, ... in the body) instead of images. */
+  video?: boolean;
 }
 
-export const HOSTED_MODES: Record<'txt2img' | 'img2img' | 'inpaint' | 'upscale', HostedMode> = {
+export const HOSTED_MODES: Record<'txt2img' | 'txt2video' | 'img2img' | 'inpaint' | 'upscale', HostedMode> = {
   txt2img: { mode: 'txt2img', images: [], body: schemas.text2imgBody },
+  txt2video: { mode: 'txt2img', images: [], body: schemas.text2videoBody, video: true },
   img2img: {
     mode: 'img2img',
     images: [{ field: 'init_image', role: 'initImage' }],
@@ -93,6 +97,8 @@ export async function hostedGenerate(
 
   const raw = mode === 'upscale' ? emptyRawRequest() : fromHostedApiBody(body);
   dropNeutralFields(raw, mode);
+  const video = hosted.video === true ? readVideoFields(body, raw) : undefined;
+  if (video !== undefined) errors.push(...video.errors);
   raw.labels.upscale = 'scale';
   if (mode === 'upscale') {
     raw.upscale = body.scale;
@@ -105,7 +111,12 @@ export async function hostedGenerate(
     raw,
     images,
     errors,
-    origin: { webhook: body.webhook, trackId: body.track_id, base64: readFlag(body.base64) === true },
+    origin: {
+      webhook: body.webhook,
+      trackId: body.track_id,
+      base64: readFlag(body.base64) === true,
+      ...(video?.clipFormat !== undefined ? { clipFormat: video.clipFormat } : {}),
+    },
     body,
     // modelslab's `samples`: "The maximum value is 4."
     maxCount: COUNT_MAX,

@@ -3,7 +3,7 @@ import { readFlag } from '../../request/lenient-values.ts';
 import { readNumber } from '../../request/number-values.ts';
 import { answerForOutcome } from '../answers.ts';
 import type { ApiProblem } from '../api-error.ts';
-import { futureImageUrls } from '../image-routes.ts';
+import { futureClipUrl, futureImageUrls } from '../image-routes.ts';
 import type { RouteDoc } from '../openapi.ts';
 import type { Face, FaceContext } from '../operations/face.ts';
 import { fetchJob } from '../operations/fetch-job.ts';
@@ -140,6 +140,17 @@ const FAMILIES: Family[] = [
     ],
   },
   {
+    fetchPath: '/api/v6/video/fetch',
+    dreambooth: false,
+    routes: [
+      {
+        url: '/api/v6/video/text2video',
+        hosted: HOSTED_MODES.txt2video,
+        summary: 'modelslab v6 text to video',
+      },
+    ],
+  },
+  {
     fetchPath: '/api/v6/images/fetch',
     dreambooth: true,
     routes: [
@@ -263,9 +274,13 @@ async function modelslabAnswer(
     fetchPath,
   });
   if (outcome.status !== 'processing') return answer;
-  // Where the images will be: each link answers 404 "Image not ready" until the render is done.
+  // Where the images (or the clip) will be: each link answers 404 "... not ready" until the render is done.
+  const { request } = outcome.data;
   return {
     ...answer,
-    future_links: futureImageUrls(ctx.baseUrl(), outcome.jobId, outcome.data.request.count),
+    future_links:
+      request.video !== undefined
+        ? [futureClipUrl(ctx.baseUrl(), outcome.jobId)]
+        : futureImageUrls(ctx.baseUrl(), outcome.jobId, request.count),
   };
 }

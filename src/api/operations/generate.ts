@@ -51,7 +51,13 @@ export interface GenerateInput {
   /** Bad fields the face found (schema violations, fields refused by name). */
   errors: FieldError[];
   /** What the job remembers for its answers and webhook call. */
-  origin?: { webhook?: unknown; trackId?: unknown; base64?: boolean; webhookField?: string };
+  origin?: {
+    webhook?: unknown;
+    trackId?: unknown;
+    base64?: boolean;
+    webhookField?: string;
+    clipFormat?: ApiOrigin['clipFormat'];
+  };
   /** For an Idempotency-Key: the body as sent, whose fingerprint the key is bound to. */
   body: Record<string, unknown>;
   /** How long to wait for the render (default API_SYNC_WAIT_MS; 0 answers `processing` at once). */
@@ -186,6 +192,7 @@ export async function generate(ctx: OperationContext, input: GenerateInput): Pro
     if (typeof webhook === 'string' && !isAbsent(webhook)) origin.webhook = webhook.trim();
     if (!isAbsent(trackId)) origin.trackId = String(trackId);
     if (base64 === true) origin.base64 = true;
+    if (input.origin?.clipFormat !== undefined) origin.clipFormat = input.origin.clipFormat;
 
     const admitted = await ctx.services.admission.admit({
       requestId,

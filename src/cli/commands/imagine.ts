@@ -33,7 +33,16 @@ interface ImagineOutcome {
   cost?: number;
   balance?: number;
   warnings: string[];
-  files: { path: string; width: number; height: number; seed?: number; grid?: boolean; nsfw?: boolean }[];
+  files: {
+    path: string;
+    width: number;
+    height: number;
+    seed?: number;
+    grid?: boolean;
+    nsfw?: boolean;
+    /** A clip's file: its format, frames and frame rate. */
+    clip?: { format: 'mp4' | 'gif' | 'webp'; frames: number; fps: number };
+  }[];
   provider?: string;
   timings?: { loadMs: number; renderMs: number; totalMs: number; waitedMs: number };
   truncatedWords?: string[];
@@ -51,7 +60,9 @@ interface ImagineOutcome {
 export function registerImagine(program: Command): void {
   program
     .command('imagine')
-    .description('render a prompt through admission, the queue and a worker; writes the PNGs')
+    .description(
+      'render a prompt through admission, the queue and a worker; writes the PNGs (and, with --video N, the clip)',
+    )
     .argument('<prompt...>', 'prompt with flags, e.g. "a red circle --ar 16:9 --seed 42 --n 4"')
     .option('-o, --out <dir>', 'folder for the PNGs', '.')
     .option('--init <file>', 'start from this image (img2img)')
@@ -168,6 +179,20 @@ async function imagine(text: string, options: ImagineOptions): Promise<ImagineOu
       });
       const flag = image.nsfw?.nsfw === true ? ` (flagged NSFW, score ${image.nsfw.score})` : '';
       say(`  ${file}  ${image.width}x${image.height}${flag}`);
+    }
+    const clip = result.video;
+    for (const file of clip?.files ?? []) {
+      const stored = await artifacts.get(file.artifactId);
+      if (stored === undefined || clip === undefined) continue;
+      const path = join(dir, `easel-${result.seed}-clip.${file.format}`);
+      await writeFile(path, stored.bytes);
+      outcome.files.push({
+        path,
+        width: clip.width,
+        height: clip.height,
+        clip: { format: file.format, frames: clip.frames, fps: clip.fps },
+      });
+      say(`  ${path}  ${clip.width}x${clip.height}, ${clip.frames} frames at ${clip.fps} fps (${clip.mode})`);
     }
     if (result.grid !== undefined) {
       const grid = await artifacts.get(result.grid.artifactId);

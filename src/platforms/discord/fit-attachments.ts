@@ -15,7 +15,7 @@ export interface OutgoingFile {
 
 export const DEFAULT_FILE_LIMIT = 10 * 1024 * 1024;
 /** 25 MiB a request, less room for the multipart framing and the JSON payload. */
-const REQUEST_LIMIT = 25 * 1024 * 1024 - 256 * 1024;
+export const REQUEST_LIMIT = 25 * 1024 * 1024 - 256 * 1024;
 const FILES_PER_MESSAGE = 10;
 
 const QUALITIES = [90, 80, 65, 50];

@@ -1,12 +1,20 @@
 import { resultButtonRows } from '../../../commands/actions.ts';
 import type { ArtifactStore } from '../../artifacts/artifact-store.ts';
+import { clipUpload } from '../../delivery/clip-file.ts';
 import { CodedError } from '../../errors/coded-error.ts';
 import type { GenerateResult } from '../../queue/job-data.ts';
 import type { NsfwPolicy } from '../../quotas/quota-policy.ts';
 import type { GenerationRequest } from '../../request/types.ts';
+import { clipLine } from '../clip-line.ts';
 import { type ImageTreatment, imageTreatment } from '../image-treatment.ts';
 import { buttonRows } from './components.ts';
-import { blankImage, DEFAULT_FILE_LIMIT, fitAttachments, type OutgoingFile } from './fit-attachments.ts';
+import {
+  blankImage,
+  DEFAULT_FILE_LIMIT,
+  fitAttachments,
+  type OutgoingFile,
+  REQUEST_LIMIT,
+} from './fit-attachments.ts';
 import { treatmentNotice } from './nsfw-treatment.ts';
 import { escapeMarkdown, jobTitle, MESSAGE_MAX, truncate } from './status-text.ts';
 
@@ -38,13 +46,39 @@ async function artifactBytes(artifacts: ArtifactStore, id: string): Promise<Buff
   return found.bytes;
 }
 
+const DISCORD_CLIP_ORDER = ['mp4', 'webp', 'gif'] as const;
+
 export async function resultParts(artifacts: ArtifactStore, input: ResultInput): Promise<ResultPart[]> {
   const { result, request } = input;
   const treatments: ImageTreatment[] = result.images.map((img) =>
     imageTreatment(img.nsfw, input.policy, input.channelNsfw),
   );
   let files: OutgoingFile[];
-  if (result.grid && result.images.length > 1 && treatments.every((t) => t === 'show')) {
+  let clipReencoded = false;
+  if (result.video !== undefined) {
+    const treatment = treatments[0]!;
+    const limit = Math.min(input.attachmentSizeLimit ?? DEFAULT_FILE_LIMIT, REQUEST_LIMIT);
+    if (treatment === 'blank') {
+      files = [
+        {
+          name: `easel-${result.seed}-hidden.png`,
+          bytes: await blankImage(result.video.width, result.video.height),
+          description: 'Hidden: flagged by the safety checker',
+        },
+      ];
+    } else {
+      // MP4 plays inline and is the smallest; an animated WebP or GIF where no ffmpeg made one.
+      const clip = await clipUpload(
+        artifacts,
+        result.video,
+        `easel-${result.seed}-clip`,
+        DISCORD_CLIP_ORDER,
+        limit,
+      );
+      clipReencoded = clip.reencoded;
+      files = [{ name: `${treatment === 'spoiler' ? 'SPOILER_' : ''}${clip.name}`, bytes: clip.bytes }];
+    }
+  } else if (result.grid && result.images.length > 1 && treatments.every((t) => t === 'show')) {
     files = [
       {
         name: `easel-${result.seed}-grid.png`,
@@ -73,7 +107,7 @@ export async function resultParts(artifacts: ArtifactStore, input: ResultInput):
     files,
     input.attachmentSizeLimit ?? DEFAULT_FILE_LIMIT,
   );
-  const content = resultText(input, treatments, reencoded);
+  const content = resultText(input, treatments, reencoded, clipReencoded);
   const components = buttonRows(resultButtonRows({ jobId: input.jobId, request, result }));
   return messages.map((group, i) => ({
     files: group,
@@ -82,12 +116,19 @@ export async function resultParts(artifacts: ArtifactStore, input: ResultInput):
   }));
 }
 
-function resultText(input: ResultInput, treatments: ImageTreatment[], reencoded: boolean): string {
+function resultText(
+  input: ResultInput,
+  treatments: ImageTreatment[],
+  reencoded: boolean,
+  clipReencoded: boolean,
+): string {
   const { request, result } = input;
   const lines = [
     `${jobTitle(request)} — <@${input.userId}>`,
     `-# ${result.model} · ${request.width}x${request.height} · ${request.steps} steps · ${request.sampler} · guidance ${request.guidance} · seed ${result.seed}`,
   ];
+  if (result.video !== undefined) lines.push(`-# ${clipLine(result.video)}`);
+  if (clipReencoded) lines.push('📦 The clip was made smaller to fit Discord’s file size limit.');
   if (result.truncatedWords.length > 0) {
     lines.push(
       `✂️ The model reads only the first 77 tokens; these words were left out: ${escapeMarkdown(truncate(result.truncatedWords.join(' '), 300))}`,

@@ -42,7 +42,8 @@ export function jobTitle(request: GenerationRequest): string {
   return describeJob(request, `**${escapeMarkdown(truncate(request.prompt || '(no prompt)', TITLE_MAX))}**`);
 }
 
-function stateLine(state: StatusState): string {
+/** `unit`: what the progress counts (a clip's progress is in frames). */
+function stateLine(state: StatusState, unit: 'step' | 'frame'): string {
   switch (state.kind) {
     case 'queued': {
       const eta = formatEta(state.etaSeconds);
@@ -57,7 +58,7 @@ function stateLine(state: StatusState): string {
     case 'rendering': {
       const pct = state.total > 0 ? Math.floor((100 * state.step) / state.total) : 0;
       const eta = formatEta(state.etaSeconds);
-      return `🎨 Rendering, step ${state.step}/${state.total} (${pct}%)${eta ? ` · ready in ${eta}` : ''}`;
+      return `🎨 Rendering, ${unit} ${state.step}/${state.total} (${pct}%)${eta ? ` · ready in ${eta}` : ''}`;
     }
     case 'done':
       return state.where === 'thread' ? '✅ Done: the images are in the thread.' : '✅ Done.';
@@ -76,7 +77,7 @@ export function statusText(input: StatusInput): string {
       : '';
   const lines = [
     `${jobTitle(request)} — <@${input.userId}>`,
-    stateLine(input.state) + cost,
+    stateLine(input.state, request.video !== undefined ? 'frame' : 'step') + cost,
     `-# ${request.model} · ${request.width}x${request.height} · ${request.steps} steps · seed ${request.seed}`,
   ];
   return truncate(lines.join('\n'), MESSAGE_MAX);

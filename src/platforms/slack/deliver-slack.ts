@@ -4,12 +4,14 @@ import type { Redis } from 'ioredis';
 import { cancelButton, decodeActionId, resultButtonRows } from '../../../commands/actions.ts';
 import { finishStatus, refundSentence, type StatusState } from '../../../commands/status-lifecycle.ts';
 import type { ArtifactStore } from '../../artifacts/artifact-store.ts';
+import { clipUpload } from '../../delivery/clip-file.ts';
 import type { Deliverer, DelivererFactory } from '../../delivery/deliverer.ts';
 import { createOnce, type Once } from '../../delivery/once.ts';
 import type { Logger } from '../../log/logger.ts';
 import type { ScopeRef } from '../../members/member-ref.ts';
 import type { DeliverJobData, GenerateResult, RenderedImage, SlackOrigin } from '../../queue/job-data.ts';
 import type { NsfwPolicy } from '../../quotas/quota-policy.ts';
+import { clipLine } from '../clip-line.ts';
 import { imageTreatment } from '../image-treatment.ts';
 import { jobTitle } from './blocks/job-title.ts';
 import { type ResultButton, resultMessage } from './blocks/result-message.ts';
@@ -48,6 +50,8 @@ export interface SlackDeliveryDeps {
 /** Platform errors a retry cannot fix. */
 /** Slack has no spoilers (imageTreatment shows a spoilered image only where the channel may). */
 const SLACK_CAN = { spoilers: false };
+/** Slack plays an MP4 in the message and animates a GIF; it shows an animated WebP as a still. */
+const SLACK_CLIP_ORDER = ['mp4', 'gif', 'webp'] as const;
 /** files.completeUploadExternal's alt_text is at most 1000 characters. */
 const ALT_TEXT_MAX = 1000;
 
@@ -220,6 +224,16 @@ export class SlackDelivery implements Deliverer {
       if (!stored) throw new UnrecoverableError(`artifact ${artifactId} is gone (past retention?)`);
       return stored.bytes;
     };
+    if (result.video !== undefined) {
+      if (!shown.includes(0)) return [];
+      const clip = await clipUpload(
+        this.deps.artifacts,
+        result.video,
+        `easel-${result.seed}-clip`,
+        SLACK_CLIP_ORDER,
+      );
+      return [{ file: clip.bytes, filename: clip.name, title: clipLine(result.video), alt_text: alt }];
+    }
     if (shown.length === result.images.length && result.grid) {
       return [
         {

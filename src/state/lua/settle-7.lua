@@ -27,6 +27,8 @@
     ARGV[7] reason (ledger)
     ARGV[8] who (ledger)
     ARGV[9] the job's data JSON, kept in the settled record when the job is gone ("" if unknown)
+    ARGV[10] refund only: milli-credits of the cost still charged (the finished share of a clip
+             cancelled part way), "0" or absent for a full refund; taken from the allowance first
 
   Output:
     {"missing"}                          no such reservation
@@ -106,18 +108,23 @@ end
 
 -- refund: granted credits come back; allowance comes back only while its day is still the
 -- member's current day (once the day has rolled over, that allowance has lapsed in the ledger).
-local returned = fromGranted
-granted = granted + fromGranted
+-- A kept share stays spent, out of the allowance first (as admission spent it first).
+local keep = math.max(0, math.min(costN, tonumber(ARGV[10] or "0") or 0))
+local keptAllowance = math.min(fromAllowance, keep)
+local keptGranted = keep - keptAllowance
+local returned = fromGranted - keptGranted
+granted = granted + fromGranted - keptGranted
 if memberDay == dayN then
-  spent = math.max(0, spent - fromAllowance)
-  returned = returned + fromAllowance
+  spent = math.max(0, spent - (fromAllowance - keptAllowance))
+  returned = returned + fromAllowance - keptAllowance
 end
 writeState()
 if rcall("EXISTS", KEYS[5]) == 1 then
-  rcall("DECRBY", KEYS[5], costN)
+  rcall("DECRBY", KEYS[5], costN - keep)
 end
 
 settledRecord("released")
+if keep > 0 then rcall("HSET", KEYS[1], "kept", fmt(keep)) end
 if returned > 0 then
   ledger("refund", returned, math.max(0, credited - spent) + granted)
 end

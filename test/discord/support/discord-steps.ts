@@ -12,7 +12,7 @@ import {
 import type { DiscordWorld } from './discord-world.ts';
 
 /** `/imagine` options as Discord types them. */
-export function imagineOptions(values: Record<string, string | number>): CommandOption[] {
+export function imagineOptions(values: Record<string, string | number | boolean>): CommandOption[] {
   const types: Record<string, number> = {
     prompt: OPT.STRING,
     negative: OPT.STRING,
@@ -25,6 +25,10 @@ export function imagineOptions(values: Record<string, string | number>): Command
     guidance: OPT.NUMBER,
     strength: OPT.NUMBER,
     image: OPT.ATTACHMENT,
+    video: OPT.INTEGER,
+    fps: OPT.NUMBER,
+    duration: OPT.NUMBER,
+    loop: OPT.BOOLEAN,
   };
   return Object.entries(values).map(([name, value]) => ({ name, type: types[name] ?? OPT.STRING, value }));
 }
@@ -35,7 +39,7 @@ export const FIRST_RESPONSE_DEADLINE_MS = 3000;
 export async function imagine(
   world: DiscordWorld,
   user: FakeMember,
-  values: Record<string, string | number>,
+  values: Record<string, string | number | boolean>,
   channel: FakeChannel = world.channel,
 ): Promise<FakeInteraction> {
   const sent = world.fake.dispatchInteraction(

@@ -47,7 +47,7 @@ function stateLine(state: StatusState): string {
     case 'rendering': {
       const pct = state.total > 0 ? Math.floor((100 * state.step) / state.total) : 0;
       const eta = formatEta(state.etaSeconds);
-      return `:art: Rendering, step ${state.step}/${state.total} (${pct}%)${eta ? ` · ETA ${eta}` : ''}`;
+      return `:art: Rendering, ${state.unit ?? 'step'} ${state.step}/${state.total} (${pct}%)${eta ? ` · ETA ${eta}` : ''}`;
     }
     case 'done': {
       const took = state.seconds === undefined ? '' : ` in ${state.seconds.toFixed(1)} s`;
