@@ -7,7 +7,7 @@ import { buildApiServer } from '../src/api/server.ts';
 import { createServices } from '../src/app/services.ts';
 import { parseConfig } from '../src/config/load-config.ts';
 import { createLogger } from '../src/log/logger.ts';
-import { startGenerateRole } from '../workers/generate.ts';
+import { startGenerateRole } from '../src/queue/worker-role.ts';
 
 /**
  * The server half of bench/api.ts, in its own process so the clients' work is not counted against

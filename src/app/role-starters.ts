@@ -9,7 +9,7 @@ const STARTERS: Record<Role, () => Promise<RoleStarter>> = {
   discord: async () => (await import('../platforms/discord/discord-role.ts')).startDiscordRole,
   slack: async () => (await import('../platforms/slack/slack-role.ts')).startSlackRole,
   api: async () => (await import('../api/api-role.ts')).startApiRole,
-  worker: async () => (await import('../../workers/generate.ts')).startWorkerRole,
+  worker: async () => (await import('../queue/worker-role.ts')).startWorkerRole,
   deliver: async () => {
     const { createDeliverRole } = await import('../delivery/deliver-role.ts');
     return createDeliverRole({

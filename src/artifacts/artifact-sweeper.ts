@@ -5,7 +5,7 @@ import type { ArtifactStore } from './artifact-store.ts';
 /**
  * Deletes stored artifacts older than the retention period (IMAGE_RETENTION_HOURS), on a timer.
  * The image routes already refuse expired images, so the sweep only reclaims the disk or bucket,
- * and a missed round costs nothing. Owned by the worker role (workers/generate.ts), which writes
+ * and a missed round costs nothing. Owned by the worker role (src/queue/worker-role.ts), which writes
  * the images: one timer per worker process, whichever other roles run beside it.
  */
 export function startArtifactSweeper(options: {

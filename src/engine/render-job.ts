@@ -46,7 +46,7 @@ export interface RendererDeps {
   settings: RendererSettings;
 }
 
-/** What the lifecycle wrapper (src/queue/generate-worker.ts) hands a render. */
+/** What the lifecycle wrapper (workers/generate.ts) hands a render. */
 export interface RenderJobContext {
   jobId: string;
   signal: AbortSignal;

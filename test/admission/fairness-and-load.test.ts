@@ -3,9 +3,9 @@ import type { Services } from '../../src/app/services.ts';
 import { createLogger } from '../../src/log/logger.ts';
 import { startMetricsServer } from '../../src/metrics/metrics-server.ts';
 import { estimateSeconds } from '../../src/queue/eta.ts';
-import { startGenerateWorker } from '../../src/queue/generate-worker.ts';
 import type { GenerateResult } from '../../src/queue/job-data.ts';
 import type { FailedEvent } from '../../src/queue/progress-relay.ts';
+import { startGenerateWorker } from '../../workers/generate.ts';
 import { testRedisUrl } from '../support/redis.ts';
 import { accepted, admin, admission, member, testServices } from './support.ts';
 

@@ -3,13 +3,9 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { Services } from '../../src/app/services.ts';
 import { CodedError } from '../../src/errors/coded-error.ts';
 import { createLogger } from '../../src/log/logger.ts';
-import {
-  type GenerateWorker,
-  type RenderFunction,
-  startGenerateWorker,
-} from '../../src/queue/generate-worker.ts';
 import type { DeliverJobData, GenerateResult } from '../../src/queue/job-data.ts';
 import { createRedis } from '../../src/redis/connections.ts';
+import { type GenerateWorker, type RenderFunction, startGenerateWorker } from '../../workers/generate.ts';
 import { testRedisUrl } from '../support/redis.ts';
 import { accepted, admission, member, testServices } from './support.ts';
 

@@ -14,8 +14,8 @@ import type { Config } from '../../src/config/schema.ts';
 import { createOnce } from '../../src/delivery/once.ts';
 import type { TinyFamily } from '../../src/engine/tiny/tiny-families.ts';
 import { createLogger } from '../../src/log/logger.ts';
+import { startGenerateRole } from '../../src/queue/worker-role.ts';
 import { type DeliverWorker, startDeliverWorker } from '../../workers/deliver.ts';
-import { startGenerateRole } from '../../workers/generate.ts';
 import { testRedisUrl, uniquePrefix } from '../support/redis.ts';
 import { tinyEntry, tinyModelEnv, tinyWorld, writeDamagedCopy } from '../support/tiny-models.ts';
 

@@ -5,7 +5,7 @@ import { ModelStore } from '../../src/engine/model-store.ts';
 import { createRenderer } from '../../src/engine/render-job.ts';
 import { createLogger } from '../../src/log/logger.ts';
 import { discordScope } from '../../src/platforms/discord/interaction-context.ts';
-import { startGenerateWorker } from '../../src/queue/generate-worker.ts';
+import { startGenerateWorker } from '../../workers/generate.ts';
 import { member } from '../fakes/discord/interactions.ts';
 import { waitForLine } from '../support/child-process.ts';
 import { testRedisUrl } from '../support/redis.ts';

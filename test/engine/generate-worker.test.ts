@@ -13,8 +13,8 @@ import { buildUnet } from '../../src/engine/tiny/tiny-models.ts';
 import { createLogger } from '../../src/log/logger.ts';
 import type { MemberRef } from '../../src/members/member-ref.ts';
 import type { JobView } from '../../src/queue/job-view.ts';
+import { startGenerateRole } from '../../src/queue/worker-role.ts';
 import type { GenerationRequest } from '../../src/request/types.ts';
-import { startGenerateRole } from '../../workers/generate.ts';
 import { testRedisUrl, uniquePrefix } from '../support/redis.ts';
 import { type TinyWorld, tinyEntry, tinyRequest, tinyWorld } from '../support/tiny-models.ts';
 

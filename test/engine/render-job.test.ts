@@ -11,8 +11,8 @@ import { nsfwjsScreen } from '../../src/engine/nsfwjs-screen.ts';
 import { createRenderer, type RendererSettings } from '../../src/engine/render-job.ts';
 import { createLogger } from '../../src/log/logger.ts';
 import type { GenerateJobData } from '../../src/queue/job-data.ts';
+import { startGenerateRole } from '../../src/queue/worker-role.ts';
 import type { GenerationRequest } from '../../src/request/types.ts';
-import { startGenerateRole } from '../../workers/generate.ts';
 import { DEFAULT_BUILTINS } from '../support/converted-networks.ts';
 import { type TinyWorld, tinyEntry, tinyRequest, tinyWorld } from '../support/tiny-models.ts';
 

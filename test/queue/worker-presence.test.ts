@@ -1,9 +1,9 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createServices, type Services } from '../../src/app/services.ts';
 import { createLogger } from '../../src/log/logger.ts';
-import { type GenerateWorker, startGenerateWorker } from '../../src/queue/generate-worker.ts';
 import type { GenerateResult } from '../../src/queue/job-data.ts';
 import { ModelAvailability, STALE_MS, workersKey } from '../../src/queue/worker-presence.ts';
+import { type GenerateWorker, startGenerateWorker } from '../../workers/generate.ts';
 import { testConfig } from '../admission/support.ts';
 import { testRedisUrl, uniquePrefix } from '../support/redis.ts';
 

@@ -4,7 +4,7 @@ import { join, resolve } from 'node:path';
 import type { Command } from 'commander';
 import { BatchStore } from '../../../commands/batch.ts';
 import { handleImagine } from '../../../commands/imagine.ts';
-import { startGenerateRole } from '../../../workers/generate.ts';
+import { workerReason } from '../../../workers/generate.ts';
 import { ensureRedis } from '../../app/ensure-redis.ts';
 import type { RunningRole } from '../../app/role.ts';
 import { createServices } from '../../app/services.ts';
@@ -12,7 +12,7 @@ import { artifactStoreFromConfig } from '../../artifacts/artifact-store-from-con
 import { loadConfig } from '../../config/load-config.ts';
 import { createLogger } from '../../log/logger.ts';
 import { loadCatalog } from '../../models/model-catalog.ts';
-import { workerReason } from '../../queue/generate-worker.ts';
+import { startGenerateRole } from '../../queue/worker-role.ts';
 import { cliMember } from '../cli-member.ts';
 import { terminalProgress } from '../terminal-progress.ts';
 

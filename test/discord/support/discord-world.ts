@@ -13,8 +13,8 @@ import { DiscordDelivery } from '../../../src/platforms/discord/deliver-discord.
 import { DiscordBot } from '../../../src/platforms/discord/discord-bot.ts';
 import { createDiscordRest } from '../../../src/platforms/discord/discord-client.ts';
 import { DiscordReplyStore } from '../../../src/platforms/discord/reply-store.ts';
+import { startGenerateRole } from '../../../src/queue/worker-role.ts';
 import { startDeliverWorker } from '../../../workers/deliver.ts';
-import { startGenerateRole } from '../../../workers/generate.ts';
 import { type FakeChannel, FakeDiscord, type FakeGuild } from '../../fakes/discord/fake-discord.ts';
 import { testRedisUrl, uniquePrefix } from '../../support/redis.ts';
 import { tinyEntry, tinyWorld } from '../../support/tiny-models.ts';

@@ -12,8 +12,8 @@ import type { Registry } from '../../../src/models/registry.ts';
 import { createSlackApp, type SlackApp } from '../../../src/platforms/slack/create-slack-app.ts';
 import { createSlackDelivery } from '../../../src/platforms/slack/deliver-slack.ts';
 import { createSlackWebClient } from '../../../src/platforms/slack/slack-web-client.ts';
+import { startGenerateRole } from '../../../src/queue/worker-role.ts';
 import { startDeliverWorker } from '../../../workers/deliver.ts';
-import { startGenerateRole } from '../../../workers/generate.ts';
 import { FakeSlack } from '../../fakes/slack/fake-slack.ts';
 import {
   type ButtonPress,
