@@ -1,9 +1,12 @@
 import { CodedError } from '../errors/coded-error.ts';
 import { UserError } from '../errors/user-error.ts';
+import { createLogger, type Logger } from '../log/logger.ts';
 import { isInstalled } from '../models/model-folder.ts';
 import { findModel, type ModelEntry, type Registry } from '../models/registry.ts';
 import { maskSizeProblem, upscaleOutputProblem } from '../request/output-size.ts';
 import type { GenerationRequest } from '../request/types.ts';
+import { type RequestAddOns, requestAddOns } from './add-ons/add-on-check.ts';
+import type { AppliedAddOns } from './add-ons/add-on-model.ts';
 import { type DenoiseRequest, denoise, type InpaintConditioning } from './denoise.ts';
 import type { DiffusionModel } from './diffusion-model.ts';
 import {
@@ -45,7 +48,14 @@ export interface GenerateOptions {
   onProgress?: (done: number, total: number) => void;
   /** Accumulates time inside the UNet's session.run (benchmark). */
   unetTime?: { ms: number };
+  /** The job's logger (LoRA merges and partial matches are logged); silent when absent. */
+  logger?: Logger;
 }
+
+const SILENT = createLogger('silent');
+
+/** The LoRAs and embeddings a render used, with how well each LoRA matched the model. */
+export type UsedAddOns = RequestAddOns & AppliedAddOns;
 
 export interface GeneratedPictures {
   /** At display size, one per image of the request; image i used seed + i. */
@@ -57,6 +67,9 @@ export interface GeneratedPictures {
   truncatedWords: string[];
   /** The strength actually used, for the PNG's parameters. */
   strength?: number;
+  addOns?: UsedAddOns;
+  /** What the member should know about the result (a LoRA that matched only part of the model). */
+  warnings: string[];
 }
 
 /** img2img-style detail pass after a plain Lanczos upscale (UPSCALER=lanczos and no network installed). */
@@ -130,7 +143,23 @@ export async function generatePictures(
   const needsImage = request.mode !== 'txt2img';
   const { model, loadMs } = await options.store.diffusionModel(entry, needsImage);
   const seeds = Array.from({ length: request.count }, (_, i) => request.seed + i);
-  const common = { entry, model, seeds, options, loadMs };
+  const addOns = await requestAddOns(request, options.store.settings.modelsDir, model.layout.family);
+  const logger = options.logger ?? SILENT;
+  return options.store.withAddOns(model, addOns, logger, async (withAddOns, applied) => {
+    const out = await renderMode(request, { entry, model: withAddOns, seeds, options, loadMs });
+    out.addOns = { ...addOns, ...applied };
+    for (const report of applied.reports) {
+      if (report.matched < report.total)
+        out.warnings.push(
+          `LoRA "${report.name}" patched ${report.matched} of its ${report.total} layers; the rest match nothing in ${entry.id}`,
+        );
+    }
+    return out;
+  });
+}
+
+async function renderMode(request: GenerationRequest, common: Common): Promise<GeneratedPictures> {
+  const { options } = common;
   switch (request.mode) {
     case 'txt2img':
       return diffuse(request, common, { strength: 1 });
@@ -355,6 +384,7 @@ async function diffuse(
     provider: model.provider,
     loadMs: loadMs + (refiner?.loadMs ?? 0),
     truncatedWords,
+    warnings: [],
   };
   if (mode.init !== undefined) out.strength = mode.strength;
   return out;
@@ -399,6 +429,7 @@ async function upscale(
       provider: network.provider,
       loadMs: upscalerLoadMs,
       truncatedWords: [],
+      warnings: [],
     };
   }
   // No upscaler network: Lanczos, then a light img2img pass that redraws detail at the new size.

@@ -35,3 +35,13 @@ export const UPSCALE_FACTORS = [2, 4] as const;
 export const ZOOM_OUT_FACTORS = [1.5, 2] as const;
 /** How far a pan grows the canvas in its direction (Midjourney's Pan: half the picture again). */
 export const PAN_FACTOR = 1.5;
+
+/** LoRAs in one request, and how far a strength may go (A1111 users write 0.1–1.5, negatives undo). */
+export const LORAS_MAX = 5;
+export const LORA_STRENGTH_LIMIT = 4;
+/** Embeddings a request may name explicitly (`embeddings_model`). */
+export const EMBEDDINGS_MAX = 5;
+
+/** AUTOMATIC1111's "Clip skip": 1 is the last layer, 2 the one before, … */
+export const CLIP_SKIP_MIN = 1;
+export const CLIP_SKIP_MAX = 12;

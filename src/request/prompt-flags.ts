@@ -13,7 +13,10 @@ import { emptyRawRequest, type RawRequest, type ValueField } from './raw-request
  * prose ("a cat —sleeping") stays prose.
  */
 
-type FlagField = Exclude<ValueField, 'prompt' | 'width' | 'height' | 'region' | 'upscale' | 'zoomOut'>;
+type FlagField = Exclude<
+  ValueField,
+  'prompt' | 'width' | 'height' | 'region' | 'upscale' | 'zoomOut' | 'loraStrength' | 'embeddings'
+>;
 
 const FLAGS: Record<string, FlagField> = {
   ar: 'aspect',
@@ -27,6 +30,9 @@ const FLAGS: Record<string, FlagField> = {
   n: 'count',
   strength: 'strength',
   repeat: 'repeat',
+  lora: 'loras',
+  clipskip: 'clipSkip',
+  'clip-skip': 'clipSkip',
 };
 
 /** What each flag takes, for "needs a value" messages. */
@@ -41,6 +47,8 @@ const EXAMPLES: Record<FlagField, string> = {
   count: '--n 4',
   strength: '--strength 0.6',
   repeat: '--repeat 4',
+  loras: '--lora name:0.8, other:0.5',
+  clipSkip: '--clipskip 2',
 };
 
 export const KNOWN_FLAGS = [
@@ -54,6 +62,8 @@ export const KNOWN_FLAGS = [
   '--n',
   '--strength',
   '--repeat',
+  '--lora',
+  '--clipskip',
 ];
 
 const QUOTES: Record<string, string[]> = {

@@ -72,6 +72,12 @@ export interface ImageRef {
   artifactId: string;
 }
 
+/** A LoRA a request applies, by its name in MODELS_DIR/loras (without `.safetensors`). */
+export interface LoraChoice {
+  name: string;
+  strength: number;
+}
+
 export interface GenerationRequest {
   mode: GenerationMode;
   prompt: string;
@@ -96,6 +102,15 @@ export interface GenerationRequest {
   /** Outpaint one side instead of all four (Midjourney's Pan): the canvas grows 1.5x that way. */
   pan?: PanDirection;
   upscale?: 2 | 4;
+  /**
+   * LoRAs merged into the model for this job, in the order the member named them. Jobs can share a
+   * batch only when these (names and strengths), `embeddings` and `clipSkip` are the same.
+   */
+  loras?: LoraChoice[];
+  /** Embeddings named explicitly (`embeddings_model`); those the prompt names are found by the worker. */
+  embeddings?: string[];
+  /** AUTOMATIC1111's clip skip, 2–12 (1, the default, is left out). */
+  clipSkip?: number;
   /** When a button made this request: the job and image (0-based) it acts on. */
   source?: { jobId: string; index: number };
 }

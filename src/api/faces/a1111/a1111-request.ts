@@ -146,8 +146,12 @@ export function fromA1111Body(body: unknown, mode: A1111Mode): A1111Generation {
   if (typeof overrides === 'object' && overrides !== null && !Array.isArray(overrides)) {
     const checkpoint = (overrides as Body).sd_model_checkpoint;
     if (!isAbsent(checkpoint)) raw.model = checkpoint;
+    const clipSkip = (overrides as Body).CLIP_stop_at_last_layers;
+    // 1 is A1111's default (the last layer): clients send it for every model, SDXL's too.
+    if (!isAbsent(clipSkip) && readNumber(clipSkip) !== 1) raw.clipSkip = clipSkip;
   }
   raw.labels.model = 'sd_model_checkpoint';
+  raw.labels.clipSkip = 'CLIP_stop_at_last_layers';
   unsupported(fields, mode, raw.errors);
 
   generation.sendImages = isAbsent(fields.send_images) || truthy(fields.send_images);

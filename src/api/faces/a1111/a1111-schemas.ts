@@ -41,7 +41,8 @@ const common: Record<string, Schema> = {
   n_iter: numberLike('Batches.'),
   override_settings: {
     type: 'object',
-    description: '`sd_model_checkpoint` picks the model for this request (a title from /sdapi/v1/sd-models).',
+    description:
+      '`sd_model_checkpoint` picks the model for this request (a title from /sdapi/v1/sd-models); `CLIP_stop_at_last_layers` is the clip skip (1–12, SD 1.x and 2.x).',
   },
   send_images: flag('false: answer without the images.'),
   enable_hr: flag('Hires fix: easel has none, so true is refused.'),
