@@ -8,6 +8,7 @@ import { findModel, type ModelEntry, type Registry } from '../models/registry.ts
 import type { GenerateJobData, GenerateResult, NsfwVerdict, RenderedImage } from '../queue/job-data.ts';
 import type { JobProgress } from '../queue/job-view.ts';
 import type { GenerationRequest } from '../request/types.ts';
+import { addOnInfotext } from './add-ons/add-on-infotext.ts';
 import type { DiffusionModel } from './diffusion-model.ts';
 import { generatePictures } from './generate-pictures.ts';
 import { gridPng } from './image-grid.ts';
@@ -148,6 +149,7 @@ export function createRenderer(deps: RendererDeps) {
         maxPixels: deps.settings.maxPixels,
         signal: ctx.signal,
         onProgress: throttledProgress(ctx),
+        logger: ctx.logger,
         images: {
           load: async (artifactId, field) => {
             const artifact = await deps.artifacts.get(artifactId);
@@ -166,6 +168,7 @@ export function createRenderer(deps: RendererDeps) {
         model = (await deps.store.diffusionModel(entry, false).catch(() => undefined))?.model;
       }
       const screen = await screenerFor(deps, entry, model);
+      const addOns = await addOnInfotext(generated.addOns);
       // Screen and encode everything before storing anything: most failures then leave nothing behind.
       const encoded: {
         bytes: Buffer;
@@ -179,6 +182,7 @@ export function createRenderer(deps: RendererDeps) {
         const seed = generated.seeds[i]!;
         const nsfw = screen !== undefined ? await screen(picture) : null;
         const parameters = formatInfotext({
+          ...addOns,
           prompt: request.prompt,
           negativePrompt: request.negativePrompt,
           steps: request.steps,
@@ -189,6 +193,7 @@ export function createRenderer(deps: RendererDeps) {
           height: picture.height,
           model: request.model,
           ...(generated.strength !== undefined ? { strength: generated.strength } : {}),
+          ...(request.clipSkip !== undefined ? { clipSkip: request.clipSkip } : {}),
           extra: infotextExtras(request),
         });
         const bytes = withPngText(await encodePng(picture), 'parameters', parameters);
@@ -208,6 +213,7 @@ export function createRenderer(deps: RendererDeps) {
         model: request.model,
         provider: generated.provider,
         truncatedWords: generated.truncatedWords,
+        ...(generated.warnings.length > 0 ? { warnings: generated.warnings } : {}),
         timings: { loadMs: generated.loadMs, renderMs: 0, totalMs: 0 },
       };
       if (grid !== undefined) {

@@ -1,4 +1,4 @@
-import { cpSync, mkdirSync, writeFileSync } from 'node:fs';
+import { cpSync, writeFileSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -8,47 +8,29 @@ import { mergeLoras } from '../../src/engine/lora/lora-merge.ts';
 import { OnnxModelWeights } from '../../src/engine/lora/onnx-model-weights.ts';
 import { patchedModel } from '../../src/engine/lora/patched-session.ts';
 import { ModelStore } from '../../src/engine/model-store.ts';
+import type { TensorToWrite } from '../../src/engine/safetensors/encode-safetensors.ts';
 import { createLogger } from '../../src/log/logger.ts';
 import type { GenerationRequest } from '../../src/request/types.ts';
+import {
+  TINY_CONTEXT,
+  TINY_FEATURES,
+  TINY_LORA_KEYS,
+  tinyLoraFolder,
+  writeTinyLora,
+} from '../support/tiny-loras.ts';
 import { type TinyWorld, tinyEntry, tinyRequest, tinyWorld } from '../support/tiny-models.ts';
 import { dyadic, f32, loraPair, writeLora } from './named-models.ts';
 
-/**
- * LoRAs reached from a request, through the real pipeline on the tiny SD 1.x model, whose layers are
- * named as Optimum names a real export's: the UNet's cross-attention `to_k` (an anonymous MatMul
- * found through its node's scope), its `conv_in` (a named Conv weight) and the text encoder's
- * `out_proj`. Width 32 (the tiny CLIP), 8 feature channels, 4 latent channels.
- */
-const CONTEXT = 32;
-const FEATURES = 8;
+/** LoRAs reached from a request, through the real pipeline on the tiny SD 1.x model (test/support/tiny-loras.ts). */
+const CONTEXT = TINY_CONTEXT;
+const FEATURES = TINY_FEATURES;
+const TO_K = TINY_LORA_KEYS.toK;
 
 let world: TinyWorld;
 
-function loraFolder(): string {
-  const dir = join(world.modelsDir, 'loras');
-  mkdirSync(dir, { recursive: true });
-  return dir;
-}
-
-const TO_K = 'lora_unet_down_blocks_0_attentions_0_transformer_blocks_0_attn2_to_k';
-const CONV_IN = 'lora_unet_conv_in';
-const OUT_PROJ = 'lora_te_text_model_encoder_layers_0_self_attn_out_proj';
-
-function writeDetailLora(name: string, extra: Record<string, ReturnType<typeof f32>> = {}): string {
-  const toK = loraPair(3, 2, FEATURES, [CONTEXT]);
-  const conv = loraPair(5, 2, FEATURES, [4, 3, 3], true);
-  const text = loraPair(7, 4, CONTEXT, [CONTEXT]);
-  return writeLora(join(loraFolder(), `${name}.safetensors`), {
-    [`${TO_K}.lora_down.weight`]: toK.down,
-    [`${TO_K}.lora_up.weight`]: toK.up,
-    [`${TO_K}.alpha`]: f32([], Float32Array.of(1)),
-    [`${CONV_IN}.lora_down.weight`]: conv.down,
-    [`${CONV_IN}.lora_up.weight`]: conv.up,
-    [`${OUT_PROJ}.lora_down.weight`]: text.down,
-    [`${OUT_PROJ}.lora_up.weight`]: text.up,
-    ...extra,
-  });
-}
+const loraFolder = () => tinyLoraFolder(world.modelsDir);
+const writeDetailLora = (name: string, extra: Record<string, TensorToWrite> = {}) =>
+  writeTinyLora(world.modelsDir, name, extra);
 
 async function render(overrides: Partial<GenerationRequest>, store = world.store) {
   return generatePictures(tinyRequest(overrides), {

@@ -20,7 +20,7 @@ import { SafetensorsFile } from '../safetensors/safetensors-file.ts';
 export interface RequestAddOns {
   loras: LoraRequest[];
   /** Installed embeddings the prompt or negative prompt names, and those named explicitly. */
-  embeddings: TextualInversion[];
+  embeddings: (TextualInversion & { path: string })[];
 }
 
 const READABLE_DTYPES = new Set(['F32', 'F16', 'BF16']);
@@ -136,7 +136,7 @@ export async function requestAddOns(
     );
     if (named) wanted.set(installed.name, installed.path);
   }
-  const embeddings: TextualInversion[] = [];
+  const embeddings: (TextualInversion & { path: string })[] = [];
   for (const [name, path] of wanted) {
     let inversion: TextualInversion;
     try {
@@ -145,13 +145,7 @@ export async function requestAddOns(
       throw unreadable('embedding', name, path, error);
     }
     checkEmbeddingFamily(inversion, family);
-    embeddings.push(inversion);
+    embeddings.push({ ...inversion, path });
   }
   return { loras, embeddings };
-}
-
-/** Whether a request could name an add-on at all (the admission check is skipped otherwise). */
-export function mayUseAddOns(request: GenerationRequest, modelsDir: string): boolean {
-  if ((request.loras?.length ?? 0) > 0 || (request.embeddings?.length ?? 0) > 0) return true;
-  return installedAddOns(modelsDir, 'embedding').length > 0;
 }
