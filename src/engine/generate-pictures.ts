@@ -7,6 +7,7 @@ import { maskSizeProblem, upscaleOutputProblem } from '../request/output-size.ts
 import type { GenerationRequest } from '../request/types.ts';
 import { type RequestAddOns, requestAddOns } from './add-ons/add-on-check.ts';
 import type { AppliedAddOns } from './add-ons/add-on-model.ts';
+import { withClipSkip } from './clip-skip.ts';
 import { type DenoiseRequest, denoise, type InpaintConditioning } from './denoise.ts';
 import type { DiffusionModel } from './diffusion-model.ts';
 import {
@@ -145,7 +146,8 @@ export async function generatePictures(
   const seeds = Array.from({ length: request.count }, (_, i) => request.seed + i);
   const addOns = await requestAddOns(request, options.store.settings.modelsDir, model.layout.family);
   const logger = options.logger ?? SILENT;
-  return options.store.withAddOns(model, addOns, logger, async (withAddOns, applied) => {
+  const base = request.clipSkip !== undefined ? await withClipSkip(model, request.clipSkip) : model;
+  return options.store.withAddOns(base, addOns, logger, async (withAddOns, applied) => {
     const out = await renderMode(request, { entry, model: withAddOns, seeds, options, loadMs });
     out.addOns = { ...addOns, ...applied };
     for (const report of applied.reports) {

@@ -26,6 +26,8 @@ export interface TinyModelOptions {
   safetyChecker?: boolean;
   /** A UNet exported for one latent size only. */
   fixedLatentSize?: number;
+  /** A text encoder exported with `hidden_states.N` outputs and a final LayerNorm (clip skip). */
+  hiddenStates?: boolean;
 }
 
 const CONTEXT_DIM = 32;
@@ -106,6 +108,7 @@ export async function writeTinyModel(dir: string, options: TinyModelOptions = {}
       hidden: CONTEXT_DIM,
       idsType: options.idsType ?? 'int32',
       dtype,
+      hiddenStates: options.hiddenStates === true,
     }),
     { hidden_size: CONTEXT_DIM, max_position_embeddings: 77, vocab_size: tinyVocabSize() },
   );

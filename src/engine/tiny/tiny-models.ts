@@ -61,7 +61,18 @@ export interface TextEncoderSpec {
   hidden: number;
   idsType?: 'int32' | 'int64';
   dtype?: IoDtype;
+  /**
+   * CLIP's outputs as Optimum exports them with hidden states: `hidden_states.0` (the embeddings),
+   * `.1` and `.2` (after each of two layers) and `last_hidden_state` through a real final LayerNorm
+   * (`text_model.final_layer_norm.*`), for clip skip. Without it the last state is the layer's output.
+   */
+  hiddenStates?: boolean;
 }
+
+export const TINY_FINAL_NORM = {
+  weight: 'text_model.final_layer_norm.weight',
+  bias: 'text_model.final_layer_norm.bias',
+} as const;
 
 /** `input_ids` [B,77] -> `last_hidden_state` [B,77,hidden], `pooler_output` [B,hidden]. */
 export function buildTextEncoder(spec: TextEncoderSpec): Uint8Array {
@@ -86,17 +97,53 @@ export function buildTextEncoder(spec: TextEncoderSpec): Uint8Array {
       g.weight(weights(14, hidden, 0.1), [hidden]),
     ]),
   ]);
-  const hiddenStates = g.node('Add', [positioned, mixed]);
+  const layerOut = g.node('Add', [positioned, mixed]);
+  // With hidden states, a second layer, so there is a layer before the last to skip to.
+  const secondOut = spec.hiddenStates
+    ? g.node('Add', [
+        layerOut,
+        g.node('Tanh', [
+          g.node(
+            'MatMul',
+            [layerOut, g.weight(layer(17, [hidden, hidden]), [hidden, hidden])],
+            {},
+            1,
+            tinyTextLayerNode(1),
+          ),
+        ]),
+      ])
+    : layerOut;
+  const hiddenStates = spec.hiddenStates
+    ? g.node(
+        'LayerNormalization',
+        [
+          secondOut,
+          g.weight(
+            weights(15, hidden, 0.5).map((v) => 1 + v),
+            [hidden],
+            'float32',
+            TINY_FINAL_NORM.weight,
+          ),
+          g.weight(weights(16, hidden, 0.1), [hidden], 'float32', TINY_FINAL_NORM.bias),
+        ],
+        { axis: -1, epsilon: { float: 1e-5 } },
+      )
+    : layerOut;
   const pooled = g.node('ReduceMean', [hiddenStates], { axes: [1], keepdims: 0 });
-  if (dtype === 'float16') {
-    g.nodeTo('last_hidden_state', 'Cast', [hiddenStates], { to: 10 });
-    g.nodeTo('pooler_output', 'Cast', [pooled], { to: 10 });
-  } else {
-    g.nodeTo('last_hidden_state', 'Identity', [hiddenStates]);
-    g.nodeTo('pooler_output', 'Identity', [pooled]);
+  const outputs: [string, string, (number | string)[]][] = [
+    ['last_hidden_state', hiddenStates, ['batch', 77, hidden]],
+    ['pooler_output', pooled, ['batch', hidden]],
+  ];
+  if (spec.hiddenStates) {
+    outputs.push(['hidden_states.0', positioned, ['batch', 77, hidden]]);
+    outputs.push(['hidden_states.1', layerOut, ['batch', 77, hidden]]);
+    outputs.push(['hidden_states.2', secondOut, ['batch', 77, hidden]]);
   }
-  g.output('last_hidden_state', dtype, ['batch', 77, hidden]);
-  g.output('pooler_output', dtype, ['batch', hidden]);
+  for (const [name, value, dims] of outputs) {
+    if (dtype === 'float16') g.nodeTo(name, 'Cast', [value], { to: 10 });
+    else g.nodeTo(name, 'Identity', [value]);
+    g.output(name, dtype, dims);
+  }
   return g.toBytes();
 }
 
