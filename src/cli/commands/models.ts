@@ -2,6 +2,7 @@ import { join, relative, resolve } from 'node:path';
 import { SingleBar } from 'cli-progress';
 import type { Command } from 'commander';
 import { loadConfig } from '../../config/load-config.ts';
+import { listAddOns } from '../../engine/add-ons/add-on-listing.ts';
 import { TINY_FAMILIES, tinyFamilyEntry, writeTinyFamilyModel } from '../../engine/tiny/tiny-families.ts';
 import { writeTinyModel } from '../../engine/tiny/tiny-model-folder.ts';
 import { CodedError } from '../../errors/coded-error.ts';
@@ -21,10 +22,15 @@ export function registerModels(program: Command): void {
     .command('list')
     .description('the models this deployment knows: installed or not, the default, how to install the rest')
     .option('--json', 'print a JSON array instead of a table')
-    .action((options: { json?: boolean }) => {
+    .action(async (options: { json?: boolean }) => {
       const config = loadConfig();
       const listing = listModels(loadCatalog(config.MODELS_DIR), config.MODELS_DIR, config.DEFAULT_MODEL);
-      console.log(options.json === true ? JSON.stringify(listing) : describeListing(listing));
+      if (options.json === true) {
+        console.log(JSON.stringify(listing));
+        return;
+      }
+      console.log(describeListing(listing));
+      console.log(`\n${describeAddOns(await listAddOns(config.MODELS_DIR))}`);
     });
 
   models
@@ -154,6 +160,19 @@ function describeListing(listing: ModelListing[]): string {
   });
   const table = formatTable(['model (aliases)', 'kind', 'family', 'size', 'state', 'install with'], rows);
   return `${table}\n\nA request that names no model gets the default (DEFAULT_MODEL, else the first installed hub model, else easel-mini).`;
+}
+
+function describeAddOns({ loras, embeddings }: Awaited<ReturnType<typeof listAddOns>>): string {
+  const rows = [...loras, ...embeddings].map((a) => [
+    a.name,
+    a.kind,
+    a.family ?? 'unknown',
+    `${megabytes(a.bytes)} MB`,
+    a.problem ?? (a.vectors !== undefined ? `${a.vectors} vectors` : ''),
+  ]);
+  if (rows.length === 0)
+    return 'No LoRAs (MODELS_DIR/loras) or embeddings (MODELS_DIR/embeddings) are installed.';
+  return formatTable(['LoRA / embedding', 'kind', 'family', 'size', 'notes'], rows);
 }
 
 function downloadedEntry(repo: string, revision: string, folder: string): ModelEntry {
