@@ -13,7 +13,7 @@ import type { LoraChoice } from './types.ts';
 const TAG = /<lora:([^:<>]*)(?::([^:<>]*))?(?::[^<>]*)?>/gi;
 
 /** Names as they are files in MODELS_DIR/loras: no path separators, nothing hidden. */
-const NAME = /^[\p{L}\p{N}_][\p{L}\p{N}_.\- ]{0,99}$/u;
+export const ADD_ON_NAME = /^[\p{L}\p{N}_][\p{L}\p{N}_.\- ]{0,99}$/u;
 
 /** Where a LoRA was named, so a problem is told under the member's own name for that field. */
 export type AddOnField = 'prompt' | 'loras' | 'loraStrength';
@@ -129,7 +129,7 @@ export function checkLoras(loras: { text: LoraText; field: AddOnField }[]): {
   const problems: AddOnProblem[] = [];
   const out: LoraChoice[] = [];
   for (const { text, field } of loras) {
-    if (!NAME.test(text.name)) {
+    if (!ADD_ON_NAME.test(text.name)) {
       problems.push({
         field,
         message: `${describeValue(text.name)} is not a LoRA name (letters, digits, spaces, "_", "-" and "."; up to 100)`,
@@ -171,7 +171,7 @@ export function readEmbeddingNames(value: unknown): { names: string[]; problems:
   const problems: string[] = [];
   for (const item of items) {
     const name = typeof item === 'string' ? item.trim() : undefined;
-    if (name === undefined || !NAME.test(name)) {
+    if (name === undefined || !ADD_ON_NAME.test(name)) {
       problems.push(`${describeValue(item)} is not an embedding name`);
     } else if (!names.includes(name)) names.push(name);
   }

@@ -157,7 +157,9 @@ describe('easel models list', () => {
     writeFileSync(join(root, 'models', 'embeddings', 'broken.safetensors'), Buffer.alloc(3));
     const { stdout } = await easel(['models', 'list']);
     expect(stdout).toMatch(/detail +lora +unknown +0 MB/);
-    expect(stdout).toMatch(/broken +embedding +unknown +0 MB +broken\.safetensors is not a valid safetensors file/);
+    expect(stdout).toMatch(
+      /broken +embedding +unknown +0 MB +broken\.safetensors is not a valid safetensors file/,
+    );
   });
 });
 

@@ -71,6 +71,11 @@ async function describeEmbedding(installed: InstalledAddOn): Promise<AddOnListin
   return listing;
 }
 
+/** One file's listing, e.g. to check a download before keeping it. */
+export function describeAddOn(kind: AddOnKind, installed: InstalledAddOn): Promise<AddOnListing> {
+  return kind === 'lora' ? describeLora(installed) : describeEmbedding(installed);
+}
+
 export async function listAddOns(
   modelsDir: string,
 ): Promise<{ loras: AddOnListing[]; embeddings: AddOnListing[] }> {
