@@ -33,12 +33,13 @@ const ROUNDING_SLACK = 1e-9;
 
 export type CostedRequest = Pick<
   GenerationRequest,
-  'mode' | 'width' | 'height' | 'steps' | 'count' | 'strength' | 'upscale' | 'zoomOut'
+  'mode' | 'width' | 'height' | 'steps' | 'count' | 'strength' | 'upscale' | 'zoomOut' | 'hires'
 >;
 
 /**
  * Credits a request costs: proportional to pixels x steps x images for rendering (img2img,
- * variation and inpaint run only `strength` of their steps, so they cost that share); upscale and
+ * variation and inpaint run only `strength` of their steps, so they cost that share; the hi-res
+ * fix's second pass adds its own pixels x steps x denoising strength); upscale and
  * zoom out have flat rates per image. Rounded up to a whole credit, at least 1, except that a rate
  * an operator set to 0 makes that kind of request free.
  *
@@ -61,8 +62,11 @@ export function computeCost(request: CostedRequest, rates: CreditRates): number 
     default: {
       rate = rates.perImage;
       const share = request.mode === 'txt2img' ? 1 : (request.strength ?? 1);
-      exact =
-        (rate * request.width * request.height * request.steps * request.count * share) / REFERENCE_WORK;
+      let work = request.width * request.height * request.steps * share;
+      // The hi-res fix's second pass runs its denoising share of its steps at the target size.
+      const hires = request.hires;
+      if (hires !== undefined) work += hires.width * hires.height * hires.steps * hires.denoise;
+      exact = (rate * work * request.count) / REFERENCE_WORK;
     }
   }
   if (rate === 0) return 0;

@@ -4,12 +4,13 @@ import { createLogger, type Logger } from '../log/logger.ts';
 import { isInstalled } from '../models/model-folder.ts';
 import { findModel, type ModelEntry, type Registry } from '../models/registry.ts';
 import { maskSizeProblem, upscaleOutputProblem } from '../request/output-size.ts';
-import type { GenerationRequest } from '../request/types.ts';
+import type { GenerationRequest, HiresFix } from '../request/types.ts';
 import { type RequestAddOns, requestAddOns } from './add-ons/add-on-check.ts';
 import type { AppliedAddOns } from './add-ons/add-on-model.ts';
 import { withClipSkip } from './clip-skip.ts';
 import { type DenoiseRequest, denoise, type InpaintConditioning } from './denoise.ts';
 import type { DiffusionModel } from './diffusion-model.ts';
+import { resizeLatents } from './hires-fix.ts';
 import {
   decodeImage,
   decodeMask,
@@ -164,7 +165,9 @@ async function renderMode(request: GenerationRequest, common: Common): Promise<G
   const { options } = common;
   switch (request.mode) {
     case 'txt2img':
-      return diffuse(request, common, { strength: 1 });
+      return request.hires !== undefined
+        ? hiresDiffuse(request, request.hires, common)
+        : diffuse(request, common, { strength: 1 });
     case 'img2img':
     case 'variation': {
       const init = await loadInit(request, options);
@@ -392,6 +395,101 @@ async function diffuse(
   return out;
 }
 
+/**
+ * AUTOMATIC1111's hi-res fix: the first pass at the request's size, its result enlarged (the
+ * latents themselves, or the decoded pictures by Lanczos or the upscaler network and encoded
+ * again), then a second pass at the target size with its own steps and denoising strength.
+ */
+async function hiresDiffuse(
+  request: GenerationRequest,
+  hires: HiresFix,
+  { entry, model, seeds, options, loadMs }: Common,
+): Promise<GeneratedPictures> {
+  const first = latentSize(entry, model, request.width, request.height);
+  const target = latentSize(entry, model, hires.width, hires.height);
+  checkFixedSize(entry, model, first.latentWidth, first.latentHeight);
+  checkFixedSize(entry, model, target.latentWidth, target.latentHeight);
+  // One progress bar over both passes: the second pass's steps follow the first's.
+  const firstSteps = request.steps;
+  const total = firstSteps + hires.steps;
+  const passOptions = (offset: number, span: number): GenerateOptions => {
+    const { onProgress } = options;
+    if (onProgress === undefined) return options;
+    return {
+      ...options,
+      onProgress: (done, of) => onProgress(offset + Math.round((done / of) * span), total),
+    };
+  };
+  const { latents, truncatedWords } = await denoiseLatents(
+    request,
+    model,
+    seeds,
+    passOptions(0, firstSteps),
+    first,
+    {
+      strength: 1,
+    },
+  );
+  let init: Float32Array;
+  if (hires.upscaler === 'latent' || hires.upscaler === 'latent-nearest') {
+    const mode = hires.upscaler === 'latent' ? 'bilinear' : 'nearest';
+    init = resizeLatents(latents, seeds.length, model.latentChannels, first, target, mode);
+  } else {
+    const decoded = await decodeLatents(model, latents, seeds.length, first.latentHeight, first.latentWidth);
+    const renderW = target.latentWidth * model.vaeScaleFactor;
+    const renderH = target.latentHeight * model.vaeScaleFactor;
+    const network =
+      hires.upscaler === 'upscaler' ? await upscalerNetwork(options, undefined, hires.scale) : undefined;
+    const perPicture = 3 * decoded.width * decoded.height;
+    const encoded: Float32Array[] = [];
+    for (let i = 0; i < seeds.length; i++) {
+      let picture = planarToRgb(decoded.pictures, i * perPicture, decoded.width, decoded.height);
+      if (network !== undefined)
+        picture = await upscaleTiled(network.session, picture, { tile: 192, overlap: network.overlap });
+      const resized = await resizeRgb(picture, renderW, renderH, 'fill');
+      encoded.push(await encodePicture(model, rgbToPlanar(resized), renderH, renderW));
+    }
+    init = new Float32Array(encoded.reduce((n, e) => n + e.length, 0));
+    encoded.forEach((e, i) => init.set(e, i * e.length));
+  }
+  const second = await denoiseLatents(
+    { ...request, steps: hires.steps },
+    model,
+    seeds,
+    passOptions(firstSteps, hires.steps),
+    target,
+    { strength: hires.denoise, initLatents: init },
+  );
+  const decoded = await decodeLatents(
+    model,
+    second.latents,
+    seeds.length,
+    target.latentHeight,
+    target.latentWidth,
+  );
+  const perPicture = 3 * decoded.width * decoded.height;
+  const pictures: RgbImage[] = [];
+  for (let i = 0; i < seeds.length; i++) {
+    const rendered = planarToRgb(decoded.pictures, i * perPicture, decoded.width, decoded.height);
+    pictures.push(await resizeRgb(rendered, hires.width, hires.height, 'fill'));
+  }
+  return { pictures, seeds, model, provider: model.provider, loadMs, truncatedWords, warnings: [] };
+}
+
+/** The installed upscaler network (or the built-in ESRGAN for the factor); undefined for Lanczos. */
+async function upscalerNetwork(options: GenerateOptions, named: ModelEntry | undefined, factor: number) {
+  const installed = await options.store.upscaler(named);
+  const builtin =
+    installed === undefined ? await options.store.builtinUpscaler(factor > 2 ? 4 : 2) : undefined;
+  const network = installed ?? builtin;
+  if (network === undefined) return undefined;
+  // Context around each tile covers the network's receptive field, so tiles join without seams; capped
+  // for ESRGAN thick, whose 154 px theoretical radius would multiply the work while tiles with 48 px
+  // of context already match the whole-picture result to 100 dB.
+  const overlap = Math.min(48, Math.max(16, builtin?.receptiveRadius ?? 0));
+  return { session: network.session, provider: network.provider, overlap };
+}
+
 async function upscale(
   request: GenerationRequest,
   entry: ModelEntry,
@@ -409,17 +507,10 @@ async function upscale(
   const height = source.height * factor;
   const loading = performance.now();
   // An installed Real-ESRGAN model wins; then the built-in ESRGAN (UPSCALER), unless it is `lanczos`.
-  const installed = await options.store.upscaler(entry.kind === 'upscaler' ? entry : undefined);
-  const builtin =
-    installed === undefined ? await options.store.builtinUpscaler(factor === 4 ? 4 : 2) : undefined;
-  const network = installed ?? builtin;
+  const network = await upscalerNetwork(options, entry.kind === 'upscaler' ? entry : undefined, factor);
   const upscalerLoadMs = Math.round(performance.now() - loading);
   if (network !== undefined) {
-    // Context around each tile covers the network's receptive field, so tiles join without seams; capped
-    // for ESRGAN thick, whose 154 px theoretical radius would multiply the work while tiles with 48 px
-    // of context already match the whole-picture result to 100 dB.
-    const overlap = Math.min(48, Math.max(16, builtin?.receptiveRadius ?? 0));
-    const tileOptions: Parameters<typeof upscaleTiled>[2] = { tile: 192, overlap };
+    const tileOptions: Parameters<typeof upscaleTiled>[2] = { tile: 192, overlap: network.overlap };
     if (options.signal !== undefined) tileOptions.signal = options.signal;
     if (options.onProgress !== undefined) tileOptions.onTile = options.onProgress;
     const big = await upscaleTiled(network.session, source, tileOptions);

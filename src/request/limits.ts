@@ -45,3 +45,9 @@ export const EMBEDDINGS_MAX = 5;
 /** AUTOMATIC1111's "Clip skip": 1 is the last layer, 2 the one before, … */
 export const CLIP_SKIP_MIN = 1;
 export const CLIP_SKIP_MAX = 12;
+
+/** The hi-res fix: how far it enlarges, the largest side it makes, A1111's default denoising. */
+export const HIRES_SCALE_MIN = 1;
+export const HIRES_SCALE_MAX = 4;
+export const HIRES_SIDE_MAX = 2048;
+export const HIRES_DENOISE_DEFAULT = 0.7;

@@ -15,7 +15,17 @@ import { emptyRawRequest, type RawRequest, type ValueField } from './raw-request
 
 type FlagField = Exclude<
   ValueField,
-  'prompt' | 'width' | 'height' | 'region' | 'upscale' | 'zoomOut' | 'loraStrength' | 'embeddings'
+  | 'prompt'
+  | 'width'
+  | 'height'
+  | 'region'
+  | 'upscale'
+  | 'zoomOut'
+  | 'loraStrength'
+  | 'embeddings'
+  | 'hiresSteps'
+  | 'hiresDenoise'
+  | 'hiresUpscaler'
 >;
 
 const FLAGS: Record<string, FlagField> = {
@@ -33,6 +43,7 @@ const FLAGS: Record<string, FlagField> = {
   lora: 'loras',
   clipskip: 'clipSkip',
   'clip-skip': 'clipSkip',
+  hires: 'hires',
 };
 
 /** What each flag takes, for "needs a value" messages. */
@@ -49,6 +60,7 @@ const EXAMPLES: Record<FlagField, string> = {
   repeat: '--repeat 4',
   loras: '--lora name:0.8, other:0.5',
   clipSkip: '--clipskip 2',
+  hires: '--hires 2',
 };
 
 export const KNOWN_FLAGS = [
@@ -64,6 +76,7 @@ export const KNOWN_FLAGS = [
   '--repeat',
   '--lora',
   '--clipskip',
+  '--hires',
 ];
 
 const QUOTES: Record<string, string[]> = {

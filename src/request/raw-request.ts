@@ -37,6 +37,11 @@ export interface RawRequest {
   embeddings?: unknown;
   /** `--clipskip N`, `clip_skip`, A1111's `CLIP_stop_at_last_layers`. */
   clipSkip?: unknown;
+  /** The hi-res fix's scale: `--hires 2`, A1111's `hr_scale` with `enable_hr`. */
+  hires?: unknown;
+  hiresSteps?: unknown;
+  hiresDenoise?: unknown;
+  hiresUpscaler?: unknown;
   /**
    * `--repeat N`: how many jobs of this prompt, each with its own seed. Not part of the request:
    * the chat commands read it (commands/imagine.ts) before one request per job is validated.
@@ -69,6 +74,10 @@ export type RawField =
   | 'loraStrength'
   | 'embeddings'
   | 'clipSkip'
+  | 'hires'
+  | 'hiresSteps'
+  | 'hiresDenoise'
+  | 'hiresUpscaler'
   | 'repeat';
 
 /** Fields whose raw value is whatever arrived (not an already stored image). */
@@ -97,6 +106,10 @@ export const CANONICAL_LABELS: Record<RawField, string> = {
   loraStrength: 'lora_strength',
   embeddings: 'embeddings',
   clipSkip: 'clip_skip',
+  hires: 'hires',
+  hiresSteps: 'hires_steps',
+  hiresDenoise: 'hires_denoise',
+  hiresUpscaler: 'hires_upscaler',
   repeat: 'repeat',
 };
 

@@ -2,6 +2,7 @@ import { CodedError } from '../errors/coded-error.ts';
 import { type FieldError, UserError } from '../errors/user-error.ts';
 import { findModel, type ModelEntry, type Registry } from '../models/registry.ts';
 import { parseAspectRatio, sizeForAspect } from './aspect-ratio.ts';
+import { readHires } from './hires-options.ts';
 import {
   ASPECT_RATIOS,
   CLIP_SKIP_MAX,
@@ -256,6 +257,17 @@ export function validateRequest(raw: RawRequest, ctx: ValidationContext): Valida
     );
   }
 
+  const hires = readHires(
+    raw,
+    {
+      mode,
+      ...(size ? { size } : {}),
+      ...(model ? { model } : {}),
+      ...(maxPixels !== undefined ? { maxPixels } : {}),
+    },
+    bad,
+  );
+
   if (errors.length > 0 || !model || !size) return { ok: false, errors };
   const request: GenerationRequest = {
     mode,
@@ -279,6 +291,7 @@ export function validateRequest(raw: RawRequest, ctx: ValidationContext): Valida
   if (addOns.loras.length > 0) request.loras = addOns.loras;
   if (addOns.embeddings.length > 0) request.embeddings = addOns.embeddings;
   if (addOns.clipSkip !== undefined && addOns.clipSkip > 1) request.clipSkip = addOns.clipSkip;
+  if (hires) request.hires = { ...hires, steps: hires.steps === 0 ? steps : hires.steps };
   return { ok: true, request };
 }
 

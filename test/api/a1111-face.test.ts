@@ -437,12 +437,12 @@ describe('refusals in A1111 shapes', () => {
     const before = await credits();
     const answer = await api.post(
       '/sdapi/v1/txt2img',
-      txt2imgBody({ enable_hr: true, steps: 'many', sampler_name: 'Nonsense', batch_size: 9 }),
+      txt2imgBody({ enable_hr: true, hr_scale: 9, steps: 'many', sampler_name: 'Nonsense', batch_size: 9 }),
       basic(),
     );
     expect(answer.status).toBe(422);
     const fields = (answer.body.detail as AnswerBody[]).map((d) => d.loc[1]).sort();
-    expect(fields).toEqual(['batch_size x n_iter', 'enable_hr', 'sampler_name', 'steps'].sort());
+    expect(fields).toEqual(['batch_size x n_iter', 'hr_scale', 'sampler_name', 'steps'].sort());
     for (const d of answer.body.detail)
       expect(d).toEqual({ loc: ['body', d.loc[1]], msg: expect.any(String), type: 'value_error' });
     expect(await credits()).toBe(before);
