@@ -450,7 +450,7 @@ async function hiresDiffuse(
       encoded.push(await encodePicture(model, rgbToPlanar(resized), renderH, renderW));
     }
     init = new Float32Array(encoded.reduce((n, e) => n + e.length, 0));
-    encoded.forEach((e, i) => init.set(e, i * e.length));
+    for (const [i, e] of encoded.entries()) init.set(e, i * e.length);
   }
   const second = await denoiseLatents(
     { ...request, steps: hires.steps },
