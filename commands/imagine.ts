@@ -101,7 +101,7 @@ export async function handleImagine(
   options: { randomSeed?: () => number } = {},
 ): Promise<ImagineReply> {
   const refuse = (error: UserError): ImagineReply => ({ status: 'refused', error });
-  const text = input.options ? (input.options.prompt ?? '') : (input.text ?? '');
+  const text = input.options ? String(input.options.prompt ?? '') : (input.text ?? '');
   const expansion = expandPermutations(text);
   if (!expansion.ok) return refuse(UserError.invalid([{ field: 'prompt', message: expansion.message }]));
   const settings =

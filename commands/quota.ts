@@ -4,6 +4,12 @@ import type { AdminActor, ScopeRef } from '../src/members/member-ref.ts';
 import type { QuotaChanges, QuotaView } from '../src/quotas/quota-policy.ts';
 import { NSFW_POLICIES } from '../src/quotas/quota-policy.ts';
 import { assertScopeAdmin, scopeNoun } from '../src/quotas/scope-admin.ts';
+import {
+  QUOTA_SETTINGS,
+  type QuotaSetting,
+  quotaSettingNamed,
+  TEXT_QUOTA_SETTINGS,
+} from './quota-options.ts';
 
 /**
  * `quota`, written once for every platform: show a scope's policy, and change it (admins only).
@@ -26,44 +32,54 @@ export async function handleQuotaSet(
   return services.quotas.set(admin, scope, changes);
 }
 
+/** One setting's change: the number as the admin typed it, stored as the policy keeps it. */
+export function quotaChange(setting: QuotaSetting, typed: number): QuotaChanges {
+  return { [setting.field]: setting.stored ? setting.stored(typed) : typed };
+}
+
 /**
- * The settings a text command may name (`allowance=20 cooldown=10 nsfw=block`), for the CLI and
- * chat, in the words Discord's `/quota` and Slack's `/imagine-admin set` use: `max-size` is the
- * largest image side, kept as its square in pixels (`max-pixels` sets the pixels themselves).
+ * `quota set` from typed options (Discord), by the names QUOTA_SETTINGS gives them: the scope's
+ * defaults, or with a role that role's tier. A setting that cannot apply there is refused by name.
  */
-const NUMERIC: Record<string, { field: keyof QuotaChanges; stored?: (n: number) => number }> = {
-  allowance: { field: 'dailyAllowance' },
-  cooldown: { field: 'cooldownS' },
-  'pending-cap': { field: 'pendingCap' },
-  'max-size': { field: 'maxPixels', stored: (side) => side * side },
-  'max-pixels': { field: 'maxPixels' },
-  'max-steps': { field: 'maxSteps' },
-  'daily-cap': { field: 'dailyCap' },
-};
-
-/** Short forms admins type for a setting, on every platform. */
-export const QUOTA_SETTING_ALIASES: Record<string, string> = {
-  pending: 'pending-cap',
-  'max-side': 'max-size',
-};
+export function quotaSetChanges(values: Record<string, unknown>, roleId?: string): QuotaChanges {
+  const fields: Record<string, number> = {};
+  for (const setting of QUOTA_SETTINGS) {
+    const value = values[setting.name];
+    if (typeof value !== 'number') continue;
+    const misplaced =
+      roleId !== undefined && setting.appliesTo === 'scope'
+        ? `${setting.name}: applies to the whole server; leave out role`
+        : roleId === undefined && setting.appliesTo === 'tier'
+          ? `${setting.name}: set it for a role (give role)`
+          : undefined;
+    if (misplaced) throw UserError.invalid([{ field: setting.name, message: misplaced }]);
+    Object.assign(fields, quotaChange(setting, value));
+  }
+  if (roleId !== undefined) return { tiers: { set: [{ role: roleId, ...fields }] } };
+  if (Object.keys(fields).length === 0) {
+    const names = QUOTA_SETTINGS.filter((s) => s.appliesTo !== 'tier' && !s.textOnly).map((s) => s.name);
+    throw UserError.invalid([{ field: 'set', message: `set: give at least one of ${names.join(', ')}` }]);
+  }
+  return fields;
+}
 
 /**
- * Reads `name=value` settings typed by an admin into changes. Numbers must be whole; ranges are
- * checked by `quotas.set`. Every bad setting is reported at once.
+ * Reads `name=value` settings typed by an admin (the CLI, chat) into changes, by QUOTA_SETTINGS'
+ * names and aliases, plus `nsfw=POLICY`. Numbers must be whole; ranges are checked by
+ * `quotas.set`. Every bad setting is reported at once.
  */
 export function quotaChangesFromText(text: string): QuotaChanges {
   const changes: QuotaChanges = {};
   const errors: FieldError[] = [];
   for (const token of text.split(/\s+/).filter(Boolean)) {
     const [typed = '', value = ''] = token.split('=', 2);
-    const name = QUOTA_SETTING_ALIASES[typed] ?? typed;
-    const setting = NUMERIC[name];
+    const setting = quotaSettingNamed(typed);
+    const name = setting?.name ?? typed;
     if (setting) {
       if (!/^-?\d+$/.test(value)) {
         errors.push({ field: name, message: `${name}: expected a whole number, got "${value}"` });
       } else {
-        const n = Number(value);
-        (changes as Record<string, number>)[setting.field] = setting.stored ? setting.stored(n) : n;
+        Object.assign(changes, quotaChange(setting, Number(value)));
       }
     } else if (name === 'nsfw') {
       if (!(NSFW_POLICIES as readonly string[]).includes(value)) {
@@ -77,7 +93,7 @@ export function quotaChangesFromText(text: string): QuotaChanges {
     } else {
       errors.push({
         field: name || token,
-        message: `unknown setting "${name || token}": use ${[...Object.keys(NUMERIC), 'nsfw'].join(', ')}`,
+        message: `unknown setting "${name || token}": use ${[...TEXT_QUOTA_SETTINGS.map((s) => s.name), 'nsfw'].join(', ')}`,
       });
     }
   }

@@ -7,6 +7,7 @@ import { parsePromptFlags } from '../src/request/prompt-flags.ts';
 import { emptyRawRequest, isAbsent, type RawRequest } from '../src/request/raw-request.ts';
 import { validateRequest } from '../src/request/validate-request.ts';
 import { StateKeys } from '../src/state/keys.ts';
+import { IMAGINE_FLAG_OPTIONS } from './imagine-options.ts';
 import { SETTING_OPTIONS, type SettingKey, type SettingValues } from './setting-options.ts';
 
 /**
@@ -91,6 +92,9 @@ const ON_WORDS = ['on', 'true', 'yes', '1'];
 const OFF_WORDS = ['off', 'false', 'no', '0'];
 const REMIX_FLAG = /(^|\s)--remix(?:=|\s+|$)(\S*)/i;
 
+/** `/imagine`'s flags that no setting fills (`--seed`, `--strength`, `--repeat`): named when given. */
+const NOT_SETTINGS = IMAGINE_FLAG_OPTIONS.filter((o) => !OPTION_BY_KEY.has(o.field as SettingKey));
+
 /**
  * Settings from text with `/imagine`'s flags (`--ar 16:9 --n 4 --no blurry`) and `--remix on|off`.
  * Text before the first flag is not a setting: it is reported, so a typo is never silently lost.
@@ -120,12 +124,9 @@ export function parseSettingsFlags(text: string): RawSettings {
       out.labels[option.key] = raw.labels[option.key] ?? option.flag;
     }
   }
-  for (const [field, label] of [
-    ['seed', '--seed'],
-    ['strength', '--strength'],
-    ['repeat', '--repeat'],
-  ] as const) {
-    if (!isAbsent(raw[field])) {
+  for (const option of NOT_SETTINGS) {
+    const label = raw.labels[option.field];
+    if (label !== undefined) {
       out.errors.push({ field: label, message: `${label}: is not a setting (it changes with every prompt)` });
     }
   }

@@ -1,5 +1,6 @@
+import { IMAGINE_FLAG_OPTIONS } from '../../commands/imagine-options.ts';
 import type { FieldError } from '../errors/user-error.ts';
-import { emptyRawRequest, type RawRequest, type ValueField } from './raw-request.ts';
+import { emptyRawRequest, type RawRequest } from './raw-request.ts';
 
 /**
  * Midjourney-style flags inside prompt text, as Slack, the CLI and Discord's `prompt` field carry
@@ -13,71 +14,13 @@ import { emptyRawRequest, type RawRequest, type ValueField } from './raw-request
  * prose ("a cat —sleeping") stays prose.
  */
 
-type FlagField = Exclude<
-  ValueField,
-  | 'prompt'
-  | 'width'
-  | 'height'
-  | 'region'
-  | 'upscale'
-  | 'zoomOut'
-  | 'loraStrength'
-  | 'embeddings'
-  | 'hiresSteps'
-  | 'hiresDenoise'
-  | 'hiresUpscaler'
->;
+/** Each spelling of each flag (`ar` and `aspect`), from `/imagine`'s one option schema. */
+const FLAGS = new Map(
+  IMAGINE_FLAG_OPTIONS.flatMap((option) => option.flags.map((flag) => [flag.slice(2), option] as const)),
+);
 
-const FLAGS: Record<string, FlagField> = {
-  ar: 'aspect',
-  aspect: 'aspect',
-  seed: 'seed',
-  no: 'negativePrompt',
-  steps: 'steps',
-  cfg: 'guidance',
-  sampler: 'sampler',
-  model: 'model',
-  n: 'count',
-  strength: 'strength',
-  repeat: 'repeat',
-  lora: 'loras',
-  clipskip: 'clipSkip',
-  'clip-skip': 'clipSkip',
-  hires: 'hires',
-};
-
-/** What each flag takes, for "needs a value" messages. */
-const EXAMPLES: Record<FlagField, string> = {
-  negativePrompt: '--no blurry, text',
-  aspect: '--ar 16:9',
-  seed: '--seed 42',
-  steps: '--steps 30',
-  guidance: '--cfg 7.5',
-  sampler: '--sampler euler_a',
-  model: '--model sd-1.5',
-  count: '--n 4',
-  strength: '--strength 0.6',
-  repeat: '--repeat 4',
-  loras: '--lora name:0.8, other:0.5',
-  clipSkip: '--clipskip 2',
-  hires: '--hires 2',
-};
-
-export const KNOWN_FLAGS = [
-  '--ar',
-  '--seed',
-  '--no',
-  '--steps',
-  '--cfg',
-  '--sampler',
-  '--model',
-  '--n',
-  '--strength',
-  '--repeat',
-  '--lora',
-  '--clipskip',
-  '--hires',
-];
+/** The flags as help and messages list them: each option's first spelling. */
+export const KNOWN_FLAGS = IMAGINE_FLAG_OPTIONS.map((option) => option.flags[0]!);
 
 const QUOTES: Record<string, string[]> = {
   '"': ['"'],
@@ -105,7 +48,7 @@ function flagAt(text: string, i: number): FlagAt | undefined {
   if (!match) return undefined;
   const name = match[0].toLowerCase();
   // A typed dash before a word that is not a flag is punctuation, not a mistake to report.
-  if (dashes === 1 && !(name in FLAGS)) return undefined;
+  if (dashes === 1 && !FLAGS.has(name)) return undefined;
   let valueStart = i + dashes + match[0].length;
   const next = text[valueStart];
   if (next !== undefined && next !== '=' && !/\s/.test(next)) return undefined;
@@ -189,8 +132,8 @@ export function parsePromptFlags(text: string): RawRequest {
   while (flag) {
     const label = `--${flag.name}`;
     const read = readValue(text, flag.valueStart, lastIndex);
-    const field = FLAGS[flag.name];
-    if (field === undefined) {
+    const option = FLAGS.get(flag.name);
+    if (option === undefined) {
       errors.push({
         field: label,
         message: `${label}: unknown flag; the flags are ${KNOWN_FLAGS.join(', ')}`,
@@ -198,15 +141,18 @@ export function parsePromptFlags(text: string): RawRequest {
     } else if (read.error) {
       errors.push({ field: label, message: `${label}: ${read.error}` });
     } else if (read.value.trim() === '') {
-      errors.push({ field: label, message: `${label}: needs a value, e.g. ${EXAMPLES[field]}` });
-    } else if (raw.labels[field] !== undefined) {
       errors.push({
         field: label,
-        message: `${label}: given more than once (also as ${raw.labels[field]})`,
+        message: `${label}: needs a value, e.g. ${option.flags[0]} ${option.example ?? ''}`.trimEnd(),
+      });
+    } else if (raw.labels[option.field] !== undefined) {
+      errors.push({
+        field: label,
+        message: `${label}: given more than once (also as ${raw.labels[option.field]})`,
       });
     } else {
-      raw[field] = read.value.trim();
-      raw.labels[field] = label;
+      raw[option.field] = read.value.trim();
+      raw.labels[option.field] = label;
     }
     flag = read.end < text.length ? flagAt(text, read.end) : undefined;
   }

@@ -58,9 +58,13 @@ describe('the real discord.js against the fake Discord', () => {
       'count',
       'image',
       'strength',
+      'lora',
+      'hires',
+      'clipskip',
       'repeat',
     ]);
     expect(imagine!.options.find((o) => o.name === 'model')?.autocomplete).toBe(true);
+    expect(imagine!.options.find((o) => o.name === 'lora')?.autocomplete).toBe(true);
     expect(imagine!.options.find((o) => o.name === 'image')?.type).toBe(11);
     expect(imagine!.options.find((o) => o.name === 'aspect')?.choices).toHaveLength(9);
     // Every sampler is a choice, within Discord's 25 choices an option may have.

@@ -1,5 +1,6 @@
 import { type ChatInputCommandInteraction, MessageFlags, Routes } from 'discord.js';
 import { handleImagine } from '../../../commands/imagine.ts';
+import { IMAGINE_OPTIONS } from '../../../commands/imagine-options.ts';
 import { isUserError } from '../../errors/user-error.ts';
 import type { DiscordImagineOptions } from '../../request/discord-options.ts';
 import { commandAnswer, INTERNAL_ERROR_ANSWER, refusalAnswer } from './answers.ts';
@@ -8,25 +9,13 @@ import type { DiscordDeps } from './discord-deps.ts';
 import { type Answer, answerInteraction } from './first-response.ts';
 import { channelIsNsfw, memberOf, originOf } from './interaction-context.ts';
 import { MESSAGE_MAX, truncate } from './status-text.ts';
+import { typedOptions } from './typed-options.ts';
+
+/** The typed options but the image, which is downloaded and stored apart. */
+const TEXT_OPTIONS = IMAGINE_OPTIONS.filter((o) => o.kind !== 'attachment');
 
 function imagineOptions(interaction: ChatInputCommandInteraction): DiscordImagineOptions {
-  const o = interaction.options;
-  const options: DiscordImagineOptions = {};
-  const set = <K extends keyof DiscordImagineOptions>(key: K, value: DiscordImagineOptions[K] | null) => {
-    if (value !== null && value !== undefined) options[key] = value;
-  };
-  set('prompt', o.getString('prompt'));
-  set('negative', o.getString('negative'));
-  set('aspect', o.getString('aspect'));
-  set('seed', o.getInteger('seed'));
-  set('steps', o.getInteger('steps'));
-  set('guidance', o.getNumber('guidance'));
-  set('sampler', o.getString('sampler'));
-  set('model', o.getString('model'));
-  set('count', o.getInteger('count'));
-  set('strength', o.getNumber('strength'));
-  set('repeat', o.getInteger('repeat'));
-  return options;
+  return typedOptions(interaction, TEXT_OPTIONS) as DiscordImagineOptions;
 }
 
 /**

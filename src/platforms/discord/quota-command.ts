@@ -1,13 +1,15 @@
 import { type ChatInputCommandInteraction, MessageFlags } from 'discord.js';
 import { handleGrant } from '../../../commands/credits.ts';
-import { handleQuotaSet, handleQuotaShow } from '../../../commands/quota.ts';
+import { handleQuotaSet, handleQuotaShow, quotaSetChanges } from '../../../commands/quota.ts';
+import { QUOTA_COMMAND } from '../../../commands/quota-options.ts';
 import { isUserError, UserError } from '../../errors/user-error.ts';
 import type { MemberRef } from '../../members/member-ref.ts';
-import type { QuotaChanges, QuotaView, Tier } from '../../quotas/quota-policy.ts';
+import type { QuotaChanges, QuotaView } from '../../quotas/quota-policy.ts';
 import { refusalAnswer } from './answers.ts';
 import type { DiscordDeps } from './discord-deps.ts';
 import { discordScope, isServerAdmin, memberOf } from './interaction-context.ts';
 import { MESSAGE_MAX, truncate } from './status-text.ts';
+import { typedOptions } from './typed-options.ts';
 
 /**
  * `/quota` for server admins. Discord hides it from members without Manage Guild
@@ -44,44 +46,11 @@ function showPolicy(view: QuotaView): string {
   ].join('\n');
 }
 
-function setChanges(o: ChatInputCommandInteraction['options']): QuotaChanges {
-  const role = o.getRole('role');
-  const allowance = o.getInteger('allowance');
-  const cooldown = o.getInteger('cooldown');
-  const pendingCap = o.getInteger('pending-cap');
-  const maxSide = o.getInteger('max-size');
-  const maxSteps = o.getInteger('max-steps');
-  const priority = o.getInteger('priority');
-  const dailyCap = o.getInteger('daily-cap');
-  const fields = {
-    ...(allowance !== null ? { dailyAllowance: allowance } : {}),
-    ...(cooldown !== null ? { cooldownS: cooldown } : {}),
-    ...(pendingCap !== null ? { pendingCap } : {}),
-    ...(maxSide !== null ? { maxPixels: maxSide * maxSide } : {}),
-    ...(maxSteps !== null ? { maxSteps } : {}),
-  };
-  if (role) {
-    if (dailyCap !== null) {
-      throw UserError.invalid([
-        { field: 'daily-cap', message: 'daily-cap: applies to the whole server; leave out role' },
-      ]);
-    }
-    const tier: Tier = { role: role.id, ...fields, ...(priority !== null ? { priority } : {}) };
-    return { tiers: { set: [tier] } };
-  }
-  if (priority !== null) {
-    throw UserError.invalid([{ field: 'priority', message: 'priority: set it for a role (give role)' }]);
-  }
-  const changes: QuotaChanges = { ...fields, ...(dailyCap !== null ? { dailyCap } : {}) };
-  if (Object.keys(changes).length === 0) {
-    throw UserError.invalid([
-      {
-        field: 'set',
-        message: 'set: give at least one of allowance, cooldown, pending-cap, max-size, max-steps, daily-cap',
-      },
-    ]);
-  }
-  return changes;
+/** `/quota set`'s typed options, read by the names commands/quota-options.ts declares. */
+const SET_OPTIONS = QUOTA_COMMAND.subcommands?.find((s) => s.name === 'set')?.options ?? [];
+
+function setChanges(interaction: ChatInputCommandInteraction): QuotaChanges {
+  return quotaSetChanges(typedOptions(interaction, SET_OPTIONS), interaction.options.getRole('role')?.id);
 }
 
 export async function onQuota(deps: DiscordDeps, interaction: ChatInputCommandInteraction): Promise<void> {
@@ -105,7 +74,9 @@ export async function onQuota(deps: DiscordDeps, interaction: ChatInputCommandIn
         await say(showPolicy(await handleQuotaShow(services, scope)));
         return;
       case 'set':
-        await say(`✅ Saved.\n${showPolicy(await handleQuotaSet(services, admin, scope, setChanges(o)))}`);
+        await say(
+          `✅ Saved.\n${showPolicy(await handleQuotaSet(services, admin, scope, setChanges(interaction)))}`,
+        );
         return;
       case 'remove-tier': {
         const role = o.getRole('role', true);

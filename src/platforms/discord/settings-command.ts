@@ -10,14 +10,15 @@ import { refusalAnswer } from './answers.ts';
 import type { DiscordDeps } from './discord-deps.ts';
 import { isServerAdmin, memberOf } from './interaction-context.ts';
 import { escapeMarkdown, MESSAGE_MAX, truncate } from './status-text.ts';
+import { typedOptions } from './typed-options.ts';
 
 /** The typed options of `/settings set` (or `server`), by the names SETTING_OPTIONS gives them. */
 function typedSettings(interaction: ChatInputCommandInteraction): RawSettings {
+  const typed = typedOptions(interaction, SETTING_OPTIONS);
   const raw: RawSettings = { values: {}, labels: {}, errors: [] };
   for (const option of SETTING_OPTIONS) {
-    const value = interaction.options.get(option.name)?.value;
-    if (value === undefined || value === null) continue;
-    raw.values[option.key] = value;
+    if (!(option.name in typed)) continue;
+    raw.values[option.key] = typed[option.name];
     raw.labels[option.key] = option.name;
   }
   return raw;

@@ -1,4 +1,5 @@
-import { QUOTA_SETTING_ALIASES, quotaChangesFromText } from '../../../commands/quota.ts';
+import { quotaChangesFromText } from '../../../commands/quota.ts';
+import { quotaSettingNamed, TEXT_QUOTA_SETTINGS } from '../../../commands/quota-options.ts';
 import { isUserError } from '../../errors/user-error.ts';
 import { NSFW_POLICIES, type NsfwPolicy, type QuotaChanges } from '../../quotas/quota-policy.ts';
 
@@ -6,23 +7,14 @@ import { NSFW_POLICIES, type NsfwPolicy, type QuotaChanges } from '../../quotas/
  * `/imagine-admin` takes its operation as text (Slack slash commands have no typed options), the
  * same operations as Discord's `/quota`. With `should_escape` on in the manifest, Slack sends a
  * mention as `<@U123|name>`; a bare user id works too. Numbers are checked for shape here and for
- * range by `commands/quota.ts`, which every platform shares.
+ * range by `commands/quota.ts`, which every platform shares. The settings and their names come
+ * from commands/quota-options.ts, as Discord's `/quota set` options do.
  */
-export type QuotaSetting = 'allowance' | 'cooldown' | 'pending-cap' | 'max-size' | 'max-steps' | 'daily-cap';
-
-export const QUOTA_SETTINGS: Record<QuotaSetting, string> = {
-  allowance: 'daily credits each member gets',
-  cooldown: 'seconds between two requests of a member',
-  'pending-cap': 'jobs a member may have waiting at once',
-  'max-size': 'largest image side in pixels (limits width x height)',
-  'max-steps': 'most steps a request may take',
-  'daily-cap': 'credits the whole workspace may spend a day (0: no cap)',
-};
-
 export type AdminOperation =
   | { op: 'show' }
   | { op: 'help' }
-  | { op: 'set'; setting: QuotaSetting; value: number }
+  /** `set allowance 20`: one setting by its name in QUOTA_SETTINGS. */
+  | { op: 'set'; setting: string; value: number }
   /** `set allowance=20 cooldown=10 nsfw=block`: several at once, in the shared text form. */
   | { op: 'set-many'; changes: QuotaChanges }
   | { op: 'nsfw'; policy: NsfwPolicy }
@@ -35,9 +27,11 @@ export type AdminOperation =
 
 export type AdminParse = { ok: true; operation: AdminOperation } | { ok: false; message: string };
 
+const SETTING_NAMES = TEXT_QUOTA_SETTINGS.map((s) => s.name);
+
 export const ADMIN_USAGE = [
   '`/imagine-admin show` the workspace quota policy',
-  `\`/imagine-admin set <${Object.keys(QUOTA_SETTINGS).join('|')}> <number>\` (or several: \`set allowance=20 cooldown=10\`)`,
+  `\`/imagine-admin set <${SETTING_NAMES.join('|')}> <number>\` (or several: \`set allowance=20 cooldown=10\`)`,
   `\`/imagine-admin nsfw <${NSFW_POLICIES.join('|')}>\``,
   '`/imagine-admin nsfw-channel <on|off>` mark this channel as one where NSFW images may be shown',
   '`/imagine-admin ban <word or phrase>` / `unban <word or phrase>`',
@@ -78,20 +72,18 @@ export function parseAdminCommand(text: string): AdminParse {
         }
       }
       const [name, value] = rest;
-      const lower = name?.toLowerCase();
-      const setting = (lower && (QUOTA_SETTING_ALIASES[lower] ?? lower)) as QuotaSetting | undefined;
-      if (!setting || !(setting in QUOTA_SETTINGS)) {
-        return fail(
-          `set: the setting must be one of ${Object.keys(QUOTA_SETTINGS).join(', ')} (got "${name ?? ''}")`,
-        );
+      const setting = name === undefined ? undefined : quotaSettingNamed(name);
+      if (!setting) {
+        return fail(`set: the setting must be one of ${SETTING_NAMES.join(', ')} (got "${name ?? ''}")`);
       }
       const n = readInteger(value);
       if (n === undefined || rest.length !== 2) {
+        const what = setting.description.charAt(0).toLowerCase() + setting.description.slice(1);
         return fail(
-          `set ${setting}: needs one whole number, the ${QUOTA_SETTINGS[setting]} (got "${rest.slice(1).join(' ')}")`,
+          `set ${setting.name}: needs one whole number, the ${what} (got "${rest.slice(1).join(' ')}")`,
         );
       }
-      return { ok: true, operation: { op: 'set', setting, value: n } };
+      return { ok: true, operation: { op: 'set', setting: setting.name, value: n } };
     }
     case 'nsfw': {
       const policy = rest[0]?.toLowerCase();

@@ -1,15 +1,11 @@
 import type { App } from '@slack/bolt';
 import { credits, handleGrant } from '../../../../commands/credits.ts';
-import { describePolicy, handleQuotaSet, handleQuotaShow } from '../../../../commands/quota.ts';
+import { describePolicy, handleQuotaSet, handleQuotaShow, quotaChange } from '../../../../commands/quota.ts';
+import { quotaSettingNamed } from '../../../../commands/quota-options.ts';
 import { isUserError } from '../../../errors/user-error.ts';
 import type { AdminActor } from '../../../members/member-ref.ts';
 import type { QuotaChanges, QuotaView } from '../../../quotas/quota-policy.ts';
-import {
-  ADMIN_USAGE,
-  type AdminOperation,
-  parseAdminCommand,
-  type QuotaSetting,
-} from '../admin-command-text.ts';
+import { ADMIN_USAGE, type AdminOperation, parseAdminCommand } from '../admin-command-text.ts';
 import { isWorkspaceAdmin } from '../slack-admins.ts';
 import { type SlackDeps, slackMember, slackScope } from '../slack-deps.ts';
 import { SLASH_COMMANDS } from '../slash-commands.ts';
@@ -20,23 +16,6 @@ import { SLASH_COMMANDS } from '../slash-commands.ts';
  * members listed in SLACK_ADMINS; everyone else is refused before anything is read. The quota
  * store checks `isAdmin` and the scope again where the change is made.
  */
-function settingChange(setting: QuotaSetting, value: number): QuotaChanges {
-  switch (setting) {
-    case 'allowance':
-      return { dailyAllowance: value };
-    case 'cooldown':
-      return { cooldownS: value };
-    case 'pending-cap':
-      return { pendingCap: value };
-    case 'max-size':
-      return { maxPixels: value * value };
-    case 'max-steps':
-      return { maxSteps: value };
-    case 'daily-cap':
-      return { dailyCap: value };
-  }
-}
-
 export function registerAdminCommand(app: App, deps: SlackDeps): void {
   app.command(SLASH_COMMANDS.admin, async ({ command, ack, respond }) => {
     await ack();
@@ -97,7 +76,7 @@ async function run(
       return change(operation.changes, 'Updated.');
     case 'set':
       return change(
-        settingChange(operation.setting, operation.value),
+        quotaChange(quotaSettingNamed(operation.setting)!, operation.value),
         `Set ${operation.setting} to ${operation.value}.`,
       );
     case 'nsfw':
