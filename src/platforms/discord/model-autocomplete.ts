@@ -28,7 +28,11 @@ function modelChoices(registry: Registry, typed: string): { name: string; value:
 export function loraChoices(modelsDir: string, typed: string): { name: string; value: string }[] {
   const cut = typed.lastIndexOf(',');
   const done = cut < 0 ? '' : `${typed.slice(0, cut + 1).trim()} `;
-  const q = typed.slice(cut + 1).trim().split(':')[0]!.toLowerCase();
+  const q = typed
+    .slice(cut + 1)
+    .trim()
+    .split(':')[0]!
+    .toLowerCase();
   return installedAddOns(modelsDir, 'lora')
     .filter((lora) => lora.name.toLowerCase().includes(q) && !done.includes(`${lora.name}:`))
     .slice(0, CHOICES_MAX)
