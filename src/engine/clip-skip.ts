@@ -8,8 +8,8 @@ import { OnnxModelWeights } from './lora/onnx-model-weights.ts';
  * AUTOMATIC1111's clip skip for SD 1.x and 2.x: the prompt is read from CLIP's n-th layer from the
  * end (`hidden_states[-n]`) put through the encoder's final LayerNorm, as A1111's
  * FrozenCLIPEmbedder does (1 is the last layer, the model's own `last_hidden_state`). The export
- * must give the hidden states (`hidden_states.0` … `hidden_states.L`, Optimum's
- * `--output_hidden_states`); the LayerNorm's weights are read from it by name.
+ * must give the hidden states (`hidden_states.0` … `hidden_states.L`, as Optimum exports SDXL's
+ * encoders); the LayerNorm's weights are read from it by name.
  */
 const FINAL_NORM = 'text_model.final_layer_norm';
 const norms = new Map<string, Promise<FinalNorm>>();
@@ -51,7 +51,7 @@ export async function withClipSkip(model: DiffusionModel, skip: number): Promise
     .map(Number);
   if (layers.length === 0) {
     throw refuse(
-      `${model.id}'s ${encoder.part} was exported without its hidden states, so clip skip cannot be used with it (export it with Optimum's --output_hidden_states)`,
+      `${model.id}'s ${encoder.part} was exported without its hidden states, so clip skip cannot be used with it (export the text encoder with output_hidden_states set in its config, as Optimum does for SDXL)`,
     );
   }
   const last = Math.max(...layers);

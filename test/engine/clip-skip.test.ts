@@ -74,7 +74,7 @@ describe('clip skip', () => {
     await expect(withClipSkip(await loaded('tiny'), 2)).rejects.toMatchObject({
       name: 'UserError',
       message:
-        "tiny's text_encoder was exported without its hidden states, so clip skip cannot be used with it (export it with Optimum's --output_hidden_states)",
+        "tiny's text_encoder was exported without its hidden states, so clip skip cannot be used with it (export the text encoder with output_hidden_states set in its config, as Optimum does for SDXL)",
     });
     await expect(withClipSkip(await loaded('tiny-hidden-states'), 3)).rejects.toMatchObject({
       message: 'clip skip can be at most 2 for tiny-hidden-states: its text encoder has 2 layers',
