@@ -246,6 +246,10 @@ export function validateRequest(raw: RawRequest, ctx: ValidationContext): Valida
     if (tooLarge !== undefined) bad('upscale', tooLarge);
   }
 
+  // An upscale renders nothing from text: LoRAs and clip skip would be paid for and do nothing.
+  if (mode === 'upscale' && addOns.loras.length > 0) bad('loras', 'an upscale uses no LoRAs; leave them out');
+  if (mode === 'upscale' && addOns.clipSkip !== undefined)
+    bad('clipSkip', 'an upscale reads no prompt; leave it out');
   if (
     addOns.clipSkip !== undefined &&
     model?.family !== undefined &&
