@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { InferenceSession } from 'onnxruntime-node';
+import { generatePictures } from '../src/engine/generate-pictures.ts';
 import { type LoraRequest, mergeLoras } from '../src/engine/lora/lora-merge.ts';
 import {
   buildLoraSessions,
@@ -19,13 +20,17 @@ import {
   writeLora,
   writeWithExternalData,
 } from '../test/lora/named-models.ts';
+import { writeTinyLora } from '../test/support/tiny-loras.ts';
+import { tinyRequest, tinyWorld } from '../test/support/tiny-models.ts';
 
 /**
  * LoRA benchmark: the time to merge a rank-32 kohya LoRA (float16, as they are shared) into
  * LAYERS attention projections of SD 1.5's widest size (1280x1280, Optimum's anonymous MatMul
  * weights in an external data file), reported per 100 MB of rewritten weights, for a float32 and a
  * float16 model; then the time until a session of the combination has run once, uncached (merge +
- * session creation) and cached, against a plain session of the model.
+ * session creation) and cached, against a plain session of the model; last, a job's start (to its
+ * first denoising step) through the model store on the tiny SD 1.x model, with no LoRA, an uncached
+ * combination and a cached one.
  *
  *   node --import tsx bench/lora.ts      (BENCH_LAYERS, BENCH_RANK, BENCH_ROUNDS to change it)
  */
@@ -129,6 +134,42 @@ try {
   console.log(
     `  with the LoRA, uncached (merge + session): ${uncachedMs.toFixed(0)} ms; cached: ${cachedMs.toFixed(2)} ms`,
   );
+
+  // A job's start through the model store, on the tiny SD 1.x model: from the render's call to its
+  // first denoising step, with no LoRA, with an uncached combination and with the same one cached.
+  const world = await tinyWorld({ variants: ['tiny'] });
+  try {
+    writeTinyLora(world.modelsDir, 'bench');
+    const firstStep = async (loras: { name: string; strength: number }[]) => {
+      const t = performance.now();
+      let at = 0;
+      await generatePictures(tinyRequest({ steps: 1, ...(loras.length > 0 ? { loras } : {}) }), {
+        store: world.store,
+        catalog: world.catalog,
+        images: { load: async () => Buffer.alloc(0) },
+        maxPixels: 1 << 20,
+        onProgress: () => {
+          at ||= performance.now() - t;
+        },
+      });
+      return at;
+    };
+    await firstStep([]);
+    const plainStart = await firstStep([]);
+    const uncachedStart = await firstStep([{ name: 'bench', strength: 0.8 }]);
+    let cachedStart = Number.POSITIVE_INFINITY;
+    for (let r = 0; r < ROUNDS; r++)
+      cachedStart = Math.min(cachedStart, await firstStep([{ name: 'bench', strength: 0.8 }]));
+    figures.job_start_plain_ms = Number(plainStart.toFixed(1));
+    figures.job_start_uncached_lora_ms = Number(uncachedStart.toFixed(1));
+    figures.job_start_cached_lora_ms = Number(cachedStart.toFixed(1));
+    console.log(
+      `job start (tiny SD 1.x model, first step): no LoRA ${plainStart.toFixed(1)} ms; uncached LoRA ${uncachedStart.toFixed(1)} ms; cached ${cachedStart.toFixed(1)} ms`,
+    );
+  } finally {
+    await world.store.release();
+    rmSync(world.modelsDir, { recursive: true, force: true });
+  }
   console.log(JSON.stringify(figures));
 } finally {
   rmSync(dir, { recursive: true, force: true });

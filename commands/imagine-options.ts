@@ -1,9 +1,13 @@
 import {
   ASPECT_RATIOS,
+  CLIP_SKIP_MAX,
+  CLIP_SKIP_MIN,
   COUNT_MAX,
   COUNT_MIN,
   GUIDANCE_MAX,
   GUIDANCE_MIN,
+  HIRES_SCALE_MAX,
+  HIRES_SCALE_MIN,
   PROMPT_MAX_CHARS,
   REPEAT_MAX,
   SEED_MAX,
@@ -31,7 +35,19 @@ import { type CommandSchema, type OptionSchema, plainChoices } from './option-sc
 
 /** An `/imagine` option and the request field it fills (the image is read by each platform). */
 export interface ImagineOption extends OptionSchema {
-  field?: Exclude<ValueField, 'width' | 'height' | 'region' | 'upscale' | 'zoomOut'>;
+  field?: Exclude<
+    ValueField,
+    | 'width'
+    | 'height'
+    | 'region'
+    | 'upscale'
+    | 'zoomOut'
+    | 'loraStrength'
+    | 'embeddings'
+    | 'hiresSteps'
+    | 'hiresDenoise'
+    | 'hiresUpscaler'
+  >;
 }
 
 /**
@@ -164,6 +180,37 @@ export const IMAGINE_OPTIONS = [
     max: STRENGTH_MAX,
     flags: ['--strength'],
     example: '0.6',
+  },
+  {
+    name: 'lora',
+    field: 'loras',
+    kind: 'string',
+    description:
+      'LoRAs from MODELS_DIR/loras, name:strength, comma-separated (or <lora:name:0.8> in the prompt)',
+    autocomplete: true,
+    maxLength: 400,
+    flags: ['--lora'],
+    example: 'name:0.8, other:0.5',
+  },
+  {
+    name: 'hires',
+    field: 'hires',
+    kind: 'number',
+    description: 'Hi-res fix: render at the model size, enlarge this many times, then redraw detail',
+    min: HIRES_SCALE_MIN,
+    max: HIRES_SCALE_MAX,
+    flags: ['--hires'],
+    example: '2',
+  },
+  {
+    name: 'clipskip',
+    field: 'clipSkip',
+    kind: 'integer',
+    description: 'Clip skip: read the prompt this many CLIP layers from the end (SD 1.x/2.x; 1 = last)',
+    min: CLIP_SKIP_MIN,
+    max: CLIP_SKIP_MAX,
+    flags: ['--clipskip', '--clip-skip'],
+    example: '2',
   },
   {
     name: 'repeat',

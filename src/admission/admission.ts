@@ -38,6 +38,11 @@ export interface AdmissionDeps {
   modelProblem?: (model: string) => string | undefined | Promise<string | undefined>;
   /** Refuses (throws a UserError) an input image the scope's NSFW policy blocks (input-image-screening.ts). */
   screenInput?: (input: AdmissionInput) => Promise<void>;
+  /**
+   * Refuses (rejects with a UserError) a request whose LoRAs or embeddings are not installed, cannot
+   * be read or are for another family (add-on-admission.ts); undefined when the request uses none.
+   */
+  checkAddOns?: (input: AdmissionInput) => Promise<void> | undefined;
 }
 
 /** Most requests one script run judges; bounds how long Redis is busy with one call. */
@@ -96,9 +101,13 @@ export class Admission {
     try {
       const judge = () => this.decideWhenServed(input);
       const screen = this.deps.screenInput;
-      // Only requests with an input image wait for the screen; the others keep their place in a burst.
+      const addOns = this.deps.checkAddOns?.(input);
+      const judgeChecked = addOns === undefined ? judge : () => addOns.then(judge);
+      // Only requests with an input image (or add-ons) wait for their check; the others keep their place in a burst.
       decided =
-        screen !== undefined && input.request.initImage !== undefined ? screen(input).then(judge) : judge();
+        screen !== undefined && input.request.initImage !== undefined
+          ? screen(input).then(judgeChecked)
+          : judgeChecked();
     } catch (error) {
       stopTimer();
       return Promise.reject(error);

@@ -88,7 +88,11 @@ export function metaOf(data: JobFacts, result?: GenerateResult): Record<string, 
   if (result) {
     meta.provider = result.provider;
     if (result.truncatedWords.length > 0) meta.truncated_words = result.truncatedWords;
+    if (result.warnings !== undefined) meta.warnings = result.warnings;
   }
+  if (r.loras !== undefined) meta.lora_model = r.loras.map((l) => `${l.name}:${l.strength}`).join(',');
+  if (r.embeddings !== undefined) meta.embeddings_model = r.embeddings.join(',');
+  if (r.clipSkip !== undefined) meta.clip_skip = r.clipSkip;
   return meta;
 }
 

@@ -323,10 +323,31 @@ export const systemLoadAnswer: Schema = {
   },
 };
 
+const addOnItems = (what: string): Schema => ({
+  type: 'array',
+  description: what,
+  items: {
+    type: 'object',
+    properties: {
+      name: {
+        type: 'string',
+        description: 'What a request names: `<lora:name:0.8>`, `lora_model`, a word of the prompt.',
+      },
+      file: { type: 'string' },
+      size_bytes: { type: 'integer' },
+      family: { type: 'string', description: 'The family it looks trained for: sd1, sd2, sdxl or unknown.' },
+      vectors: { type: 'integer', description: 'Embeddings: tokens it stands for.' },
+      problem: { type: 'string', description: 'Why its file cannot be used, when it cannot.' },
+    },
+  },
+});
+
 export const modelsAnswer: Schema = {
   type: 'object',
   properties: {
     status: { const: 'success' },
+    loras: addOnItems('LoRAs installed in MODELS_DIR/loras.'),
+    embeddings: addOnItems('Textual-inversion embeddings installed in MODELS_DIR/embeddings.'),
     models: {
       type: 'array',
       items: {

@@ -1,5 +1,6 @@
 import type { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
+import { addOnAdmissionCheck } from '../admission/add-on-admission.ts';
 import { Admission } from '../admission/admission.ts';
 import { InputImageScreening } from '../admission/input-image-screening.ts';
 import type { AdmissionInput, AdmissionResult } from '../admission/types.ts';
@@ -160,6 +161,7 @@ export async function createServices(
     ledgerMaxLen: DEFAULT_LEDGER_MAX_LEN,
     modelProblem: (model) => availability.problem(model),
     screenInput: (input) => inputScreening.check(input),
+    checkAddOns: (input) => addOnAdmissionCheck(input.request, registry, config.MODELS_DIR),
   });
 
   let closed = false;

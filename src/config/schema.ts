@@ -127,6 +127,8 @@ export const configSchema = z.object({
     message: 'expected a comma-separated list of cuda, webgpu, cpu',
   }),
   ENGINE_THREADS: int(0, 0, 256),
+  /** Memory (MB) for sessions of LoRA/embedding combinations, least recently used evicted first. */
+  LORA_CACHE_MB: int(4096, 0, 1024 * 1024),
   NSFW_SCREENING: z.enum(['on', 'off'], { error: 'expected on or off' }).default('on'),
   NSFW_THRESHOLD: num(0.5, 0, 1),
   NSFW_CLASSIFIER: z

@@ -34,7 +34,7 @@ const ROUNDING_SLACK = 1e-9;
 
 export type CostedRequest = Pick<
   GenerationRequest,
-  'mode' | 'width' | 'height' | 'steps' | 'count' | 'strength' | 'upscale' | 'zoomOut' | 'video'
+  'mode' | 'width' | 'height' | 'steps' | 'count' | 'strength' | 'upscale' | 'zoomOut' | 'video' | 'hires'
 >;
 
 /**
@@ -47,7 +47,8 @@ function clipPictures(video: NonNullable<CostedRequest['video']>): number {
 
 /**
  * Credits a request costs: proportional to pixels x steps x images (a clip: x frames) for rendering (img2img,
- * variation and inpaint run only `strength` of their steps, so they cost that share); upscale and
+ * variation and inpaint run only `strength` of their steps, so they cost that share; the hi-res
+ * fix's second pass adds its own pixels x steps x denoising strength); upscale and
  * zoom out have flat rates per image. Rounded up to a whole credit, at least 1, except that a rate
  * an operator set to 0 makes that kind of request free.
  *
@@ -70,8 +71,12 @@ export function computeCost(request: CostedRequest, rates: CreditRates): number 
     default: {
       rate = rates.perImage;
       const share = request.mode === 'txt2img' ? 1 : (request.strength ?? 1);
+      let work = request.width * request.height * request.steps * share;
+      // The hi-res fix's second pass runs its denoising share of its steps at the target size.
+      const hires = request.hires;
+      if (hires !== undefined) work += hires.width * hires.height * hires.steps * hires.denoise;
       const pictures = request.video !== undefined ? clipPictures(request.video) : request.count;
-      exact = (rate * request.width * request.height * request.steps * pictures * share) / REFERENCE_WORK;
+      exact = (rate * work * pictures) / REFERENCE_WORK;
     }
   }
   if (rate === 0) return 0;

@@ -21,14 +21,15 @@ export function batchKey(request: GenerationRequest): string | undefined {
     request.mode,
     request.mode === 'txt2img' ? null : (request.strength ?? null),
     request.guidance > 1,
+    // The hi-res fix's second pass: jobs that make the same one can share it too.
+    request.hires ?? null,
   ]);
 }
 
 /**
- * The LoRA set changes the UNet's weights, so only jobs with the same set share a run. Requests do
- * not carry LoRAs yet; when they do (a `loras` field), it is part of the key as given.
+ * The LoRA set changes the UNet's weights, so only jobs with the same set (names and strengths, in
+ * order) share a run. Embeddings and clip skip change only the text conditioning, which stays per job.
  */
 function loraSet(request: GenerationRequest): unknown {
-  const { loras } = request as { loras?: unknown };
-  return loras ?? null;
+  return request.loras ?? null;
 }

@@ -27,6 +27,13 @@ export interface ModelPart {
   output: string;
 }
 
+/** A CLIP text encoder's final LayerNorm, for reading an earlier layer as the last one is read. */
+export interface FinalNorm {
+  weight: Float32Array;
+  bias: Float32Array;
+  epsilon: number;
+}
+
 /** A text encoder with its tokenizer and the outputs the family reads from it. */
 export interface TextEncoderPart {
   /** The folder, e.g. `text_encoder_2`, for messages. */
@@ -38,6 +45,8 @@ export interface TextEncoderPart {
   hiddenOutput: string;
   /** `text_embeds` (CLIPTextModelWithProjection) or `pooler_output`, where the family pools this encoder. */
   pooledOutput?: string;
+  /** Clip skip: the LayerNorm applied to an earlier layer's hidden output (clip-skip.ts). */
+  finalNorm?: FinalNorm;
   /** The hidden output's width when the export fixes it. */
   width?: number;
   pooledWidth?: number;

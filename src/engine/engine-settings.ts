@@ -9,6 +9,7 @@ export function engineSettings(config: Config): EngineSettings {
     modelsDir: config.MODELS_DIR,
     providers: config.EXECUTION_PROVIDERS as ProviderName[],
     threads: config.ENGINE_THREADS,
+    addOnCacheBytes: config.LORA_CACHE_MB * 1024 * 1024,
     builtin: {
       classifier: config.NSFW_CLASSIFIER,
       upscaler: config.UPSCALER,

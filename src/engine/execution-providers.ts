@@ -76,6 +76,11 @@ export class ProviderChooser {
     );
   }
 
+  /** The options every session on this provider is created with (patched models' too). */
+  sessionOptions(provider: ProviderName): InferenceSession.SessionOptions {
+    return this.options(provider);
+  }
+
   private options(provider: ProviderName): InferenceSession.SessionOptions {
     const options: InferenceSession.SessionOptions = {
       executionProviders: [provider],

@@ -46,8 +46,16 @@ export function float32ToHalf(values: Float32Array): Uint16Array {
   return out;
 }
 
+/** Every half's value, built on first use: reading fp16 weights (a LoRA merge) is then a lookup. */
+let halves: Float32Array | undefined;
+
 export function halfToFloat32(bits: Uint16Array): Float32Array {
+  if (halves === undefined) {
+    halves = new Float32Array(65536);
+    for (let i = 0; i < 65536; i++) halves[i] = fromHalf(i);
+  }
+  const table = halves;
   const out = new Float32Array(bits.length);
-  for (let i = 0; i < bits.length; i++) out[i] = fromHalf(bits[i]!);
+  for (let i = 0; i < bits.length; i++) out[i] = table[bits[i]!]!;
   return out;
 }

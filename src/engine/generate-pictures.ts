@@ -1,13 +1,18 @@
 import { CodedError } from '../errors/coded-error.ts';
 import { UserError } from '../errors/user-error.ts';
+import { createLogger, type Logger } from '../log/logger.ts';
 import { isInstalled } from '../models/model-folder.ts';
 import { findModel, type ModelEntry, type Registry } from '../models/registry.ts';
 import { COUNT_MAX } from '../request/limits.ts';
 import { maskSizeProblem, upscaleOutputProblem } from '../request/output-size.ts';
-import type { GenerationRequest } from '../request/types.ts';
+import type { GenerationRequest, HiresFix } from '../request/types.ts';
+import { type RequestAddOns, requestAddOns } from './add-ons/add-on-check.ts';
+import type { AppliedAddOns } from './add-ons/add-on-model.ts';
+import { withClipSkip } from './clip-skip.ts';
 import { type DenoiseRequest, denoise, type InpaintConditioning } from './denoise.ts';
 import type { DenoiseFunction } from './denoise-rendezvous.ts';
 import type { DiffusionModel } from './diffusion-model.ts';
+import { resizeLatents } from './hires-fix.ts';
 import {
   decodeImage,
   decodeMask,
@@ -49,6 +54,8 @@ export interface GenerateOptions {
   unetTime?: { ms: number };
   /** Runs the denoising; a batch's renders share one (src/engine/render-batch.ts). */
   denoise?: DenoiseFunction;
+  /** The job's logger (LoRA merges and partial matches are logged); silent when absent. */
+  logger?: Logger;
   /** What one frame of a clip changes in the render (src/engine/video/). */
   frame?: FrameConditioning;
 }
@@ -61,6 +68,11 @@ export interface FrameConditioning {
   text?: (model: DiffusionModel, size: RenderSize) => Promise<TextConditioning>;
 }
 
+const SILENT = createLogger('silent');
+
+/** The LoRAs and embeddings a render used, with how well each LoRA matched the model. */
+export type UsedAddOns = RequestAddOns & AppliedAddOns;
+
 export interface GeneratedPictures {
   /** At display size, one per image of the request; image i used seed + i. */
   pictures: RgbImage[];
@@ -71,6 +83,9 @@ export interface GeneratedPictures {
   truncatedWords: string[];
   /** The strength actually used, for the PNG's parameters. */
   strength?: number;
+  addOns?: UsedAddOns;
+  /** What the member should know about the result (a LoRA that matched only part of the model). */
+  warnings: string[];
 }
 
 /** img2img-style detail pass after a plain Lanczos upscale (UPSCALER=lanczos and no network installed). */
@@ -144,10 +159,29 @@ export async function generatePictures(
   const needsImage = request.mode !== 'txt2img';
   const { model, loadMs } = await options.store.diffusionModel(entry, needsImage);
   const seeds = Array.from({ length: request.count }, (_, i) => request.seed + i);
-  const common = { entry, model, seeds, options, loadMs };
+  const addOns = await requestAddOns(request, options.store.settings.modelsDir, model.layout.family);
+  const logger = options.logger ?? SILENT;
+  const base = request.clipSkip !== undefined ? await withClipSkip(model, request.clipSkip) : model;
+  return options.store.withAddOns(base, addOns, logger, async (withAddOns, applied) => {
+    const out = await renderMode(request, { entry, model: withAddOns, seeds, options, loadMs });
+    out.addOns = { ...addOns, ...applied };
+    for (const report of applied.reports) {
+      if (report.matched < report.total)
+        out.warnings.push(
+          `LoRA "${report.name}" patched ${report.matched} of its ${report.total} layers; the rest match nothing in ${entry.id}`,
+        );
+    }
+    return out;
+  });
+}
+
+async function renderMode(request: GenerationRequest, common: Common): Promise<GeneratedPictures> {
+  const { options } = common;
   switch (request.mode) {
     case 'txt2img':
-      return diffuse(request, common, { strength: 1 });
+      return request.hires !== undefined
+        ? hiresDiffuse(request, request.hires, common)
+        : diffuse(request, common, { strength: 1 });
     case 'img2img':
     case 'variation': {
       const init = await loadInit(request, options);
@@ -399,9 +433,103 @@ async function diffuseGroup(
     provider: model.provider,
     loadMs: loadMs + (refiner?.loadMs ?? 0),
     truncatedWords,
+    warnings: [],
   };
   if (mode.init !== undefined) out.strength = mode.strength;
   return out;
+}
+
+/**
+ * AUTOMATIC1111's hi-res fix: the first pass at the request's size, its result enlarged (the
+ * latents themselves, or the decoded pictures by Lanczos or the upscaler network and encoded
+ * again), then a second pass at the target size with its own steps and denoising strength.
+ */
+async function hiresDiffuse(
+  request: GenerationRequest,
+  hires: HiresFix,
+  { entry, model, seeds, options, loadMs }: Common,
+): Promise<GeneratedPictures> {
+  const first = latentSize(entry, model, request.width, request.height);
+  const target = latentSize(entry, model, hires.width, hires.height);
+  checkFixedSize(entry, model, first.latentWidth, first.latentHeight);
+  checkFixedSize(entry, model, target.latentWidth, target.latentHeight);
+  // One progress bar over both passes: the second pass's steps follow the first's.
+  const firstSteps = request.steps;
+  const total = firstSteps + hires.steps;
+  const passOptions = (offset: number, span: number): GenerateOptions => {
+    const { onProgress } = options;
+    if (onProgress === undefined) return options;
+    return {
+      ...options,
+      onProgress: (done, of) => onProgress(offset + Math.round((done / of) * span), total),
+    };
+  };
+  const { latents, truncatedWords } = await denoiseLatents(
+    request,
+    model,
+    seeds,
+    passOptions(0, firstSteps),
+    first,
+    {
+      strength: 1,
+    },
+  );
+  let init: Float32Array;
+  if (hires.upscaler === 'latent' || hires.upscaler === 'latent-nearest') {
+    const mode = hires.upscaler === 'latent' ? 'bilinear' : 'nearest';
+    init = resizeLatents(latents, seeds.length, model.latentChannels, first, target, mode);
+  } else {
+    const decoded = await decodeLatents(model, latents, seeds.length, first.latentHeight, first.latentWidth);
+    const renderW = target.latentWidth * model.vaeScaleFactor;
+    const renderH = target.latentHeight * model.vaeScaleFactor;
+    const network =
+      hires.upscaler === 'upscaler' ? await upscalerNetwork(options, undefined, hires.scale) : undefined;
+    const encoded: Float32Array[] = [];
+    for (let i = 0; i < seeds.length; i++) {
+      let picture = planarToRgb(decoded.pictures[i]!, 0, decoded.width, decoded.height);
+      if (network !== undefined)
+        picture = await upscaleTiled(network.session, picture, { tile: 192, overlap: network.overlap });
+      const resized = await resizeRgb(picture, renderW, renderH, 'fill');
+      encoded.push(await encodePicture(model, rgbToPlanar(resized), renderH, renderW));
+    }
+    init = new Float32Array(encoded.reduce((n, e) => n + e.length, 0));
+    for (const [i, e] of encoded.entries()) init.set(e, i * e.length);
+  }
+  const second = await denoiseLatents(
+    { ...request, steps: hires.steps },
+    model,
+    seeds,
+    passOptions(firstSteps, hires.steps),
+    target,
+    { strength: hires.denoise, initLatents: init },
+  );
+  const decoded = await decodeLatents(
+    model,
+    second.latents,
+    seeds.length,
+    target.latentHeight,
+    target.latentWidth,
+  );
+  const pictures: RgbImage[] = [];
+  for (let i = 0; i < seeds.length; i++) {
+    const rendered = planarToRgb(decoded.pictures[i]!, 0, decoded.width, decoded.height);
+    pictures.push(await resizeRgb(rendered, hires.width, hires.height, 'fill'));
+  }
+  return { pictures, seeds, model, provider: model.provider, loadMs, truncatedWords, warnings: [] };
+}
+
+/** The installed upscaler network (or the built-in ESRGAN for the factor); undefined for Lanczos. */
+async function upscalerNetwork(options: GenerateOptions, named: ModelEntry | undefined, factor: number) {
+  const installed = await options.store.upscaler(named);
+  const builtin =
+    installed === undefined ? await options.store.builtinUpscaler(factor > 2 ? 4 : 2) : undefined;
+  const network = installed ?? builtin;
+  if (network === undefined) return undefined;
+  // Context around each tile covers the network's receptive field, so tiles join without seams; capped
+  // for ESRGAN thick, whose 154 px theoretical radius would multiply the work while tiles with 48 px
+  // of context already match the whole-picture result to 100 dB.
+  const overlap = Math.min(48, Math.max(16, builtin?.receptiveRadius ?? 0));
+  return { session: network.session, provider: network.provider, overlap };
 }
 
 async function upscale(
@@ -421,17 +549,10 @@ async function upscale(
   const height = source.height * factor;
   const loading = performance.now();
   // An installed Real-ESRGAN model wins; then the built-in ESRGAN (UPSCALER), unless it is `lanczos`.
-  const installed = await options.store.upscaler(entry.kind === 'upscaler' ? entry : undefined);
-  const builtin =
-    installed === undefined ? await options.store.builtinUpscaler(factor === 4 ? 4 : 2) : undefined;
-  const network = installed ?? builtin;
+  const network = await upscalerNetwork(options, entry.kind === 'upscaler' ? entry : undefined, factor);
   const upscalerLoadMs = Math.round(performance.now() - loading);
   if (network !== undefined) {
-    // Context around each tile covers the network's receptive field, so tiles join without seams; capped
-    // for ESRGAN thick, whose 154 px theoretical radius would multiply the work while tiles with 48 px
-    // of context already match the whole-picture result to 100 dB.
-    const overlap = Math.min(48, Math.max(16, builtin?.receptiveRadius ?? 0));
-    const tileOptions: Parameters<typeof upscaleTiled>[2] = { tile: 192, overlap };
+    const tileOptions: Parameters<typeof upscaleTiled>[2] = { tile: 192, overlap: network.overlap };
     if (options.signal !== undefined) tileOptions.signal = options.signal;
     if (options.onProgress !== undefined) tileOptions.onTile = options.onProgress;
     const big = await upscaleTiled(network.session, source, tileOptions);
@@ -443,6 +564,7 @@ async function upscale(
       provider: network.provider,
       loadMs: upscalerLoadMs,
       truncatedWords: [],
+      warnings: [],
     };
   }
   // No upscaler network: Lanczos, then a light img2img pass that redraws detail at the new size.

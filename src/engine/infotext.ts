@@ -38,7 +38,17 @@ export interface InfotextParameters {
   height: number;
   model: string;
   strength?: number;
+  clipSkip?: number;
+  /** Written back into the prompt as `<lora:name:strength>`, and hashed in `Lora hashes`. */
+  loras?: { name: string; strength: number; hash: string }[];
+  /** The embeddings the prompts used (`TI hashes`). */
+  embeddings?: { name: string; hash: string }[];
   extra?: Record<string, string | number>;
+}
+
+/** A1111 drops these from names in its hash lists, whose items are `name: hash` joined by ", ". */
+function hashList(items: { name: string; hash: string }[]): string {
+  return items.map(({ name, hash }) => `${name.replace(/[:,]/g, '')}: ${hash}`).join(', ');
 }
 
 function quoteIfNeeded(value: string): string {
@@ -60,9 +70,15 @@ export function formatInfotext(p: InfotextParameters): string {
     ['Model', p.model],
   ];
   if (p.strength !== undefined) pairs.push(['Denoising strength', p.strength]);
+  if (p.clipSkip !== undefined) pairs.push(['Clip skip', p.clipSkip]);
   for (const [k, v] of Object.entries(p.extra ?? {})) pairs.push([k, v]);
+  if (p.loras !== undefined && p.loras.length > 0) pairs.push(['Lora hashes', hashList(p.loras)]);
+  if (p.embeddings !== undefined && p.embeddings.length > 0)
+    pairs.push(['TI hashes', hashList(p.embeddings)]);
   pairs.push(['Version', 'easel']);
-  const lines = [p.prompt];
+  // A1111 keeps the tags in the prompt it records (they leave easel's prompt when it is read).
+  const tags = (p.loras ?? []).map((l) => `<lora:${l.name}:${l.strength}>`);
+  const lines = [[p.prompt, ...tags].filter((part) => part !== '').join(' ')];
   if (p.negativePrompt !== '') lines.push(`Negative prompt: ${p.negativePrompt}`);
   lines.push(pairs.map(([k, v]) => `${k}: ${quoteIfNeeded(String(v))}`).join(', '));
   return lines.join('\n');

@@ -6,8 +6,19 @@ import { CodedError } from '../errors/coded-error.ts';
 import type { Logger } from '../log/logger.ts';
 import { modelFolder, requireModelFolder } from '../models/model-folder.ts';
 import type { ModelEntry, Registry } from '../models/registry.ts';
+import type { RequestAddOns } from './add-ons/add-on-check.ts';
+import {
+  type AddOnParts,
+  type AppliedAddOns,
+  addOnKey,
+  buildAddOnParts,
+  hasAddOns,
+  modelWithAddOns,
+} from './add-ons/add-on-model.ts';
 import { type DiffusionModel, loadDiffusionModel } from './diffusion-model.ts';
 import { ProviderChooser, type ProviderName } from './execution-providers.ts';
+import { createLoraSessionCache } from './lora/lora-sessions.ts';
+import type { MemoryBoundedCache } from './lora/session-cache.ts';
 import { type ConvertedNetwork, convertedNetwork, forgetConversion } from './tfjs/converted-network.ts';
 import { type EsrganSize, esrganNetwork, type NpmNetwork, NSFWJS_MOBILENET_V2 } from './tfjs/npm-networks.ts';
 
@@ -17,6 +28,11 @@ export interface EngineSettings {
   /** onnxruntime intra-op threads; 0 lets onnxruntime choose. */
   threads: number;
   builtin: BuiltinSettings;
+  /**
+   * Memory for sessions of LoRA/embedding combinations (LORA_CACHE_MB); a default of 4 GiB when not
+   * given. A combination bigger than this is still built, used and then released.
+   */
+  addOnCacheBytes?: number;
   /** Bytes free for a model's weights; os.freemem() unless given (tests of the too-big refusal). */
   availableMemory?: () => number;
 }
@@ -57,6 +73,9 @@ export interface LoadedClassifier {
   size: number;
 }
 
+/** LORA_CACHE_MB's default: two SD 1.5 combinations in fp16, or one SDXL UNet's worth of patches. */
+const DEFAULT_ADD_ON_CACHE_BYTES = 4096 * 1024 * 1024;
+
 /** Where a standalone NSFW image classifier lives (used for models without a safety_checker/). */
 export const CLASSIFIER_FOLDER = 'nsfw-classifier';
 
@@ -73,6 +92,7 @@ export class ModelStore {
   private readonly builtins = new Map<string, Promise<LoadedBuiltin>>();
   /** Why a built-in network could not be loaded, by network id (cleared when a later load works). */
   private readonly builtinFailures = new Map<string, string>();
+  private readonly addOnCache: MemoryBoundedCache<AddOnParts>;
 
   constructor(
     readonly settings: EngineSettings,
@@ -80,6 +100,33 @@ export class ModelStore {
     private readonly logger: Logger,
   ) {
     this.providers = new ProviderChooser(settings.providers, logger, settings.threads);
+    this.addOnCache = createLoraSessionCache<AddOnParts>(
+      settings.addOnCacheBytes ?? DEFAULT_ADD_ON_CACHE_BYTES,
+    );
+  }
+
+  /**
+   * Runs `use` with the model as these LoRAs and embeddings change it: sessions of the patched
+   * parts, built on first use of the combination (the merge time is logged) and kept in a cache
+   * bounded by LORA_CACHE_MB, least recently used evicted first.
+   */
+  async withAddOns<T>(
+    model: DiffusionModel,
+    addOns: RequestAddOns,
+    logger: Logger,
+    use: (model: DiffusionModel, applied: AppliedAddOns) => Promise<T>,
+  ): Promise<T> {
+    if (!hasAddOns(addOns)) return use(model, { reports: [], cached: false });
+    return this.addOnCache.use(
+      `${model.provider}|${addOnKey(model.id, addOns)}`,
+      () => buildAddOnParts(model, addOns, this.providers.sessionOptions(model.provider), logger),
+      (parts, cached) => use(modelWithAddOns(model, parts), { reports: parts.reports, cached }),
+    );
+  }
+
+  /** Combinations whose sessions are cached, most recently used last (tests, benchmarks). */
+  cachedAddOnKeys(): string[] {
+    return this.addOnCache.keys();
   }
 
   /** The loaded model and how long this call spent loading it (0 when it was resident). */
@@ -240,6 +287,7 @@ export class ModelStore {
     this.upscalers.clear();
     this.builtins.clear();
     this.classifier = undefined;
+    await this.addOnCache.clear();
     for (const b of builtins) if (b.status === 'fulfilled') await b.value.session.release();
     for (const m of models) if (m.status === 'fulfilled') await m.value.release();
     for (const u of upscalers) if (u.status === 'fulfilled') await u.value.session.release();

@@ -27,6 +27,13 @@ async function readJson(path: string): Promise<Record<string, unknown> | undefin
   }
 }
 
+interface TokenizerSource {
+  json: Record<string, unknown>;
+  config: Record<string, unknown>;
+  eos: string;
+  pad: string;
+}
+
 /**
  * The model's tokenizer (`tokenizer/` of the model folder) with CLIP's fixed 77-token window:
  * diffusers-style truncation (BOS + the first 75 tokens + EOS) and padding with the configured pad
@@ -40,9 +47,10 @@ export class PromptTokenizer {
   private constructor(
     private readonly tokenizer: Tokenizer,
     readonly maxLength: number,
-    eos: string,
-    pad: string,
+    private readonly source: TokenizerSource,
+    private readonly rewrite: (text: string) => string = (text) => text,
   ) {
+    const { eos, pad } = source;
     const eosId = tokenizer.token_to_id(eos);
     if (eosId === undefined) throw new CodedError('model-invalid', `tokenizer has no end token "${eos}"`);
     this.eosId = eosId;
@@ -78,7 +86,8 @@ export class PromptTokenizer {
     }
     const configured = typeof config.model_max_length === 'number' ? config.model_max_length : maxLength;
     try {
-      return new PromptTokenizer(new Tokenizer(json, config), Math.min(configured, maxLength), eos, pad);
+      const source: TokenizerSource = { json, config, eos, pad };
+      return new PromptTokenizer(new Tokenizer(json, config), Math.min(configured, maxLength), source);
     } catch (error) {
       if (error instanceof CodedError) throw error;
       throw new CodedError(
@@ -88,7 +97,22 @@ export class PromptTokenizer {
     }
   }
 
-  encode(text: string): EncodedPrompt {
+  /** The tokenizer.json this tokenizer was built from (CLIP's vocab.json + merges.txt turned into one). */
+  get tokenizerJson(): Record<string, unknown> {
+    return this.source.json;
+  }
+
+  /**
+   * The same tokenizer over an extended tokenizer.json (an embedding's added tokens), reading each
+   * text through `rewrite` first (an embedding's name standing for all of its tokens).
+   */
+  extended(json: Record<string, unknown>, rewrite: (text: string) => string): PromptTokenizer {
+    const source = { ...this.source, json };
+    return new PromptTokenizer(new Tokenizer(json, source.config), this.maxLength, source, rewrite);
+  }
+
+  encode(written: string): EncodedPrompt {
+    const text = this.rewrite(written);
     let ids = this.tokenizer.encode(text).ids;
     let truncatedWords: string[] = [];
     if (ids.length > this.maxLength) {

@@ -7,7 +7,8 @@ import { isInstalled, requireModelFolder } from '../models/model-folder.ts';
 import { findModel, type ModelEntry, type Registry } from '../models/registry.ts';
 import type { GenerateJobData, GenerateResult, NsfwVerdict, RenderedImage } from '../queue/job-data.ts';
 import type { JobProgress } from '../queue/job-view.ts';
-import type { GenerationRequest } from '../request/types.ts';
+import type { GenerationRequest, HiresUpscaler } from '../request/types.ts';
+import { addOnInfotext } from './add-ons/add-on-infotext.ts';
 import type { DenoiseFunction } from './denoise-rendezvous.ts';
 import type { DiffusionModel } from './diffusion-model.ts';
 import { generatePictures } from './generate-pictures.ts';
@@ -115,12 +116,25 @@ export function screeningProblems(
     .map((entry) => noChecker(entry, store).message);
 }
 
+/** How A1111 names the hi-res fix's upscalers in its infotext. */
+const HIRES_UPSCALER_NAMES: Record<HiresUpscaler, string> = {
+  latent: 'Latent',
+  'latent-nearest': 'Latent (nearest)',
+  lanczos: 'Lanczos',
+  upscaler: 'ESRGAN',
+};
+
 export function infotextExtras(request: GenerationRequest): Record<string, string | number> {
   const extra: Record<string, string | number> = {};
   if (request.mode !== 'txt2img') extra.Mode = request.mode;
   if (request.zoomOut !== undefined) extra['Zoom out'] = request.zoomOut;
   if (request.pan !== undefined) extra.Pan = request.pan;
   if (request.upscale !== undefined) extra.Upscale = request.upscale;
+  if (request.hires !== undefined) {
+    extra['Hires upscale'] = request.hires.scale;
+    extra['Hires steps'] = request.hires.steps;
+    extra['Hires upscaler'] = HIRES_UPSCALER_NAMES[request.hires.upscaler];
+  }
   return extra;
 }
 
@@ -158,6 +172,7 @@ export function createRenderer(deps: RendererDeps) {
         signal: ctx.signal,
         onProgress: throttledProgress(ctx),
         ...(ctx.denoise !== undefined ? { denoise: ctx.denoise } : {}),
+        logger: ctx.logger,
         images: {
           load: async (artifactId, field) => {
             const artifact = await deps.artifacts.get(artifactId);
@@ -176,6 +191,7 @@ export function createRenderer(deps: RendererDeps) {
         model = (await deps.store.diffusionModel(entry, false).catch(() => undefined))?.model;
       }
       const screen = await screenerFor(deps, entry, model);
+      const addOns = await addOnInfotext(generated.addOns);
       // Screen and encode everything before storing anything: most failures then leave nothing behind.
       const encoded: {
         bytes: Buffer;
@@ -189,16 +205,20 @@ export function createRenderer(deps: RendererDeps) {
         const seed = generated.seeds[i]!;
         const nsfw = screen !== undefined ? await screen(picture) : null;
         const parameters = formatInfotext({
+          ...addOns,
           prompt: request.prompt,
           negativePrompt: request.negativePrompt,
           steps: request.steps,
           sampler: request.sampler,
           guidance: request.guidance,
           seed,
-          width: picture.width,
-          height: picture.height,
+          // A1111 records the first pass's size, the hi-res fix's scale beside it.
+          width: request.hires !== undefined ? request.width : picture.width,
+          height: request.hires !== undefined ? request.height : picture.height,
           model: request.model,
           ...(generated.strength !== undefined ? { strength: generated.strength } : {}),
+          ...(request.hires !== undefined ? { strength: request.hires.denoise } : {}),
+          ...(request.clipSkip !== undefined ? { clipSkip: request.clipSkip } : {}),
           extra: infotextExtras(request),
         });
         const bytes = withPngText(await encodePng(picture), 'parameters', parameters);
@@ -218,6 +238,7 @@ export function createRenderer(deps: RendererDeps) {
         model: request.model,
         provider: generated.provider,
         truncatedWords: generated.truncatedWords,
+        ...(generated.warnings.length > 0 ? { warnings: generated.warnings } : {}),
         timings: { loadMs: generated.loadMs, renderMs: 0, totalMs: 0 },
       };
       if (grid !== undefined) {

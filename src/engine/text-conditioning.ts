@@ -1,5 +1,6 @@
 import { CodedError } from '../errors/coded-error.ts';
 import type { ModelFamily } from '../models/model-family.ts';
+import { applyFinalNorm } from './clip-skip.ts';
 import type { DiffusionModel, TextEncoderPart } from './diffusion-model.ts';
 import { outputOf, runPart, toIdsInput } from './onnx-io.ts';
 
@@ -89,6 +90,7 @@ async function encodeWith(
           `expected [${batch}, ${tokens}, hidden]`,
       );
     }
+    if (encoder.finalNorm !== undefined) applyFinalNorm(hidden.data, hidden.dims[2]!, encoder.finalNorm);
     const pooled =
       encoder.pooledOutput !== undefined ? outputOf(result, encoder.part, encoder.pooledOutput) : undefined;
     if (pooled !== undefined && (pooled.dims.length !== 2 || pooled.dims[0] !== batch)) {

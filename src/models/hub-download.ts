@@ -265,3 +265,46 @@ export async function downloadModel(
   await rm(markerFile, { force: true });
   return files;
 }
+
+/**
+ * Downloads one safetensors file of a hub repo, a LoRA or an embedding, to `dest` (checksummed,
+ * resumable, like a model's files). `file` names it; without it the repo must hold exactly one.
+ */
+export async function downloadHubFile(
+  source: HubSource,
+  file: string | undefined,
+  dest: string,
+  events: DownloadEvents = {},
+): Promise<HubFile> {
+  const entries = await listRepo(source);
+  const candidates = entries.filter((e) => e.path.endsWith('.safetensors'));
+  const where = `${source.repo}@${source.revision}`;
+  const chosen =
+    file !== undefined
+      ? entries.find((e) => e.path === file)
+      : candidates.length === 1
+        ? candidates[0]
+        : undefined;
+  if (chosen === undefined) {
+    const list = candidates.map((e) => e.path).join(', ') || 'none';
+    throw new CodedError(
+      'model-missing',
+      file !== undefined
+        ? `${where} has no file ${file} (its .safetensors files: ${list})`
+        : `${where} holds ${candidates.length} .safetensors files (${list}); name one with --file`,
+    );
+  }
+  const hubFile = toHubFile(chosen, '');
+  events.plan?.([hubFile], hubFile.size);
+  await mkdir(dirname(dest), { recursive: true });
+  if (existsSync(dest) && (await sizeOf(dest)) === hubFile.size) {
+    const sums = await checksumOf(dest, hubFile);
+    if (sums === undefined || sums.expected === sums.actual) {
+      events.progress?.(hubFile.path, hubFile.size);
+      events.skipped?.(hubFile.path);
+      return hubFile;
+    }
+  }
+  await downloadOne(source, hubFile, dest, events);
+  return hubFile;
+}

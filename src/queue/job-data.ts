@@ -117,6 +117,8 @@ export interface GenerateResult {
   provider: string;
   /** Words cut from the prompt past the tokenizer's 77 tokens (told to the member). */
   truncatedWords: string[];
+  /** What the member should know about the result (a LoRA that patched only part of the model). */
+  warnings?: string[];
   timings: { loadMs: number; renderMs: number; totalMs: number };
 }
 

@@ -22,6 +22,10 @@ const NAMES: [ValueField, string[]][] = [
   ['model', ['model_id', 'model']],
   ['aspect', ['aspect_ratio']],
   ['strength', ['strength']],
+  ['loras', ['lora_model']],
+  ['loraStrength', ['lora_strength']],
+  ['embeddings', ['embeddings_model']],
+  ['clipSkip', ['clip_skip']],
 ];
 
 /** Every body field name `fromHostedApiBody` reads. */

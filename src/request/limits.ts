@@ -52,3 +52,19 @@ export const VIDEO_FPS_DEFAULT = 8;
 export const VIDEO_DRIFT_STRENGTH = 0.45;
 /** Frames of a clip asked for through the API without `num_frames` (modelslab's default). */
 export const TEXT2VIDEO_DEFAULT_FRAMES = 16;
+
+/** LoRAs in one request, and how far a strength may go (A1111 users write 0.1–1.5, negatives undo). */
+export const LORAS_MAX = 5;
+export const LORA_STRENGTH_LIMIT = 4;
+/** Embeddings a request may name explicitly (`embeddings_model`). */
+export const EMBEDDINGS_MAX = 5;
+
+/** AUTOMATIC1111's "Clip skip": 1 is the last layer, 2 the one before, … */
+export const CLIP_SKIP_MIN = 1;
+export const CLIP_SKIP_MAX = 12;
+
+/** The hi-res fix: how far it enlarges, the largest side it makes, A1111's default denoising. */
+export const HIRES_SCALE_MIN = 1;
+export const HIRES_SCALE_MAX = 4;
+export const HIRES_SIDE_MAX = 2048;
+export const HIRES_DENOISE_DEFAULT = 0.7;

@@ -29,6 +29,19 @@ export interface RawRequest {
   upscale?: unknown;
   /** Zoom-out factor (1.5 or 2), for mode `outpaint`. */
   zoomOut?: unknown;
+  /** `--lora name:0.8, other`, the hosted APIs' `lora_model` (comma list), or a list of {name, strength}. */
+  loras?: unknown;
+  /** `lora_strength`: one number for every LoRA, or one each (comma list). */
+  loraStrength?: unknown;
+  /** `embeddings_model`: embedding names (comma list). */
+  embeddings?: unknown;
+  /** `--clipskip N`, `clip_skip`, A1111's `CLIP_stop_at_last_layers`. */
+  clipSkip?: unknown;
+  /** The hi-res fix's scale: `--hires 2`, A1111's `hr_scale` with `enable_hr`. */
+  hires?: unknown;
+  hiresSteps?: unknown;
+  hiresDenoise?: unknown;
+  hiresUpscaler?: unknown;
   /**
    * `--repeat N`: how many jobs of this prompt, each with its own seed. Not part of the request:
    * the chat commands read it (commands/imagine.ts) before one request per job is validated.
@@ -67,6 +80,14 @@ export type RawField =
   | 'region'
   | 'upscale'
   | 'zoomOut'
+  | 'loras'
+  | 'loraStrength'
+  | 'embeddings'
+  | 'clipSkip'
+  | 'hires'
+  | 'hiresSteps'
+  | 'hiresDenoise'
+  | 'hiresUpscaler'
   | 'repeat'
   | 'video'
   | 'fps'
@@ -97,6 +118,14 @@ export const CANONICAL_LABELS: Record<RawField, string> = {
   region: 'region',
   upscale: 'scale',
   zoomOut: 'zoom',
+  loras: 'lora',
+  loraStrength: 'lora_strength',
+  embeddings: 'embeddings',
+  clipSkip: 'clip_skip',
+  hires: 'hires',
+  hiresSteps: 'hires_steps',
+  hiresDenoise: 'hires_denoise',
+  hiresUpscaler: 'hires_upscaler',
   repeat: 'repeat',
   video: 'video',
   fps: 'fps',

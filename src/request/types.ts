@@ -72,6 +72,33 @@ export interface ImageRef {
   artifactId: string;
 }
 
+/**
+ * How the hi-res fix enlarges the first pass: in latent space (A1111's "Latent", bilinear, or
+ * "Latent (nearest)"), with Lanczos on the decoded picture, or with the installed upscaler network
+ * (Real-ESRGAN in MODELS_DIR, else the built-in ESRGAN; Lanczos when UPSCALER=lanczos).
+ */
+export const HIRES_UPSCALERS = ['latent', 'latent-nearest', 'lanczos', 'upscaler'] as const;
+export type HiresUpscaler = (typeof HIRES_UPSCALERS)[number];
+
+/** AUTOMATIC1111's hi-res fix: render at `width` x `height`, enlarge, then img2img at the target size. */
+export interface HiresFix {
+  scale: number;
+  /** The final size: the first pass's times `scale`, to the side step. */
+  width: number;
+  height: number;
+  /** Steps of the second pass (A1111's hr_second_pass_steps; 0 there means the first pass's). */
+  steps: number;
+  /** The second pass's denoising strength. */
+  denoise: number;
+  upscaler: HiresUpscaler;
+}
+
+/** A LoRA a request applies, by its name in MODELS_DIR/loras (without `.safetensors`). */
+export interface LoraChoice {
+  name: string;
+  strength: number;
+}
+
 export interface GenerationRequest {
   mode: GenerationMode;
   prompt: string;
@@ -96,6 +123,17 @@ export interface GenerationRequest {
   /** Outpaint one side instead of all four (Midjourney's Pan): the canvas grows 1.5x that way. */
   pan?: PanDirection;
   upscale?: 2 | 4;
+  /**
+   * LoRAs merged into the model for this job, in the order the member named them. Jobs can share a
+   * batch only when these (names and strengths), `embeddings` and `clipSkip` are the same.
+   */
+  loras?: LoraChoice[];
+  /** Embeddings named explicitly (`embeddings_model`); those the prompt names are found by the worker. */
+  embeddings?: string[];
+  /** AUTOMATIC1111's clip skip, 2–12 (1, the default, is left out). */
+  clipSkip?: number;
+  /** txt2img only: `width` x `height` is the first pass, `hires.width` x `hires.height` the picture. */
+  hires?: HiresFix;
   /** When a button made this request: the job and image (0-based) it acts on. */
   source?: { jobId: string; index: number };
   /** A short clip instead of still pictures (txt2img only, one clip: `count` is 1). */

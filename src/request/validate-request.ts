@@ -2,8 +2,11 @@ import { CodedError } from '../errors/coded-error.ts';
 import { type FieldError, UserError } from '../errors/user-error.ts';
 import { findModel, type ModelEntry, type Registry } from '../models/registry.ts';
 import { parseAspectRatio, sizeForAspect } from './aspect-ratio.ts';
+import { readHires } from './hires-options.ts';
 import {
   ASPECT_RATIOS,
+  CLIP_SKIP_MAX,
+  CLIP_SKIP_MIN,
   COUNT_MAX,
   COUNT_MIN,
   GUIDANCE_MAX,
@@ -20,13 +23,21 @@ import {
   UPSCALE_INPUT_MIN,
   ZOOM_OUT_FACTORS,
 } from './limits.ts';
+import {
+  type AddOnField,
+  checkLoras,
+  extractLoraTags,
+  type LoraText,
+  readEmbeddingNames,
+  readLoraList,
+} from './lora-set.ts';
 import { clipText, describeValue, readNumber, readWholeNumber } from './number-values.ts';
 import { upscaleOutputProblem } from './output-size.ts';
 import { randomSeed } from './random-seed.ts';
 import { CANONICAL_LABELS, isAbsent, type RawField, type RawRequest } from './raw-request.ts';
 import { checkRegion, parseRegion } from './region.ts';
 import { isFlowMatchingSampler, resolveSampler, SAMPLER_HELP } from './sampler-names.ts';
-import type { GenerationMode, GenerationRequest, RegionPercent, SamplerChoice } from './types.ts';
+import type { GenerationMode, GenerationRequest, LoraChoice, RegionPercent, SamplerChoice } from './types.ts';
 import { resolveVideo } from './video-options.ts';
 import { codePointCount, hasVisibleCharacter } from './visible-text.ts';
 
@@ -98,7 +109,9 @@ export function validateRequest(raw: RawRequest, ctx: ValidationContext): Valida
     return trimmed;
   };
   // A variation redraws its image, so a prompt only steers it (OpenAI's variations send none).
-  const prompt = text('prompt', mode !== 'upscale' && mode !== 'variation');
+  const written = text('prompt', mode !== 'upscale' && mode !== 'variation');
+  const addOns = readAddOns(raw, written, label, bad);
+  const prompt = addOns.prompt;
   const negativePrompt = text('negativePrompt', false);
 
   const model = resolveModel(raw, ctx, mode, bad);
@@ -237,6 +250,32 @@ export function validateRequest(raw: RawRequest, ctx: ValidationContext): Valida
     if (tooLarge !== undefined) bad('upscale', tooLarge);
   }
 
+  // An upscale renders nothing from text: LoRAs and clip skip would be paid for and do nothing.
+  if (mode === 'upscale' && addOns.loras.length > 0) bad('loras', 'an upscale uses no LoRAs; leave them out');
+  if (mode === 'upscale' && addOns.clipSkip !== undefined)
+    bad('clipSkip', 'an upscale reads no prompt; leave it out');
+  if (
+    addOns.clipSkip !== undefined &&
+    model?.family !== undefined &&
+    !['sd1', 'sd2'].includes(model.family)
+  ) {
+    bad(
+      'clipSkip',
+      `applies to Stable Diffusion 1.x and 2.x models; ${model.id} is ${model.family}, which reads its own layer`,
+    );
+  }
+
+  const hires = readHires(
+    raw,
+    {
+      mode,
+      ...(size ? { size } : {}),
+      ...(model ? { model } : {}),
+      ...(maxPixels !== undefined ? { maxPixels } : {}),
+    },
+    bad,
+  );
+
   if (errors.length > 0 || !model || !size) return { ok: false, errors };
   const request: GenerationRequest = {
     mode,
@@ -258,7 +297,57 @@ export function validateRequest(raw: RawRequest, ctx: ValidationContext): Valida
   if (upscale) request.upscale = upscale;
   if (zoomOut) request.zoomOut = zoomOut;
   if (video) request.video = video;
+  if (addOns.loras.length > 0) request.loras = addOns.loras;
+  if (addOns.embeddings.length > 0) request.embeddings = addOns.embeddings;
+  if (addOns.clipSkip !== undefined && addOns.clipSkip > 1) request.clipSkip = addOns.clipSkip;
+  if (hires) request.hires = { ...hires, steps: hires.steps === 0 ? steps : hires.steps };
   return { ok: true, request };
+}
+
+/**
+ * LoRAs (the prompt's `<lora:…>` tags, which leave the prompt, and the `loras` field), embeddings
+ * named explicitly, and clip skip. Whether the files are installed and fit the model is checked at
+ * admission (add-on-check.ts), which can read MODELS_DIR; this stays pure.
+ */
+function readAddOns(
+  raw: RawRequest,
+  written: string,
+  label: (field: RawField) => string,
+  bad: (field: RawField, message: string) => void,
+): { prompt: string; loras: LoraChoice[]; embeddings: string[]; clipSkip?: number } {
+  const { prompt, tags } = extractLoraTags(written);
+  const named: { text: LoraText; field: AddOnField }[] = tags.map((text) => ({ text, field: 'prompt' }));
+  if (!isAbsent(raw.loras)) {
+    const strengths = isAbsent(raw.loraStrength) ? undefined : raw.loraStrength;
+    const list = readLoraList(raw.loras, strengths);
+    for (const problem of list.problems) bad(problem.field, problem.message);
+    named.push(...list.loras.map((text) => ({ text, field: 'loras' as const })));
+  } else if (!isAbsent(raw.loraStrength)) {
+    bad('loraStrength', `needs LoRAs to apply to (${label('loras')})`);
+  }
+  const checked = checkLoras(named);
+  for (const problem of checked.problems) bad(problem.field, problem.message);
+  let embeddings: string[] = [];
+  if (!isAbsent(raw.embeddings)) {
+    const read = readEmbeddingNames(raw.embeddings);
+    for (const problem of read.problems) bad('embeddings', problem);
+    embeddings = read.names;
+  }
+  const out: { prompt: string; loras: LoraChoice[]; embeddings: string[]; clipSkip?: number } = {
+    prompt,
+    loras: checked.loras,
+    embeddings,
+  };
+  if (!isAbsent(raw.clipSkip)) {
+    const n = readWholeNumber(raw.clipSkip);
+    if (n === undefined || n < CLIP_SKIP_MIN || n > CLIP_SKIP_MAX) {
+      bad(
+        'clipSkip',
+        `must be a whole number from ${CLIP_SKIP_MIN} (the last layer) to ${CLIP_SKIP_MAX} (got ${describeValue(raw.clipSkip)})`,
+      );
+    } else out.clipSkip = n;
+  }
+  return out;
 }
 
 /**

@@ -1,8 +1,12 @@
 import { randomBytes } from 'node:crypto';
+import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { keyMember } from '../../src/api/key-admin.ts';
 import { computeCost, ratesFromConfig } from '../../src/credits/cost.ts';
+import { encodeSafetensors } from '../../src/engine/safetensors/encode-safetensors.ts';
+import { writeTinyLora } from '../support/tiny-loras.ts';
 import { type AnswerBody, type ApiHarness, startApiHarness } from './api-harness.ts';
 
 /**
@@ -313,6 +317,41 @@ describe('settings and listings', () => {
     });
     expect((await api.get('/sdapi/v1/loras', basic())).body).toEqual([]);
     expect((await api.get('/sdapi/v1/embeddings', basic())).body).toEqual({ loaded: {}, skipped: {} });
+    writeTinyLora(api.config.MODELS_DIR, 'detail');
+    mkdirSync(join(api.config.MODELS_DIR, 'embeddings'), { recursive: true });
+    writeFileSync(
+      join(api.config.MODELS_DIR, 'embeddings', 'shiny.safetensors'),
+      encodeSafetensors({ emb_params: { dtype: 'F32', shape: [2, 32], values: new Float32Array(64) } }),
+    );
+    writeFileSync(join(api.config.MODELS_DIR, 'embeddings', 'broken.safetensors'), Buffer.alloc(4));
+    expect((await api.get('/sdapi/v1/loras', basic())).body).toEqual([
+      { name: 'detail', alias: 'detail', path: 'detail.safetensors', metadata: {} },
+    ]);
+    const item = (shape: number, vectors: number) => ({
+      step: null,
+      sd_checkpoint: null,
+      sd_checkpoint_name: null,
+      shape,
+      vectors,
+    });
+    expect((await api.get('/sdapi/v1/embeddings', basic())).body).toEqual({
+      loaded: { shiny: item(32, 2) },
+      skipped: { broken: item(0, 0) },
+    });
+    const listed = (await api.get('/v1/models')).body;
+    expect(listed.loras).toEqual([
+      { name: 'detail', file: 'detail.safetensors', size_bytes: expect.any(Number), family: 'unknown' },
+    ]);
+    expect(listed.embeddings[0]).toEqual({
+      name: 'broken',
+      file: 'broken.safetensors',
+      size_bytes: 4,
+      family: 'unknown',
+      problem:
+        'broken.safetensors is not a valid safetensors file: it has 4 bytes, fewer than the 8-byte header length',
+    });
+    rmSync(join(api.config.MODELS_DIR, 'loras'), { recursive: true });
+    rmSync(join(api.config.MODELS_DIR, 'embeddings'), { recursive: true });
     // webuiapi's check_extensions reads scripts["txt2img"].
     expect((await api.get('/sdapi/v1/scripts', basic())).body).toEqual({ txt2img: [], img2img: [] });
   });
@@ -398,12 +437,12 @@ describe('refusals in A1111 shapes', () => {
     const before = await credits();
     const answer = await api.post(
       '/sdapi/v1/txt2img',
-      txt2imgBody({ enable_hr: true, steps: 'many', sampler_name: 'Nonsense', batch_size: 9 }),
+      txt2imgBody({ enable_hr: true, hr_scale: 9, steps: 'many', sampler_name: 'Nonsense', batch_size: 9 }),
       basic(),
     );
     expect(answer.status).toBe(422);
     const fields = (answer.body.detail as AnswerBody[]).map((d) => d.loc[1]).sort();
-    expect(fields).toEqual(['batch_size x n_iter', 'enable_hr', 'sampler_name', 'steps'].sort());
+    expect(fields).toEqual(['batch_size x n_iter', 'hr_scale', 'sampler_name', 'steps'].sort());
     for (const d of answer.body.detail)
       expect(d).toEqual({ loc: ['body', d.loc[1]], msg: expect.any(String), type: 'value_error' });
     expect(await credits()).toBe(before);

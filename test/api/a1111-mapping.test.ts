@@ -130,6 +130,7 @@ describe('AUTOMATIC1111 request bodies', () => {
     const { result } = validated(
       webuiapiTxt2img({
         enable_hr: true,
+        hr_scale: 9,
         script_name: 'x/y/z plot',
         styles: ['cinematic'],
         scheduler: 'exponential',
@@ -139,7 +140,7 @@ describe('AUTOMATIC1111 request bodies', () => {
     expect(result.ok).toBe(false);
     const fields = !result.ok ? result.errors.map((e) => e.field) : [];
     expect(fields).toEqual(
-      expect.arrayContaining(['enable_hr', 'script_name', 'styles', 'scheduler', 'batch_size']),
+      expect.arrayContaining(['hr_scale', 'script_name', 'styles', 'scheduler', 'batch_size']),
     );
   });
 

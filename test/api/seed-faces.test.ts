@@ -1,6 +1,8 @@
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { keyMember } from '../../src/api/key-admin.ts';
+import { readPngText } from '../../src/engine/png-text.ts';
+import { writeTinyLora } from '../support/tiny-loras.ts';
 import { type AnswerBody, type ApiHarness, startApiHarness } from './api-harness.ts';
 
 /**
@@ -171,18 +173,67 @@ describe('modelslab (seeds 000 and 001)', () => {
     expect(await credits()).toBe(before);
   });
 
-  it('refuses LoRA, embeddings and clip skip by name rather than ignoring them', async () => {
+  it('renders with lora_model and lora_strength, echoes them in meta and records them in the PNG', async () => {
+    writeTinyLora(api.config.MODELS_DIR, 'more_details');
     const before = await credits();
     const answer = await api.post('/api/v4/dreambooth', {
       key,
-      prompt: 'a cat',
-      lora_model: 'more_details',
-      embeddings_model: 'easynegative',
-      clip_skip: '2',
+      model_id: 'stable-diffusion-v1-5',
+      prompt: 'a red circle <lora:more_details:0.6>',
+      width: 320,
+      height: 320,
+      samples: 1,
+      num_inference_steps: 2,
     });
-    expect(answer.status).toBe(422);
-    expect(Object.keys(answer.body.message).sort()).toEqual(['clip_skip', 'embeddings_model', 'lora_model']);
-    expect(answer.body.message.lora_model[0]).toMatch(/LoRA/);
+    expect(answer.status).toBe(200);
+    expect(answer.body.status).toBe('success');
+    expect(answer.body.meta).toMatchObject({ prompt: 'a red circle', lora_model: 'more_details:0.6' });
+    const png = Buffer.from(await (await fetch(answer.body.output[0])).arrayBuffer());
+    const parameters = readPngText(png).parameters ?? '';
+    expect(parameters.split('\n')[0]).toBe('a red circle <lora:more_details:0.6>');
+    expect(parameters).toMatch(/, Lora hashes: "more_details: [0-9a-f]{12}", Version: easel$/);
+    expect(await credits()).toBeLessThan(before);
+  });
+
+  it('refuses an unknown LoRA or embedding, a bad strength and clip skip at admission, charging nothing', async () => {
+    const before = await credits();
+    const unknown = await api.post('/api/v4/dreambooth', {
+      key,
+      prompt: 'a cat',
+      lora_model: 'no_such_lora',
+      lora_strength: '0.7',
+    });
+    expect(unknown.status).toBe(422);
+    expect(unknown.body.message.lora[0]).toMatch(
+      /^LoRA "no_such_lora" is not installed on this server \(installed: /,
+    );
+
+    const embedding = await api.post('/api/v4/dreambooth', {
+      key,
+      prompt: 'a cat',
+      embeddings_model: 'easynegative',
+    });
+    expect(embedding.status).toBe(422);
+    expect(embedding.body.message.embeddings[0]).toBe(
+      'embedding "easynegative" is not installed on this server (none is installed)',
+    );
+
+    const strength = await api.post('/api/v4/dreambooth', {
+      key,
+      prompt: 'a cat',
+      lora_model: 'a,b',
+      lora_strength: '0.5,9',
+    });
+    expect(strength.status).toBe(422);
+    expect(strength.body.message.lora_model[0]).toBe(
+      'lora_model: the strength of LoRA "b" must be a number from -4 to 4 (got "9")',
+    );
+
+    const clipSkip = await api.post('/api/v4/dreambooth', { key, prompt: 'a cat', clip_skip: '13' });
+    expect(clipSkip.status).toBe(422);
+    expect(clipSkip.body.message.clip_skip[0]).toBe(
+      'clip_skip: must be a whole number from 1 (the last layer) to 12 (got "13")',
+    );
     expect(await credits()).toBe(before);
   });
 });

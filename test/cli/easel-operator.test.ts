@@ -1,10 +1,11 @@
 import { execFile } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, describe, expect, it } from 'vitest';
 import { testRedisUrl, uniquePrefix } from '../support/redis.ts';
+import { writeTinyLora } from '../support/tiny-loras.ts';
 
 const run = promisify(execFile);
 const root = mkdtempSync(join(tmpdir(), 'easel-operator-'));
@@ -145,6 +146,20 @@ describe('easel models list', () => {
     }[];
     expect(listing.find((m) => m.id === 'easel-tiny')).toMatchObject({ installed: true });
     expect(listing.find((m) => m.id === 'easel-tiny')?.install).toBeUndefined();
+  });
+
+  it('lists the installed LoRAs and embeddings, and why a broken one cannot be used', async () => {
+    expect((await easel(['models', 'list'])).stdout).toContain(
+      'No LoRAs (MODELS_DIR/loras) or embeddings (MODELS_DIR/embeddings) are installed.',
+    );
+    writeTinyLora(join(root, 'models'), 'detail');
+    mkdirSync(join(root, 'models', 'embeddings'), { recursive: true });
+    writeFileSync(join(root, 'models', 'embeddings', 'broken.safetensors'), Buffer.alloc(3));
+    const { stdout } = await easel(['models', 'list']);
+    expect(stdout).toMatch(/detail +lora +unknown +0 MB/);
+    expect(stdout).toMatch(
+      /broken +embedding +unknown +0 MB +broken\.safetensors is not a valid safetensors file/,
+    );
   });
 });
 

@@ -58,6 +58,9 @@ describe('the real discord.js against the fake Discord', () => {
       'count',
       'image',
       'strength',
+      'lora',
+      'hires',
+      'clipskip',
       'repeat',
       'video',
       'to',
@@ -69,6 +72,7 @@ describe('the real discord.js against the fake Discord', () => {
     expect(imagine!.options.find((o) => o.name === 'model')?.autocomplete).toBe(true);
     expect(imagine!.options.find((o) => o.name === 'loop')?.type).toBe(5);
     expect(imagine!.options.find((o) => o.name === 'motion')?.choices).toHaveLength(3);
+    expect(imagine!.options.find((o) => o.name === 'lora')?.autocomplete).toBe(true);
     expect(imagine!.options.find((o) => o.name === 'image')?.type).toBe(11);
     expect(imagine!.options.find((o) => o.name === 'aspect')?.choices).toHaveLength(9);
     // Every sampler is a choice, within Discord's 25 choices an option may have.

@@ -12,6 +12,7 @@ import {
   PERMISSION_MANAGE_GUILD,
   slashCommand,
 } from '../fakes/discord/interactions.ts';
+import { writeTinyLora } from '../support/tiny-loras.ts';
 import {
   answerOf,
   command,
@@ -339,6 +340,36 @@ describe('Cancel, autocomplete and /credits', () => {
       type: 8,
       data: { choices: [{ name: 'tiny — tiny test model tiny', value: 'tiny' }] },
     });
+  });
+
+  it('suggests installed LoRAs for the last name typed, keeping the ones already picked', async () => {
+    writeTinyLora(world.config.MODELS_DIR, 'detail');
+    writeTinyLora(world.config.MODELS_DIR, 'dreamy');
+    const sent = world.fake.dispatchInteraction(
+      autocomplete({
+        fake: world.fake,
+        channel: world.channel,
+        user: member('typist'),
+        name: 'imagine',
+        options: [
+          { name: 'prompt', type: OPT.STRING, value: 'a cat' },
+          { name: 'lora', type: OPT.STRING, value: 'detail:0.5, dr', focused: true },
+        ],
+      }),
+    );
+    const callback = await world.fake.firstCallback(sent.id);
+    expect(callback.json).toEqual({
+      type: 8,
+      data: { choices: [{ name: 'detail:0.5, dreamy:1', value: 'detail:0.5, dreamy:1' }] },
+    });
+  });
+
+  it('refuses a LoRA that is not installed before charging anything', async () => {
+    await expectRefused(
+      member('lora-asker'),
+      { prompt: 'a cat', lora: 'nowhere:0.8' },
+      /LoRA "nowhere" is not installed on this server \(installed: detail, dreamy\)/,
+    );
   });
 
   it('shows a member their credits privately', async () => {

@@ -15,7 +15,9 @@ import type { MemberRef } from '../../src/members/member-ref.ts';
 import type { JobView } from '../../src/queue/job-view.ts';
 import { startGenerateRole } from '../../src/queue/worker-role.ts';
 import type { GenerationRequest } from '../../src/request/types.ts';
+import { loraPair, writeLora } from '../lora/named-models.ts';
 import { testRedisUrl, uniquePrefix } from '../support/redis.ts';
+import { tinyLoraFolder, writeTinyLora } from '../support/tiny-loras.ts';
 import { type TinyWorld, tinyEntry, tinyRequest, tinyWorld } from '../support/tiny-models.ts';
 
 let world: TinyWorld;
@@ -211,6 +213,44 @@ describe('the generate worker on tiny models', () => {
       .catch((e: unknown) => e);
     expect((error as Error).message).toMatch(/broken-missing is not installed on any render worker/);
     expect(await services.credits.balance(who)).toEqual(before);
+  });
+
+  it('refuses at admission a LoRA file that lies about its header, reserving nothing', async () => {
+    const lying = Buffer.alloc(64);
+    lying.writeBigUInt64LE(100n * 1024n * 1024n + 1n, 0);
+    await writeFile(join(tinyLoraFolder(world.modelsDir), 'liar.safetensors'), lying);
+    const before = await services.credits.balance(who);
+    const error = await services.admission
+      .admit({
+        requestId: `engine-liar-${Date.now()}`,
+        member: who,
+        origin: { platform: 'cli' },
+        request: tinyRequest({ loras: [{ name: 'liar', strength: 1 }] }),
+      })
+      .catch((e: unknown) => e);
+    expect((error as Error).message).toBe(
+      'LoRA "liar" cannot be used: liar.safetensors is not a valid safetensors file: its header claims 104857601 bytes, over the 104857600-byte limit',
+    );
+    expect(await services.credits.balance(who)).toEqual(before);
+  });
+
+  it('fails for good and refunds a LoRA whose layers match nothing in the model, then renders the next LoRA job', async () => {
+    const stray = loraPair(9, 2, 32, [32]);
+    writeLora(join(tinyLoraFolder(world.modelsDir), 'elsewhere.safetensors'), {
+      'lora_unet_mid_block_attentions_0_proj_in.lora_down.weight': stray.down,
+      'lora_unet_mid_block_attentions_0_proj_in.lora_up.weight': stray.up,
+    });
+    await expectRefundedFailure(
+      { loras: [{ name: 'elsewhere', strength: 1 }] },
+      /^LoRA "elsewhere" matches no layer of this model \(its keys: lora_unet \(1\)\)\.$/,
+    );
+    writeTinyLora(world.modelsDir, 'detail');
+    const view = await run({ loras: [{ name: 'detail', strength: 0.7 }] });
+    expect(view.state).toBe('completed');
+    const stored = await artifacts.get(view.result!.images[0]!.artifactId);
+    const parameters = readPngText(stored!.bytes).parameters!;
+    expect(parameters.split('\n')[0]).toMatch(/<lora:detail:0\.7>$/);
+    expect(parameters).toMatch(/Lora hashes: "detail: [0-9a-f]{12}"/);
   });
 
   it('fails for good and refunds when the model loses a file under the running worker', async () => {

@@ -277,7 +277,7 @@ describe('batchKey', () => {
     for (const change of changes) expect(batchKey(tinyRequest(change))).not.toBe(batchKey(base));
     const img2img = tinyRequest({ mode: 'img2img', strength: 0.5 });
     expect(batchKey(tinyRequest({ mode: 'img2img', strength: 0.6 }))).not.toBe(batchKey(img2img));
-    const withLoras = { ...base, loras: [{ name: 'ink', weight: 0.8 }] } as GenerationRequest;
+    const withLoras: GenerationRequest = { ...base, loras: [{ name: 'ink', strength: 0.8 }] };
     expect(batchKey(withLoras)).not.toBe(batchKey(base));
   });
 

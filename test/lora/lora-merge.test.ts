@@ -2,10 +2,11 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { LORA_STRENGTH_LIMIT, type LoraRequest, mergeLoras } from '../../src/engine/lora/lora-merge.ts';
+import { type LoraRequest, mergeLoras } from '../../src/engine/lora/lora-merge.ts';
 import { OnnxModelWeights } from '../../src/engine/lora/onnx-model-weights.ts';
 import { createPatchedSession, patchedModel } from '../../src/engine/lora/patched-session.ts';
 import { isUserError } from '../../src/errors/user-error.ts';
+import { LORA_STRENGTH_LIMIT } from '../../src/request/limits.ts';
 import {
   buildNamedModel,
   defaultWeights,

@@ -1,9 +1,10 @@
 import { execFile } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { encodeSafetensors } from '../../src/engine/safetensors/encode-safetensors.ts';
 import { type FakeHub, startFakeHub } from '../support/fake-hub.ts';
 
 /** The real `easel models download` against the local fake hub (HF_ENDPOINT). */
@@ -33,6 +34,29 @@ beforeAll(async () => {
       },
       lfs: ['unet/model.onnx_data', 'text_encoder_2/model.onnx_data'],
     },
+    'someone/detail-lora': {
+      files: {
+        'README.md': Buffer.from('# a LoRA'),
+        'detail_tweaker.safetensors': Buffer.from(
+          encodeSafetensors({
+            'lora_unet_conv_in.lora_down.weight': {
+              dtype: 'F32',
+              shape: [2, 4, 3, 3],
+              values: new Float32Array(72),
+            },
+            'lora_unet_conv_in.lora_up.weight': {
+              dtype: 'F32',
+              shape: [8, 2, 1, 1],
+              values: new Float32Array(16),
+            },
+          }),
+        ),
+        'not-a-lora.safetensors': Buffer.from(
+          encodeSafetensors({ weight: { dtype: 'F32', shape: [2], values: new Float32Array(2) } }),
+        ),
+      },
+      lfs: ['detail_tweaker.safetensors'],
+    },
   });
 });
 
@@ -57,6 +81,44 @@ async function easel(args: string[]) {
     return { code: e.code, stdout: e.stdout, stderr: e.stderr };
   }
 }
+
+describe('easel models download --lora (the real binary)', () => {
+  it('fetches the named file into MODELS_DIR/loras, and refuses a file that is not a LoRA, keeping nothing', async () => {
+    const several = await easel(['models', 'download', 'someone/detail-lora', '--lora']);
+    expect(several.code).toBe(1);
+    expect(several.stderr).toContain(
+      'someone/detail-lora@main holds 2 .safetensors files (detail_tweaker.safetensors, not-a-lora.safetensors); name one with --file',
+    );
+    const done = await easel([
+      'models',
+      'download',
+      'someone/detail-lora',
+      '--lora',
+      '--file',
+      'detail_tweaker.safetensors',
+    ]);
+    expect(done.code, done.stderr).toBe(0);
+    const path = join(root, 'models', 'loras', 'detail_tweaker.safetensors');
+    expect(done.stdout).toContain(`done: ${path}; members use it with <lora:detail_tweaker:0.8>`);
+    expect(existsSync(path)).toBe(true);
+
+    const bad = await easel([
+      'models',
+      'download',
+      'someone/detail-lora',
+      '--lora',
+      '--file',
+      'not-a-lora.safetensors',
+      '--name',
+      'nothing',
+    ]);
+    expect(bad.code).toBe(1);
+    expect(bad.stderr).toContain(
+      'someone/detail-lora/not-a-lora.safetensors cannot be used as a lora: holds no LoRA layers easel can merge',
+    );
+    expect(readdirSync(join(root, 'models', 'loras'))).toEqual(['detail_tweaker.safetensors']);
+  }, 120_000);
+});
 
 describe('easel models download (the real binary)', () => {
   it('fetches an SDXL export from the hub, says it is complete and registers the unknown repo', async () => {

@@ -24,6 +24,7 @@ export const TINY_VARIANTS: Record<string, TinyModelOptions> = {
   'tiny-scalar-timestep': { timestep: 'float32-scalar' },
   'tiny-pixel': { layout: 'pixel-shuffle', timestep: 'float32', safetyChecker: false },
   'tiny-fixed': { fixedLatentSize: 8 },
+  'tiny-hidden-states': { hiddenStates: true },
 };
 
 export function tinyEntry(id: string, overrides: Partial<ModelEntry> = {}): ModelEntry {

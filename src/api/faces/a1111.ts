@@ -1,4 +1,5 @@
 import type { FastifyRequest } from 'fastify';
+import { listAddOns } from '../../engine/add-ons/add-on-listing.ts';
 import { readPngText } from '../../engine/png-text.ts';
 import { findModel } from '../../models/registry.ts';
 import { defaultModelId } from '../../request/default-model.ts';
@@ -16,6 +17,8 @@ import { decodeBase64Slices } from '../sliced-base64-decoder.ts';
 import { a1111Info, a1111Parameters, jobTimestamp } from './a1111/a1111-answer.ts';
 import { a1111Error } from './a1111/a1111-errors.ts';
 import {
+  a1111Embeddings,
+  a1111Loras,
   a1111Models,
   a1111Options,
   a1111Samplers,
@@ -119,14 +122,15 @@ export const a1111Face: Face = {
     ctx.route(doc('GET', 'samplers', 'Samplers, under AUTOMATIC1111’s names'), async () => a1111Samplers());
     ctx.route(doc('GET', 'schedulers', 'Schedules: automatic and karras'), async () => a1111Schedulers());
     ctx.route(doc('GET', 'upscalers', 'Upscalers'), async () => a1111Upscalers(modelsNow(ctx)));
-    ctx.route(doc('GET', 'embeddings', 'Textual-inversion embeddings (none yet)'), async () => ({
-      loaded: {},
-      skipped: {},
-    }));
+    ctx.route(doc('GET', 'embeddings', 'Textual-inversion embeddings in MODELS_DIR/embeddings'), async () =>
+      a1111Embeddings((await listAddOns(ctx.config.MODELS_DIR)).embeddings),
+    );
+    ctx.route(doc('GET', 'loras', 'LoRAs in MODELS_DIR/loras'), async () =>
+      a1111Loras((await listAddOns(ctx.config.MODELS_DIR)).loras),
+    );
     ctx.route(doc('GET', 'scripts', 'Scripts (none)'), async () => ({ txt2img: [], img2img: [] }));
     // Listings of what easel does not have (yet), in A1111's shape, so clients that read them at start work.
     for (const [path, summary] of [
-      ['loras', 'LoRAs (none yet)'],
       ['sd-vae', 'VAEs (none besides each model’s own)'],
       ['hypernetworks', 'Hypernetworks (none)'],
       ['face-restorers', 'Face restorers (none)'],

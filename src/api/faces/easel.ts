@@ -1,4 +1,5 @@
 import type { FastifyRequest } from 'fastify';
+import { type AddOnListing, listAddOns } from '../../engine/add-ons/add-on-listing.ts';
 import { HOSTED_FIELD_NAMES } from '../../request/hosted-api-body.ts';
 import { closestName, unknownFields } from '../../request/lenient-values.ts';
 import { type Answer, answerForOutcome } from '../answers.ts';
@@ -189,6 +190,7 @@ function registerJobRoutes(ctx: FaceContext): void {
     },
     async () => ({
       status: 'success',
+      ...(await addOnsNow(ctx)),
       models: modelsNow(ctx).map((m) => ({
         model_id: m.id,
         aliases: m.aliases,
@@ -203,6 +205,20 @@ function registerJobRoutes(ctx: FaceContext): void {
       })),
     }),
   );
+}
+
+/** MODELS_DIR's LoRAs and embeddings under the REST API's field names. */
+async function addOnsNow(ctx: FaceContext): Promise<{ loras: unknown[]; embeddings: unknown[] }> {
+  const { loras, embeddings } = await listAddOns(ctx.config.MODELS_DIR);
+  const shown = (a: AddOnListing) => ({
+    name: a.name,
+    file: a.file,
+    size_bytes: a.bytes,
+    family: a.family ?? 'unknown',
+    ...(a.vectors !== undefined ? { vectors: a.vectors } : {}),
+    ...(a.problem !== undefined ? { problem: a.problem } : {}),
+  });
+  return { loras: loras.map(shown), embeddings: embeddings.map(shown) };
 }
 
 function round1(n: number): number {

@@ -1,6 +1,5 @@
 import type { FastifyRequest } from 'fastify';
 import { readFlag } from '../../request/lenient-values.ts';
-import { readNumber } from '../../request/number-values.ts';
 import { answerForOutcome } from '../answers.ts';
 import type { ApiProblem } from '../api-error.ts';
 import { futureClipUrl, futureImageUrls } from '../image-routes.ts';
@@ -36,10 +35,12 @@ const numberField = (description: string) => ({
 
 /** v4/v6 fields beyond v3's, documented here; the ones easel cannot honour yet are refused by name. */
 const DREAMBOOTH_FIELDS: Record<string, Record<string, unknown>> = {
-  lora_model: textField('Not supported yet: refused unless empty.'),
-  lora_strength: numberField('Ignored (no LoRA yet).'),
-  embeddings_model: textField('Not supported yet: refused unless empty.'),
-  clip_skip: numberField('Not supported yet: refused unless 1.'),
+  lora_model: textField('LoRAs installed in MODELS_DIR/loras, by name, separated by commas.'),
+  lora_strength: numberField('One strength for every LoRA, or one each separated by commas (default 1).'),
+  embeddings_model: textField(
+    'Textual-inversion embeddings from MODELS_DIR/embeddings, separated by commas.',
+  ),
+  clip_skip: numberField('1 (the last layer, the default) to 12; SD 1.x and 2.x models.'),
   use_karras_sigmas: flagField('Ignored: pick a Karras sampler by name instead ("DPM++ 2M Karras").'),
   tomesd: flagField('Ignored (a speed setting).'),
   safety_checker: flagField('Ignored: the operator’s NSFW policy applies.'),
@@ -60,21 +61,6 @@ const notYes = (value: unknown) => readFlag(value) === false;
 
 /** Features a modelslab body may ask for that easel does not have yet. */
 const UNSUPPORTED: UnsupportedField[] = [
-  {
-    field: 'lora_model',
-    neutral: () => false,
-    why: 'LoRA models are not supported on this server yet; leave lora_model out.',
-  },
-  {
-    field: 'embeddings_model',
-    neutral: () => false,
-    why: 'textual-inversion embeddings are not supported on this server yet; leave embeddings_model out.',
-  },
-  {
-    field: 'clip_skip',
-    neutral: (value) => readNumber(value) === 1,
-    why: 'clip skip is not supported on this server yet; leave clip_skip out (or 1).',
-  },
   { field: 'vae', neutral: () => false, why: 'a separate VAE is not supported; leave vae out.' },
   {
     field: 'panorama',

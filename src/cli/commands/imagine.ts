@@ -212,6 +212,7 @@ async function imagine(text: string, options: ImagineOptions): Promise<ImagineOu
     if (result.truncatedWords.length > 0) {
       say(`cut past the 77-token limit: ${result.truncatedWords.join(' ')}`);
     }
+    for (const warning of result.warnings ?? []) say(`warning: ${warning}`);
     return {
       ...outcome,
       status: 'completed',

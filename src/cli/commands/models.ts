@@ -1,16 +1,20 @@
-import { join, relative, resolve } from 'node:path';
+import { rename, rm } from 'node:fs/promises';
+import { basename, join, relative, resolve } from 'node:path';
 import { SingleBar } from 'cli-progress';
 import type { Command } from 'commander';
 import { loadConfig } from '../../config/load-config.ts';
+import { describeAddOn, listAddOns } from '../../engine/add-ons/add-on-listing.ts';
 import { TINY_FAMILIES, tinyFamilyEntry, writeTinyFamilyModel } from '../../engine/tiny/tiny-families.ts';
 import { writeTinyModel } from '../../engine/tiny/tiny-model-folder.ts';
 import { CodedError } from '../../errors/coded-error.ts';
+import { type AddOnKind, addOnPath } from '../../models/add-on-folders.ts';
 import { planDownload } from '../../models/download-plan.ts';
-import { downloadModel } from '../../models/hub-download.ts';
+import { downloadHubFile, downloadModel, type HubSource } from '../../models/hub-download.ts';
 import { loadCatalog, registerLocalModel } from '../../models/model-catalog.ts';
 import { missingModelFiles } from '../../models/model-folder.ts';
 import { listModels, type ModelListing } from '../../models/model-listing.ts';
 import type { ModelEntry } from '../../models/registry.ts';
+import { ADD_ON_NAME } from '../../request/lora-set.ts';
 import { formatTable } from '../print-table.ts';
 
 /** `easel models list | download <hub-repo> | tiny <dir>`. */
@@ -21,10 +25,15 @@ export function registerModels(program: Command): void {
     .command('list')
     .description('the models this deployment knows: installed or not, the default, how to install the rest')
     .option('--json', 'print a JSON array instead of a table')
-    .action((options: { json?: boolean }) => {
+    .action(async (options: { json?: boolean }) => {
       const config = loadConfig();
       const listing = listModels(loadCatalog(config.MODELS_DIR), config.MODELS_DIR, config.DEFAULT_MODEL);
-      console.log(options.json === true ? JSON.stringify(listing) : describeListing(listing));
+      if (options.json === true) {
+        console.log(JSON.stringify(listing));
+        return;
+      }
+      console.log(describeListing(listing));
+      console.log(`\n${describeAddOns(await listAddOns(config.MODELS_DIR))}`);
     });
 
   models
@@ -44,12 +53,30 @@ export function registerModels(program: Command): void {
       "folder name under MODELS_DIR (default: the registry entry's, else the repo name)",
     )
     .option('--all', 'fetch every file, including PyTorch/safetensors weights the engine does not use')
+    .option('--lora', 'fetch a LoRA (one .safetensors file of the repo) into MODELS_DIR/loras instead')
+    .option('--embedding', 'fetch a textual-inversion embedding into MODELS_DIR/embeddings instead')
+    .option('--file <path>', 'with --lora or --embedding: the file in the repo, when it holds several')
+    .option('--name <name>', 'with --lora or --embedding: the name members write (default: the file name)')
     .action(
       async (
         repoOrId: string,
-        options: { revision?: string; subfolder?: string; folder?: string; all?: boolean },
+        options: {
+          revision?: string;
+          subfolder?: string;
+          folder?: string;
+          all?: boolean;
+          lora?: boolean;
+          embedding?: boolean;
+          file?: string;
+          name?: string;
+        },
       ) => {
         const config = loadConfig();
+        if (options.lora === true || options.embedding === true) {
+          const kind = options.lora === true ? 'lora' : 'embedding';
+          console.log(await downloadAddOn(config, kind, repoOrId, options));
+          return;
+        }
         const catalog = loadCatalog(config.MODELS_DIR);
         const { source, dir, folder, entry } = planDownload(
           catalog,
@@ -154,6 +181,57 @@ function describeListing(listing: ModelListing[]): string {
   });
   const table = formatTable(['model (aliases)', 'kind', 'family', 'size', 'state', 'install with'], rows);
   return `${table}\n\nA request that names no model gets the default (DEFAULT_MODEL, else the first installed hub model, else easel-mini).`;
+}
+
+/** `--lora` / `--embedding`: one file into MODELS_DIR/loras or /embeddings, kept only if easel can use it. */
+async function downloadAddOn(
+  config: ReturnType<typeof loadConfig>,
+  kind: AddOnKind,
+  repo: string,
+  options: { revision?: string; file?: string; name?: string },
+): Promise<string> {
+  const source: HubSource = {
+    repo,
+    revision: options.revision ?? 'main',
+    hubUrl: config.HF_ENDPOINT,
+    ...(config.HF_TOKEN !== undefined ? { accessToken: config.HF_TOKEN } : {}),
+  };
+  const name =
+    options.name ?? (options.file !== undefined ? basename(options.file, '.safetensors') : undefined);
+  // Without --file or --name the name comes from the one file the repo holds, known once it is listed.
+  const staging = addOnPath(config.MODELS_DIR, kind, name ?? `.download-${process.pid}`);
+  const fetched = await downloadHubFile(source, options.file, staging);
+  const finalName = name ?? basename(fetched.path, '.safetensors');
+  if (!ADD_ON_NAME.test(finalName)) {
+    await rm(staging, { force: true });
+    throw new CodedError('config-invalid', `"${finalName}" cannot be a ${kind} name: give one with --name`);
+  }
+  const dest = addOnPath(config.MODELS_DIR, kind, finalName);
+  if (dest !== staging) await rename(staging, dest);
+  const listing = await describeAddOn(kind, { name: finalName, path: dest, bytes: fetched.size });
+  if (listing.problem !== undefined) {
+    await rm(dest, { force: true });
+    throw new CodedError(
+      'model-invalid',
+      `${repo}/${fetched.path} cannot be used as a ${kind}: ${listing.problem}`,
+    );
+  }
+  const family = listing.family !== undefined ? ` (looks trained for ${listing.family})` : '';
+  const use = kind === 'lora' ? `<lora:${finalName}:0.8>` : `"${finalName}" in a prompt`;
+  return `done: ${dest}${family}; members use it with ${use}`;
+}
+
+function describeAddOns({ loras, embeddings }: Awaited<ReturnType<typeof listAddOns>>): string {
+  const rows = [...loras, ...embeddings].map((a) => [
+    a.name,
+    a.kind,
+    a.family ?? 'unknown',
+    `${megabytes(a.bytes)} MB`,
+    a.problem ?? (a.vectors !== undefined ? `${a.vectors} vectors` : ''),
+  ]);
+  if (rows.length === 0)
+    return 'No LoRAs (MODELS_DIR/loras) or embeddings (MODELS_DIR/embeddings) are installed.';
+  return formatTable(['LoRA / embedding', 'kind', 'family', 'size', 'notes'], rows);
 }
 
 function downloadedEntry(repo: string, revision: string, folder: string): ModelEntry {

@@ -14,13 +14,22 @@ function escapeRegExp(text: string): string {
   return text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 }
 
+/** An embedding's name as a word of a prompt (not part of a longer word). */
+function embeddingWord(name: string): RegExp {
+  return new RegExp(`(?<![\\w-])${escapeRegExp(name)}(?![\\w-])`, 'g');
+}
+
+/** Whether a prompt names the embedding, which is how A1111 decides to use one. */
+export function mentionsEmbedding(prompt: string, name: string): boolean {
+  return embeddingWord(name).test(prompt);
+}
+
 /** The prompt with each embedding's name standing for all of its tokens, as A1111 reads it. */
 export function expandEmbeddingNames(prompt: string, inversions: { name: string; count: number }[]): string {
   let out = prompt;
   for (const { name, count } of inversions) {
     if (count < 2) continue;
-    const word = new RegExp(`(?<![\\w-])${escapeRegExp(name)}(?![\\w-])`, 'g');
-    out = out.replace(word, embeddingTokens(name, count).join(' '));
+    out = out.replace(embeddingWord(name), embeddingTokens(name, count).join(' '));
   }
   return out;
 }

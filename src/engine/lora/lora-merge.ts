@@ -1,4 +1,6 @@
 import { UserError } from '../../errors/user-error.ts';
+import type { ModelFamily } from '../../models/model-family.ts';
+import { LORA_STRENGTH_LIMIT } from '../../request/limits.ts';
 import { SafetensorsFile } from '../safetensors/safetensors-file.ts';
 import { sgmToDiffusersFlat } from './kohya-sgm-names.ts';
 import { type LoraModule, loraLayout } from './lora-file.ts';
@@ -16,9 +18,6 @@ import {
  * once into the weight's own type (float32 or float16), so the order LoRAs are given in does not
  * change the result beyond that rounding.
  */
-
-/** Strengths beyond this are typos, not styles: A1111 users write 0.1–1.5, negatives to undo. */
-export const LORA_STRENGTH_LIMIT = 4;
 
 export interface LoraRequest {
   /** The name members use (the file name without `.safetensors`). */
@@ -118,19 +117,26 @@ function describe(module: LoraModule, target: Target): string {
   return `${target.weight.module}: LoRA ${module.down.shape.slice(1).join('x')}→${module.up.shape[0]}, model ${inDims.join('x')}→${out}`;
 }
 
+/** How refusals name the family a LoRA looks trained for. */
+export const LORA_FAMILY_NAMES: Partial<Record<ModelFamily, string>> = {
+  sd1: 'SD 1.x',
+  sd2: 'SD 2.x',
+  sdxl: 'SDXL',
+};
+
 /**
  * Which family a LoRA was trained for: its cross-attention width says it best (768 for SD 1.x, 1024
  * for SD 2.x, 2048 for SDXL); without one, a second text encoder or Stability's SDXL block names.
  */
-function guessLoraFamily(modules: LoraModule[]): string | undefined {
+export function guessLoraFamily(modules: LoraModule[]): ModelFamily | undefined {
   const crossAttention = modules.find((m) => m.component === 'unet' && /attn2[._]to_k$/.test(m.module));
   const width = crossAttention?.down.shape[1];
-  if (width === 768) return 'SD 1.x';
-  if (width === 1024) return 'SD 2.x';
-  if (width === 2048) return 'SDXL';
+  if (width === 768) return 'sd1';
+  if (width === 1024) return 'sd2';
+  if (width === 2048) return 'sdxl';
   const sdxl = (m: LoraModule) =>
     m.component === 'text_encoder_2' || /input_blocks|label_emb|add_embedding/.test(m.module);
-  return modules.some(sdxl) ? 'SDXL' : undefined;
+  return modules.some(sdxl) ? 'sdxl' : undefined;
 }
 
 /** Matches one LoRA's layers to the model, refusing it when nothing or something misfitting matches. */
@@ -150,7 +156,7 @@ function match(
     else targets.push([module, target]);
   }
   const family = guessLoraFamily(layout.modules);
-  const trained = family ? `; it looks like an ${family} LoRA` : '';
+  const trained = family ? `; it looks like an ${LORA_FAMILY_NAMES[family]} LoRA` : '';
   if (misfits.length > 0) {
     throw refuse(
       `LoRA "${request.name}" does not fit this model: ${misfits.length} of its layers have other sizes (${misfits[0]})${trained}`,

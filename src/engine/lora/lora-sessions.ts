@@ -2,6 +2,7 @@ import type { InferenceSession } from 'onnxruntime-node';
 import type { Logger } from '../../log/logger.ts';
 import type { LoraComponent } from './lora-keys.ts';
 import { type LoraMatchReport, type LoraModels, type LoraRequest, mergeLoras } from './lora-merge.ts';
+import type { PatchedTensor } from './onnx-model-weights.ts';
 import { createPatchedSession, type PatchOptions } from './patched-session.ts';
 import { MemoryBoundedCache, type Sized } from './session-cache.ts';
 
@@ -17,8 +18,10 @@ export function loraCombinationKey(modelId: string, loras: LoraRequest[]): strin
   return `${modelId}|${parts.join(',')}`;
 }
 
-export function createLoraSessionCache(budgetBytes: number): MemoryBoundedCache<LoraSessions> {
-  return new MemoryBoundedCache<LoraSessions>(budgetBytes, async ({ sessions }) => {
+export function createLoraSessionCache<V extends LoraSessions = LoraSessions>(
+  budgetBytes: number,
+): MemoryBoundedCache<V> {
+  return new MemoryBoundedCache<V>(budgetBytes, async ({ sessions }) => {
     await Promise.all([...sessions.values()].map((session) => session.release()));
   });
 }
@@ -30,8 +33,15 @@ export async function buildLoraSessions(
   logger: Logger,
   sessionOptions: InferenceSession.SessionOptions = {},
   patchOptions: PatchOptions = {},
+  /** Other replaced initializers of the same parts (an embedding's longer token table). */
+  extraPatches: ReadonlyMap<LoraComponent, ReadonlyMap<string, PatchedTensor>> = new Map(),
 ): Promise<Sized<LoraSessions>> {
   const merged = await mergeLoras(models, loras);
+  for (const [component, extra] of extraPatches) {
+    const patches = merged.patches.get(component) ?? new Map<string, PatchedTensor>();
+    for (const [name, tensor] of extra) patches.set(name, tensor);
+    merged.patches.set(component, patches);
+  }
   for (const report of merged.reports) {
     if (report.matched < report.total) {
       logger.warn(report, `LoRA "${report.name}" patches ${report.matched} of its ${report.total} layers`);
@@ -58,7 +68,7 @@ export async function buildLoraSessions(
       affectedMB: Math.round(merged.affectedBytes / 1e5) / 10,
       parts: [...merged.patches].map(([component, patches]) => `${component}: ${patches.size} weights`),
     },
-    'LoRAs merged',
+    loras.length > 0 ? 'LoRAs merged' : 'embeddings added',
   );
   return { value: { sessions, reports: merged.reports }, bytes };
 }

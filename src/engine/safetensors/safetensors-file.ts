@@ -57,6 +57,8 @@ export class SafetensorsFile {
     private readonly handle: FileHandle,
     readonly tensors: ReadonlyMap<string, SafetensorsTensor>,
     readonly metadata: Readonly<Record<string, string>>,
+    /** Where the tensors' bytes begin: after the length and the header. */
+    readonly dataStart: number,
   ) {}
 
   static async open(path: string, maxHeaderBytes = MAX_HEADER_BYTES): Promise<SafetensorsFile> {
@@ -77,7 +79,7 @@ export class SafetensorsFile {
       const raw = new Uint8Array(headerBytes);
       await handle.read(raw, 0, headerBytes, 8);
       const { tensors, metadata } = parseHeader(path, raw, size - 8 - headerBytes, 8 + headerBytes);
-      return new SafetensorsFile(path, handle, tensors, metadata);
+      return new SafetensorsFile(path, handle, tensors, metadata, 8 + headerBytes);
     } catch (error) {
       await handle.close();
       throw error;

@@ -45,14 +45,22 @@ export class OnnxGraphBuilder {
     this.outputs.push(valueInfo(name, type, dims));
   }
 
-  /** A float32 initializer (stored as raw little-endian bytes). */
-  weight(values: Float32Array | number[], dims: number[], type: 'float32' | 'float16' = 'float32'): string {
+  /**
+   * A float32 initializer (stored as raw little-endian bytes). `name` gives it the name an exporter
+   * would (Conv weights keep their module's name in Optimum exports); fresh otherwise.
+   */
+  weight(
+    values: Float32Array | number[],
+    dims: number[],
+    type: 'float32' | 'float16' = 'float32',
+    name?: string,
+  ): string {
     const data = values instanceof Float32Array ? values : Float32Array.from(values);
     const raw =
       type === 'float16'
         ? new Uint8Array(float32ToHalf(data).buffer)
         : new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
-    return this.initializer(type, dims, raw);
+    return this.initializer(type, dims, raw, name);
   }
 
   int64s(values: number[]): string {
@@ -63,18 +71,23 @@ export class OnnxGraphBuilder {
     );
   }
 
-  /** Adds a node; returns the name of its (first) output. */
+  /**
+   * Adds a node; returns the name of its (first) output. `nodeName` names it as an exporter scopes
+   * it (`/down_blocks.0/attentions.0/transformer_blocks.0/attn2/to_k/MatMul`), which is how a LoRA
+   * finds Optimum's anonymous MatMul weights.
+   */
   node(
     opType: string,
     inputs: string[],
     attributes: Record<string, AttributeValue> = {},
     outputs = 1,
+    nodeName?: string,
   ): string {
     const names = Array.from({ length: outputs }, () => this.fresh(opType.toLowerCase()));
     this.nodes.push(
       onnx.NodeProto.create({
         opType,
-        name: this.fresh(`${opType}_node`),
+        name: nodeName ?? this.fresh(`${opType}_node`),
         input: inputs,
         output: names,
         attribute: Object.entries(attributes).map(([key, value]) => attribute(key, value)),
@@ -157,8 +170,8 @@ export class OnnxGraphBuilder {
     return onnx.ModelProto.encode(model).finish();
   }
 
-  private initializer(type: TinyElemType, dims: number[], raw: Uint8Array): string {
-    const name = this.fresh('w');
+  private initializer(type: TinyElemType, dims: number[], raw: Uint8Array, given?: string): string {
+    const name = given ?? this.fresh('w');
     this.initializers.push(onnx.TensorProto.create({ name, dataType: ELEM[type], dims, rawData: raw }));
     return name;
   }

@@ -6,7 +6,9 @@ import {
   benchDecoderBlock,
   buildSafetyChecker,
   type IoDtype,
+  TINY_NAMES,
   type TimestepVariant,
+  tinyTextLayerNode,
   weights,
 } from './tiny-models.ts';
 import { tinyTokenizerConfig, tinyTokenizerJson, tinyVocabSize } from './tiny-tokenizer.ts';
@@ -99,14 +101,17 @@ export function buildTinyTextEncoder(spec: TinyTextEncoderSpec): Uint8Array {
   const vocab = tinyVocabSize();
   const g = new OnnxGraphBuilder('text_encoder');
   const ids = g.input('input_ids', spec.idsType, ['batch_size', spec.tokens]);
-  let h = g.node('Gather', [g.weight(weights(seed, vocab * w, 1), [vocab, w]), ids]);
+  let h = g.node('Gather', [
+    g.weight(weights(seed, vocab * w, 1), [vocab, w], 'float32', TINY_NAMES.tokenEmbedding),
+    ids,
+  ]);
   if (typeof spec.tokens === 'number')
     h = g.node('Add', [h, g.weight(weights(seed + 1, spec.tokens * w, 0.1), [spec.tokens, w])]);
   const states = [h];
   for (let k = 0; k < LAYERS; k++) {
     const mixed = g.node('Tanh', [
       g.node('Add', [
-        g.node('MatMul', [h, g.weight(layer(seed + 10 + k, w, w), [w, w])]),
+        g.node('MatMul', [h, g.weight(layer(seed + 10 + k, w, w), [w, w])], {}, 1, tinyTextLayerNode(k)),
         g.weight(weights(seed + 20 + k, w, 0.2), [w]),
       ]),
     ]);
@@ -171,10 +176,19 @@ export function buildTinyDenoiser(spec: TinyDenoiserSpec): OnnxGraphBuilder {
   const tEmbedding = g.node('Sin', [
     g.node('Mul', [g.node('Reshape', [tFloat, g.int64s([-1, 1, 1, 1])]), g.weight([0.01], [1])]),
   ]);
-  let bias = g.node('MatMul', [
-    g.node('ReduceMean', [context], { axes: [1], keepdims: 0 }),
-    g.weight(layer(seed, contextDim, c), [contextDim, c]),
-  ]);
+  // Only a UNet's layers carry the names LoRAs know (SD3's transformer is not patched).
+  const unet = spec.sampleName === 'sample';
+  const named = (name: string) => (unet ? name : undefined);
+  let bias = g.node(
+    'MatMul',
+    [
+      g.node('ReduceMean', [context], { axes: [1], keepdims: 0 }),
+      g.weight(layer(seed, contextDim, c), [contextDim, c]),
+    ],
+    {},
+    1,
+    named(TINY_NAMES.crossAttentionNode),
+  );
   for (const [i, v] of spec.vectors.entries()) {
     const input = castIn(g, g.input(v.name, dtype, ['batch', v.width]), dtype);
     const scaled = g.node('Mul', [input, g.weight([v.scale], [1])]);
@@ -186,22 +200,42 @@ export function buildTinyDenoiser(spec: TinyDenoiserSpec): OnnxGraphBuilder {
   const biasMap = g.node('Reshape', [bias, g.int64s([-1, c, 1, 1])]);
   const conv1 = g.node(
     'Conv',
-    [sample, g.weight(layer(seed + 10, inChannels * 9, c), [c, inChannels, 3, 3])],
+    [
+      sample,
+      g.weight(
+        layer(seed + 10, inChannels * 9, c),
+        [c, inChannels, 3, 3],
+        'float32',
+        named(TINY_NAMES.convIn),
+      ),
+    ],
     {
       pads: [1, 1, 1, 1],
     },
   );
   const h = g.node('Tanh', [g.node('Add', [g.node('Add', [conv1, biasMap]), tEmbedding])]);
   const down = g.node('Tanh', [
-    g.node('Conv', [h, g.weight(layer(seed + 11, c * 9, c), [c, c, 3, 3])], {
-      pads: [1, 1, 1, 1],
-      strides: [2, 2],
-    }),
+    g.node(
+      'Conv',
+      [h, g.weight(layer(seed + 11, c * 9, c), [c, c, 3, 3], 'float32', named(TINY_NAMES.downConv))],
+      {
+        pads: [1, 1, 1, 1],
+        strides: [2, 2],
+      },
+    ),
   ]);
   const up = g.node('Resize', [down, '', g.weight([1, 1, 2, 2], [4])], { mode: 'nearest' });
   const detail = g.node(
     'Conv',
-    [g.node('Add', [h, up]), g.weight(layer(seed + 12, c * 9, outChannels), [outChannels, c, 3, 3])],
+    [
+      g.node('Add', [h, up]),
+      g.weight(
+        layer(seed + 12, c * 9, outChannels),
+        [outChannels, c, 3, 3],
+        'float32',
+        named(TINY_NAMES.convOut),
+      ),
+    ],
     { pads: [1, 1, 1, 1] },
   );
   const skip = g.node('Slice', [sample, g.int64s([0]), g.int64s([outChannels]), g.int64s([1])]);

@@ -31,6 +31,8 @@ export interface TinyModelOptions {
   vaeDecoderWidth?: number;
   /** A UNet exported for one batch size only. */
   fixedBatch?: number;
+  /** A text encoder exported with `hidden_states.N` outputs and a final LayerNorm (clip skip). */
+  hiddenStates?: boolean;
 }
 
 const CONTEXT_DIM = 32;
@@ -111,6 +113,7 @@ export async function writeTinyModel(dir: string, options: TinyModelOptions = {}
       hidden: CONTEXT_DIM,
       idsType: options.idsType ?? 'int32',
       dtype,
+      hiddenStates: options.hiddenStates === true,
     }),
     { hidden_size: CONTEXT_DIM, max_position_embeddings: 77, vocab_size: tinyVocabSize() },
   );

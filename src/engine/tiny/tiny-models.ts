@@ -8,6 +8,25 @@ import { OnnxGraphBuilder, type TinyElemType } from './onnx-graph-builder.ts';
  * Weights come from a seeded generator, so the bytes are the same on every machine.
  */
 
+/**
+ * The names Optimum gives the layers the tiny models stand in for, so LoRAs and embeddings find
+ * them as they find a real export's: the token table and Conv weights by name, the MatMul weights
+ * through their node's scope.
+ */
+export const TINY_NAMES = {
+  tokenEmbedding: 'text_model.embeddings.token_embedding.weight',
+  crossAttention: 'down_blocks.0.attentions.0.transformer_blocks.0.attn2.to_k',
+  crossAttentionNode: '/down_blocks.0/attentions.0/transformer_blocks.0/attn2/to_k/MatMul',
+  convIn: 'conv_in.weight',
+  downConv: 'down_blocks.0.downsamplers.0.conv.weight',
+  convOut: 'conv_out.weight',
+} as const;
+
+/** The k-th text encoder layer's MatMul, as its scoped node name. */
+export function tinyTextLayerNode(k: number): string {
+  return `/text_model/encoder/layers.${k}/self_attn/out_proj/MatMul`;
+}
+
 export type TimestepVariant = 'int64' | 'float32' | 'float32-scalar' | 'float16';
 export type IoDtype = 'float32' | 'float16';
 
@@ -42,7 +61,18 @@ export interface TextEncoderSpec {
   hidden: number;
   idsType?: 'int32' | 'int64';
   dtype?: IoDtype;
+  /**
+   * CLIP's outputs as Optimum exports them with hidden states: `hidden_states.0` (the embeddings),
+   * `.1` and `.2` (after each of two layers) and `last_hidden_state` through a real final LayerNorm
+   * (`text_model.final_layer_norm.*`), for clip skip. Without it the last state is the layer's output.
+   */
+  hiddenStates?: boolean;
 }
+
+export const TINY_FINAL_NORM = {
+  weight: 'text_model.final_layer_norm.weight',
+  bias: 'text_model.final_layer_norm.bias',
+} as const;
 
 /** `input_ids` [B,77] -> `last_hidden_state` [B,77,hidden], `pooler_output` [B,hidden]. */
 export function buildTextEncoder(spec: TextEncoderSpec): Uint8Array {
@@ -50,25 +80,70 @@ export function buildTextEncoder(spec: TextEncoderSpec): Uint8Array {
   const dtype = spec.dtype ?? 'float32';
   const g = new OnnxGraphBuilder('text_encoder');
   const ids = g.input('input_ids', spec.idsType ?? 'int32', ['batch', 77]);
-  const embedded = g.node('Gather', [g.weight(weights(11, vocabSize * hidden, 1), [vocabSize, hidden]), ids]);
+  const embedded = g.node('Gather', [
+    g.weight(weights(11, vocabSize * hidden, 1), [vocabSize, hidden], 'float32', TINY_NAMES.tokenEmbedding),
+    ids,
+  ]);
   const positioned = g.node('Add', [embedded, g.weight(weights(12, 77 * hidden, 0.1), [77, hidden])]);
   const mixed = g.node('Tanh', [
     g.node('Add', [
-      g.node('MatMul', [positioned, g.weight(layer(13, [hidden, hidden]), [hidden, hidden])]),
+      g.node(
+        'MatMul',
+        [positioned, g.weight(layer(13, [hidden, hidden]), [hidden, hidden])],
+        {},
+        1,
+        tinyTextLayerNode(0),
+      ),
       g.weight(weights(14, hidden, 0.1), [hidden]),
     ]),
   ]);
-  const hiddenStates = g.node('Add', [positioned, mixed]);
+  const layerOut = g.node('Add', [positioned, mixed]);
+  // With hidden states, a second layer, so there is a layer before the last to skip to.
+  const secondOut = spec.hiddenStates
+    ? g.node('Add', [
+        layerOut,
+        g.node('Tanh', [
+          g.node(
+            'MatMul',
+            [layerOut, g.weight(layer(17, [hidden, hidden]), [hidden, hidden])],
+            {},
+            1,
+            tinyTextLayerNode(1),
+          ),
+        ]),
+      ])
+    : layerOut;
+  const hiddenStates = spec.hiddenStates
+    ? g.node(
+        'LayerNormalization',
+        [
+          secondOut,
+          g.weight(
+            weights(15, hidden, 0.5).map((v) => 1 + v),
+            [hidden],
+            'float32',
+            TINY_FINAL_NORM.weight,
+          ),
+          g.weight(weights(16, hidden, 0.1), [hidden], 'float32', TINY_FINAL_NORM.bias),
+        ],
+        { axis: -1, epsilon: { float: 1e-5 } },
+      )
+    : layerOut;
   const pooled = g.node('ReduceMean', [hiddenStates], { axes: [1], keepdims: 0 });
-  if (dtype === 'float16') {
-    g.nodeTo('last_hidden_state', 'Cast', [hiddenStates], { to: 10 });
-    g.nodeTo('pooler_output', 'Cast', [pooled], { to: 10 });
-  } else {
-    g.nodeTo('last_hidden_state', 'Identity', [hiddenStates]);
-    g.nodeTo('pooler_output', 'Identity', [pooled]);
+  const outputs: [string, string, (number | string)[]][] = [
+    ['last_hidden_state', hiddenStates, ['batch', 77, hidden]],
+    ['pooler_output', pooled, ['batch', hidden]],
+  ];
+  if (spec.hiddenStates) {
+    outputs.push(['hidden_states.0', positioned, ['batch', 77, hidden]]);
+    outputs.push(['hidden_states.1', layerOut, ['batch', 77, hidden]]);
+    outputs.push(['hidden_states.2', secondOut, ['batch', 77, hidden]]);
   }
-  g.output('last_hidden_state', dtype, ['batch', 77, hidden]);
-  g.output('pooler_output', dtype, ['batch', hidden]);
+  for (const [name, value, dims] of outputs) {
+    if (dtype === 'float16') g.nodeTo(name, 'Cast', [value], { to: 10 });
+    else g.nodeTo(name, 'Identity', [value]);
+    g.output(name, dtype, dims);
+  }
   return g.toBytes();
 }
 
@@ -111,18 +186,28 @@ export function buildUnet(spec: UnetSpec): Uint8Array {
   const tColumn = g.node('Reshape', [tFloat, g.int64s([-1, 1, 1, 1])]);
   const tEmbedding = g.node('Sin', [g.node('Mul', [tColumn, g.weight([0.01], [1])])]);
   const textBias = g.node('Reshape', [
-    g.node('MatMul', [
-      g.node('ReduceMean', [context], { axes: [1], keepdims: 0 }),
-      g.weight(layer(21, [contextDim, c]), [contextDim, c]),
-    ]),
+    g.node(
+      'MatMul',
+      [
+        g.node('ReduceMean', [context], { axes: [1], keepdims: 0 }),
+        g.weight(layer(21, [contextDim, c]), [contextDim, c]),
+      ],
+      {},
+      1,
+      TINY_NAMES.crossAttentionNode,
+    ),
     g.int64s([-1, c, 1, 1]),
   ]);
-  const conv1 = g.node('Conv', [sample, g.weight(layer(22, [c, inChannels, 3, 3]), [c, inChannels, 3, 3])], {
-    pads: [1, 1, 1, 1],
-  });
+  const conv1 = g.node(
+    'Conv',
+    [sample, g.weight(layer(22, [c, inChannels, 3, 3]), [c, inChannels, 3, 3], 'float32', TINY_NAMES.convIn)],
+    {
+      pads: [1, 1, 1, 1],
+    },
+  );
   const h = g.node('Tanh', [g.node('Add', [g.node('Add', [conv1, textBias]), tEmbedding])]);
   const down = g.node('Tanh', [
-    g.node('Conv', [h, g.weight(layer(23, [c, c, 3, 3]), [c, c, 3, 3])], {
+    g.node('Conv', [h, g.weight(layer(23, [c, c, 3, 3]), [c, c, 3, 3], 'float32', TINY_NAMES.downConv)], {
       pads: [1, 1, 1, 1],
       strides: [2, 2],
     }),
@@ -130,7 +215,10 @@ export function buildUnet(spec: UnetSpec): Uint8Array {
   const up = g.node('Resize', [down, '', g.weight([1, 1, 2, 2], [4])], { mode: 'nearest' });
   const detail = g.node(
     'Conv',
-    [g.node('Add', [h, up]), g.weight(layer(24, [outChannels, c, 3, 3]), [outChannels, c, 3, 3])],
+    [
+      g.node('Add', [h, up]),
+      g.weight(layer(24, [outChannels, c, 3, 3]), [outChannels, c, 3, 3], 'float32', TINY_NAMES.convOut),
+    ],
     { pads: [1, 1, 1, 1] },
   );
   // Predicting the noise as (mostly) the input itself is what an ideal denoiser of near-grey pictures

@@ -105,7 +105,8 @@ export class DiscordBot {
             return;
         }
       }
-      if (interaction.isAutocomplete()) return await onAutocomplete(deps.services.registry, interaction);
+      if (interaction.isAutocomplete())
+        return await onAutocomplete(deps.services.registry, deps.services.config.MODELS_DIR, interaction);
       if (interaction.isButton()) return await onButton(deps, interaction);
       if (interaction.isModalSubmit()) return await onModalSubmit(deps, interaction);
       if (interaction.isRepliable()) {

@@ -134,6 +134,7 @@ function resultText(
       `✂️ The model reads only the first 77 tokens; these words were left out: ${escapeMarkdown(truncate(result.truncatedWords.join(' '), 300))}`,
     );
   }
+  for (const warning of result.warnings ?? []) lines.push(`⚠️ ${escapeMarkdown(truncate(warning, 300))}`);
   const notice = treatmentNotice(treatments, input.policy);
   if (notice) lines.push(notice);
   if (reencoded) {

@@ -117,6 +117,7 @@ export class SlackDelivery implements Deliverer {
           `:scissors: The prompt was longer than the model reads (77 tokens); these words were left out: ${result.truncatedWords.join(' ')}`,
         );
       }
+      for (const warning of result.warnings ?? []) notes.push(`:warning: ${warning}`);
       const message = resultMessage({
         userId: data.member.userId,
         prompt: data.request.prompt,

@@ -63,16 +63,26 @@ export function a1111Info({ request, result, infotexts, createdAt }: InfoInput):
     sd_vae_hash: null,
     seed_resize_from_w: -1,
     seed_resize_from_h: -1,
-    denoising_strength: request.strength ?? null,
-    extra_generation_params: {},
+    denoising_strength: request.strength ?? request.hires?.denoise ?? null,
+    extra_generation_params: a1111ExtraParameters(request),
     index_of_first_image: 0,
     infotexts,
     styles: [],
     job_timestamp: jobTimestamp(createdAt),
-    clip_skip: 1,
+    clip_skip: request.clipSkip ?? 1,
     is_using_inpainting_conditioning: false,
     version: 'easel',
   };
+}
+
+/** What A1111 puts in `extra_generation_params` for the features easel shares with it. */
+function a1111ExtraParameters(request: GenerationRequest): Record<string, string | number> {
+  const extra: Record<string, string | number> = {};
+  if (request.hires !== undefined) {
+    extra['Hires upscale'] = request.hires.scale;
+    extra['Hires steps'] = request.hires.steps;
+  }
+  return extra;
 }
 
 /** The request as it arrived, minus the key; images only when `include_init_images` asked for them. */

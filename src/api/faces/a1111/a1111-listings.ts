@@ -1,3 +1,4 @@
+import type { AddOnListing } from '../../../engine/add-ons/add-on-listing.ts';
 import { A1111_SAMPLERS } from '../../../engine/infotext.ts';
 import type { ModelListing } from '../../../models/model-listing.ts';
 import { SAMPLERS } from '../../../request/types.ts';
@@ -74,4 +75,50 @@ export function a1111Options(checkpoint: string): Record<string, unknown> {
     samples_format: 'png',
     eta_noise_seed_delta: 0,
   };
+}
+
+/** `/sdapi/v1/loras`: A1111's items (`name`, `alias`, `path`, `metadata`); the path is the file's name only. */
+export function a1111Loras(loras: AddOnListing[]): {
+  name: string;
+  alias: string;
+  path: string;
+  metadata: Record<string, string>;
+}[] {
+  return loras
+    .filter((l) => l.problem === undefined)
+    .map((l) => ({
+      name: l.name,
+      alias: l.name,
+      path: l.file,
+      metadata: (l.baseModel !== undefined ? { ss_base_model_version: l.baseModel } : {}) as Record<
+        string,
+        string
+      >,
+    }));
+}
+
+interface A1111Embedding {
+  step: null;
+  sd_checkpoint: null;
+  sd_checkpoint_name: null;
+  shape: number;
+  vectors: number;
+}
+
+/** `/sdapi/v1/embeddings`: readable ones under `loaded`, broken files under `skipped`, by name. */
+export function a1111Embeddings(embeddings: AddOnListing[]): {
+  loaded: Record<string, A1111Embedding>;
+  skipped: Record<string, A1111Embedding>;
+} {
+  const item = (e: AddOnListing): A1111Embedding => ({
+    step: null,
+    sd_checkpoint: null,
+    sd_checkpoint_name: null,
+    shape: e.widths?.[0] ?? 0,
+    vectors: e.vectors ?? 0,
+  });
+  const loaded: Record<string, A1111Embedding> = {};
+  const skipped: Record<string, A1111Embedding> = {};
+  for (const e of embeddings) (e.problem === undefined ? loaded : skipped)[e.name] = item(e);
+  return { loaded, skipped };
 }

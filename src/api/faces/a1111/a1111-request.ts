@@ -98,11 +98,18 @@ function countOf(body: Body, errors: FieldError[]): unknown {
 
 /** What easel cannot do, asked for explicitly: refused rather than silently left out. */
 function unsupported(body: Body, mode: A1111Mode, errors: FieldError[]): void {
-  if (mode === 'txt2img' && truthy(body.enable_hr)) {
-    errors.push({
-      field: 'enable_hr',
-      message: 'enable_hr: easel has no hires fix; ask for the final width and height instead',
-    });
+  for (const field of ['hr_resize_x', 'hr_resize_y']) {
+    if (
+      mode === 'txt2img' &&
+      truthy(body.enable_hr) &&
+      !isAbsent(body[field]) &&
+      readNumber(body[field]) !== 0
+    ) {
+      errors.push({
+        field,
+        message: `${field}: easel sizes the hi-res fix by hr_scale; leave ${field} at 0`,
+      });
+    }
   }
   if (!isAbsent(body.script_name)) {
     errors.push({ field: 'script_name', message: `Script ${describeValue(body.script_name)} not found` });
@@ -110,6 +117,21 @@ function unsupported(body: Body, mode: A1111Mode, errors: FieldError[]): void {
   if (Array.isArray(body.styles) && body.styles.length > 0) {
     errors.push({ field: 'styles', message: 'styles: easel has no saved prompt styles; send an empty list' });
   }
+}
+
+/** `enable_hr` with hr_scale (2 when absent), hr_second_pass_steps, denoising_strength and hr_upscaler. */
+function readHiresFields(fields: Body, raw: RawRequest): void {
+  Object.assign(raw.labels, {
+    hires: 'hr_scale',
+    hiresSteps: 'hr_second_pass_steps',
+    hiresDenoise: 'denoising_strength',
+    hiresUpscaler: 'hr_upscaler',
+  });
+  if (!truthy(fields.enable_hr)) return;
+  raw.hires = isAbsent(fields.hr_scale) ? 2 : fields.hr_scale;
+  if (!isAbsent(fields.hr_second_pass_steps)) raw.hiresSteps = fields.hr_second_pass_steps;
+  if (!isAbsent(fields.denoising_strength)) raw.hiresDenoise = fields.denoising_strength;
+  if (!isAbsent(fields.hr_upscaler)) raw.hiresUpscaler = fields.hr_upscaler;
 }
 
 export function fromA1111Body(body: unknown, mode: A1111Mode): A1111Generation {
@@ -146,12 +168,19 @@ export function fromA1111Body(body: unknown, mode: A1111Mode): A1111Generation {
   if (typeof overrides === 'object' && overrides !== null && !Array.isArray(overrides)) {
     const checkpoint = (overrides as Body).sd_model_checkpoint;
     if (!isAbsent(checkpoint)) raw.model = checkpoint;
+    const clipSkip = (overrides as Body).CLIP_stop_at_last_layers;
+    // 1 is A1111's default (the last layer): clients send it for every model, SDXL's too.
+    if (!isAbsent(clipSkip) && readNumber(clipSkip) !== 1) raw.clipSkip = clipSkip;
   }
   raw.labels.model = 'sd_model_checkpoint';
+  raw.labels.clipSkip = 'CLIP_stop_at_last_layers';
   unsupported(fields, mode, raw.errors);
 
   generation.sendImages = isAbsent(fields.send_images) || truthy(fields.send_images);
-  if (mode === 'txt2img') return generation;
+  if (mode === 'txt2img') {
+    readHiresFields(fields, raw);
+    return generation;
+  }
 
   // img2img: one init image, optionally a mask (then it is an inpaint).
   raw.labels.strength = 'denoising_strength';

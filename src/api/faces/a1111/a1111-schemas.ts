@@ -41,10 +41,16 @@ const common: Record<string, Schema> = {
   n_iter: numberLike('Batches.'),
   override_settings: {
     type: 'object',
-    description: '`sd_model_checkpoint` picks the model for this request (a title from /sdapi/v1/sd-models).',
+    description:
+      '`sd_model_checkpoint` picks the model for this request (a title from /sdapi/v1/sd-models); `CLIP_stop_at_last_layers` is the clip skip (1–12, SD 1.x and 2.x).',
   },
   send_images: flag('false: answer without the images.'),
-  enable_hr: flag('Hires fix: easel has none, so true is refused.'),
+  enable_hr: flag('Hi-res fix: render at width x height, enlarge by hr_scale, then img2img at that size.'),
+  hr_scale: numberLike('Hi-res fix scale, 1 to 4 (default 2).'),
+  hr_second_pass_steps: numberLike('Hi-res fix steps (0: as many as the first pass).'),
+  hr_upscaler: text(
+    'Latent (default), Latent (nearest), Lanczos, or an ESRGAN name for the installed upscaler.',
+  ),
   script_name: text('Scripts: easel has none, so a name is refused.'),
   styles: { type: 'array', description: 'Saved styles: easel has none; send an empty list.' },
 };
@@ -53,7 +59,7 @@ export const txt2imgBody: Schema = {
   type: 'object',
   properties: {
     ...common,
-    denoising_strength: numberLike('The hires fix’s strength: ignored (easel has no hires fix).'),
+    denoising_strength: numberLike('The hi-res fix’s denoising strength (default 0.7), with enable_hr.'),
   },
 };
 
