@@ -437,7 +437,7 @@ describe('refusals in A1111 shapes', () => {
     const before = await credits();
     const answer = await api.post(
       '/sdapi/v1/txt2img',
-      txt2imgBody({ enable_hr: true, hr_scale: 9, steps: 'many', sampler_name: 'Nonsense', batch_size: 9 }),
+      txt2imgBody({ enable_hr: true, hr_scale: 9, steps: 'many', sampler_name: 'Nonsense', batch_size: 11 }),
       basic(),
     );
     expect(answer.status).toBe(422);
