@@ -1,44 +1,25 @@
-import { execFile } from 'node:child_process';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ffmpegVersion } from '../../src/engine/video/ffmpeg.ts';
+import { easelCommand } from '../support/easel-process.ts';
 import { testRedisUrl, uniquePrefix } from '../support/redis.ts';
 
-const run = promisify(execFile);
 let root: string;
 const prefix = uniquePrefix('imagine-video-cli');
 
+let easel: ReturnType<typeof easelCommand>;
+
 beforeAll(async () => {
   root = await mkdtemp(join(tmpdir(), 'easel-imagine-video-'));
+  easel = easelCommand(root, testRedisUrl(), prefix);
 });
 
 afterAll(async () => {
   await rm(root, { recursive: true, force: true });
 });
-
-async function easel(args: string[]) {
-  const env = {
-    PATH: process.env.PATH ?? '',
-    HOME: process.env.HOME ?? '',
-    REDIS_URL: testRedisUrl(),
-    QUEUE_PREFIX: prefix,
-    MODELS_DIR: join(root, 'models'),
-    ARTIFACTS_DIR: join(root, 'artifacts'),
-    DATA_DIR: join(root, 'data'),
-    ENGINE_THREADS: '1',
-  };
-  try {
-    const { stdout, stderr } = await run('node', ['bin/easel.js', ...args], { env, timeout: 120_000 });
-    return { code: 0, stdout, stderr };
-  } catch (error) {
-    const e = error as { code: number; stdout: string; stderr: string };
-    return { code: e.code, stdout: e.stdout, stderr: e.stderr };
-  }
-}
 
 describe('easel imagine --video (the real binary)', () => {
   it('writes the clip in every format with its frames and frame rate', async () => {

@@ -1,7 +1,9 @@
-import { type ChildProcess, spawn } from 'node:child_process';
+import { type ChildProcess, execFile, spawn } from 'node:child_process';
 import { once } from 'node:events';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
 
 /**
  * A real `easel start` process running the roles a test names, as a deployment runs them on one
@@ -15,6 +17,39 @@ export interface EaselProcess {
   started(roles: string[], timeoutMs?: number): Promise<void>;
   /** SIGTERM, then SIGKILL after `graceMs`; resolves with the exit code. */
   stop(graceMs?: number): Promise<number | null>;
+}
+
+/**
+ * One `easel` command of the real binary (bin/easel.js) in a deployment of its own under `root`
+ * (models, artifacts, data) on the test Redis: its exit code and output, whether or not it failed.
+ */
+export function easelCommand(
+  root: string,
+  redisUrl: string,
+  prefix: string,
+  extraEnv: Record<string, string> = {},
+) {
+  const run = promisify(execFile);
+  const env = {
+    PATH: process.env.PATH ?? '',
+    HOME: process.env.HOME ?? '',
+    REDIS_URL: redisUrl,
+    QUEUE_PREFIX: prefix,
+    MODELS_DIR: join(root, 'models'),
+    ARTIFACTS_DIR: join(root, 'artifacts'),
+    DATA_DIR: join(root, 'data'),
+    ENGINE_THREADS: '1',
+    ...extraEnv,
+  };
+  return async (args: string[]): Promise<{ code: number; stdout: string; stderr: string }> => {
+    try {
+      const { stdout, stderr } = await run('node', ['bin/easel.js', ...args], { env, timeout: 120_000 });
+      return { code: 0, stdout, stderr };
+    } catch (error) {
+      const e = error as { code: number; stdout: string; stderr: string };
+      return { code: e.code, stdout: e.stdout, stderr: e.stderr };
+    }
+  };
 }
 
 export function startEasel(env: Record<string, string>, options: { command?: string[] } = {}): EaselProcess {
