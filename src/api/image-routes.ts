@@ -1,9 +1,13 @@
 import type { FastifyReply } from 'fastify';
 import { CLIP_CONTENT_TYPES, type ClipFormat } from '../engine/video/encode-clip.ts';
+import type { ApiOrigin } from '../queue/job-data.ts';
+import type { JobView } from '../queue/job-view.ts';
 import { answeredClip } from './answers.ts';
 import { ApiError } from './api-error.ts';
 import * as schemas from './route-schemas.ts';
 import type { RouteContext } from './server.ts';
+
+type ApiJobView = JobView & { data: { origin: ApiOrigin } };
 
 /**
  * GET /v1/images/<id>.png: rendered images at unguessable URLs (the id is 128 random bits; no key is
@@ -26,6 +30,17 @@ export function registerImageRoutes(ctx: RouteContext): void {
   const retentionMs = ctx.config.IMAGE_RETENTION_HOURS * 3_600_000;
   const gone = () =>
     ApiError.of(404, 'Image not found', 'Images are kept for a limited time; render it again.');
+
+  /**
+   * An API job whose images or clip a link names: 404 "not ready" while it is queued or rendering,
+   * gone when it is not an API job, failed, cancelled or unknown.
+   */
+  const finishedApiJob = (view: JobView | undefined, what: 'Image' | 'Video'): ApiJobView => {
+    if (!view || view.data.origin.platform !== 'api') throw gone();
+    if (view.state === 'completed') return view as ApiJobView;
+    if (view.state === 'failed' || view.state === 'cancelled') throw gone();
+    throw ApiError.of(404, `${what} not ready`, 'The job is still queued or rendering; try again shortly.');
+  };
 
   const isImage = (type: string) => type.startsWith('image/');
   const sendStored = async (reply: FastifyReply, artifactId: string, accepts = isImage) => {
@@ -95,12 +110,8 @@ export function registerImageRoutes(ctx: RouteContext): void {
     async (request, reply) => {
       const { id, file } = request.params as { id: string; file: string };
       const match = /^(\d{1,2})\.png$/.exec(file);
-      const view = match ? await ctx.services.jobs.get(id) : undefined;
-      if (!match || !view || view.data.origin.platform !== 'api') throw gone();
-      if (view.state !== 'completed') {
-        if (view.state === 'failed' || view.state === 'cancelled') throw gone();
-        throw ApiError.of(404, 'Image not ready', 'The job is still queued or rendering; try again shortly.');
-      }
+      if (!match) throw gone();
+      const view = finishedApiJob(await ctx.services.jobs.get(id), 'Image');
       const image = view.result?.images[Number(match[1])];
       if (!image) throw gone();
       return sendStored(reply, image.artifactId);
@@ -154,12 +165,9 @@ export function registerImageRoutes(ctx: RouteContext): void {
     },
     async (request, reply) => {
       const { id } = request.params as { id: string };
-      const view = await ctx.services.jobs.get(id);
-      if (view?.data.origin.platform !== 'api' || view.data.request.video === undefined) throw gone();
-      if (view.state !== 'completed') {
-        if (view.state === 'failed' || view.state === 'cancelled') throw gone();
-        throw ApiError.of(404, 'Video not ready', 'The job is still queued or rendering; try again shortly.');
-      }
+      const found = await ctx.services.jobs.get(id);
+      if (found?.data.request.video === undefined) throw gone();
+      const view = finishedApiJob(found, 'Video');
       const clip = view.result?.video;
       if (!clip) throw gone();
       const file = answeredClip(clip, view.data.origin.clipFormat);
