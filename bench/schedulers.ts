@@ -1,4 +1,5 @@
 import { createScheduler, SCHEDULER_NAMES, type Tensor } from '../src/engine/schedulers/index.ts';
+import { scaleModelInput } from '../src/engine/schedulers/scheduler.ts';
 import { seededNormal } from '../src/engine/seeded-noise.ts';
 
 /**
@@ -58,7 +59,7 @@ function loop(name: string): { stepMs: number; evaluations: number; targetMs: nu
   let sample: Tensor = { data: start.data.map((v) => v * scheduler.initNoiseSigma), dims };
   const began = performance.now();
   for (const t of scheduler.timesteps) {
-    const input = scheduler.scaleModelInput(sample, t);
+    const input = scaleModelInput(scheduler, sample, t);
     // The scaled input is what the UNet would see; the step itself takes the unscaled sample.
     if (input.data.length !== size) throw new Error(`${name}: scaleModelInput changed the shape`);
     sample = scheduler.step(prediction, t, sample, { noise: () => stepNoise }).prevSample;

@@ -333,17 +333,8 @@ async function denoiseGroup(group: Lane[]): Promise<void> {
 
     let row = 0;
     for (const lane of live) {
-      const scaled = lane.request.scheduler.scaleModelInput(lane.latents, t);
-      for (let b = 0; b < lane.rows; b++, row++) {
-        const image = b % lane.n;
-        const base = row * unetChannels * plane;
-        modelInput.set(scaled.data.subarray(image * perImage, (image + 1) * perImage), base);
-        if (lane.extra !== undefined)
-          modelInput.set(
-            lane.extra.subarray(b * (unetChannels - c) * plane, (b + 1) * (unetChannels - c) * plane),
-            base + perImage,
-          );
-      }
+      writeLaneInput(lane, modelInput, row, t, unetChannels * plane, perImage);
+      row += lane.rows;
     }
     const began = performance.now();
     for (let start = 0, k = 0; start < batch; start += chunk, k++) {
@@ -383,6 +374,41 @@ async function denoiseGroup(group: Lane[]): Promise<void> {
     }
   }
   for (const lane of group) finish(lane, undefined, lane.latents);
+}
+
+/**
+ * A lane's rows of the UNet input from `row` on: each image's latents times the scheduler's input
+ * factor (diffusers' scale_model_input), written once and copied for the guided half, then a
+ * 9-channel UNet's mask and masked-picture channels. This runs every step over every latent, so it
+ * writes straight into the batch's input instead of through a scaled copy of the latents.
+ */
+function writeLaneInput(
+  lane: Lane,
+  modelInput: Float32Array,
+  row: number,
+  t: number,
+  rowSize: number,
+  perImage: number,
+): void {
+  const factor = lane.request.scheduler.modelInputScale(t);
+  const latents = lane.latents.data;
+  for (let b = 0; b < lane.rows; b++) {
+    const image = b % lane.n;
+    const base = (row + b) * rowSize;
+    if (b >= lane.n) {
+      // The guided half repeats the first half's latents.
+      modelInput.copyWithin(base, (row + image) * rowSize, (row + image) * rowSize + perImage);
+    } else if (factor === 1) {
+      modelInput.set(latents.subarray(image * perImage, (image + 1) * perImage), base);
+    } else {
+      const from = image * perImage;
+      for (let j = 0; j < perImage; j++) modelInput[base + j] = factor * latents[from + j]!;
+    }
+    if (lane.extra !== undefined) {
+      const extraSize = rowSize - perImage;
+      modelInput.set(lane.extra.subarray(b * extraSize, (b + 1) * extraSize), base + perImage);
+    }
+  }
 }
 
 function concat(parts: Float32Array[]): Float32Array {

@@ -119,21 +119,32 @@ export function rgbToPlanar(image: RgbImage): Float32Array {
 
 /**
  * [3, H, W] nominally in [-1, 1] (at `offset` of a batch) -> RGB bytes, clamped; NaN (an fp16
- * overflow in the VAE) becomes mid-grey. One pass per channel plane: this touches every pixel of
- * every render, so it is written for speed.
+ * overflow in the VAE) becomes mid-grey. This touches every pixel of every render, so it is one
+ * pass with sequential stores and no calls.
  */
 export function planarToRgb(pictures: Float32Array, offset: number, width: number, height: number): RgbImage {
   const plane = width * height;
   const data = Buffer.allocUnsafe(3 * plane);
-  for (let c = 0; c < 3; c++) {
-    const from = pictures.subarray(offset + c * plane, offset + (c + 1) * plane);
-    for (let i = 0, o = c; i < plane; i++, o += 3) {
-      const v = (from[i]! + 1) * 127.5;
-      // (v + 0.5) | 0 is Math.round for v in [0, 255]; NaN fails both comparisons.
-      data[o] = v >= 0 ? (v > 255 ? 255 : (v + 0.5) | 0) : v < 0 ? 0 : 128;
-    }
+  const r = offset;
+  const g = offset + plane;
+  const b = offset + 2 * plane;
+  // One pass writing each pixel's three bytes in order: the stores stay sequential.
+  for (let i = 0, o = 0; i < plane; i++, o += 3) {
+    data[o] = toByte(pictures[r + i]!);
+    data[o + 1] = toByte(pictures[g + i]!);
+    data[o + 2] = toByte(pictures[b + i]!);
   }
   return { data, width, height };
+}
+
+/**
+ * A value in [-1, 1] as a byte, rounded half up and clamped; NaN becomes 128. For a float32 x,
+ * `x * 127.5 + 128` is `(x + 1) * 127.5 + 0.5` (x * 127.5 is exact in a double), and storing a
+ * number from [1, 256) into a byte array truncates it: Math.round((x + 1) * 127.5), without a call.
+ */
+function toByte(x: number): number {
+  const v = x * 127.5 + 128;
+  return v >= 1 ? (v < 256 ? v : 255) : v < 1 ? 0 : 128;
 }
 
 export async function encodePng(image: RgbImage): Promise<Buffer> {

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { EulerDiscreteScheduler } from '../../src/engine/schedulers/euler-discrete-scheduler.ts';
+import { scaleModelInput } from '../../src/engine/schedulers/scheduler.ts';
 import type { SchedulerConfig } from '../../src/engine/schedulers/scheduler-config.ts';
 import type { Tensor } from '../../src/engine/schedulers/tensor.ts';
 import { absStats, dummyModel, dummySampleDeter, scaleTensor } from './support/diffusers-fixtures.ts';
@@ -12,7 +13,7 @@ function fullLoop(config: SchedulerConfig): Tensor {
   scheduler.setTimesteps(10);
   let sample = scaleTensor(dummySampleDeter(), scheduler.initNoiseSigma);
   for (const t of scheduler.timesteps) {
-    const input = scheduler.scaleModelInput(sample, t);
+    const input = scaleModelInput(scheduler, sample, t);
     // The test feeds the scaled sample to the model *and* to step, as diffusers' test does.
     sample = scheduler.step(dummyModel(input, t), t, input).prevSample;
   }

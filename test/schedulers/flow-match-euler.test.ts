@@ -5,6 +5,7 @@ import {
   FlowMatchEulerDiscreteScheduler,
   timestepsForStrength,
 } from '../../src/engine/schedulers/index.ts';
+import { scaleModelInput } from '../../src/engine/schedulers/scheduler.ts';
 import type { SchedulerConfig } from '../../src/engine/schedulers/scheduler-config.ts';
 import type { Tensor } from '../../src/engine/schedulers/tensor.ts';
 import { CodedError } from '../../src/errors/coded-error.ts';
@@ -34,7 +35,7 @@ function fullLoop(config: SchedulerConfig, steps: number): Tensor {
   scheduler.setTimesteps(steps);
   let sample = dummySampleDeter();
   for (const t of scheduler.timesteps) {
-    const input = scheduler.scaleModelInput(sample, t);
+    const input = scaleModelInput(scheduler, sample, t);
     sample = scheduler.step(dummyModel(input, t), t, sample).prevSample;
   }
   return sample;
@@ -87,7 +88,8 @@ describe('FlowMatchEulerDiscreteScheduler against diffusers formulas', () => {
     scheduler.setTimesteps(4);
     const sample = dummySampleDeter();
     const t0 = scheduler.timesteps[0]!;
-    expect(scheduler.scaleModelInput(sample, t0)).toBe(sample);
+    expect(scheduler.modelInputScale(t0)).toBe(1);
+    expect(scaleModelInput(scheduler, sample, t0)).toBe(sample);
     const velocity = dummyNoiseDeter();
     const { prevSample, predOriginalSample } = scheduler.step(velocity, t0, sample);
     const [s0, s1] = [scheduler.sigmas[0]!, scheduler.sigmas[1]!];

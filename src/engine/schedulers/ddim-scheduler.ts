@@ -92,8 +92,8 @@ export class DdimScheduler implements Scheduler {
   /** DDIM is stateless between steps: every step is located by its timestep alone. */
   setBeginIndex(_index: number): void {}
 
-  scaleModelInput(sample: Tensor, _timestep: number): Tensor {
-    return sample;
+  modelInputScale(_timestep: number): number {
+    return 1;
   }
 
   private alphaPrev(prevTimestep: number): number {

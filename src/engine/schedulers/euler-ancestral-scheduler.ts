@@ -1,11 +1,10 @@
 import {
-  eulerStep,
+  eulerStepFromOutput,
   initNoiseSigmaOf,
+  inputScaleAtSigma,
   noiseAtSigma,
   readSigmaSchedulerBase,
   type SigmaSchedulerBase,
-  scaleBySigma,
-  x0AtSigma,
 } from './euler-discrete-scheduler.ts';
 import type { Scheduler, StepOptions, StepResult } from './scheduler.ts';
 import type { SchedulerConfig } from './scheduler-config.ts';
@@ -61,8 +60,8 @@ export class EulerAncestralScheduler implements Scheduler {
     this.index.setBegin(index);
   }
 
-  scaleModelInput(sample: Tensor, timestep: number): Tensor {
-    return scaleBySigma(sample, this.sigmas[this.index.resolve(this.schedule, timestep)] as number);
+  modelInputScale(timestep: number): number {
+    return inputScaleAtSigma(this.sigmas[this.index.resolve(this.schedule, timestep)] as number);
   }
 
   step(modelOutput: Tensor, timestep: number, sample: Tensor, options: StepOptions = {}): StepResult {
@@ -71,7 +70,6 @@ export class EulerAncestralScheduler implements Scheduler {
     const sigmaTo = this.sigmas[i + 1];
     if (sigmaTo === undefined) throw misuse(this.className, 'stepped past the last timestep');
     const noise = requireNoise(this.className, options.noise);
-    const x0 = x0AtSigma(this.base.predictionType, modelOutput, sample, sigmaFrom);
     const sigmaUp = f32(
       Math.sqrt(
         f32(
@@ -80,7 +78,13 @@ export class EulerAncestralScheduler implements Scheduler {
       ),
     );
     const sigmaDown = f32(Math.sqrt(f32(sigmaTo * sigmaTo - sigmaUp * sigmaUp)));
-    const deterministic = eulerStep(sample, x0, sigmaFrom, sigmaDown);
+    const { x0, prevSample: deterministic } = eulerStepFromOutput(
+      this.base.predictionType,
+      modelOutput,
+      sample,
+      sigmaFrom,
+      sigmaDown,
+    );
     // diffusers draws the noise on every step, the last included (where sigma_up is 0).
     const prevSample = linearCombination([
       [1, deterministic],

@@ -13,8 +13,8 @@ import { assertInferenceSteps, misuse } from './scheduler-misuse.ts';
 import { spacedFloatTimesteps } from './sigma-timesteps.ts';
 import { interpAtIndex, karrasSigmas, logSigmasOf, sigmaToTimestep, trainingSigmas } from './sigmas.ts';
 import { addNoiseIndex, StepIndex } from './step-index.ts';
-import type { Tensor } from './tensor.ts';
-import { linearCombination, scale } from './tensor-math.ts';
+import { assertSameShape, type Tensor } from './tensor.ts';
+import { linearCombination } from './tensor-math.ts';
 import { TIMESTEP_SPACINGS, type TimestepSpacing } from './timestep-spacing.ts';
 
 const f32 = Math.fround;
@@ -56,9 +56,9 @@ export function initNoiseSigmaOf(sigmas: readonly number[], spacing: TimestepSpa
   return spacing === 'linspace' || spacing === 'trailing' ? max : f32(Math.sqrt(f32(max * max + 1)));
 }
 
-/** The model input at noise level sigma: x / sqrt(sigma^2 + 1). */
-export function scaleBySigma(sample: Tensor, sigma: number): Tensor {
-  return scale(sample, 1 / f32(Math.sqrt(f32(sigma * sigma + 1))));
+/** The model input's factor at noise level sigma: x / sqrt(sigma^2 + 1) is x times this. */
+export function inputScaleAtSigma(sigma: number): number {
+  return 1 / f32(Math.sqrt(f32(sigma * sigma + 1)));
 }
 
 /** x0 from a model output at noise level sigma (k-diffusion parameterisation). */
@@ -157,8 +157,8 @@ export class EulerDiscreteScheduler implements Scheduler {
     return this.sigmas[this.index.resolve(this.schedule, timestep)] as number;
   }
 
-  scaleModelInput(sample: Tensor, timestep: number): Tensor {
-    return scaleBySigma(sample, this.currentSigma(timestep));
+  modelInputScale(timestep: number): number {
+    return inputScaleAtSigma(this.currentSigma(timestep));
   }
 
   step(modelOutput: Tensor, timestep: number, sample: Tensor, _options: StepOptions = {}): StepResult {
@@ -166,8 +166,13 @@ export class EulerDiscreteScheduler implements Scheduler {
     const sigma = this.sigmas[i] as number;
     const next = this.sigmas[i + 1];
     if (next === undefined) throw misuse(this.className, 'stepped past the last timestep');
-    const x0 = x0AtSigma(this.base.predictionType, modelOutput, sample, sigma);
-    const prevSample = eulerStep(sample, x0, sigma, next);
+    const { x0, prevSample } = eulerStepFromOutput(
+      this.base.predictionType,
+      modelOutput,
+      sample,
+      sigma,
+      next,
+    );
     this.index.advance();
     return { prevSample, predOriginalSample: x0 };
   }
@@ -188,6 +193,41 @@ export function noiseAtSigma(original: Tensor, noise: Tensor, sigma: number | un
     [1, original],
     [sigma, noise],
   ]);
+}
+
+/**
+ * One Euler step of the probability-flow ODE from a model output: x0 as `x0AtSigma` gives it, then
+ * d = (x - x0) / sigma and x_next = x + d * (sigmaNext - sigma). One pass over the latents for both
+ * (the rounding of each value is `x0AtSigma`'s then diffusers' step's): this runs every denoising
+ * step of the two most used samplers.
+ */
+export function eulerStepFromOutput(
+  predictionType: PredictionType,
+  modelOutput: Tensor,
+  sample: Tensor,
+  sigma: number,
+  sigmaNext: number,
+): { x0: Tensor; prevSample: Tensor } {
+  assertSameShape(sample, modelOutput, 'Euler step');
+  if (predictionType === 'sample') {
+    return { x0: modelOutput, prevSample: eulerStep(sample, modelOutput, sigma, sigmaNext) };
+  }
+  // x0 = sampleCoef * x + outputCoef * output, rounded once (x0AtSigma's linearCombination).
+  const s2 = f32(sigma * sigma + 1);
+  const [sampleCoef, outputCoef] =
+    predictionType === 'epsilon' ? [1, -sigma] : [1 / s2, f32(-sigma / f32(Math.sqrt(s2)))];
+  const dt = f32(sigmaNext - sigma);
+  const x = sample.data;
+  const output = modelOutput.data;
+  const x0 = new Float32Array(x.length);
+  const next = new Float32Array(x.length);
+  for (let i = 0; i < x.length; i++) {
+    const xi = x[i]!;
+    const x0i = f32(sampleCoef * xi + outputCoef * output[i]!);
+    x0[i] = x0i;
+    next[i] = xi + f32((xi - x0i) / sigma) * dt;
+  }
+  return { x0: { data: x0, dims: [...sample.dims] }, prevSample: { data: next, dims: [...sample.dims] } };
 }
 
 /** One Euler step of the probability-flow ODE: d = (x - x0) / sigma, x_next = x + d * (sigmaNext - sigma). */

@@ -167,8 +167,8 @@ export class FlowMatchEulerDiscreteScheduler implements Scheduler {
   }
 
   /** Flow-matching transformers take the sample as it is. */
-  scaleModelInput(sample: Tensor, _timestep: number): Tensor {
-    return sample;
+  modelInputScale(_timestep: number): number {
+    return 1;
   }
 
   step(modelOutput: Tensor, timestep: number, sample: Tensor, options: StepOptions = {}): StepResult {

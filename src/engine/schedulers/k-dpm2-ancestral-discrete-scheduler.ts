@@ -1,9 +1,9 @@
 import { discreteSigmaSchedule, repeatAfterFirst } from './discrete-sigma-schedule.ts';
 import {
   initNoiseSigmaOf,
+  inputScaleAtSigma,
   noiseAtSigma,
   type SigmaSchedulerBase,
-  scaleBySigma,
   x0AtSigma,
 } from './euler-discrete-scheduler.ts';
 import { logMidpoint, readKdpm2Base } from './k-dpm2-discrete-scheduler.ts';
@@ -88,10 +88,10 @@ export class KDpm2AncestralDiscreteScheduler implements Scheduler {
     this.index.setBegin(index);
   }
 
-  scaleModelInput(sample: Tensor, timestep: number): Tensor {
+  modelInputScale(timestep: number): number {
     const i = this.index.resolve(this.schedule, timestep);
     const sigma = this.pending === undefined ? this.sigmas[i] : this.sigmasInterpol[i - 1];
-    return scaleBySigma(sample, sigma as number);
+    return inputScaleAtSigma(sigma as number);
   }
 
   step(modelOutput: Tensor, timestep: number, sample: Tensor, options: StepOptions = {}): StepResult {

@@ -1,10 +1,10 @@
 import { discreteSigmaSchedule, repeatAfterFirst } from './discrete-sigma-schedule.ts';
 import {
   initNoiseSigmaOf,
+  inputScaleAtSigma,
   noiseAtSigma,
   readSigmaSchedulerBase,
   type SigmaSchedulerBase,
-  scaleBySigma,
   x0AtSigma,
 } from './euler-discrete-scheduler.ts';
 import type { Scheduler, StepOptions, StepResult } from './scheduler.ts';
@@ -99,10 +99,10 @@ export class KDpm2DiscreteScheduler implements Scheduler {
     this.index.setBegin(index);
   }
 
-  scaleModelInput(sample: Tensor, timestep: number): Tensor {
+  modelInputScale(timestep: number): number {
     const i = this.index.resolve(this.schedule, timestep);
     const sigma = this.pending === undefined ? this.sigmas[i] : this.sigmasInterpol[i];
-    return scaleBySigma(sample, sigma as number);
+    return inputScaleAtSigma(sigma as number);
   }
 
   step(modelOutput: Tensor, timestep: number, sample: Tensor, _options: StepOptions = {}): StepResult {

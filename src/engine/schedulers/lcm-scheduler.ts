@@ -102,8 +102,8 @@ export class LcmScheduler implements Scheduler {
     this.index.setBegin(index);
   }
 
-  scaleModelInput(sample: Tensor, _timestep: number): Tensor {
-    return sample;
+  modelInputScale(_timestep: number): number {
+    return 1;
   }
 
   /** c_skip and c_out of the consistency model's boundary condition at a timestep. */

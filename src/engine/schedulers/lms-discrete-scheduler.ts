@@ -1,10 +1,10 @@
 import { discreteSigmaSchedule } from './discrete-sigma-schedule.ts';
 import {
   initNoiseSigmaOf,
+  inputScaleAtSigma,
   noiseAtSigma,
   readSigmaSchedulerBase,
   type SigmaSchedulerBase,
-  scaleBySigma,
   x0AtSigma,
 } from './euler-discrete-scheduler.ts';
 import type { Scheduler, StepOptions, StepResult } from './scheduler.ts';
@@ -96,8 +96,8 @@ export class LmsDiscreteScheduler implements Scheduler {
     this.index.setBegin(index);
   }
 
-  scaleModelInput(sample: Tensor, timestep: number): Tensor {
-    return scaleBySigma(sample, this.sigmas[this.index.resolve(this.schedule, timestep)] as number);
+  modelInputScale(timestep: number): number {
+    return inputScaleAtSigma(this.sigmas[this.index.resolve(this.schedule, timestep)] as number);
   }
 
   step(modelOutput: Tensor, timestep: number, sample: Tensor, _options: StepOptions = {}): StepResult {

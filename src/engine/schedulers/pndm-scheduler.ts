@@ -113,8 +113,8 @@ export class PndmScheduler implements Scheduler {
   /** PNDM keeps its own counter; img2img simply starts it on a later timestep. */
   setBeginIndex(_index: number): void {}
 
-  scaleModelInput(sample: Tensor, _timestep: number): Tensor {
-    return sample;
+  modelInputScale(_timestep: number): number {
+    return 1;
   }
 
   step(modelOutput: Tensor, timestep: number, sample: Tensor, _options: StepOptions = {}): StepResult {

@@ -1,4 +1,5 @@
 import type { Tensor } from './tensor.ts';
+import { scale } from './tensor-math.ts';
 
 export interface StepOptions {
   /**
@@ -20,8 +21,9 @@ export interface StepResult {
 
 /**
  * A denoising scheduler with diffusers' interface, so diffusers' pipelines and published test values
- * carry over: `setTimesteps(n)`, then for each `t` of `timesteps`: `modelInput = scaleModelInput(x, t)`,
- * run the model, `x = step(output, t, x).prevSample`. Start from noise times `initNoiseSigma`.
+ * carry over: `setTimesteps(n)`, then for each `t` of `timesteps`: `modelInput = scaleModelInput(x, t)`
+ * (below: x times `modelInputScale(t)`), run the model, `x = step(output, t, x).prevSample`. Start
+ * from noise times `initNoiseSigma`.
  */
 export interface Scheduler {
   /** The diffusers class this ports (e.g. "DDIMScheduler"). */
@@ -41,8 +43,19 @@ export interface Scheduler {
   setTimesteps(numInferenceSteps: number): void;
   /** Index into `timesteps` of the first step (img2img starts part way); see `timestepsForStrength`. */
   setBeginIndex(index: number): void;
-  scaleModelInput(sample: Tensor, timestep: number): Tensor;
+  /**
+   * diffusers' `scale_model_input` is always the sample times a factor (1/sqrt(sigma^2 + 1) for the
+   * sigma schedulers, 1 for the others): the factor alone, so the denoising loop scales the latents
+   * as it writes the UNet's input, with no tensor of its own per step.
+   */
+  modelInputScale(timestep: number): number;
   step(modelOutput: Tensor, timestep: number, sample: Tensor, options?: StepOptions): StepResult;
   /** Noises a clean sample to the level of `timestep` (img2img, inpainting). */
   addNoise(original: Tensor, noise: Tensor, timestep: number): Tensor;
+}
+
+/** diffusers' `scheduler.scale_model_input(sample, t)`: the sample itself when the factor is 1. */
+export function scaleModelInput(scheduler: Scheduler, sample: Tensor, timestep: number): Tensor {
+  const factor = scheduler.modelInputScale(timestep);
+  return factor === 1 ? sample : scale(sample, factor);
 }

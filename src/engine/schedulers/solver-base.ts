@@ -98,8 +98,8 @@ export abstract class AlphaSigmaSolver {
     this.index.setBegin(index);
   }
 
-  scaleModelInput(sample: Tensor, _timestep: number): Tensor {
-    return sample;
+  modelInputScale(_timestep: number): number {
+    return 1;
   }
 
   addNoise(original: Tensor, noise: Tensor, timestep: number): Tensor {

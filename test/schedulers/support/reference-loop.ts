@@ -1,4 +1,8 @@
-import type { Scheduler, StepOptions } from '../../../src/engine/schedulers/scheduler.ts';
+import {
+  type Scheduler,
+  type StepOptions,
+  scaleModelInput,
+} from '../../../src/engine/schedulers/scheduler.ts';
 import type { Tensor } from '../../../src/engine/schedulers/tensor.ts';
 import { dummyModel } from './diffusers-fixtures.ts';
 
@@ -14,7 +18,7 @@ export function scaledInputLoop(
 ): Tensor {
   let sample = start;
   for (const t of timesteps) {
-    const input = scheduler.scaleModelInput(sample, t);
+    const input = scaleModelInput(scheduler, sample, t);
     sample = scheduler.step(dummyModel(input, t), t, input, options).prevSample;
   }
   return sample;
