@@ -1,6 +1,6 @@
 import { requestAddOns } from '../engine/add-ons/add-on-check.ts';
 import { mentionsEmbedding } from '../engine/embeddings/add-embeddings.ts';
-import { installedAddOns } from '../models/add-on-folders.ts';
+import { installedAddOnNames } from '../models/add-on-folders.ts';
 import { detectModelFamily, type ModelFamily } from '../models/model-family.ts';
 import { modelFolder } from '../models/model-folder.ts';
 import { findModel, type Registry } from '../models/registry.ts';
@@ -9,7 +9,7 @@ import type { GenerationRequest } from '../request/types.ts';
 /** Whether the request names a LoRA or an embedding, explicitly or by an installed embedding's word. */
 function usesAddOns(request: GenerationRequest, modelsDir: string): boolean {
   if ((request.loras?.length ?? 0) > 0 || (request.embeddings?.length ?? 0) > 0) return true;
-  return installedAddOns(modelsDir, 'embedding').some(({ name }) =>
+  return installedAddOnNames(modelsDir, 'embedding').some((name) =>
     [request.prompt, request.negativePrompt].some((text) => mentionsEmbedding(text, name)),
   );
 }

@@ -1,5 +1,6 @@
 import { existsSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
+import { FolderMemo } from './folder-memo.ts';
 
 /**
  * Where LoRAs and textual-inversion embeddings live: `MODELS_DIR/loras/<name>.safetensors` and
@@ -36,4 +37,18 @@ export function installedAddOns(modelsDir: string, kind: AddOnKind): InstalledAd
 /** Where a named add-on's file is, whether or not it exists (names are checked by the request layer). */
 export function addOnPath(modelsDir: string, kind: AddOnKind, name: string): string {
   return join(modelsDir, ADD_ON_FOLDERS[kind], `${name}${EXTENSION}`);
+}
+
+const names = new FolderMemo<string[]>();
+
+/**
+ * The names of the installed add-ons of a kind, as `installedAddOns` lists them, for what every
+ * request asks (does the prompt name an installed embedding?): kept while the folder is unchanged.
+ */
+export function installedAddOnNames(modelsDir: string, kind: AddOnKind): string[] {
+  const dir = join(modelsDir, ADD_ON_FOLDERS[kind]);
+  return names.get(dir, () => ({
+    value: installedAddOns(modelsDir, kind).map((a) => a.name),
+    folders: [dir],
+  }));
 }

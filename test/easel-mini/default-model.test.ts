@@ -1,7 +1,9 @@
+import { existsSync, utimesSync } from 'node:fs';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { folderAndChildren } from '../../src/models/folder-memo.ts';
 import { loadCatalog } from '../../src/models/model-catalog.ts';
 import { isInstalled } from '../../src/models/model-folder.ts';
 import { findModel } from '../../src/models/registry.ts';
@@ -57,6 +59,29 @@ describe('the default model', () => {
     await installFake('sd-1.5-inpainting');
     await installFake('easel-tiny');
     expect(defaultModelId('', loadCatalog(modelsDir), modelsDir)).toBe('easel-mini');
+  });
+
+  it('follows the install as it changes, for one registry asked on every request (a long-installed folder too)', async () => {
+    const catalog = loadCatalog(modelsDir);
+    /** mtimes a minute back: the answer is kept, so only the folders' changes can move it. */
+    const settle = () => {
+      const past = new Date(Date.now() - 60_000);
+      for (const folder of [modelsDir, ...folderAndChildren(join(modelsDir, 'sd-1.5'))])
+        if (existsSync(folder)) utimesSync(folder, past, past);
+    };
+    settle();
+    expect(defaultModelId('', catalog, modelsDir)).toBe('easel-mini');
+    await installFake('sd-1.5');
+    settle();
+    expect(defaultModelId('', catalog, modelsDir)).toBe('sd-1.5');
+    expect(defaultModelId('', catalog, modelsDir)).toBe('sd-1.5');
+    // A part of the model removed (one level down, in unet/): no longer installed.
+    await rm(join(modelsDir, 'sd-1.5', 'unet', 'model.onnx'));
+    expect(defaultModelId('', catalog, modelsDir)).toBe('easel-mini');
+    settle();
+    expect(defaultModelId('', catalog, modelsDir)).toBe('easel-mini');
+    await writeFile(join(modelsDir, 'sd-1.5', 'unet', 'model.onnx'), '{}');
+    expect(defaultModelId('', catalog, modelsDir)).toBe('sd-1.5');
   });
 
   it('is DEFAULT_MODEL when set, whatever is installed', async () => {
