@@ -3,6 +3,7 @@ import { join, resolve } from 'node:path';
 import { CodedError } from '../errors/coded-error.ts';
 import { filesStillMissing, unfinishedDownload } from './download-marker.ts';
 import { exportCommand } from './export-command.ts';
+import { FolderMemo, folderAndChildren } from './folder-memo.ts';
 import { detectModelFamily, missingFamilyFiles } from './model-family.ts';
 import { type ModelEntry, PACKAGE_MODELS_DIR } from './registry.ts';
 
@@ -71,6 +72,17 @@ export function isInstalled(entry: ModelEntry, modelsDir: string): boolean {
  */
 export function requireModelFolder(entry: ModelEntry, modelsDir: string, needsImageEncoder = true): string {
   const dir = modelFolder(entry, modelsDir);
+  // Asked before every render: a complete folder is checked again only once it changed.
+  completeFolders.get(`${entry.id}|${entry.kind}|${needsImageEncoder}|${dir}`, () => {
+    checkModelFolder(entry, dir, needsImageEncoder);
+    return { value: true, folders: folderAndChildren(dir) };
+  });
+  return dir;
+}
+
+const completeFolders = new FolderMemo<true>();
+
+function checkModelFolder(entry: ModelEntry, dir: string, needsImageEncoder: boolean): void {
   const subfolder = entry.hub?.subfolder === undefined ? '' : ` --subfolder ${entry.hub.subfolder}`;
   const howTo =
     entry.hub !== undefined
@@ -102,5 +114,4 @@ export function requireModelFolder(entry: ModelEntry, modelsDir: string, needsIm
         `.${howTo}`,
     );
   }
-  return dir;
 }
