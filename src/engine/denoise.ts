@@ -243,6 +243,8 @@ function finish(lane: Lane, outcome: unknown, latents?: Tensor): void {
 function stepLane(
   lane: Lane,
   own: Float32Array,
+  /** Whether `own` is this step's alone (else a buffer the next step overwrites). */
+  fresh: boolean,
   t: number,
   nextTimestep: number | undefined,
   plane: number,
@@ -253,12 +255,14 @@ function stepLane(
   if (lane.guided) {
     noisePred = new Float32Array(n * perImage);
     const offset = n * perImage;
+    const scale = request.guidance;
     for (let j = 0; j < noisePred.length; j++) {
       const u = own[j]!;
-      noisePred[j] = u + request.guidance * (own[offset + j]! - u);
+      noisePred[j] = u + scale * (own[offset + j]! - u);
     }
   } else {
-    noisePred = own.slice(0, n * perImage);
+    // A scheduler may keep the model output (PNDM's history): a reused buffer is copied first.
+    noisePred = fresh ? own.subarray(0, n * perImage) : own.slice(0, n * perImage);
   }
   lane.latents = request.scheduler.step({ data: noisePred, dims }, t, lane.latents, {
     noise: () => lane.noise.randn(dims),
@@ -337,6 +341,9 @@ async function denoiseGroup(group: Lane[]): Promise<void> {
       row += lane.rows;
     }
     const began = performance.now();
+    // One run for the whole batch (the usual case) hands over its own output, fresh each step; a
+    // fixed-batch UNet's chunks are gathered into the reused buffer.
+    let predicted: Float32Array = prediction;
     for (let start = 0, k = 0; start < batch; start += chunk, k++) {
       const sample = toInput(
         sampleSpec,
@@ -353,8 +360,10 @@ async function denoiseGroup(group: Lane[]): Promise<void> {
       });
       const out = outputOf(result, denoiser.part, denoiser.output);
       expectDims(out.dims, [chunk, c, h, w], denoiser.part, denoiser.output);
-      prediction.set(out.data, start * perImage);
+      if (chunk === batch) predicted = out.data;
+      else prediction.set(out.data, start * perImage);
     }
+    const fresh = predicted !== prediction;
     const elapsed = performance.now() - began;
     for (const timer of new Set(live.map((lane) => lane.request.unetTime))) {
       if (timer !== undefined) timer.ms += elapsed;
@@ -362,11 +371,11 @@ async function denoiseGroup(group: Lane[]): Promise<void> {
 
     row = 0;
     for (const lane of live) {
-      const own = prediction.subarray(row * perImage, (row + lane.rows) * perImage);
+      const own = predicted.subarray(row * perImage, (row + lane.rows) * perImage);
       row += lane.rows;
       // What goes wrong in one lane's step (its progress report, say) ends that lane only.
       try {
-        stepLane(lane, own, t, timesteps[i + 1], plane, perImage);
+        stepLane(lane, own, fresh, t, timesteps[i + 1], plane, perImage);
         lane.request.onStep?.(i + 1, timesteps.length);
       } catch (error) {
         finish(lane, error);
