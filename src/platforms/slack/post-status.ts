@@ -39,16 +39,13 @@ export async function postStatus(deps: SlackDeps, post: StatusPost): Promise<Sta
   // The same request delivered twice (same trigger id) is the same job: it keeps its one message.
   const existing = await deps.statusStore.get(post.jobId);
   if (existing) return existing;
-  let ts: string;
   try {
-    const posted = await deps.client.chat.postMessage({
-      channel: post.channelId,
-      text: post.message.text,
-      blocks: post.message.blocks,
-      unfurl_links: false,
-      ...(post.threadTs ? { thread_ts: post.threadTs } : {}),
+    return await postStatusMessage(deps, post.jobId, post.message, {
+      channelId: post.channelId,
+      ...(post.threadTs ? { threadTs: post.threadTs } : {}),
+      userId: post.member.userId,
+      cost: post.cost,
     });
-    ts = posted.ts as string;
   } catch (error) {
     const code = slackErrorCode(error) ?? '';
     deps.logger.warn(
@@ -65,18 +62,35 @@ export async function postStatus(deps: SlackDeps, post: StatusPost): Promise<Sta
     await tellMember(post.tell, `${why} The job was cancelled. ${refundSentence(refunded)}`, deps.logger);
     return undefined;
   }
-  const record: StatusRecord = {
-    channelId: post.channelId,
+}
+
+/**
+ * Posts a job's status message and records it. Whoever records first owns the message (the
+ * frontend, or delivery when the frontend died before posting); the other deletes its duplicate and
+ * gets the record that stands.
+ */
+export async function postStatusMessage(
+  deps: Pick<SlackDeps, 'client' | 'statusStore'>,
+  jobId: string,
+  message: SlackMessage,
+  at: { channelId: string; threadTs?: string; userId: string; cost: number },
+): Promise<StatusRecord> {
+  const posted = await deps.client.chat.postMessage({
+    channel: at.channelId,
+    text: message.text,
+    blocks: message.blocks,
+    unfurl_links: false,
+    ...(at.threadTs ? { thread_ts: at.threadTs } : {}),
+  });
+  const ts = posted.ts as string;
+  const claim = await deps.statusStore.claim(jobId, {
+    channelId: at.channelId,
     statusTs: ts,
-    threadTs: post.threadTs ?? ts,
-    userId: post.member.userId,
-    cost: post.cost,
-  };
-  const claim = await deps.statusStore.claim(post.jobId, record);
-  if (!claim.won) {
-    // Delivery got there first (this process stalled past its wait) and posted its own parent.
-    await deps.client.chat.delete({ channel: post.channelId, ts }).catch(() => undefined);
-  }
+    threadTs: at.threadTs ?? ts,
+    userId: at.userId,
+    cost: at.cost,
+  });
+  if (!claim.won) await deps.client.chat.delete({ channel: at.channelId, ts }).catch(() => undefined);
   return claim.record;
 }
 
