@@ -1,3 +1,4 @@
+import { UnrecoverableError } from 'bullmq';
 import type { Logger } from '../src/log/logger.ts';
 import { fitText } from '../src/platforms/fit-text.ts';
 import { type ImageTreatment, imageTreatment } from '../src/platforms/image-treatment.ts';
@@ -71,6 +72,13 @@ export interface DeliveryDeps<Where> {
   marks: StatusMarks;
   surface: DeliverySurface<Where>;
   logger: Logger;
+}
+
+/** One delivery job: its result, or its failure. */
+export async function deliverJob<Where>(deps: DeliveryDeps<Where>, data: DeliverJobData): Promise<void> {
+  if (data.kind === 'failure') return deliverFailure(deps, data);
+  if (!data.result) throw new UnrecoverableError('result delivery without a result');
+  return deliverResult(deps, { ...data, result: data.result });
 }
 
 export async function deliverResult<Where>(deps: DeliveryDeps<Where>, data: ResultDelivery): Promise<void> {

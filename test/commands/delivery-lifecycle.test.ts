@@ -16,6 +16,7 @@ import { StatusMarks } from '../../src/platforms/status-marks.ts';
 import type { DeliverJobData, RenderedImage } from '../../src/queue/job-data.ts';
 import type { NsfwPolicy } from '../../src/quotas/quota-policy.ts';
 import { testRedis, uniquePrefix } from '../support/redis.ts';
+import { tinyRequest } from '../support/tiny-models.ts';
 
 /**
  * The delivery lifecycle against a surface that records what it was asked to do, in order: the
@@ -98,19 +99,7 @@ function resultJob(images: RenderedImage[], extra: { truncatedWords?: string[]; 
     jobId: `glife${jobs}-${Date.now()}`,
     member: { scope: { kind: 'discord', id: 'G1' }, userId: 'alice' },
     origin: { platform: 'cli' },
-    request: {
-      mode: 'txt2img',
-      prompt: 'a lighthouse',
-      negativePrompt: '',
-      model: 'tiny',
-      width: 64,
-      height: 64,
-      steps: 4,
-      guidance: 5,
-      sampler: 'euler',
-      seed: 0,
-      count: images.length,
-    },
+    request: tinyRequest({ prompt: 'a lighthouse', seed: 0, count: images.length }),
     result: {
       v: 1,
       images,

@@ -3,8 +3,7 @@ import { UnrecoverableError } from 'bullmq';
 import { type RawFile, type REST, Routes } from 'discord.js';
 import {
   type DeliverySurface,
-  deliverFailure,
-  deliverResult,
+  deliverJob,
   type FailureView,
   type ResultDelivery,
   type ResultView,
@@ -21,11 +20,12 @@ import { DiscordCode, discordCode, isDeadToken, isNoAccess } from './discord-api
 import type { DiscordReplyStore, ReplyRecord } from './reply-store.ts';
 import { type ResultPart, resultParts } from './result-message.ts';
 import { discordFailureNotice } from './result-notes.ts';
-import { statusText, truncate } from './status-text.ts';
+import { statusMessage } from './status-message.ts';
+import { truncate } from './status-text.ts';
 
 /**
  * Posts a finished (or finally failed) job to Discord, exactly once even when the delivery job runs
- * twice.
+ * twice: the delivery lifecycle (commands/delivery-lifecycle.ts) with Discord as its surface.
  *
  * Where: a command run in a channel gets a thread started from its status message, and the images
  * go there (bot token: webhooks cannot post into a thread they were not called from). A command or
@@ -100,13 +100,7 @@ export class DiscordDelivery implements Deliverer {
     show: (where, jobId, job, state) =>
       this.deps.once(`${jobId}:discord-status`, () =>
         this.editStatus(where.origin, where.record, {
-          content: statusText({
-            request: job.request,
-            userId: job.member.userId,
-            cost: job.cost ?? 0,
-            state,
-          }),
-          components: [],
+          ...statusMessage(jobId, job, state),
           allowed_mentions: { parse: [] },
         }),
       ),
@@ -126,9 +120,7 @@ export class DiscordDelivery implements Deliverer {
     if (data.origin.platform !== 'discord') throw new UnrecoverableError('not a Discord delivery');
     const lifecycle = { marks: this.deps.replies, surface: this.surface, logger: this.deps.logger };
     try {
-      if (data.kind === 'failure') await deliverFailure(lifecycle, data);
-      else if (data.result) await deliverResult(lifecycle, { ...data, result: data.result });
-      else throw new UnrecoverableError('result delivery without a result');
+      await deliverJob(lifecycle, data);
     } catch (error) {
       if (isNoAccess(error)) {
         this.deps.logger.error(

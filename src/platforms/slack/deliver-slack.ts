@@ -1,11 +1,10 @@
 import type { webApi } from '@slack/bolt';
 import { UnrecoverableError } from 'bullmq';
 import type { Redis } from 'ioredis';
-import { cancelButton, decodeActionId, resultButtonRows } from '../../../commands/actions.ts';
+import { decodeActionId, resultButtonRows } from '../../../commands/actions.ts';
 import {
   type DeliverySurface,
-  deliverFailure,
-  deliverResult,
+  deliverJob,
   type FailureView,
   type ResultDelivery,
   type ResultView,
@@ -23,9 +22,7 @@ import { clipLine } from '../clip-line.ts';
 import { jobTitle } from './blocks/job-title.ts';
 import { type ResultButton, resultMessage } from './blocks/result-message.ts';
 import { slackFailureNotice, slackNote } from './blocks/result-notes.ts';
-import { statusMessage } from './blocks/status-message.ts';
 import { NsfwChannels } from './nsfw-channels.ts';
-import { postStatusMessage } from './post-status.ts';
 import { slackErrorCode } from './slack-error-code.ts';
 import { truncate } from './slack-limits.ts';
 import { slackStatus } from './slack-progress.ts';
@@ -34,15 +31,16 @@ import { type StatusRecord, StatusStore } from './status-store.ts';
 import { sayPrivately } from './tell-member.ts';
 
 /**
- * Posts a finished job to Slack: the image(s) uploaded into the job's thread with the three-step
- * upload (`files.uploadV2`: getUploadURLExternal, the bytes, completeUploadExternal with
- * `thread_ts`), then the buttons, then the status message turned to "done". A failure turns the
- * status message to "failed" and tells the member (ephemeral) what failed and what was refunded.
+ * Delivers a finished job to Slack: the delivery lifecycle (commands/delivery-lifecycle.ts) with
+ * Slack as its surface. The image(s) go into the job's thread with the three-step upload
+ * (`files.uploadV2`: getUploadURLExternal, the bytes, completeUploadExternal with `thread_ts`),
+ * then the buttons and notes; the lifecycle then turns the status message to "done". A failure
+ * turns it to "failed" and tells the member (ephemeral) what failed and what was refunded.
  *
  * Delivery is at least once (BullMQ), so each side effect runs under `once` (src/delivery/once.ts)
- * keyed by job id and step: a delivery job that runs twice posts nothing twice. Rate limits (429 + Retry-After) are waited out
- * by the Web API client, which pauses and retries the same call; errors no retry can fix (the
- * channel is gone, the token revoked) fail the delivery job without retries.
+ * keyed by job id and step: a delivery job that runs twice posts nothing twice. Rate limits (429 +
+ * Retry-After) are waited out by the Web API client, which pauses and retries the same call; errors
+ * no retry can fix (the channel is gone, the token revoked) fail the delivery job without retries.
  */
 export interface SlackDeliveryDeps {
   client: webApi.WebClient;
@@ -78,11 +76,16 @@ const PERMANENT = new Set([
 export class SlackDelivery implements Deliverer {
   /** The delivery lifecycle's surface (commands/delivery-lifecycle.ts) on Slack. */
   private readonly surface: DeliverySurface<StatusRecord>;
+  /** The status message as progress edits show it; delivery also posts one when none was. */
+  private readonly status: ReturnType<typeof slackStatus>;
 
   constructor(private readonly deps: SlackDeliveryDeps) {
     const status = slackStatus(deps);
+    this.status = status;
     this.surface = {
-      ...status,
+      platform: status.platform,
+      locate: status.locate,
+      show: status.show,
       spoilers: false,
       nsfwPolicy: (data) => deps.nsfwPolicy(data.member.scope),
       channelShowsNsfw: async ({ origin }) =>
@@ -97,9 +100,7 @@ export class SlackDelivery implements Deliverer {
     if (data.origin.platform !== 'slack') throw new UnrecoverableError('not a Slack delivery');
     const lifecycle = { marks: this.deps.statusStore, surface: this.surface, logger: this.deps.logger };
     try {
-      if (data.kind === 'failure') await deliverFailure(lifecycle, data);
-      else if (data.result) await deliverResult(lifecycle, { ...data, result: data.result });
-      else throw new UnrecoverableError('result delivery without a result');
+      await deliverJob(lifecycle, data);
     } catch (error) {
       const code = slackErrorCode(error);
       if (code && PERMANENT.has(code)) {
@@ -176,20 +177,7 @@ export class SlackDelivery implements Deliverer {
       if (Date.now() >= deadline) break;
       await new Promise((resolve) => setTimeout(resolve, 200));
     }
-    const origin = data.origin as SlackOrigin;
-    const message = statusMessage({
-      title: jobTitle(data.request),
-      userId: data.member.userId,
-      cost: 0,
-      state: { kind: 'rendering', step: 0, total: 0 },
-      cancelActionId: cancelButton(jobId).actionId,
-    });
-    return postStatusMessage(this.deps, jobId, message, {
-      channelId: origin.channelId,
-      ...(origin.parentTs ? { threadTs: origin.parentTs } : {}),
-      userId: data.member.userId,
-      cost: 0,
-    });
+    return this.status.post(jobId, { ...data, cost: 0 }, { kind: 'rendering', step: 0, total: 0 });
   }
 
   private async filesToUpload(
