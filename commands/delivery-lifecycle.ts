@@ -68,7 +68,7 @@ export interface DeliverySurface<Where> extends StatusSurface<Where> {
   tellPrivately(where: Where | undefined, data: DeliverJobData, view: FailureView): Promise<void>;
 }
 
-export interface DeliveryDeps<Where> {
+interface DeliveryDeps<Where> {
   marks: StatusMarks;
   surface: DeliverySurface<Where>;
   logger: Logger;
@@ -81,7 +81,7 @@ export async function deliverJob<Where>(deps: DeliveryDeps<Where>, data: Deliver
   return deliverResult(deps, { ...data, result: data.result });
 }
 
-export async function deliverResult<Where>(deps: DeliveryDeps<Where>, data: ResultDelivery): Promise<void> {
+async function deliverResult<Where>(deps: DeliveryDeps<Where>, data: ResultDelivery): Promise<void> {
   const { marks, surface } = deps;
   const { jobId, result } = data;
   await marks.markFinal(jobId);
@@ -100,7 +100,7 @@ export async function deliverResult<Where>(deps: DeliveryDeps<Where>, data: Resu
   );
 }
 
-export async function deliverFailure<Where>(deps: DeliveryDeps<Where>, data: DeliverJobData): Promise<void> {
+async function deliverFailure<Where>(deps: DeliveryDeps<Where>, data: DeliverJobData): Promise<void> {
   const { marks, surface } = deps;
   const failure = data.failure ?? { message: 'The render failed.', refunded: 0 };
   await marks.markFinal(data.jobId);
@@ -110,7 +110,7 @@ export async function deliverFailure<Where>(deps: DeliveryDeps<Where>, data: Del
 }
 
 /** The images this channel may show, and the notes for the member. */
-export async function resultView(
+async function resultView(
   surface: Pick<DeliverySurface<unknown>, 'spoilers' | 'nsfwPolicy' | 'channelShowsNsfw'>,
   data: ResultDelivery,
 ): Promise<ResultView> {

@@ -2,8 +2,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import {
   type DeliverySurface,
   type DeliveryWords,
-  deliverFailure,
-  deliverResult,
+  deliverJob,
   failureSentence,
   noteSentence,
   type ResultDelivery,
@@ -124,7 +123,7 @@ const deps = (surface: DeliverySurface<string>) => ({ marks, surface, logger: cr
 describe('delivering a result', () => {
   it('uploads first and shows done after, with the seed the worker used, marked final before either', async () => {
     const { surface, steps } = fakeSurface({});
-    await deliverResult(deps(surface), resultJob([image(), image()]));
+    await deliverJob(deps(surface), resultJob([image(), image()]));
     expect(steps.map((s) => s.step)).toEqual(['upload', 'show']);
     expect(steps.every((s) => s.finalBefore)).toBe(true);
     expect(steps[1]).toMatchObject({
@@ -135,7 +134,7 @@ describe('delivering a result', () => {
 
   it('leaves blocked images out of the upload and names them in a note', async () => {
     const { surface, steps } = fakeSurface({ policy: 'block', channelNsfw: true });
-    await deliverResult(deps(surface), resultJob([image(), image(true), image(true)]));
+    await deliverJob(deps(surface), resultJob([image(), image(true), image(true)]));
     const upload = steps[0] as Extract<Step, { step: 'upload' }>;
     expect(upload.view.shown).toEqual([0]);
     expect(upload.view.treatments).toEqual(['show', 'blank', 'blank']);
@@ -147,15 +146,15 @@ describe('delivering a result', () => {
 
   it('asks whether the channel may show NSFW images only when some image is flagged and the policy could allow it', async () => {
     const clean = fakeSurface({ policy: 'allow-in-nsfw-channels' });
-    await deliverResult(deps(clean.surface), resultJob([image()]));
+    await deliverJob(deps(clean.surface), resultJob([image()]));
     expect(clean.channelAsked()).toBe(false);
 
     const blocking = fakeSurface({ policy: 'block' });
-    await deliverResult(deps(blocking.surface), resultJob([image(true)]));
+    await deliverJob(deps(blocking.surface), resultJob([image(true)]));
     expect(blocking.channelAsked()).toBe(false);
 
     const allowing = fakeSurface({ policy: 'allow-in-nsfw-channels', channelNsfw: true });
-    await deliverResult(deps(allowing.surface), resultJob([image(true)]));
+    await deliverJob(deps(allowing.surface), resultJob([image(true)]));
     expect(allowing.channelAsked()).toBe(true);
     expect((allowing.steps[0] as Extract<Step, { step: 'upload' }>).view).toMatchObject({
       shown: [0],
@@ -165,7 +164,7 @@ describe('delivering a result', () => {
 
   it('sends a flagged image behind a spoiler where the platform has them, and blanks it where it has none', async () => {
     const withSpoilers = fakeSurface({ policy: 'spoiler', spoilers: true });
-    await deliverResult(deps(withSpoilers.surface), resultJob([image(true)]));
+    await deliverJob(deps(withSpoilers.surface), resultJob([image(true)]));
     const spoilered = (withSpoilers.steps[0] as Extract<Step, { step: 'upload' }>).view;
     expect(spoilered).toMatchObject({ treatments: ['spoiler'], shown: [0] });
     expect(noteSentence(spoilered.notes[0]!, WORDS)).toBe(
@@ -173,7 +172,7 @@ describe('delivering a result', () => {
     );
 
     const without = fakeSurface({ policy: 'spoiler', spoilers: false });
-    await deliverResult(deps(without.surface), resultJob([image(true)]));
+    await deliverJob(deps(without.surface), resultJob([image(true)]));
     const blanked = (without.steps[0] as Extract<Step, { step: 'upload' }>).view;
     expect(blanked).toMatchObject({ treatments: ['blank'], shown: [] });
     expect(noteSentence(blanked.notes[0]!, WORDS)).toBe(
@@ -183,7 +182,7 @@ describe('delivering a result', () => {
 
   it('notes the words cut from the prompt and the worker’s warnings, in the platform’s literal markup', async () => {
     const { surface, steps } = fakeSurface({});
-    await deliverResult(
+    await deliverJob(
       deps(surface),
       resultJob([image()], { truncatedWords: ['very', 'long'], warnings: ['LoRA x patched 3 of 4 layers'] }),
     );
@@ -197,7 +196,7 @@ describe('delivering a result', () => {
   it('only marks the status final when the result took the status message’s place', async () => {
     const { surface, steps } = fakeSurface({ uploaded: { replacedStatus: true } });
     const data = resultJob([image()]);
-    await deliverResult(deps(surface), data);
+    await deliverJob(deps(surface), data);
     expect(steps.map((s) => s.step)).toEqual(['upload']);
     expect(await marks.isFinal(data.jobId)).toBe(true);
   });
@@ -207,15 +206,22 @@ describe('delivering a result', () => {
     surface.show = async () => {
       throw new Error('message deleted');
     };
-    await expect(deliverResult(deps(surface), resultJob([image()]))).resolves.toBeUndefined();
+    await expect(deliverJob(deps(surface), resultJob([image()]))).resolves.toBeUndefined();
     expect(steps.map((s) => s.step)).toEqual(['upload']);
   });
 });
 
 describe('delivering a failure', () => {
+  it('fails for good, posting nothing, when a result delivery carries no result', async () => {
+    const { surface, steps } = fakeSurface({});
+    const { result: _result, ...data } = resultJob([image()]);
+    await expect(deliverJob(deps(surface), data)).rejects.toMatchObject({ name: 'UnrecoverableError' });
+    expect(steps).toEqual([]);
+  });
+
   it('shows the failed state, then tells the member privately with the prompt, the message and the refund', async () => {
     const { surface, steps } = fakeSurface({});
-    await deliverFailure(deps(surface), failureJob(2));
+    await deliverJob(deps(surface), failureJob(2));
     expect(steps.map((s) => s.step)).toEqual(['show', 'tell']);
     expect(steps[0]).toMatchObject({ state: { kind: 'failed', message: 'Out of memory.', refunded: 2 } });
     expect(steps.every((s) => s.finalBefore)).toBe(true);
@@ -226,7 +232,7 @@ describe('delivering a failure', () => {
 
   it('says nothing was charged when nothing was refunded, and tells even without a status message', async () => {
     const { surface, steps } = fakeSurface({ hasStatus: false });
-    await deliverFailure(deps(surface), failureJob(0));
+    await deliverJob(deps(surface), failureJob(0));
     expect(steps.map((s) => s.step)).toEqual(['tell']);
     expect((steps[0] as Extract<Step, { step: 'tell' }>).text).toMatch(/Nothing was charged\.$/);
   });
