@@ -160,8 +160,8 @@ export interface DeliveryWords {
   scope: string;
   /** Where the policy lets flagged images show: "age-restricted channels". */
   nsfwChannels: string;
-  /** What became of a blocked image: "replaced by a blank image", "left out". */
-  blockedAs: string;
+  /** What became of the blocked images: "replaced by a blank image", "left out". */
+  blockedAs(count: number): string;
 }
 
 const QUOTED_MAX = 300;
@@ -178,7 +178,7 @@ export function noteSentence(note: ResultNote, words: DeliveryWords): string {
         note.policy === 'block'
           ? `this ${words.scope} blocks them`
           : `this ${words.scope} shows such images only in ${words.nsfwChannels}`;
-      return `${imagesWere(note.images)} flagged by the safety checker and ${words.blockedAs} (${why}).`;
+      return `${imagesWere(note.images)} flagged by the safety checker and ${words.blockedAs(note.images.length)} (${why}).`;
     }
     case 'spoilered':
       return `${imagesWere(note.images)} flagged by the safety checker and ${note.images.length === 1 ? 'is' : 'are'} behind a spoiler.`;

@@ -37,7 +37,7 @@ const WORDS: DeliveryWords = {
   literal: (text) => `«${text}»`,
   scope: 'place',
   nsfwChannels: 'its grown-up rooms',
-  blockedAs: 'left out',
+  blockedAs: (count) => (count === 1 ? 'left out' : 'all left out'),
 };
 
 function fakeSurface(options: {
@@ -140,7 +140,7 @@ describe('delivering a result', () => {
     expect(upload.view.treatments).toEqual(['show', 'blank', 'blank']);
     expect(upload.view.notes).toEqual([{ kind: 'blocked', images: [1, 2], policy: 'block' }]);
     expect(noteSentence(upload.view.notes[0]!, WORDS)).toBe(
-      'Images 2, 3 were flagged by the safety checker and left out (this place blocks them).',
+      'Images 2, 3 were flagged by the safety checker and all left out (this place blocks them).',
     );
   });
 

@@ -16,7 +16,7 @@ const DISCORD_WORDS: DeliveryWords = {
   literal: escapeMarkdown,
   scope: 'server',
   nsfwChannels: 'age-restricted channels',
-  blockedAs: 'replaced by a blank image',
+  blockedAs: (count) => (count === 1 ? 'replaced by a blank image' : 'replaced by blank images'),
 };
 
 const MARK: Record<ResultNote['kind'], string> = {

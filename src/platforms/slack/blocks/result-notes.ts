@@ -17,7 +17,7 @@ const SLACK_WORDS: DeliveryWords = {
   literal: escapeMrkdwn,
   scope: 'workspace',
   nsfwChannels: 'the channels its admins marked',
-  blockedAs: 'left out',
+  blockedAs: () => 'left out',
 };
 
 const MARK: Record<ResultNote['kind'], string> = {
