@@ -3,6 +3,7 @@ import type { StatusMarks } from '../src/platforms/status-marks.ts';
 import type { GenerateJobData } from '../src/queue/job-data.ts';
 import type { JobProgress } from '../src/queue/job-view.ts';
 import type { ProgressRelay } from '../src/queue/progress-relay.ts';
+import type { CommandReply } from './admit-and-reply.ts';
 import { credits } from './credits.ts';
 
 /**
@@ -10,7 +11,7 @@ import { credits } from './credits.ts';
  * line, ETA, Cancel), edited with progress at most once per window across every bot process, set
  * once to its final state (done, failed with the refund, cancelled), after which no late progress
  * event sets it back. A platform implements the small surface below (where its message is, and how
- * to show a state in it) and renders each state in its own markup.
+ * to show a state in it; Slack also how to post it) and renders each state in its own markup.
  */
 export type StatusState =
   | { kind: 'queued'; position: number; etaSeconds?: number }
@@ -33,6 +34,23 @@ export type StatusState =
   | { kind: 'failed'; message: string; refunded: number }
   | { kind: 'cancelled'; byUserId: string; refunded: number };
 
+/** Whether the job can still be cancelled: the status message keeps its Cancel button while so. */
+export function cancellable(state: StatusState): boolean {
+  return state.kind === 'queued' || state.kind === 'rendering';
+}
+
+/** The state an accepted job's status message is posted with: its place in line and the ETA. */
+export function queuedState(reply: {
+  position: number;
+  etaSeconds?: number;
+}): Extract<StatusState, { kind: 'queued' }> {
+  return {
+    kind: 'queued',
+    position: reply.position,
+    ...(reply.etaSeconds !== undefined ? { etaSeconds: reply.etaSeconds } : {}),
+  };
+}
+
 /** What a refund (or its absence) means to the member, in the words every platform uses. */
 export function refundSentence(refunded: number): string {
   return refunded > 0 ? `${credits(refunded)} went back to your balance.` : 'Nothing was charged.';
@@ -52,6 +70,35 @@ export interface StatusSurface<Where> {
   locate(jobId: string, job: StatusJob): Promise<Where | undefined>;
   /** Shows a state in the message. Failures are the caller's to log: a status line is cosmetic. */
   show(where: Where, jobId: string, job: StatusJob, state: StatusState): Promise<void>;
+}
+
+/**
+ * A surface that posts the status message itself, where the job's origin says (Slack). On Discord
+ * the status message is the answer to the interaction, within its 3 seconds (first-response.ts).
+ */
+export interface StatusPoster<Where> {
+  /** Posts the message showing `state`; `balance` is shown while queued. */
+  post(jobId: string, job: StatusJob, state: StatusState, balance?: number): Promise<Where>;
+}
+
+/** What the status message shows of an accepted admission. */
+type AcceptedJob = Pick<
+  Extract<CommandReply, { status: 'accepted' }>,
+  'jobId' | 'cost' | 'balance' | 'position' | 'etaSeconds' | 'request'
+>;
+
+/** Posts an accepted job's status message: queued, with what it cost and what is left. */
+export function postQueuedStatus<Where>(
+  surface: StatusPoster<Where>,
+  accepted: AcceptedJob,
+  job: Omit<StatusJob, 'request' | 'cost'>,
+): Promise<Where> {
+  return surface.post(
+    accepted.jobId,
+    { ...job, request: accepted.request, cost: accepted.cost },
+    queuedState(accepted),
+    accepted.balance,
+  );
 }
 
 /**

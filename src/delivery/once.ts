@@ -9,7 +9,7 @@ import type { Redis } from 'ioredis';
  * one gap left is a crash between the platform accepting the post and the marker being written;
  * platforms' own idempotency (Discord's nonce) covers that where they have one.
  */
-export type Once = (key: string, effect: () => Promise<void>) => Promise<void>;
+export type Once = <T>(key: string, effect: () => Promise<T>) => Promise<T | undefined>;
 
 /** Thrown (and retried by BullMQ) when another run holds the step right now. */
 export class StepInProgressError extends Error {
@@ -55,13 +55,16 @@ export async function runOnce<T>(
   }
 }
 
-/** The `Once` shape the platform deliverers take: keys are theirs, e.g. `${jobId}:post-images`. */
+/**
+ * The `Once` shape the platform deliverers take: keys are theirs, e.g. `${jobId}:post-images`. It
+ * answers what the effect returned, on the run that did it and on every later one.
+ */
 export function createOnce(redis: Redis, prefix: string): Once {
   return async (key, effect) => {
     const split = key.indexOf(':');
     const jobId = split === -1 ? key : key.slice(0, split);
     const step = split === -1 ? 'done' : key.slice(split + 1);
-    await runOnce(redis, prefix, jobId, step, effect);
+    return (await runOnce(redis, prefix, jobId, step, effect)).value;
   };
 }
 

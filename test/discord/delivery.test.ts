@@ -270,7 +270,7 @@ describe('Discord delivery', () => {
     expect(notice.json).toMatchObject({
       flags: 64,
       content:
-        '❌ Your image could not be made: The render worker stopped repeatedly while working on this job. 2 credits went back to your balance.',
+        '❌ Your request "a red square" failed: The render worker stopped repeatedly while working on this job. 2 credits went back to your balance.',
     });
 
     // Past the token's life: said in the channel, to the member by name, once.
@@ -285,7 +285,7 @@ describe('Discord delivery', () => {
     const said = fake.messagesIn(world.channel.id).filter((m) => m.content.includes('Out of memory.'));
     expect(said).toHaveLength(1);
     expect(said[0]!.content).toBe(
-      `<@${alice.id}> ❌ Your image could not be made: Out of memory. 1 credit went back to your balance.`,
+      `<@${alice.id}> ❌ Your request "a red square" failed: Out of memory. 1 credit went back to your balance.`,
     );
   });
 });

@@ -3,6 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { resultButtonRows } from '../../commands/actions.ts';
 import { buttonRows, cancelRow, inpaintModal } from '../../src/platforms/discord/components.ts';
 import { fitAttachments } from '../../src/platforms/discord/fit-attachments.ts';
+import { discordFailureNotice, discordNote } from '../../src/platforms/discord/result-notes.ts';
 import { statusText } from '../../src/platforms/discord/status-text.ts';
 import { imageTreatment } from '../../src/platforms/image-treatment.ts';
 import type { GenerationRequest } from '../../src/request/types.ts';
@@ -132,5 +133,25 @@ describe('fitting files into messages', () => {
     const files = Array.from({ length: 12 }, (_, i) => ({ name: `${i}.png`, bytes: one }));
     const { messages } = await fitAttachments(files, 10 * 1024 * 1024);
     expect(messages.map((m) => m.length)).toEqual([10, 2]);
+  });
+});
+
+describe('result notes and the failure notice', () => {
+  it('keeps markdown and mentions in what the member wrote from changing the message', () => {
+    expect(
+      discordFailureNotice({ prompt: 'a *bold* @everyone', message: 'Out of memory.', refunded: 0 }),
+    ).toBe('❌ Your request "a \\*bold\\* @\u200beveryone" failed: Out of memory. Nothing was charged.');
+    expect(discordNote({ kind: 'warning', text: 'LoRA __x__ patched half' })).toBe(
+      '⚠️ LoRA \\_\\_x\\_\\_ patched half',
+    );
+  });
+
+  it('says blocked images were replaced by blank ones, and spoilered ones are behind a spoiler', () => {
+    expect(discordNote({ kind: 'blocked', images: [0, 2], policy: 'block' })).toBe(
+      '🔞 Images 1, 3 were flagged by the safety checker and replaced by blank images (this server blocks them).',
+    );
+    expect(discordNote({ kind: 'spoilered', images: [1] })).toBe(
+      '🔞 Image 2 was flagged by the safety checker and is behind a spoiler.',
+    );
   });
 });

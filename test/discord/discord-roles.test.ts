@@ -142,7 +142,7 @@ describe('the discord role and its deliverer', () => {
         { jobId: 'groles1', attempt: 1, logger },
       );
       expect(fake.messagesIn(thread.id).map((m) => m.content)).toEqual([
-        '<@42> ❌ Your image could not be made: The model is not installed on the render workers. 1 credit went back to your balance.',
+        '<@42> ❌ Your request "p" failed: The model is not installed on the render workers. 1 credit went back to your balance.',
       ]);
     } finally {
       await services.close();

@@ -8,6 +8,7 @@ import {
   readInpaintFields,
 } from '../../src/platforms/slack/blocks/inpaint-modal.ts';
 import { resultMessage } from '../../src/platforms/slack/blocks/result-message.ts';
+import { slackFailureNotice, slackNote } from '../../src/platforms/slack/blocks/result-notes.ts';
 import { formatEta, statusMessage } from '../../src/platforms/slack/blocks/status-message.ts';
 import { escapeMrkdwn, truncate } from '../../src/platforms/slack/slack-limits.ts';
 
@@ -121,6 +122,23 @@ describe('result message', () => {
         rows: [[{ label: 'x', actionId: 'a'.repeat(256) }]],
       }),
     ).toThrow(/255/);
+  });
+});
+
+describe('result notes and the failure notice', () => {
+  it('escapes what the member or the worker wrote, so a prompt cannot ping the channel', () => {
+    expect(slackNote({ kind: 'truncated-words', words: ['<!channel>', '&'] })).toBe(
+      ':scissors: The model reads only the first 77 tokens; these words were left out: &lt;!channel&gt; &amp;',
+    );
+    expect(slackFailureNotice({ prompt: '<!here> cat', message: 'Out of memory.', refunded: 1 })).toBe(
+      'Your request "&lt;!here&gt; cat" failed: Out of memory. 1 credit went back to your balance.',
+    );
+  });
+
+  it('says a blocked image was left out, and where the workspace would show it', () => {
+    expect(slackNote({ kind: 'blocked', images: [1], policy: 'allow-in-nsfw-channels' })).toBe(
+      ':no_entry: Image 2 was flagged by the safety checker and left out (this workspace shows such images only in the channels its admins marked).',
+    );
   });
 });
 

@@ -190,7 +190,7 @@ describe('Slack delivery', () => {
     const files = thread.flatMap((m) => m.files);
     expect(files.map((f) => f.title)).toEqual(['Image 1']);
     const notice = JSON.stringify(thread.map((m) => m.blocks));
-    expect(notice).toContain('Image 2 was flagged as NSFW and not shown');
+    expect(notice).toContain('Image 2 was flagged by the safety checker and left out');
     expect(notice).not.toMatch(/"action_id":"e1:u2:[^"]+:1"/);
   });
 
@@ -209,7 +209,9 @@ describe('Slack delivery', () => {
     await delivery.deliver(data);
     const thread = fake.thread(channel, parentTs);
     expect(thread.flatMap((m) => m.files)).toHaveLength(0);
-    expect(JSON.stringify(thread.map((m) => m.blocks))).toContain('Image 1 was flagged as NSFW');
+    expect(JSON.stringify(thread.map((m) => m.blocks))).toContain(
+      'Image 1 was flagged by the safety checker',
+    );
   });
 
   it('tells the member privately about a failure and the refund, and marks the parent failed, once', async () => {

@@ -169,6 +169,8 @@ describe('clips on Slack', () => {
     await delivery.deliver(data);
     const thread = fake.thread(channel, parentTs);
     expect(thread.flatMap((m) => m.files)).toEqual([]);
-    expect(JSON.stringify(thread.map((m) => m.blocks))).toContain('flagged as NSFW and not shown');
+    expect(JSON.stringify(thread.map((m) => m.blocks))).toContain(
+      'flagged by the safety checker and left out',
+    );
   });
 });

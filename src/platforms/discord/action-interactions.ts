@@ -18,7 +18,8 @@ import { INPAINT_PROMPT_FIELD, INPAINT_REGION_FIELD, inpaintModal, remixModal } 
 import type { DiscordDeps } from './discord-deps.ts';
 import { type Answer, answerInteraction } from './first-response.ts';
 import { channelIsNsfw, isServerAdmin, memberOf, originOf } from './interaction-context.ts';
-import { MESSAGE_MAX, statusText, truncate } from './status-text.ts';
+import { statusMessage } from './status-message.ts';
+import { MESSAGE_MAX, truncate } from './status-text.ts';
 
 /**
  * Buttons (U1-U4, V1-V4, Reroll, Vary, Inpaint, Zoom Out, Upscale, Cancel) and the Inpaint modal.
@@ -102,10 +103,9 @@ function pressedStatus(interaction: ButtonInteraction): StatusSurface<ButtonInte
   return {
     platform: 'discord',
     locate: async () => interaction,
-    show: async (pressed, _jobId, job, state) => {
+    show: async (pressed, jobId, job, state) => {
       await pressed.update({
-        content: statusText({ request: job.request, userId: job.member.userId, cost: job.cost ?? 0, state }),
-        components: [],
+        ...statusMessage(jobId, job, state),
         allowedMentions: { users: [] },
       });
     },

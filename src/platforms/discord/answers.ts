@@ -1,6 +1,7 @@
 import { batchButtons } from '../../../commands/actions.ts';
 import { confirmationLines } from '../../../commands/batch.ts';
 import type { ImagineReply } from '../../../commands/imagine.ts';
+import { queuedState } from '../../../commands/status-lifecycle.ts';
 import type { UserError } from '../../errors/user-error.ts';
 import { userErrorText } from '../user-error-text.ts';
 import { buttonRows, cancelRow } from './components.ts';
@@ -44,11 +45,7 @@ export function commandAnswer(
         userId,
         cost: reply.cost,
         balance: reply.balance,
-        state: {
-          kind: 'queued',
-          position: reply.position,
-          ...(reply.etaSeconds !== undefined ? { etaSeconds: reply.etaSeconds } : {}),
-        },
+        state: queuedState(reply),
       }),
       components: cancelRow(reply.jobId),
     },

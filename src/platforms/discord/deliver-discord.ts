@@ -1,7 +1,14 @@
 import { createHash } from 'node:crypto';
 import { UnrecoverableError } from 'bullmq';
 import { type RawFile, type REST, Routes } from 'discord.js';
-import { finishStatus, refundSentence, type StatusSurface } from '../../../commands/status-lifecycle.ts';
+import {
+  type DeliverySurface,
+  deliverJob,
+  type FailureView,
+  type ResultDelivery,
+  type ResultView,
+  type Uploaded,
+} from '../../../commands/delivery-lifecycle.ts';
 import type { ArtifactStore } from '../../artifacts/artifact-store.ts';
 import type { Deliverer } from '../../delivery/deliverer.ts';
 import type { Once } from '../../delivery/once.ts';
@@ -12,11 +19,13 @@ import type { NsfwPolicy } from '../../quotas/quota-policy.ts';
 import { DiscordCode, discordCode, isDeadToken, isNoAccess } from './discord-api-errors.ts';
 import type { DiscordReplyStore, ReplyRecord } from './reply-store.ts';
 import { type ResultPart, resultParts } from './result-message.ts';
-import { statusText, truncate } from './status-text.ts';
+import { discordFailureNotice } from './result-notes.ts';
+import { statusMessage } from './status-message.ts';
+import { truncate } from './status-text.ts';
 
 /**
  * Posts a finished (or finally failed) job to Discord, exactly once even when the delivery job runs
- * twice.
+ * twice: the delivery lifecycle (commands/delivery-lifecycle.ts) with Discord as its surface.
  *
  * Where: a command run in a channel gets a thread started from its status message, and the images
  * go there (bot token: webhooks cannot post into a thread they were not called from). A command or
@@ -73,25 +82,34 @@ function nonceFor(jobId: string, part: string): string {
   return createHash('sha256').update(`${jobId}:${part}`).digest('base64url').slice(0, 25);
 }
 
+type StatusAt = { origin: DiscordOrigin; record?: ReplyRecord };
+
 export class DiscordDelivery implements Deliverer {
   private readonly clock: () => number;
 
   /**
-   * The status message as delivery ends it (commands/status-lifecycle.ts): through the interaction
-   * token while it lives, else with the bot token.
+   * The delivery lifecycle's surface (commands/delivery-lifecycle.ts) on Discord. The status
+   * message is edited through the interaction token while it lives, else with the bot token.
    */
-  private readonly statusSurface: StatusSurface<{ origin: DiscordOrigin; record?: ReplyRecord }> = {
+  private readonly surface: DeliverySurface<StatusAt> = {
     platform: 'discord',
+    spoilers: true,
     locate: async (jobId, job) =>
-      job.origin.platform === 'discord'
-        ? { origin: job.origin, record: await this.statusMessage(jobId, job.origin) }
-        : undefined,
-    show: (where, _jobId, job, state) =>
-      this.editStatus(where.origin, where.record, {
-        content: statusText({ request: job.request, userId: job.member.userId, cost: job.cost ?? 0, state }),
-        components: [],
-        allowed_mentions: { parse: [] },
-      }),
+      job.origin.platform === 'discord' ? this.statusAt(jobId, job.origin) : undefined,
+    // Delivery shows only final states; the second run of a delivery leaves the first's standing.
+    show: (where, jobId, job, state) =>
+      this.deps.once(`${jobId}:discord-status`, () =>
+        this.editStatus(where.origin, where.record, {
+          ...statusMessage(jobId, job, state),
+          allowed_mentions: { parse: [] },
+        }),
+      ),
+    nsfwPolicy: (data) => this.deps.nsfwPolicy(data.member.scope),
+    channelShowsNsfw: async ({ origin }) => origin.platform === 'discord' && (origin.channelNsfw ?? false),
+    // Without a status message the result goes into the channel: no thread to start from.
+    resultHome: (jobId, data) => this.statusAt(jobId, data.origin as DiscordOrigin),
+    upload: (where, data, view) => this.upload(where, data, view),
+    tellPrivately: (where, data, view) => this.tellFailure(where, data, view),
   };
 
   constructor(private readonly deps: DiscordDeliveryDeps) {
@@ -100,9 +118,9 @@ export class DiscordDelivery implements Deliverer {
 
   async deliver(data: DeliverJobData): Promise<void> {
     if (data.origin.platform !== 'discord') throw new UnrecoverableError('not a Discord delivery');
+    const lifecycle = { marks: this.deps.replies, surface: this.surface, logger: this.deps.logger };
     try {
-      if (data.kind === 'result') await this.deliverResult(data, data.origin);
-      else await this.deliverFailure(data, data.origin);
+      await deliverJob(lifecycle, data);
     } catch (error) {
       if (isNoAccess(error)) {
         this.deps.logger.error(
@@ -127,24 +145,19 @@ export class DiscordDelivery implements Deliverer {
     );
   }
 
-  private async deliverResult(data: DeliverJobData, origin: DiscordOrigin): Promise<void> {
+  /** Into a thread started from the status message; in place when the command ran in a thread. */
+  private async upload(where: StatusAt, data: ResultDelivery, view: ResultView): Promise<Uploaded> {
     const { jobId } = data;
-    if (!data.result) throw new UnrecoverableError('result delivery without a result');
-    await this.deps.replies.markFinal(jobId);
+    const { origin, record: status } = where;
     const parts = await resultParts(this.deps.artifacts, {
       jobId,
       userId: data.member.userId,
       request: data.request,
       result: data.result,
-      policy: await this.deps.nsfwPolicy(data.member.scope),
-      channelNsfw: origin.channelNsfw ?? false,
+      view,
       ...(origin.attachmentSizeLimit ? { attachmentSizeLimit: origin.attachmentSizeLimit } : {}),
     });
-    if (origin.inThread) {
-      await this.resultInPlace(data, origin, parts);
-      return;
-    }
-    const status = await this.statusMessage(jobId, origin);
+    if (origin.inThread) return this.resultInPlace(data, origin, parts);
     const target = status
       ? await this.threadFor(jobId, origin, status, data.request.prompt)
       : origin.channelId;
@@ -153,29 +166,28 @@ export class DiscordDelivery implements Deliverer {
         this.post(origin, target, jobId, `part:${i}`, part, data.member.userId),
       );
     }
-    await this.deps.once(`${jobId}:discord-status`, () =>
-      finishStatus(this.deps.replies, this.statusSurface, { origin, record: status }, jobId, data, {
-        kind: 'done',
-        where: target === origin.channelId ? 'here' : 'thread',
-      }),
-    );
+    return { where: target === origin.channelId ? 'here' : 'thread' };
   }
 
-  /** In a thread: the status message becomes the result; later parts follow it. */
+  /**
+   * In a thread: the status message becomes the result while the interaction token lives; after
+   * that the result is a new message below it, and the status says done. Later parts follow.
+   */
   private async resultInPlace(
-    data: DeliverJobData,
+    data: ResultDelivery,
     origin: DiscordOrigin,
     parts: ResultPart[],
-  ): Promise<void> {
+  ): Promise<Uploaded> {
     const { jobId } = data;
     const [first, ...rest] = parts;
-    if (!first) return;
-    await this.deps.once(`${jobId}:discord-part-0`, async () => {
+    if (!first) return { where: 'here' };
+    // Stored with the part, so a second run knows what became of the status message.
+    const replaced = await this.deps.once(`${jobId}:discord-part-0`, async () => {
       if (this.tokenUsable(origin)) {
         try {
           const { body, files } = messageBody(first, data.member.userId);
           await this.deps.webhooks.patch(this.original(origin), { body, files, auth: false });
-          return;
+          return true;
         } catch (error) {
           if (!isDeadToken(error)) throw error;
           this.deps.logger.info(
@@ -185,32 +197,18 @@ export class DiscordDelivery implements Deliverer {
         }
       }
       await this.post(origin, origin.channelId, jobId, 'part:0', first, data.member.userId);
-      // The status message still says "queued"; the bot can edit its own message.
-      const status = await this.deps.replies.get(jobId);
-      if (status) {
-        await this.deps.bot
-          .patch(Routes.channelMessage(status.channelId, status.messageId), {
-            body: {
-              content: statusText({
-                request: data.request,
-                userId: data.member.userId,
-                cost: 0,
-                state: { kind: 'done', where: 'here' },
-              }),
-              components: [],
-              allowed_mentions: { parse: [] },
-            },
-          })
-          .catch((err: unknown) =>
-            this.deps.logger.warn({ err, jobId }, 'could not update the status message'),
-          );
-      }
+      return false;
     });
     for (const [i, part] of rest.entries()) {
       await this.deps.once(`${jobId}:discord-part-${i + 1}`, () =>
         this.post(origin, origin.channelId, jobId, `part:${i + 1}`, part, data.member.userId),
       );
     }
+    return replaced ? { replacedStatus: true } : { where: 'here' };
+  }
+
+  private async statusAt(jobId: string, origin: DiscordOrigin): Promise<StatusAt> {
+    return { origin, record: await this.statusMessage(jobId, origin) };
   }
 
   /** Where the job's status message is: recorded by the bot, else asked of Discord while the token lives. */
@@ -309,20 +307,15 @@ export class DiscordDelivery implements Deliverer {
       });
   }
 
-  private async deliverFailure(data: DeliverJobData, origin: DiscordOrigin): Promise<void> {
+  /** Privately through the interaction while its token lives; else in the channel, to the member by name. */
+  private async tellFailure(
+    where: StatusAt | undefined,
+    data: DeliverJobData,
+    view: FailureView,
+  ): Promise<void> {
     const { jobId } = data;
-    const failure = data.failure ?? { message: 'The render failed.', refunded: 0 };
-    // Final before the status is looked up: a progress edit racing this one stays away.
-    await this.deps.replies.markFinal(jobId);
-    const status = await this.statusSurface.locate(jobId, data);
-    await this.deps.once(`${jobId}:discord-status`, () =>
-      finishStatus(this.deps.replies, this.statusSurface, status, jobId, data, {
-        kind: 'failed',
-        message: failure.message,
-        refunded: failure.refunded,
-      }),
-    );
-    const notice = `❌ Your image could not be made: ${truncate(failure.message, 1500)} ${refundSentence(failure.refunded)}`;
+    const origin = data.origin as DiscordOrigin;
+    const notice = discordFailureNotice(view);
     await this.deps.once(`${jobId}:discord-notice`, async () => {
       if (this.tokenUsable(origin)) {
         try {
@@ -336,8 +329,7 @@ export class DiscordDelivery implements Deliverer {
           if (!isDeadToken(error)) throw error;
         }
       }
-      // No private channel left: say it where the job was asked, to the member by name.
-      await this.deps.bot.post(Routes.channelMessages(status?.record?.channelId ?? origin.channelId), {
+      await this.deps.bot.post(Routes.channelMessages(where?.record?.channelId ?? origin.channelId), {
         body: {
           content: `<@${data.member.userId}> ${notice}`,
           allowed_mentions: { users: [data.member.userId] },

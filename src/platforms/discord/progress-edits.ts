@@ -3,10 +3,9 @@ import { followStatusProgress, type StatusSurface } from '../../../commands/stat
 import type { Logger } from '../../log/logger.ts';
 import type { DiscordOrigin } from '../../queue/job-data.ts';
 import type { ProgressRelay } from '../../queue/progress-relay.ts';
-import { cancelRow } from './components.ts';
 import { TOKEN_USABLE_MS } from './deliver-discord.ts';
 import type { DiscordReplyStore } from './reply-store.ts';
-import { statusText } from './status-text.ts';
+import { statusMessage } from './status-message.ts';
 
 /** At most one progress edit per job in this window (the issue: one every 3 s). */
 const PROGRESS_EDIT_MS = 3000;
@@ -32,16 +31,7 @@ function interactionStatus(webhooks: REST, clock: () => number): StatusSurface<D
         ),
         {
           auth: false,
-          body: {
-            content: statusText({
-              request: data.request,
-              userId: data.member.userId,
-              cost: data.cost ?? 0,
-              state,
-            }),
-            components: state.kind === 'rendering' || state.kind === 'queued' ? cancelRow(jobId) : [],
-            allowed_mentions: { parse: [] },
-          },
+          body: { ...statusMessage(jobId, data, state), allowed_mentions: { parse: [] } },
         },
       );
     },

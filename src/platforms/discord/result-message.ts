@@ -1,12 +1,11 @@
 import { resultButtonRows } from '../../../commands/actions.ts';
+import type { ResultView } from '../../../commands/delivery-lifecycle.ts';
 import type { ArtifactStore } from '../../artifacts/artifact-store.ts';
 import { clipUpload } from '../../delivery/clip-file.ts';
 import { CodedError } from '../../errors/coded-error.ts';
 import type { GenerateResult } from '../../queue/job-data.ts';
-import type { NsfwPolicy } from '../../quotas/quota-policy.ts';
 import type { GenerationRequest } from '../../request/types.ts';
 import { clipLine } from '../clip-line.ts';
-import { type ImageTreatment, imageTreatment } from '../image-treatment.ts';
 import { buttonRows } from './components.ts';
 import {
   blankImage,
@@ -15,8 +14,8 @@ import {
   type OutgoingFile,
   REQUEST_LIMIT,
 } from './fit-attachments.ts';
-import { treatmentNotice } from './nsfw-treatment.ts';
-import { escapeMarkdown, jobTitle, MESSAGE_MAX, truncate } from './status-text.ts';
+import { discordNote } from './result-notes.ts';
+import { jobTitle, MESSAGE_MAX, truncate } from './status-text.ts';
 
 /**
  * A finished job as Discord messages: the 2x2 grid (or the single image) with the buttons, or the
@@ -34,8 +33,8 @@ export interface ResultInput {
   userId: string;
   request: GenerationRequest;
   result: GenerateResult;
-  policy: NsfwPolicy;
-  channelNsfw: boolean;
+  /** Which images this channel shows, and the notes (commands/delivery-lifecycle.ts). */
+  view: ResultView;
   attachmentSizeLimit?: number;
 }
 
@@ -50,9 +49,8 @@ const DISCORD_CLIP_ORDER = ['mp4', 'webp', 'gif'] as const;
 
 export async function resultParts(artifacts: ArtifactStore, input: ResultInput): Promise<ResultPart[]> {
   const { result, request } = input;
-  const treatments: ImageTreatment[] = result.images.map((img) =>
-    imageTreatment(img.nsfw, input.policy, input.channelNsfw),
-  );
+  // A blocked image is replaced by a blank one of its size: the others keep their numbers.
+  const { treatments } = input.view;
   let files: OutgoingFile[];
   let clipReencoded = false;
   if (result.video !== undefined) {
@@ -107,7 +105,7 @@ export async function resultParts(artifacts: ArtifactStore, input: ResultInput):
     files,
     input.attachmentSizeLimit ?? DEFAULT_FILE_LIMIT,
   );
-  const content = resultText(input, treatments, reencoded, clipReencoded);
+  const content = resultText(input, reencoded, clipReencoded);
   const components = buttonRows(resultButtonRows({ jobId: input.jobId, request, result }));
   return messages.map((group, i) => ({
     files: group,
@@ -116,12 +114,7 @@ export async function resultParts(artifacts: ArtifactStore, input: ResultInput):
   }));
 }
 
-function resultText(
-  input: ResultInput,
-  treatments: ImageTreatment[],
-  reencoded: boolean,
-  clipReencoded: boolean,
-): string {
+function resultText(input: ResultInput, reencoded: boolean, clipReencoded: boolean): string {
   const { request, result } = input;
   const lines = [
     `${jobTitle(request)} — <@${input.userId}>`,
@@ -129,14 +122,7 @@ function resultText(
   ];
   if (result.video !== undefined) lines.push(`-# ${clipLine(result.video)}`);
   if (clipReencoded) lines.push('📦 The clip was made smaller to fit Discord’s file size limit.');
-  if (result.truncatedWords.length > 0) {
-    lines.push(
-      `✂️ The model reads only the first 77 tokens; these words were left out: ${escapeMarkdown(truncate(result.truncatedWords.join(' '), 300))}`,
-    );
-  }
-  for (const warning of result.warnings ?? []) lines.push(`⚠️ ${escapeMarkdown(truncate(warning, 300))}`);
-  const notice = treatmentNotice(treatments, input.policy);
-  if (notice) lines.push(notice);
+  lines.push(...input.view.notes.map(discordNote));
   if (reencoded) {
     lines.push(
       '📦 Sent as WebP to fit Discord’s file size limit (the PNG’s generation parameters are not included).',

@@ -17,7 +17,8 @@ export interface EphemeralTarget {
   respond?: RespondFn;
 }
 
-export async function tellMember(target: EphemeralTarget, text: string, logger: Logger): Promise<void> {
+/** Says `text` to the member alone; throws what Slack answered when neither way took it. */
+export async function sayPrivately(target: EphemeralTarget, text: string, logger: Logger): Promise<void> {
   if (target.respond) {
     try {
       await target.respond({ response_type: 'ephemeral', replace_original: false, text });
@@ -26,13 +27,18 @@ export async function tellMember(target: EphemeralTarget, text: string, logger: 
       logger.warn({ err: error }, 'response_url failed; falling back to chat.postEphemeral');
     }
   }
+  await target.client.chat.postEphemeral({
+    channel: target.channelId,
+    user: target.userId,
+    text,
+    ...(target.threadTs ? { thread_ts: target.threadTs } : {}),
+  });
+}
+
+/** `sayPrivately` where not being heard is no reason to fail (a refusal, a hint): logged. */
+export async function tellMember(target: EphemeralTarget, text: string, logger: Logger): Promise<void> {
   try {
-    await target.client.chat.postEphemeral({
-      channel: target.channelId,
-      user: target.userId,
-      text,
-      ...(target.threadTs ? { thread_ts: target.threadTs } : {}),
-    });
+    await sayPrivately(target, text, logger);
   } catch (error) {
     logger.warn({ err: error, channel: target.channelId }, 'could not tell the member');
   }

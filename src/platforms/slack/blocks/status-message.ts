@@ -1,6 +1,6 @@
 import type { types } from '@slack/bolt';
 import { credits } from '../../../../commands/credits.ts';
-import type { StatusState } from '../../../../commands/status-lifecycle.ts';
+import { cancellable, type StatusState } from '../../../../commands/status-lifecycle.ts';
 import { escapeAndFit, SLACK_LIMITS, truncate } from '../slack-limits.ts';
 
 /**
@@ -83,7 +83,7 @@ export function statusMessage(input: StatusInput): SlackMessage {
     { type: 'context', elements: [{ type: 'mrkdwn', text: truncate(costLine, SLACK_LIMITS.contextText) }] },
     { type: 'context', elements: [{ type: 'mrkdwn', text: truncate(line, SLACK_LIMITS.contextText) }] },
   ];
-  if (input.state.kind === 'queued' || input.state.kind === 'rendering') {
+  if (cancellable(input.state)) {
     blocks.push({
       type: 'actions',
       block_id: 'easel_status',

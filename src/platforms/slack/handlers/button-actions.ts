@@ -192,7 +192,7 @@ async function answerBatch(
     });
     replies.push(job);
     if (job.status !== 'accepted') break;
-    await postQueued(deps, job, { member, channelId: press.channelId, tell: press.tell });
+    await postQueued(deps, job, { member, origin, tell: press.tell });
   }
   await replace(batchSummary(replies, batch.requests.length));
 }

@@ -54,7 +54,7 @@ export function registerImagineCommand(app: App, deps: SlackDeps): void {
         await askToConfirm(tell, outcome, deps.logger);
         return;
       }
-      await postQueued(deps, outcome, { member, channelId: command.channel_id, tell });
+      await postQueued(deps, outcome, { member, origin, tell });
       // Privately, beside the status: progress edits rewrite the status message.
       for (const warning of outcome.warnings) await tellMember(tell, `:bulb: ${warning}`, deps.logger);
     } catch (error) {

@@ -44,12 +44,7 @@ export async function startActionJob(deps: SlackDeps, job: ActionJob): Promise<v
     await tellMember(job.tell, slackRefusalText(reply.error), deps.logger);
     return;
   }
-  await postQueued(deps, reply, {
-    member,
-    channelId: job.channelId,
-    threadTs: job.threadTs,
-    tell: job.tell,
-  });
+  await postQueued(deps, reply, { member, origin, tell: job.tell });
 }
 
 /** A modal's submission (Inpaint, Remix), already acknowledged: where its thread is and who sent it. */
