@@ -2,6 +2,7 @@ import type { Redis } from 'ioredis';
 import type { Services } from '../src/app/services.ts';
 import { type FieldError, UserError } from '../src/errors/user-error.ts';
 import type { MemberRef, ScopeRef } from '../src/members/member-ref.ts';
+import { scopeNoun } from '../src/quotas/scope-admin.ts';
 import { defaultModelId } from '../src/request/default-model.ts';
 import { parsePromptFlags } from '../src/request/prompt-flags.ts';
 import { emptyRawRequest, isAbsent, type RawRequest } from '../src/request/raw-request.ts';
@@ -235,10 +236,11 @@ export async function handleSettings(
   if (operation.op !== 'show' && operation.target === 'scope' && !input.isAdmin) {
     return {
       status: 'refused',
-      error: new UserError(
-        'not-admin',
-        "Only admins change everyone's defaults; /settings set changes your own.",
-      ),
+      error: UserError.refused({
+        reason: 'not-admin',
+        scopeNoun: scopeNoun(member.scope),
+        task: { scopeDefaults: true },
+      }),
     };
   }
   const userId = (target: 'mine' | 'scope') => (target === 'mine' ? member.userId : undefined);

@@ -136,7 +136,7 @@ function brokenButtonText(
 function adminTaskText(task: AdminTask | undefined): string {
   if (task === undefined) return 'can do that';
   if ('command' in task) return `can use ${task.command}`;
-  return `change everyone's defaults; ${task.ownCommand} changes your own`;
+  return "change everyone's defaults; you can change your own";
 }
 
 function argumentText(expected: ArgumentExpected): string {

@@ -59,7 +59,7 @@ export type Refusal =
   | { reason: 'per-prompt-flag'; flag: string };
 
 /** What a member tried that only admins may do. */
-export type AdminTask = { command: string } | { scopeDefaults: true; ownCommand: string };
+export type AdminTask = { command: string } | { scopeDefaults: true };
 
 /** What an admin operation typed as text lacks. */
 export type ArgumentExpected = 'words' | 'member' | 'member-first' | 'credits-after-member';

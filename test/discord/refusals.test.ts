@@ -165,7 +165,7 @@ describe('/quota is for server admins', () => {
       quota(world, member('mallory'), 'set', [{ name: 'allowance', type: OPT.INTEGER, value: 9999 }]),
     );
     expect(answer.ephemeral).toBe(true);
-    expect(answer.content).toMatch(/Only this server’s admins/);
+    expect(answer.content).toBe("⚠️ Only this server's admins (Manage Server) can use /quota.");
     expect((await world.services.quotas.get(discordScope(world.guild.id))).dailyAllowance).toBe(
       before.dailyAllowance,
     );

@@ -65,7 +65,7 @@ describe('/imagine-settings on Slack', () => {
 
     // The workspace's defaults are for its admins; they fill what a member's settings leave out.
     expect(await told('UBOB', '/imagine-settings', 'workspace --n 4')).toMatch(
-      /Only admins change everyone's defaults/,
+      /Only this workspace's admins change everyone's defaults; you can change your own/,
     );
     expect(await told('UADMIN', '/imagine-settings', 'workspace --n 3 --steps 2')).toContain(
       "Saved this workspace's count, steps",
