@@ -131,10 +131,11 @@ export class CreditStore {
       reason.trim() || 'granted by an admin',
     )) as string[];
     if (reply[0] === 'unknown') {
-      throw new UserError(
-        'not-found',
-        `${member.displayName ?? member.userId} has not used easel in this ${scopeNoun(member.scope)} yet, so there is no one to grant credits to.`,
-      );
+      throw UserError.refused({
+        reason: 'unknown-member',
+        member: member.displayName ?? member.userId,
+        scopeNoun: scopeNoun(member.scope),
+      });
     }
     return this.balance(member);
   }

@@ -16,7 +16,7 @@ const RUN_AGAIN = 'run /imagine again to get working buttons';
  * names from its catalogue) do not.
  */
 export function refusalText(refusal: Refusal, markup: RefusalMarkup = PLAIN): string {
-  const quote = (text: string) => `"${markup.literal(text)}"`;
+  const quote = (text: string) => quoted(text, markup);
   switch (refusal.reason) {
     case 'suspended':
       return `You are suspended from generating images in this ${refusal.scopeNoun}.`;
@@ -48,7 +48,7 @@ export function refusalText(refusal: Refusal, markup: RefusalMarkup = PLAIN): st
       return `${admins} ${adminTaskText(refusal.task)}.`;
     }
     case 'broken-button':
-      return brokenButtonText(refusal, quote);
+      return brokenButtonText(refusal, markup);
     case 'job-gone': {
       const kept =
         refusal.retentionHours !== undefined ? plural(refusal.retentionHours, 'hour') : 'for a limited time';
@@ -57,17 +57,22 @@ export function refusalText(refusal: Refusal, markup: RefusalMarkup = PLAIN): st
     case 'other-scope-job':
       return `That button belongs to a job of another ${refusal.scopeNoun}. Nothing was queued.`;
     case 'job-unfinished':
+      if (refusal.state === 'rendering') {
+        return 'That job is still rendering; its buttons work once its images are posted.';
+      }
       return refusal.state === 'failed'
         ? 'That job has no images to work on: it did not finish.'
-        : 'That job is still rendering; its buttons work once its images are posted.';
+        : 'That job has no images to work on: it has not finished, or it failed.';
     case 'no-such-image':
       return `That job has no image ${refusal.image}; it has ${refusal.count}.`;
+    case 'region-editor-off':
+      return 'Vary (Region) needs the web page the REST API serves, and this deployment has the API turned off; use Inpaint instead.';
     case 'confirmation-gone':
       return 'This confirmation has expired or was already answered; run /imagine again. Nothing was queued.';
     case 'not-your-confirmation':
       return 'This confirmation belongs to someone else.';
     case 'no-such-job':
-      return `There is no job ${quote(refusal.jobId)}.`;
+      return `There is no job ${markup.literal(refusal.jobId)}.`;
     case 'not-your-job':
       return 'You can only cancel your own jobs.';
     case 'job-finished':
@@ -115,7 +120,7 @@ export function refusalText(refusal: Refusal, markup: RefusalMarkup = PLAIN): st
 
 function brokenButtonText(
   refusal: Extract<Refusal, { reason: 'broken-button' }>,
-  quote: (text: string) => string,
+  markup: RefusalMarkup,
 ): string {
   switch (refusal.problem) {
     case 'unknown':
@@ -127,9 +132,11 @@ function brokenButtonText(
     case 'malformed':
       return `This button is malformed; ${RUN_AGAIN}.`;
     case 'other-version':
-      return `This button comes from another version of easel (${quote(refusal.version)}); ${RUN_AGAIN}.`;
+      return `This button comes from another version of easel (${markup.literal(refusal.version)}); ${RUN_AGAIN}.`;
     case 'unknown-action':
-      return `This button has an action easel does not know (${quote(refusal.code)}); ${RUN_AGAIN}.`;
+      return `This button has an action easel does not know (${quoted(refusal.code, markup)}); ${RUN_AGAIN}.`;
+    case 'bad-image':
+      return `This button names no valid image (${quoted(refusal.index, markup)}); ${RUN_AGAIN}.`;
   }
 }
 
@@ -150,6 +157,11 @@ function argumentText(expected: ArgumentExpected): string {
     case 'credits-after-member':
       return 'needs a whole number of credits after the member';
   }
+}
+
+/** Text someone typed, in quotes, as the platform shows text literally. */
+function quoted(text: string, markup: RefusalMarkup): string {
+  return `"${markup.literal(text)}"`;
 }
 
 function plural(n: number, unit: string): string {

@@ -27,12 +27,16 @@ export type Refusal =
   | { reason: 'broken-button'; problem: 'unknown' | 'unknown-form' | 'names-no-job' | 'malformed' }
   | { reason: 'broken-button'; problem: 'other-version'; version: string }
   | { reason: 'broken-button'; problem: 'unknown-action'; code: string }
+  | { reason: 'broken-button'; problem: 'bad-image'; index: string }
   /** The job a button acts on is no longer kept (`retentionHours` where the platform knows it). */
   | { reason: 'job-gone'; retentionHours?: number }
   | { reason: 'other-scope-job'; scopeNoun: string }
-  | { reason: 'job-unfinished'; state: 'rendering' | 'failed' }
+  /** No images to work on: still rendering, failed, or (`state` unknown) one of the two. */
+  | { reason: 'job-unfinished'; state?: 'rendering' | 'failed' }
   /** `image` is 1-based, as the buttons number them. */
   | { reason: 'no-such-image'; image: number; count: number }
+  /** Vary (Region) needs the web page the REST API serves. */
+  | { reason: 'region-editor-off' }
   | { reason: 'confirmation-gone' }
   | { reason: 'not-your-confirmation' }
   | { reason: 'no-such-job'; jobId: string }
@@ -81,6 +85,7 @@ export const IDENTIFIER_OF: Record<Refusal['reason'], UserErrorIdentifier> = {
   'other-scope-job': 'forbidden',
   'job-unfinished': 'not-found',
   'no-such-image': 'not-found',
+  'region-editor-off': 'unavailable',
   'confirmation-gone': 'not-found',
   'not-your-confirmation': 'forbidden',
   'no-such-job': 'not-found',
