@@ -150,6 +150,8 @@ function argumentText(expected: ArgumentExpected): string {
   switch (expected) {
     case 'words':
       return 'needs a word or phrase';
+    case 'words-to-add-or-remove':
+      return 'give words to add or remove (comma-separated)';
     case 'member':
       return 'needs one member, as @mention';
     case 'member-first':

@@ -66,7 +66,12 @@ export type Refusal =
 export type AdminTask = { command: string } | { scopeDefaults: true };
 
 /** What an admin operation typed as text lacks. */
-export type ArgumentExpected = 'words' | 'member' | 'member-first' | 'credits-after-member';
+export type ArgumentExpected =
+  | 'words'
+  | 'words-to-add-or-remove'
+  | 'member'
+  | 'member-first'
+  | 'credits-after-member';
 
 /** How each refusal is classed for the REST API (its HTTP status) and the metrics. */
 export const IDENTIFIER_OF: Record<Refusal['reason'], UserErrorIdentifier> = {

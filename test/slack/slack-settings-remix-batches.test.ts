@@ -81,8 +81,12 @@ describe('/imagine-settings on Slack', () => {
   it('refuses a bad setting or stray words, naming them, and saves nothing', async () => {
     const bad = await told('UBOB', '/imagine-settings', 'set --steps 3 --sampler nope --remix maybe');
     expect(bad).toMatch(/--sampler/);
-    expect(bad).toMatch(/--remix: must be on or off/);
+    expect(bad).toMatch(/--remix: expected one of on, off, got "maybe"/);
     expect(await told('UBOB', '/imagine-settings', 'blue please')).toMatch(/"blue please" is not a setting/);
+    // Words quoted back are text on Slack: no @channel, no link.
+    expect(await told('UBOB', '/imagine-settings', '<!channel> now')).toMatch(
+      /^"&lt;!channel&gt; now" is not a setting/,
+    );
     const shown = await told('UBOB', '/imagine-settings', '');
     expect(shown).toMatch(/steps: default/);
     expect(shown).toMatch(/remix: off \(default\)/);

@@ -110,9 +110,11 @@ export async function onQuota(deps: DiscordDeps, interaction: ChatInputCommandIn
         const add = words(o.getString('add'));
         const remove = words(o.getString('remove'));
         if (add.length + remove.length === 0) {
-          throw UserError.invalid([
-            { field: 'banned-words', message: 'banned-words: give words to add or remove (comma-separated)' },
-          ]);
+          throw UserError.refused({
+            reason: 'missing-argument',
+            operation: 'banned-words',
+            expected: 'words-to-add-or-remove',
+          });
         }
         const view = await handleQuotaSet(services, admin, scope, { bannedWords: { add, remove } });
         await say(
