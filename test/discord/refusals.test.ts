@@ -171,6 +171,17 @@ describe('/quota is for server admins', () => {
     );
   });
 
+  it('quotes a banned word the quota store refuses as text, not as Discord markdown', async () => {
+    const answer = await answerOf(
+      world,
+      quota(world, admin, 'banned-words', [{ name: 'add', type: OPT.STRING, value: '**~~||' }]),
+    );
+    expect(answer.ephemeral).toBe(true);
+    expect(answer.content).toBe(
+      '⚠️ bannedWords: each entry must have 1 to 100 characters with at least one letter or digit (got "\\*\\*\\~\\~\\|\\|")',
+    );
+  });
+
   it('applies an admin’s new allowance to the next /imagine', async () => {
     await adminSays('set', [{ name: 'allowance', type: OPT.INTEGER, value: 3 }]);
     const newcomer = member('newcomer');
