@@ -4,6 +4,7 @@ import { type FieldError, isUserError, UserError } from '../src/errors/user-erro
 import type { MemberRef } from '../src/members/member-ref.ts';
 import type { GenerateResult, Origin, RenderedImage } from '../src/queue/job-data.ts';
 import type { CancelOutcome, JobView } from '../src/queue/job-view.ts';
+import type { Refusal } from '../src/refusals/refusal.ts';
 import {
   COUNT_MAX,
   PAN_FACTOR,
@@ -123,24 +124,27 @@ export function isActionId(id: string): boolean {
  * easel, a hand-made request) is a `UserError` saying the button no longer works, never a crash.
  */
 export function decodeActionId(id: unknown): ButtonAction {
-  const broken = (why: string) =>
-    new UserError('invalid-request', `This button ${why}; run /imagine again to get working buttons.`, {
-      actionId: typeof id === 'string' ? id.slice(0, ACTION_ID_MAX) : undefined,
-    });
+  const broken = (refusal: Extract<Refusal, { reason: 'broken-button' }>) =>
+    UserError.refused(refusal, { actionId: typeof id === 'string' ? id.slice(0, ACTION_ID_MAX) : undefined });
   if (typeof id !== 'string' || !isActionId(id) || id.length > ACTION_ID_MAX) {
-    throw broken('is not one easel knows');
+    throw broken({ reason: 'broken-button', problem: 'unknown' });
   }
-  const [version, code, jobId, index, ...rest] = id.split(':');
-  if (version !== ACTION_ID_VERSION) throw broken(`comes from another version of easel (${version})`);
-  const decoder = code === undefined ? undefined : DECODERS[code];
-  if (!decoder) throw broken(`has an action easel does not know ("${code ?? ''}")`);
-  if (jobId === undefined || !JOB_ID.test(jobId)) throw broken('names no valid job');
+  const [version = '', code = '', jobId, index, ...rest] = id.split(':');
+  if (version !== ACTION_ID_VERSION)
+    throw broken({ reason: 'broken-button', problem: 'other-version', version });
+  // Own keys only: a code such as "constructor" is no action.
+  const decoder = Object.hasOwn(DECODERS, code) ? DECODERS[code] : undefined;
+  if (!decoder) throw broken({ reason: 'broken-button', problem: 'unknown-action', code });
+  if (jobId === undefined || !JOB_ID.test(jobId))
+    throw broken({ reason: 'broken-button', problem: 'names-no-job' });
   if (rest.length > 0 || (decoder.indexed ? index === undefined : index !== undefined)) {
-    throw broken('is malformed');
+    throw broken({ reason: 'broken-button', problem: 'malformed' });
   }
   if (!decoder.indexed) return decoder.make(jobId, 0);
   const n = Number(index);
-  if (!/^\d$/.test(index ?? '') || n >= COUNT_MAX) throw broken(`names no valid image ("${index}")`);
+  if (!/^\d$/.test(index ?? '') || n >= COUNT_MAX) {
+    throw broken({ reason: 'broken-button', problem: 'bad-image', index: index ?? '' });
+  }
   return decoder.make(jobId, n);
 }
 
@@ -324,17 +328,10 @@ function snapSide(side: number): number {
 }
 
 function chosenImage(source: SourceJob, index: number): RenderedImage {
-  const images = source.result?.images ?? [];
-  if (images.length === 0) {
-    throw new UserError(
-      'not-found',
-      'That job has no images to work on (it has not finished, or it failed).',
-    );
-  }
+  if (!source.result) throw UserError.refused({ reason: 'job-unfinished' });
+  const images = source.result.images;
   const image = images[index];
-  if (!image) {
-    throw new UserError('not-found', `That job has no image ${index + 1}; it has ${images.length}.`);
-  }
+  if (!image) throw UserError.refused({ reason: 'no-such-image', image: index + 1, count: images.length });
   return image;
 }
 
@@ -509,12 +506,8 @@ function sameScope(a: MemberRef, b: MemberRef): boolean {
  */
 export function finishedResult(job: Pick<JobView, 'state' | 'result'>): GenerateResult {
   if (job.state !== 'completed' || !job.result) {
-    throw new UserError(
-      'not-found',
-      job.state === 'failed' || job.state === 'cancelled'
-        ? 'That job has no images to work on: it did not finish.'
-        : 'That job is still rendering; its buttons work once its images are posted.',
-    );
+    const failed = job.state === 'failed' || job.state === 'cancelled';
+    throw UserError.refused({ reason: 'job-unfinished', state: failed ? 'failed' : 'rendering' });
   }
   return job.result;
 }
@@ -549,12 +542,7 @@ export async function handleAction(services: ActionServices, input: ActionInput)
       return action.confirm ? { status: 'batch', batch } : { status: 'batch-dropped' };
     }
     const job = await services.jobs.get(action.jobId);
-    if (!job || !sameScope(job.data.member, input.member)) {
-      throw new UserError(
-        'not-found',
-        'That job is gone (results are kept for a limited time); run /imagine again.',
-      );
-    }
+    if (!job || !sameScope(job.data.member, input.member)) throw UserError.refused({ reason: 'job-gone' });
     const request = requestForAction(
       { request: job.data.request, result: finishedResult(job) },
       action,

@@ -1,6 +1,6 @@
-import type { AdmissionRefused, RefusalReason } from '../src/admission/types.ts';
+import type { AdmissionRefused } from '../src/admission/types.ts';
 import type { Services } from '../src/app/services.ts';
-import { isUserError, UserError, type UserErrorIdentifier } from '../src/errors/user-error.ts';
+import { isUserError, UserError } from '../src/errors/user-error.ts';
 import type { MemberRef } from '../src/members/member-ref.ts';
 import type { Origin } from '../src/queue/job-data.ts';
 import { promptWarnings } from '../src/request/prompt-warnings.ts';
@@ -29,23 +29,10 @@ export type CommandReply =
     }
   | { status: 'refused'; error: UserError };
 
-const IDENTIFIER_FOR: Record<RefusalReason, UserErrorIdentifier> = {
-  suspended: 'suspended',
-  'rate-limited': 'rate-limited',
-  cooldown: 'cooldown',
-  'pending-cap': 'pending-cap',
-  'scope-budget': 'scope-budget',
-  'insufficient-credits': 'insufficient-credits',
-  'banned-word': 'banned-word',
-  // Above the member's tier (size, steps): a request this member may not make as it stands.
-  'over-limits': 'invalid-request',
-};
-
 /** Admission's refusal as the `UserError` every frontend already knows how to show. */
 export function refusalError(refused: AdmissionRefused): UserError {
-  return new UserError(IDENTIFIER_FOR[refused.reason], refused.message, {
+  return UserError.refused(refused.refusal, {
     reason: refused.reason,
-    refusal: refused.refusal,
     ...(refused.retryAfter !== undefined ? { retryAfter: refused.retryAfter } : {}),
   });
 }

@@ -54,11 +54,7 @@ export class BatchStore {
   }
 }
 
-const GONE = () =>
-  new UserError(
-    'not-found',
-    'This confirmation has expired or was already answered; run /imagine again. Nothing was queued.',
-  );
+const GONE = () => UserError.refused({ reason: 'confirmation-gone' });
 
 /**
  * The batch a confirmation button names, taken for its member to run (or to drop). Only the member
@@ -73,7 +69,7 @@ export async function takeBatch(
   const batch = await store.peek(batchId);
   if (!batch) throw GONE();
   if (batch.member.userId !== member.userId || batch.member.scope.id !== member.scope.id) {
-    throw new UserError('forbidden', 'This confirmation belongs to someone else.');
+    throw UserError.refused({ reason: 'not-your-confirmation' });
   }
   const taken = await store.take(batchId);
   if (!taken) throw GONE();

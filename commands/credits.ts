@@ -1,5 +1,5 @@
 import type { Services } from '../src/app/services.ts';
-import { MAX_GRANT } from '../src/credits/credit-store.ts';
+import { grantAmountRefused, MAX_GRANT } from '../src/credits/credit-store.ts';
 import type { Balance, LedgerEntry } from '../src/credits/types.ts';
 import { UserError } from '../src/errors/user-error.ts';
 import type { AdminActor, MemberRef } from '../src/members/member-ref.ts';
@@ -37,12 +37,7 @@ export function parseGrantAmount(value: unknown): number {
   const text = typeof value === 'number' ? String(value) : typeof value === 'string' ? value.trim() : '';
   const amount = Number(text);
   if (!/^\d+$/.test(text) || !Number.isSafeInteger(amount) || amount < 1 || amount > MAX_GRANT) {
-    throw UserError.invalid([
-      {
-        field: 'amount',
-        message: `amount must be a whole number of credits from 1 to ${MAX_GRANT} (got ${JSON.stringify(value)})`,
-      },
-    ]);
+    throw UserError.invalid([grantAmountRefused(value)]);
   }
   return amount;
 }

@@ -1,5 +1,5 @@
 import type { Services } from '../src/app/services.ts';
-import { type FieldError, UserError } from '../src/errors/user-error.ts';
+import { type FieldError, refusedField, UserError } from '../src/errors/user-error.ts';
 import type { AdminActor, ScopeRef } from '../src/members/member-ref.ts';
 import type { QuotaChanges, QuotaView } from '../src/quotas/quota-policy.ts';
 import { NSFW_POLICIES } from '../src/quotas/quota-policy.ts';
@@ -47,18 +47,25 @@ export function quotaSetChanges(values: Record<string, unknown>, roleId?: string
     const value = values[setting.name];
     if (typeof value !== 'number') continue;
     const misplaced =
-      roleId !== undefined && setting.appliesTo === 'scope'
-        ? `${setting.name}: applies to the whole server; leave out role`
-        : roleId === undefined && setting.appliesTo === 'tier'
-          ? `${setting.name}: set it for a role (give role)`
-          : undefined;
-    if (misplaced) throw UserError.invalid([{ field: setting.name, message: misplaced }]);
+      (roleId !== undefined && setting.appliesTo === 'scope') ||
+      (roleId === undefined && setting.appliesTo === 'tier');
+    if (misplaced) {
+      throw UserError.invalid([
+        refusedField(setting.name, {
+          reason: 'setting-misplaced',
+          setting: setting.name,
+          appliesTo: setting.appliesTo === 'scope' ? 'scope' : 'tier',
+          // Typed options with roles are Discord's /quota set.
+          scopeNoun: 'server',
+        }),
+      ]);
+    }
     Object.assign(fields, quotaChange(setting, value));
   }
   if (roleId !== undefined) return { tiers: { set: [{ role: roleId, ...fields }] } };
   if (Object.keys(fields).length === 0) {
     const names = QUOTA_SETTINGS.filter((s) => s.appliesTo !== 'tier' && !s.textOnly).map((s) => s.name);
-    throw UserError.invalid([{ field: 'set', message: `set: give at least one of ${names.join(', ')}` }]);
+    throw UserError.invalid([refusedField('set', { reason: 'nothing-to-set', operation: 'set', names })]);
   }
   return fields;
 }
@@ -77,24 +84,31 @@ export function quotaChangesFromText(text: string): QuotaChanges {
     const name = setting?.name ?? typed;
     if (setting) {
       if (!/^-?\d+$/.test(value)) {
-        errors.push({ field: name, message: `${name}: expected a whole number, got "${value}"` });
+        errors.push(refusedField(name, { reason: 'not-whole-number', setting: name, typed: value }));
       } else {
         Object.assign(changes, quotaChange(setting, Number(value)));
       }
     } else if (name === 'nsfw') {
       if (!(NSFW_POLICIES as readonly string[]).includes(value)) {
-        errors.push({
-          field: name,
-          message: `nsfw: expected one of ${NSFW_POLICIES.join(', ')}, got "${value}"`,
-        });
+        errors.push(
+          refusedField(name, {
+            reason: 'unknown-choice',
+            setting: 'nsfw',
+            typed: value,
+            choices: NSFW_POLICIES,
+          }),
+        );
       } else {
         changes.nsfw = value as QuotaChanges['nsfw'];
       }
     } else {
-      errors.push({
-        field: name || token,
-        message: `unknown setting "${name || token}": use ${[...TEXT_QUOTA_SETTINGS.map((s) => s.name), 'nsfw'].join(', ')}`,
-      });
+      errors.push(
+        refusedField(name || token, {
+          reason: 'unknown-setting',
+          typed: name || token,
+          known: [...TEXT_QUOTA_SETTINGS.map((s) => s.name), 'nsfw'],
+        }),
+      );
     }
   }
   if (errors.length > 0) throw UserError.invalid(errors);

@@ -1,7 +1,8 @@
 import type { Redis } from 'ioredis';
 import type { Services } from '../src/app/services.ts';
-import { type FieldError, UserError } from '../src/errors/user-error.ts';
+import { type FieldError, refusedField, UserError } from '../src/errors/user-error.ts';
 import type { MemberRef, ScopeRef } from '../src/members/member-ref.ts';
+import { scopeNoun } from '../src/quotas/scope-admin.ts';
 import { defaultModelId } from '../src/request/default-model.ts';
 import { parsePromptFlags } from '../src/request/prompt-flags.ts';
 import { emptyRawRequest, isAbsent, type RawRequest } from '../src/request/raw-request.ts';
@@ -88,6 +89,7 @@ export interface RawSettings {
   errors: FieldError[];
 }
 
+const ON_OFF = ['on', 'off'] as const;
 const ON_WORDS = ['on', 'true', 'yes', '1'];
 const OFF_WORDS = ['off', 'false', 'no', '0'];
 const REMIX_FLAG = /(^|\s)--remix(?:=|\s+|$)(\S*)/i;
@@ -111,10 +113,7 @@ export function parseSettingsFlags(text: string): RawSettings {
   const raw = parsePromptFlags(rest);
   out.errors.push(...raw.errors);
   if (typeof raw.prompt === 'string' && raw.prompt !== '') {
-    out.errors.push({
-      field: 'settings',
-      message: `"${raw.prompt.slice(0, 60)}" is not a setting; give flags such as --ar 16:9 --n 4 --remix on`,
-    });
+    out.errors.push(refusedField('settings', { reason: 'not-a-setting', typed: raw.prompt.slice(0, 60) }));
   }
   for (const option of SETTING_OPTIONS) {
     if (option.key === 'remix') continue;
@@ -127,7 +126,7 @@ export function parseSettingsFlags(text: string): RawSettings {
   for (const option of NOT_SETTINGS) {
     const label = raw.labels[option.field];
     if (label !== undefined) {
-      out.errors.push({ field: label, message: `${label}: is not a setting (it changes with every prompt)` });
+      out.errors.push(refusedField(label, { reason: 'per-prompt-flag', flag: label }));
     }
   }
   return out;
@@ -157,7 +156,16 @@ export function validateSettings(
     if (typeof raw.values.remix === 'boolean') values.remix = raw.values.remix;
     else if (ON_WORDS.includes(word)) values.remix = true;
     else if (OFF_WORDS.includes(word)) values.remix = false;
-    else errors.push({ field: label, message: `${label}: must be on or off` });
+    else {
+      errors.push(
+        refusedField(label, {
+          reason: 'unknown-choice',
+          setting: label,
+          typed: String(raw.values.remix),
+          choices: ON_OFF,
+        }),
+      );
+    }
   }
   const { config, registry } = services;
   const checked = validateRequest(request, {
@@ -235,10 +243,11 @@ export async function handleSettings(
   if (operation.op !== 'show' && operation.target === 'scope' && !input.isAdmin) {
     return {
       status: 'refused',
-      error: new UserError(
-        'not-admin',
-        "Only admins change everyone's defaults; /settings set changes your own.",
-      ),
+      error: UserError.refused({
+        reason: 'not-admin',
+        scopeNoun: scopeNoun(member.scope),
+        task: { scopeDefaults: true },
+      }),
     };
   }
   const userId = (target: 'mine' | 'scope') => (target === 'mine' ? member.userId : undefined);
@@ -251,10 +260,11 @@ export async function handleSettings(
       return {
         status: 'refused',
         error: UserError.invalid([
-          {
-            field: 'settings',
-            message: `settings: name at least one, e.g. ${SETTING_OPTIONS.map((o) => o.flag).join(', ')}`,
-          },
+          refusedField('settings', {
+            reason: 'nothing-to-set',
+            operation: 'settings',
+            names: SETTING_OPTIONS.map((o) => o.flag),
+          }),
         ]),
       };
     }

@@ -1,5 +1,6 @@
 import type { MemberRef } from '../members/member-ref.ts';
 import type { Origin } from '../queue/job-data.ts';
+import type { Refusal } from '../refusals/refusal.ts';
 import type { GenerationRequest } from '../request/types.ts';
 
 /** What every frontend hands to admission (`admit`). */
@@ -32,20 +33,8 @@ export type RefusalReason =
   | 'banned-word'
   | 'over-limits';
 
-/**
- * A refusal as a value: its identifier (the admission script's reason) and the parameters its
- * sentence needs. Each frontend renders it with refusal.ts' `refusalText` and its own markup (Discord escapes
- * markdown in the quoted word, Slack its mrkdwn); the REST API shows the plain text.
- */
-export type Refusal =
-  | { reason: 'suspended'; scopeNoun: string }
-  | { reason: 'rate-limited'; seconds: number }
-  | { reason: 'cooldown'; seconds: number }
-  | { reason: 'pending-cap'; jobs: number }
-  | { reason: 'scope-budget'; scopeNoun: string; seconds: number }
-  | { reason: 'banned-word'; scopeNoun: string; word: string }
-  | { reason: 'over-limits'; limit: 'steps' | 'size'; max: number }
-  | { reason: 'insufficient-credits'; cost: number; have: number; resetSeconds?: number };
+/** Admission's refusals: those of the refusal catalogue (src/refusals/refusal.ts) the admission script gives. */
+export type AdmissionRefusal = Extract<Refusal, { reason: RefusalReason }>;
 
 export interface AdmissionAccepted {
   accepted: true;
@@ -62,8 +51,8 @@ export interface AdmissionAccepted {
 export interface AdmissionRefused {
   accepted: false;
   reason: RefusalReason;
-  /** The refusal's parameters, for each frontend to render in its own markup (src/admission/refusal.ts). */
-  refusal: Refusal;
+  /** The refusal's parameters, for each frontend to render in its own markup (src/refusals/refusal-text.ts). */
+  refusal: AdmissionRefusal;
   /** The refusal as plain text, e.g. "Rate limit exceeded: wait 27 seconds." (the REST API, logs). */
   message: string;
   /** Seconds to wait before trying again, for rate limits and cooldowns. */

@@ -1,4 +1,4 @@
-import { UserError } from '../errors/user-error.ts';
+import { type FieldError, refusedField, UserError } from '../errors/user-error.ts';
 import type { AdminActor, MemberRef } from '../members/member-ref.ts';
 import { effectiveLimits } from '../quotas/quota-policy.ts';
 import type { QuotaStore } from '../quotas/quota-store.ts';
@@ -10,6 +10,19 @@ import type { Balance, LedgerEntry, LedgerKind } from './types.ts';
 import { fromMilli, nextUtcMidnight, toMilli, utcDay } from './units.ts';
 
 export const MAX_GRANT = 1_000_000;
+
+/** A grant's amount outside 1..MAX_GRANT, named as typed (an admin's text, or a program's JSON). */
+export function grantAmountRefused(typed: unknown): FieldError {
+  return refusedField('amount', {
+    reason: 'out-of-range',
+    setting: 'amount',
+    unit: 'credits',
+    min: 1,
+    max: MAX_GRANT,
+    // A missing amount has no JSON.
+    got: JSON.stringify(typed) ?? String(typed),
+  });
+}
 /** Ledger entries looked through for jobs still pending: a member's pending cap is small. */
 const PENDING_LOOKBACK = 50;
 const MAX_REASON = 200;
@@ -105,12 +118,7 @@ export class CreditStore {
     assertScopeAdmin(admin, member.scope);
     assertMember(member);
     if (typeof amount !== 'number' || !Number.isInteger(amount) || amount < 1 || amount > MAX_GRANT) {
-      throw UserError.invalid([
-        {
-          field: 'amount',
-          message: `amount must be a whole number of credits from 1 to ${MAX_GRANT} (got ${JSON.stringify(amount)})`,
-        },
-      ]);
+      throw UserError.invalid([grantAmountRefused(amount)]);
     }
     if (typeof reason !== 'string' || reason.length > MAX_REASON) {
       throw UserError.invalid([
@@ -131,10 +139,11 @@ export class CreditStore {
       reason.trim() || 'granted by an admin',
     )) as string[];
     if (reply[0] === 'unknown') {
-      throw new UserError(
-        'not-found',
-        `${member.displayName ?? member.userId} has not used easel in this ${scopeNoun(member.scope)} yet, so there is no one to grant credits to.`,
-      );
+      throw UserError.refused({
+        reason: 'unknown-member',
+        member: member.displayName ?? member.userId,
+        scopeNoun: scopeNoun(member.scope),
+      });
     }
     return this.balance(member);
   }

@@ -1,3 +1,6 @@
+import { IDENTIFIER_OF, type Refusal } from '../refusals/refusal.ts';
+import { refusalText } from '../refusals/refusal-text.ts';
+
 /**
  * Refusals a user should read (bad input, out of credits, on cooldown). They are values with an
  * identifier and context; each frontend renders them (ephemeral message, Slack ephemeral, HTTP 4xx).
@@ -18,10 +21,19 @@ export type UserErrorIdentifier =
   | 'forbidden'
   | 'unavailable';
 
-/** One bad field of a request: the REST API shows these as `{field: [message]}`, chat frontends as lines. */
+/**
+ * One bad field of a request: the REST API shows these as `{field: [message]}`, chat frontends as
+ * lines. A field refused with a catalogued refusal carries it, so chat renders it in its markup.
+ */
 export interface FieldError {
   field: string;
   message: string;
+  refusal?: Refusal;
+}
+
+/** A bad field whose message is a catalogued refusal (its plain sentence, and the value). */
+export function refusedField(field: string, refusal: Refusal): FieldError {
+  return { field, message: refusalText(refusal), refusal };
 }
 
 export class UserError extends Error {
@@ -32,6 +44,8 @@ export class UserError extends Error {
     readonly context: {
       fields?: FieldError[];
       retryAfter?: number;
+      /** The refusal as a value, for each platform to render in its markup (src/refusals). */
+      refusal?: Refusal;
       [key: string]: unknown;
     } = {},
   ) {
@@ -41,6 +55,11 @@ export class UserError extends Error {
   static invalid(fields: FieldError[]): UserError {
     const message = fields.map((f) => f.message).join('\n');
     return new UserError('invalid-request', message, { fields });
+  }
+
+  /** A catalogued refusal: its plain sentence as the message (REST API, logs), the value in context. */
+  static refused(refusal: Refusal, context: { retryAfter?: number; [key: string]: unknown } = {}): UserError {
+    return new UserError(IDENTIFIER_OF[refusal.reason], refusalText(refusal), { ...context, refusal });
   }
 }
 

@@ -95,14 +95,14 @@ export class JobTracker {
   ): Promise<CancelOutcome> {
     const { reservations, keys, redis } = this.deps;
     const record = isJobId(jobId) ? await reservations.read(jobId) : undefined;
-    if (!record) throw new UserError('not-found', `There is no job ${jobId}.`);
+    if (!record) throw UserError.refused({ reason: 'no-such-job', jobId });
     const sameScope = record.scope === scopeKey(member.scope);
     if (!sameScope || (record.userId !== member.userId && options.isAdmin !== true)) {
-      throw new UserError('forbidden', 'You can only cancel your own jobs.');
+      throw UserError.refused({ reason: 'not-your-job' });
     }
-    if (record.status === 'committed') throw new UserError('not-found', 'That job has already finished.');
+    if (record.status === 'committed') throw UserError.refused({ reason: 'job-finished' });
     if (record.status === 'released') {
-      throw new UserError('not-found', 'That job was already cancelled or has failed; nothing was charged.');
+      throw UserError.refused({ reason: 'job-ended' });
     }
 
     // The marker first: whoever holds the job from now on (a worker starting it, one finishing it,
@@ -130,7 +130,7 @@ export class JobTracker {
         return { was: 'waiting', refunded: outcome.returned };
       }
       if (outcome.kind === 'already' && outcome.status === 'committed') {
-        throw new UserError('not-found', 'That job has already finished.');
+        throw UserError.refused({ reason: 'job-finished' });
       }
       return { was: 'waiting', refunded: 0 };
     }
@@ -139,7 +139,7 @@ export class JobTracker {
     let kept = 0;
     while (Date.now() < deadline) {
       const now = await reservations.read(jobId);
-      if (now?.status === 'committed') throw new UserError('not-found', 'That job has already finished.');
+      if (now?.status === 'committed') throw UserError.refused({ reason: 'job-finished' });
       if (now?.status === 'released') {
         // A clip keeps the price of the frames it finished.
         kept = now.kept ?? 0;

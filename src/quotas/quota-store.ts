@@ -1,5 +1,5 @@
 import type { Config } from '../config/schema.ts';
-import { type FieldError, UserError } from '../errors/user-error.ts';
+import { type FieldError, refusedField, UserError } from '../errors/user-error.ts';
 import type { AdminActor, ScopeKind, ScopeRef } from '../members/member-ref.ts';
 import { normalizeBannedWord } from '../request/words.ts';
 import type { StateKeys } from '../state/keys.ts';
@@ -83,11 +83,18 @@ export class QuotaStore {
       const next = applyChanges(before ? (JSON.parse(before) as StoredPolicy) : {}, changes);
       const tierCount = next.tiers?.length ?? 0;
       if (tierCount > MAX_TIERS) {
-        throw UserError.invalid([{ field: 'tiers', message: `tiers: at most ${MAX_TIERS} tiers per scope` }]);
+        throw UserError.invalid([
+          refusedField('tiers', { reason: 'too-many', setting: 'tiers', max: MAX_TIERS, unit: 'tiers' }),
+        ]);
       }
       if ((next.bannedWords?.length ?? 0) > MAX_BANNED_WORDS) {
         throw UserError.invalid([
-          { field: 'bannedWords', message: `bannedWords: at most ${MAX_BANNED_WORDS} words per scope` },
+          refusedField('bannedWords', {
+            reason: 'too-many',
+            setting: 'bannedWords',
+            max: MAX_BANNED_WORDS,
+            unit: 'words',
+          }),
         ]);
       }
       const replaced = await this.redis.easelReplacePolicy(key, before, JSON.stringify(next));
@@ -106,10 +113,15 @@ export class QuotaStore {
     const checkInt = (field: string, value: unknown, range: Range) => {
       if (value === undefined) return;
       if (typeof value !== 'number' || !Number.isInteger(value) || value < range.min || value > range.max) {
-        errors.push({
-          field,
-          message: `${field} must be a whole number from ${range.min} to ${range.max} (got ${JSON.stringify(value)})`,
-        });
+        errors.push(
+          refusedField(field, {
+            reason: 'out-of-range',
+            setting: field,
+            min: range.min,
+            max: range.max,
+            got: JSON.stringify(value),
+          }),
+        );
       }
     };
     const r = this.ranges;
@@ -120,17 +132,19 @@ export class QuotaStore {
     checkInt('maxSteps', changes.maxSteps, r.maxSteps);
     checkInt('dailyCap', changes.dailyCap, r.dailyCap);
     if (changes.nsfw !== undefined && !NSFW_POLICIES.includes(changes.nsfw)) {
-      errors.push({
-        field: 'nsfw',
-        message: `nsfw must be one of ${NSFW_POLICIES.join(', ')} (got ${JSON.stringify(changes.nsfw)})`,
-      });
+      const typed = changes.nsfw as unknown;
+      errors.push(
+        refusedField('nsfw', {
+          reason: 'unknown-choice',
+          setting: 'nsfw',
+          typed: typeof typed === 'string' ? typed : JSON.stringify(typed),
+          choices: NSFW_POLICIES,
+        }),
+      );
     }
     for (const word of [...(changes.bannedWords?.add ?? []), ...(changes.bannedWords?.remove ?? [])]) {
       if (typeof word !== 'string' || normalizeBannedWord(word) === '' || word.length > 100) {
-        errors.push({
-          field: 'bannedWords',
-          message: `bannedWords: each entry must have 1 to 100 characters with at least one letter or digit (got ${JSON.stringify(word)})`,
-        });
+        errors.push(refusedField('bannedWords', { reason: 'bad-banned-word', got: JSON.stringify(word) }));
       }
     }
     for (const [index, tier] of (changes.tiers?.set ?? []).entries()) {
@@ -155,10 +169,14 @@ export class QuotaStore {
     ] as const) {
       for (const id of ids ?? []) {
         if (typeof id !== 'string' || id.trim() === '' || id.length > MAX_ID_LENGTH) {
-          errors.push({
-            field,
-            message: `${field}: ids must have 1 to ${MAX_ID_LENGTH} characters (got ${JSON.stringify(id)})`,
-          });
+          errors.push(
+            refusedField(field, {
+              reason: 'bad-id',
+              setting: field,
+              max: MAX_ID_LENGTH,
+              got: JSON.stringify(id),
+            }),
+          );
         }
       }
     }

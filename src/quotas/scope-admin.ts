@@ -23,6 +23,6 @@ export function scopeNoun(scope: ScopeRef): string {
 export function assertScopeAdmin(admin: AdminActor, scope: ScopeRef): void {
   const sameScope = admin.member.scope.kind === scope.kind && admin.member.scope.id === scope.id;
   if (!admin.isAdmin || !sameScope) {
-    throw new UserError('not-admin', `Only this ${scopeNoun(scope)}'s admins can do that.`);
+    throw UserError.refused({ reason: 'not-admin', scopeNoun: scopeNoun(scope) });
   }
 }

@@ -100,21 +100,15 @@ export class RegionEditor {
     origin: Origin;
   }): Promise<{ url: string; expiresAt: number }> {
     if (!this.services.config.API_ENABLED) {
-      throw new UserError(
-        'unavailable',
-        'Vary (Region) needs the web page the REST API serves, and this deployment has the API turned off; use Inpaint instead.',
-      );
+      throw UserError.refused({ reason: 'region-editor-off' });
     }
     const job = await this.services.jobs.get(input.jobId);
     if (!job || scopeKey(job.data.member.scope) !== scopeKey(input.member.scope)) {
-      throw new UserError(
-        'not-found',
-        'That job is gone (results are kept for a limited time); run /imagine again.',
-      );
+      throw UserError.refused({ reason: 'job-gone' });
     }
     const images = finishedResult(job).images;
     if (!images[input.index]) {
-      throw new UserError('not-found', `That job has no image ${input.index + 1}; it has ${images.length}.`);
+      throw UserError.refused({ reason: 'no-such-image', image: input.index + 1, count: images.length });
     }
     const now = this.clock();
     const claims: RegionClaims = {

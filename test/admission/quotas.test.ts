@@ -88,7 +88,7 @@ describe('quota policy', () => {
       'pendingCap must be a whole number from 1 to 1000 (got 0)',
       'maxPixels must be a whole number from 102400 to 2359296 (got 100)',
       'maxSteps must be a whole number from 1 to 150 (got 151)',
-      'nsfw must be one of block, spoiler, allow-in-nsfw-channels (got "sometimes")',
+      'nsfw: expected one of block, spoiler, allow-in-nsfw-channels, got "sometimes"',
       'bannedWords: each entry must have 1 to 100 characters with at least one letter or digit (got "!!!")',
       'tiers[0].role must be a role id of 1 to 100 characters',
       'tiers[0].priority must be a whole number from 0 to 9 (got 10)',

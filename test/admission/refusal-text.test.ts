@@ -1,12 +1,14 @@
 import { describe, expect, it } from 'vitest';
 import { refusalError } from '../../commands/admit-and-reply.ts';
-import { readRefusal, refusalText } from '../../src/admission/refusal.ts';
-import type { Refusal, RefusalReason } from '../../src/admission/types.ts';
+import { readRefusal } from '../../src/admission/refusal.ts';
+import type { RefusalReason } from '../../src/admission/types.ts';
 import { refusalAnswer } from '../../src/platforms/discord/answers.ts';
 import { slackRefusalText } from '../../src/platforms/slack/tell-member.ts';
+import type { Refusal } from '../../src/refusals/refusal.ts';
+import { refusalText } from '../../src/refusals/refusal-text.ts';
 
 /**
- * Refusals are an identifier plus parameters (src/admission/refusal.ts); each platform renders
+ * Refusals are an identifier plus parameters (src/refusals/refusal.ts); each platform renders
  * them in its own markup. Text the member or an admin wrote (a banned word) is escaped the
  * platform's way; everything else reads the same everywhere.
  */

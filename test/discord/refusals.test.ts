@@ -165,9 +165,20 @@ describe('/quota is for server admins', () => {
       quota(world, member('mallory'), 'set', [{ name: 'allowance', type: OPT.INTEGER, value: 9999 }]),
     );
     expect(answer.ephemeral).toBe(true);
-    expect(answer.content).toMatch(/Only this server’s admins/);
+    expect(answer.content).toBe("⚠️ Only this server's admins (Manage Server) can use /quota.");
     expect((await world.services.quotas.get(discordScope(world.guild.id))).dailyAllowance).toBe(
       before.dailyAllowance,
+    );
+  });
+
+  it('quotes a banned word the quota store refuses as text, not as Discord markdown', async () => {
+    const answer = await answerOf(
+      world,
+      quota(world, admin, 'banned-words', [{ name: 'add', type: OPT.STRING, value: '**~~||' }]),
+    );
+    expect(answer.ephemeral).toBe(true);
+    expect(answer.content).toBe(
+      '⚠️ bannedWords: each entry must have 1 to 100 characters with at least one letter or digit (got "\\*\\*\\~\\~\\|\\|")',
     );
   });
 

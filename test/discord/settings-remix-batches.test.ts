@@ -80,7 +80,9 @@ describe('/settings on Discord', () => {
 
     // The server's defaults are for admins to set; they fill what the member's settings leave out.
     const refused = await settings(alice, 'server', { count: 4 });
-    expect(refused.content).toMatch(/Only admins change everyone's defaults/);
+    expect(refused.content).toMatch(
+      /Only this server's admins change everyone's defaults; you can change your own/,
+    );
     const server = await settings(admin, 'server', { count: 3, steps: 2 });
     expect(server.content).toContain("Saved this server's count, steps");
     const bob = member('bob');

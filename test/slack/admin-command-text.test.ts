@@ -1,5 +1,9 @@
 import { describe, expect, it } from 'vitest';
+import { TEXT_QUOTA_SETTINGS } from '../../commands/quota-options.ts';
 import { parseAdminCommand, readUserId } from '../../src/platforms/slack/admin-command-text.ts';
+import { SLACK_MARKUP } from '../../src/platforms/slack/tell-member.ts';
+import type { Refusal } from '../../src/refusals/refusal.ts';
+import { refusalText } from '../../src/refusals/refusal-text.ts';
 
 describe('/imagine-admin text', () => {
   it('reads each operation', () => {
@@ -47,27 +51,91 @@ describe('/imagine-admin text', () => {
     });
   });
 
-  it('names the field and what it takes when the input is bad', () => {
-    const cases: [string, RegExp][] = [
-      ['set colour 5', /set: the setting must be one of allowance, cooldown/],
-      ['set allowance lots', /set allowance: needs one whole number, the daily credits/],
-      ['set allowance 1.5', /set allowance: needs one whole number/],
-      ['nsfw maybe', /nsfw: the policy must be one of block, spoiler, allow-in-nsfw-channels/],
-      ['nsfw-channel yes', /nsfw-channel: must be on or off/],
-      ['grant bob 10', /grant: needs a member as @mention/],
-      ['grant <@U1AB> ten', /grant: needs a whole number of credits/],
-      ['suspend', /suspend: needs one member/],
-      ['ban', /ban: needs a word or phrase/],
-      ['launch rockets', /Unknown operation "launch"/],
+  it('refuses bad input with refusal values that name the field and what it takes', () => {
+    const cases: [string, Refusal][] = [
+      [
+        'set colour 5',
+        {
+          reason: 'unknown-setting',
+          typed: 'colour',
+          known: expect.arrayContaining(['allowance', 'cooldown']),
+        },
+      ],
+      [
+        'set allowance lots',
+        {
+          reason: 'not-whole-number',
+          setting: 'allowance',
+          typed: 'lots',
+          meaning: expect.stringMatching(/^daily credits/),
+        },
+      ],
+      ['set allowance 1.5', expect.objectContaining({ reason: 'not-whole-number', typed: '1.5' })],
+      [
+        'nsfw maybe',
+        {
+          reason: 'unknown-choice',
+          setting: 'nsfw',
+          typed: 'maybe',
+          choices: ['block', 'spoiler', 'allow-in-nsfw-channels'],
+        },
+      ],
+      [
+        'nsfw-channel yes',
+        { reason: 'unknown-choice', setting: 'nsfw-channel', typed: 'yes', choices: ['on', 'off'] },
+      ],
+      [
+        'grant bob 10',
+        { reason: 'missing-argument', operation: 'grant', expected: 'member-first', typed: 'bob' },
+      ],
+      [
+        'grant <@U1AB> ten',
+        { reason: 'missing-argument', operation: 'grant', expected: 'credits-after-member', typed: 'ten' },
+      ],
+      ['suspend', { reason: 'missing-argument', operation: 'suspend', expected: 'member', typed: '' }],
+      ['BAN', { reason: 'missing-argument', operation: 'ban', expected: 'words' }],
+      ['launch rockets', { reason: 'unknown-operation', typed: 'launch' }],
     ];
-    for (const [text, message] of cases) {
-      const parsed = parseAdminCommand(text);
-      expect(parsed.ok, text).toBe(false);
-      if (!parsed.ok) {
-        expect(parsed.message).toMatch(message);
-        expect(parsed.message).toContain('/imagine-admin show');
-      }
+    for (const [text, refusal] of cases) {
+      expect(parseAdminCommand(text), text).toEqual({ ok: false, refusals: [refusal] });
     }
+  });
+
+  it('says each refusal in words that name the setting, the choices and what was typed', () => {
+    const said = (text: string) => {
+      const parsed = parseAdminCommand(text);
+      return parsed.ok ? '' : parsed.refusals.map((r) => refusalText(r)).join('\n');
+    };
+    expect(said('set colour 5')).toMatch(/^unknown setting "colour": use allowance, cooldown/);
+    expect(said('set allowance lots')).toMatch(
+      /^allowance: expected a whole number, the daily credits .*, got "lots"$/,
+    );
+    expect(said('nsfw maybe')).toBe(
+      'nsfw: expected one of block, spoiler, allow-in-nsfw-channels, got "maybe"',
+    );
+    expect(said('grant bob 10')).toBe('grant: needs a member as @mention first (got "bob")');
+    expect(said('launch rockets')).toBe('Unknown operation "launch".');
+    // Several settings at once: every bad one, as quotaChangesFromText names them.
+    expect(said('set allowance=lots colour=5')).toBe(
+      'allowance: expected a whole number, got "lots"\nunknown setting "colour": use allowance, cooldown, pending-cap, max-size, max-pixels, max-steps, daily-cap, nsfw',
+    );
+  });
+
+  it('quotes what the admin typed so that Slack shows it as text, never as a mention or a link', () => {
+    const slack = (text: string) => {
+      const parsed = parseAdminCommand(text);
+      return parsed.ok ? '' : parsed.refusals.map((r) => refusalText(r, SLACK_MARKUP)).join('\n');
+    };
+    expect(slack('set <@U1> 5')).toBe(
+      `unknown setting "&lt;@U1&gt;": use ${TEXT_QUOTA_SETTINGS.map((s) => s.name).join(', ')}`,
+    );
+    expect(slack('suspend <!channel>')).toBe(
+      'suspend: needs one member, as @mention (got "&lt;!channel&gt;")',
+    );
+    expect(slack('set <!here>=1')).toContain('unknown setting "&lt;!here&gt;"');
+    expect(slack('<https://evil.example|click>')).toBe(
+      'Unknown operation "&lt;https://evil.example|click&gt;".',
+    );
   });
 
   it('reads member mentions and bare ids, nothing else', () => {

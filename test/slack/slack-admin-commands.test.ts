@@ -38,7 +38,9 @@ describe('/imagine-admin', () => {
     const before = await h.services.quotas.get(scope());
     for (const text of ['set allowance 500', 'show', 'grant <@UMEMBER> 100', 'suspend <@UADMIN>']) {
       const reply = await answerTo('UMEMBER', '/imagine-admin', text);
-      expect(reply).toContain('Only workspace admins and owners');
+      expect(reply).toBe(
+        "Only this workspace's admins (its admins and owners, or members listed in SLACK_ADMINS) can use /imagine-admin.",
+      );
     }
     expect(await h.services.quotas.get(scope())).toEqual(before);
     expect(h.fake.callsTo('users.info').some((c) => c.args.user === 'UMEMBER')).toBe(true);
@@ -46,7 +48,9 @@ describe('/imagine-admin', () => {
 
   it('refuses an admin of another workspace', async () => {
     const reply = await answerTo('UFOREIGN', '/imagine-admin', 'set allowance 500');
-    expect(reply).toContain('Only workspace admins and owners');
+    expect(reply).toBe(
+      "Only this workspace's admins (its admins and owners, or members listed in SLACK_ADMINS) can use /imagine-admin.",
+    );
     expect((await h.services.quotas.get(scope())).dailyAllowance).not.toBe(500);
   });
 
@@ -72,13 +76,26 @@ describe('/imagine-admin', () => {
   it('names the field and its range for a bad value, and changes nothing', async () => {
     const before = await h.services.quotas.get(scope());
     expect(await answerTo('UADMIN', '/imagine-admin', 'set allowance lots')).toContain(
-      'set allowance: needs one whole number',
+      'allowance: expected a whole number',
     );
     const negative = await answerTo('UADMIN', '/imagine-admin', 'set allowance -5');
     expect(negative).toMatch(/allowance/i);
     expect(negative).toMatch(/0/);
     expect(await answerTo('UADMIN', '/imagine-admin', 'nsfw sometimes')).toContain(
       'block, spoiler, allow-in-nsfw-channels',
+    );
+    expect(await h.services.quotas.get(scope())).toEqual(before);
+  });
+
+  it('quotes what the admin typed as text: no mention, no link, in the parser and in the policy check', async () => {
+    const before = await h.services.quotas.get(scope());
+    const setting = await answerTo('UADMIN', '/imagine-admin', 'set <!channel> 5');
+    expect(setting).toContain('unknown setting "&lt;!channel&gt;"');
+    expect(setting).not.toContain('<!channel>');
+    // A banned word with no letter is refused by the quota store, field by field, in Slack's markup.
+    const word = await answerTo('UADMIN', '/imagine-admin', 'ban <>&');
+    expect(word).toBe(
+      'bannedWords: each entry must have 1 to 100 characters with at least one letter or digit (got "&lt;&gt;&amp;")',
     );
     expect(await h.services.quotas.get(scope())).toEqual(before);
   });

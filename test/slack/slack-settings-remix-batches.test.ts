@@ -65,7 +65,7 @@ describe('/imagine-settings on Slack', () => {
 
     // The workspace's defaults are for its admins; they fill what a member's settings leave out.
     expect(await told('UBOB', '/imagine-settings', 'workspace --n 4')).toMatch(
-      /Only admins change everyone's defaults/,
+      /Only this workspace's admins change everyone's defaults; you can change your own/,
     );
     expect(await told('UADMIN', '/imagine-settings', 'workspace --n 3 --steps 2')).toContain(
       "Saved this workspace's count, steps",
@@ -81,8 +81,12 @@ describe('/imagine-settings on Slack', () => {
   it('refuses a bad setting or stray words, naming them, and saves nothing', async () => {
     const bad = await told('UBOB', '/imagine-settings', 'set --steps 3 --sampler nope --remix maybe');
     expect(bad).toMatch(/--sampler/);
-    expect(bad).toMatch(/--remix: must be on or off/);
+    expect(bad).toMatch(/--remix: expected one of on, off, got "maybe"/);
     expect(await told('UBOB', '/imagine-settings', 'blue please')).toMatch(/"blue please" is not a setting/);
+    // Words quoted back are text on Slack: no @channel, no link.
+    expect(await told('UBOB', '/imagine-settings', '<!channel> now')).toMatch(
+      /^"&lt;!channel&gt; now" is not a setting/,
+    );
     const shown = await told('UBOB', '/imagine-settings', '');
     expect(shown).toMatch(/steps: default/);
     expect(shown).toMatch(/remix: off \(default\)/);

@@ -4,6 +4,7 @@ import {
   type ActionReply,
   decodeActionId,
   describeAction,
+  finishedResult,
   handleAction,
   isActionId,
   remixPrompt,
@@ -116,7 +117,7 @@ export async function onButton(deps: DiscordDeps, interaction: ButtonInteraction
   if (!isActionId(interaction.customId)) {
     return replyPrivately(
       interaction,
-      refusalAnswer(new UserError('invalid-request', 'This button is not one easel knows.')),
+      refusalAnswer(UserError.refused({ reason: 'broken-button', problem: 'unknown' })),
     );
   }
   let action: ReturnType<typeof decodeActionId>;
@@ -143,16 +144,12 @@ export async function onButton(deps: DiscordDeps, interaction: ButtonInteraction
     const job = await deps.services.jobs.get(action.jobId);
     const mine =
       job && job.data.member.scope.kind === 'discord' && job.data.member.scope.id === interaction.guildId;
-    if (!mine || job.state !== 'completed') {
-      return replyPrivately(
-        interaction,
-        refusalAnswer(
-          new UserError(
-            'not-found',
-            'That job is gone or has no images (results are kept for a limited time); run /imagine again.',
-          ),
-        ),
-      );
+    try {
+      if (!mine) throw UserError.refused({ reason: 'job-gone' });
+      finishedResult(job);
+    } catch (error) {
+      if (isUserError(error)) return replyPrivately(interaction, refusalAnswer(error));
+      throw error;
     }
     await interaction.showModal(inpaintModal(interaction.customId, action.index + 1));
     return;
@@ -251,7 +248,7 @@ export async function onModalSubmit(deps: DiscordDeps, interaction: ModalSubmitI
   if (!isActionId(interaction.customId)) {
     return replyPrivately(
       interaction,
-      refusalAnswer(new UserError('invalid-request', 'This form is not one easel knows.')),
+      refusalAnswer(UserError.refused({ reason: 'broken-button', problem: 'unknown-form' })),
     );
   }
   const field = (id: string) => {

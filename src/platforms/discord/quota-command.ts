@@ -5,6 +5,7 @@ import { QUOTA_COMMAND } from '../../../commands/quota-options.ts';
 import { isUserError, UserError } from '../../errors/user-error.ts';
 import type { MemberRef } from '../../members/member-ref.ts';
 import type { QuotaChanges, QuotaView } from '../../quotas/quota-policy.ts';
+import { scopeNoun } from '../../quotas/scope-admin.ts';
 import { refusalAnswer } from './answers.ts';
 import type { DiscordDeps } from './discord-deps.ts';
 import { discordScope, isServerAdmin, memberOf } from './interaction-context.ts';
@@ -64,8 +65,14 @@ export async function onQuota(deps: DiscordDeps, interaction: ChatInputCommandIn
       allowedMentions: { parse: [] },
     });
   try {
-    if (!admin.isAdmin)
-      throw new UserError('not-admin', 'Only this server’s admins (Manage Server) can use /quota.');
+    if (!admin.isAdmin) {
+      throw UserError.refused({
+        reason: 'not-admin',
+        scopeNoun: scopeNoun(scope),
+        permission: 'Manage Server',
+        task: { command: '/quota' },
+      });
+    }
     const o = interaction.options;
     const sub = o.getSubcommand();
     const { services } = deps;
@@ -103,9 +110,11 @@ export async function onQuota(deps: DiscordDeps, interaction: ChatInputCommandIn
         const add = words(o.getString('add'));
         const remove = words(o.getString('remove'));
         if (add.length + remove.length === 0) {
-          throw UserError.invalid([
-            { field: 'banned-words', message: 'banned-words: give words to add or remove (comma-separated)' },
-          ]);
+          throw UserError.refused({
+            reason: 'missing-argument',
+            operation: 'banned-words',
+            expected: 'words-to-add-or-remove',
+          });
         }
         const view = await handleQuotaSet(services, admin, scope, { bannedWords: { add, remove } });
         await say(

@@ -2,6 +2,7 @@ import { quotaChangesFromText } from '../../../commands/quota.ts';
 import { quotaSettingNamed, TEXT_QUOTA_SETTINGS } from '../../../commands/quota-options.ts';
 import { isUserError } from '../../errors/user-error.ts';
 import { NSFW_POLICIES, type NsfwPolicy, type QuotaChanges } from '../../quotas/quota-policy.ts';
+import type { Refusal } from '../../refusals/refusal.ts';
 
 /**
  * `/imagine-admin` takes its operation as text (Slack slash commands have no typed options), the
@@ -25,9 +26,11 @@ export type AdminOperation =
   | { op: 'unsuspend'; userId: string }
   | { op: 'grant'; userId: string; amount: number; reason?: string };
 
-export type AdminParse = { ok: true; operation: AdminOperation } | { ok: false; message: string };
+/** The operation, or why not: refusals the handler renders in Slack's markup, above ADMIN_USAGE. */
+export type AdminParse = { ok: true; operation: AdminOperation } | { ok: false; refusals: Refusal[] };
 
 const SETTING_NAMES = TEXT_QUOTA_SETTINGS.map((s) => s.name);
+const ON_OFF = ['on', 'off'] as const;
 
 export const ADMIN_USAGE = [
   '`/imagine-admin show` the workspace quota policy',
@@ -56,7 +59,7 @@ function readInteger(text: string | undefined): number | undefined {
 export function parseAdminCommand(text: string): AdminParse {
   const words = text.trim().split(/\s+/).filter(Boolean);
   const [verb = 'show', ...rest] = words;
-  const fail = (message: string): AdminParse => ({ ok: false, message: `${message}\n\n${ADMIN_USAGE}` });
+  const fail = (refusal: Refusal): AdminParse => ({ ok: false, refusals: [refusal] });
   switch (verb.toLowerCase()) {
     case 'show':
       return { ok: true, operation: { op: 'show' } };
@@ -67,62 +70,96 @@ export function parseAdminCommand(text: string): AdminParse {
         try {
           return { ok: true, operation: { op: 'set-many', changes: quotaChangesFromText(rest.join(' ')) } };
         } catch (error) {
-          if (isUserError(error)) return fail(error.message);
+          // quotaChangesFromText names every bad setting, each as a refusal.
+          if (isUserError(error)) {
+            return { ok: false, refusals: (error.context.fields ?? []).flatMap((f) => f.refusal ?? []) };
+          }
           throw error;
         }
       }
       const [name, value] = rest;
       const setting = name === undefined ? undefined : quotaSettingNamed(name);
       if (!setting) {
-        return fail(`set: the setting must be one of ${SETTING_NAMES.join(', ')} (got "${name ?? ''}")`);
+        return fail({ reason: 'unknown-setting', typed: name ?? '', known: SETTING_NAMES });
       }
       const n = readInteger(value);
       if (n === undefined || rest.length !== 2) {
-        const what = setting.description.charAt(0).toLowerCase() + setting.description.slice(1);
-        return fail(
-          `set ${setting.name}: needs one whole number, the ${what} (got "${rest.slice(1).join(' ')}")`,
-        );
+        return fail({
+          reason: 'not-whole-number',
+          setting: setting.name,
+          typed: rest.slice(1).join(' '),
+          meaning: setting.description.charAt(0).toLowerCase() + setting.description.slice(1),
+        });
       }
       return { ok: true, operation: { op: 'set', setting: setting.name, value: n } };
     }
     case 'nsfw': {
       const policy = rest[0]?.toLowerCase();
       if (!policy || !(NSFW_POLICIES as readonly string[]).includes(policy) || rest.length !== 1) {
-        return fail(`nsfw: the policy must be one of ${NSFW_POLICIES.join(', ')} (got "${rest.join(' ')}")`);
+        return fail({
+          reason: 'unknown-choice',
+          setting: 'nsfw',
+          typed: rest.join(' '),
+          choices: NSFW_POLICIES,
+        });
       }
       return { ok: true, operation: { op: 'nsfw', policy: policy as NsfwPolicy } };
     }
     case 'nsfw-channel': {
       const value = rest[0]?.toLowerCase();
       if ((value !== 'on' && value !== 'off') || rest.length !== 1) {
-        return fail(`nsfw-channel: must be on or off (got "${rest.join(' ')}")`);
+        return fail({
+          reason: 'unknown-choice',
+          setting: 'nsfw-channel',
+          typed: rest.join(' '),
+          choices: ON_OFF,
+        });
       }
       return { ok: true, operation: { op: 'nsfw-channel', on: value === 'on' } };
     }
     case 'ban':
     case 'unban': {
       const phrase = rest.join(' ').trim();
-      if (!phrase) return fail(`${verb}: needs a word or phrase`);
+      if (!phrase)
+        return fail({ reason: 'missing-argument', operation: verb.toLowerCase(), expected: 'words' });
       return { ok: true, operation: { op: verb.toLowerCase() as 'ban' | 'unban', words: [phrase] } };
     }
     case 'suspend':
     case 'unsuspend': {
       const userId = readUserId(rest[0]);
-      if (!userId || rest.length !== 1)
-        return fail(`${verb}: needs one member, as @mention (got "${rest.join(' ')}")`);
+      if (!userId || rest.length !== 1) {
+        return fail({
+          reason: 'missing-argument',
+          operation: verb.toLowerCase(),
+          expected: 'member',
+          typed: rest.join(' '),
+        });
+      }
       return { ok: true, operation: { op: verb.toLowerCase() as 'suspend' | 'unsuspend', userId } };
     }
     case 'grant': {
       const userId = readUserId(rest[0]);
-      if (!userId) return fail(`grant: needs a member as @mention first (got "${rest[0] ?? ''}")`);
+      if (!userId) {
+        return fail({
+          reason: 'missing-argument',
+          operation: 'grant',
+          expected: 'member-first',
+          typed: rest[0] ?? '',
+        });
+      }
       const amount = readInteger(rest[1]);
       if (amount === undefined) {
-        return fail(`grant: needs a whole number of credits after the member (got "${rest[1] ?? ''}")`);
+        return fail({
+          reason: 'missing-argument',
+          operation: 'grant',
+          expected: 'credits-after-member',
+          typed: rest[1] ?? '',
+        });
       }
       const reason = rest.slice(2).join(' ').trim();
       return { ok: true, operation: { op: 'grant', userId, amount, ...(reason ? { reason } : {}) } };
     }
     default:
-      return fail(`Unknown operation "${verb}".`);
+      return fail({ reason: 'unknown-operation', typed: verb });
   }
 }

@@ -45,7 +45,7 @@ export async function tellMember(target: EphemeralTarget, text: string, logger: 
 }
 
 /** Text a member wrote, quoted in a refusal, cannot turn into a mention or a link on Slack. */
-const SLACK_MARKUP = { literal: escapeMrkdwn };
+export const SLACK_MARKUP = { literal: escapeMrkdwn };
 
 /** A refusal as a Slack member reads it. */
 export function slackRefusalText(error: UserError): string {

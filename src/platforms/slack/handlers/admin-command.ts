@@ -5,10 +5,13 @@ import { quotaSettingNamed } from '../../../../commands/quota-options.ts';
 import { isUserError } from '../../../errors/user-error.ts';
 import type { AdminActor } from '../../../members/member-ref.ts';
 import type { QuotaChanges, QuotaView } from '../../../quotas/quota-policy.ts';
+import type { Refusal } from '../../../refusals/refusal.ts';
+import { refusalText } from '../../../refusals/refusal-text.ts';
 import { ADMIN_USAGE, type AdminOperation, parseAdminCommand } from '../admin-command-text.ts';
 import { isWorkspaceAdmin } from '../slack-admins.ts';
 import { type SlackDeps, slackMember, slackScope } from '../slack-deps.ts';
 import { SLASH_COMMANDS } from '../slash-commands.ts';
+import { SLACK_MARKUP, slackRefusalText } from '../tell-member.ts';
 
 /**
  * `/imagine-admin`: the workspace's quota policy, NSFW policy and channel marks, banned words,
@@ -16,6 +19,13 @@ import { SLASH_COMMANDS } from '../slash-commands.ts';
  * members listed in SLACK_ADMINS; everyone else is refused before anything is read. The quota
  * store checks `isAdmin` and the scope again where the change is made.
  */
+const NOT_ADMIN: Refusal = {
+  reason: 'not-admin',
+  scopeNoun: 'workspace',
+  permission: 'its admins and owners, or members listed in SLACK_ADMINS',
+  task: { command: SLASH_COMMANDS.admin },
+};
+
 export function registerAdminCommand(app: App, deps: SlackDeps): void {
   app.command(SLASH_COMMANDS.admin, async ({ command, ack, respond }) => {
     await ack();
@@ -27,14 +37,13 @@ export function registerAdminCommand(app: App, deps: SlackDeps): void {
     const teamId = command.team_id;
     const allowed = await isWorkspaceAdmin(deps.client, teamId, command.user_id, deps.config.SLACK_ADMINS);
     if (!allowed) {
-      await say(
-        'Only workspace admins and owners (or members listed in SLACK_ADMINS) can use /imagine-admin.',
-      );
+      await say(refusalText(NOT_ADMIN, SLACK_MARKUP));
       return;
     }
     const parsed = parseAdminCommand(command.text ?? '');
     if (!parsed.ok) {
-      await say(parsed.message);
+      const why = parsed.refusals.map((refusal) => refusalText(refusal, SLACK_MARKUP)).join('\n');
+      await say(`${why}\n\n${ADMIN_USAGE}`);
       return;
     }
     const admin: AdminActor = {
@@ -45,7 +54,7 @@ export function registerAdminCommand(app: App, deps: SlackDeps): void {
       await say(await run(deps, admin, teamId, command.channel_id, parsed.operation));
     } catch (error) {
       if (isUserError(error)) {
-        await say(error.message);
+        await say(slackRefusalText(error));
         return;
       }
       deps.logger.error({ err: error }, '/imagine-admin failed');

@@ -58,11 +58,13 @@ export function registerButtonActions(app: App, deps: SlackDeps): void {
       }
       if (decoded.action === 'inpaint') {
         // Checked now, so the member does not fill in a modal for an image that is not there.
-        if (!view.result?.images[decoded.index]) {
-          throw new UserError(
-            'not-found',
-            `That job has no image ${decoded.index + 1} to inpaint. Nothing was queued.`,
-          );
+        const images = finishedResult(view).images;
+        if (!images[decoded.index]) {
+          throw UserError.refused({
+            reason: 'no-such-image',
+            image: decoded.index + 1,
+            count: images.length,
+          });
         }
         await deps.client.views.open({
           trigger_id: body.trigger_id,

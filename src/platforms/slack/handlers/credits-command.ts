@@ -3,6 +3,7 @@ import { describeBalance, describeLedgerEntry, handleCredits } from '../../../..
 import { isUserError } from '../../../errors/user-error.ts';
 import { type SlackDeps, slackMember } from '../slack-deps.ts';
 import { SLASH_COMMANDS } from '../slash-commands.ts';
+import { slackRefusalText } from '../tell-member.ts';
 
 /**
  * `/imagine-credits`: the member's balance in this workspace (what is left of today's allowance,
@@ -29,7 +30,7 @@ export function registerCreditsCommand(app: App, deps: SlackDeps): void {
       await say(lines.join('\n'));
     } catch (error) {
       if (isUserError(error)) {
-        await say(error.message);
+        await say(slackRefusalText(error));
         return;
       }
       deps.logger.error({ err: error }, '/imagine-credits failed');

@@ -4,6 +4,7 @@ import { isWorkspaceAdmin } from '../slack-admins.ts';
 import { type SlackDeps, slackMember } from '../slack-deps.ts';
 import { escapeMrkdwn } from '../slack-limits.ts';
 import { SLASH_COMMANDS } from '../slash-commands.ts';
+import { slackRefusalText } from '../tell-member.ts';
 
 /**
  * `/imagine-settings`: the member's /imagine defaults in this workspace (`show`, `reset`, `set
@@ -30,7 +31,7 @@ export function registerSettingsCommand(app: App, deps: SlackDeps): void {
         operation,
       });
       if (reply.status === 'refused') {
-        await say(reply.error.message);
+        await say(slackRefusalText(reply.error));
         return;
       }
       await say(escapeMrkdwn(settingsLines(reply, 'workspace').join('\n')));

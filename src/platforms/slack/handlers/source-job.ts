@@ -9,18 +9,11 @@ import type { SlackDeps } from '../slack-deps.ts';
  */
 export async function sourceJob(deps: SlackDeps, jobId: string, teamId: string): Promise<JobView> {
   const view = await deps.services.jobs.get(jobId);
-  if (!view) {
-    throw new UserError(
-      'not-found',
-      `That job is no longer kept (results are kept ${deps.config.IMAGE_RETENTION_HOURS} hours); run /imagine again. Nothing was queued.`,
-    );
-  }
+  if (!view)
+    throw UserError.refused({ reason: 'job-gone', retentionHours: deps.config.IMAGE_RETENTION_HOURS });
   const scope = view.data.member.scope;
   if (scope.kind !== 'slack' || scope.id !== teamId) {
-    throw new UserError(
-      'forbidden',
-      'That button belongs to a job of another workspace. Nothing was queued.',
-    );
+    throw UserError.refused({ reason: 'other-scope-job', scopeNoun: 'workspace' });
   }
   return view;
 }
