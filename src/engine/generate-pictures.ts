@@ -180,7 +180,7 @@ async function renderMode(request: GenerationRequest, common: Common): Promise<G
   switch (request.mode) {
     case 'txt2img':
       return request.hires !== undefined
-        ? hiresDiffuse(request, request.hires, common)
+        ? inGroups(common, (group) => hiresDiffuse(request, request.hires!, group))
         : diffuse(request, common, { strength: 1 });
     case 'img2img':
     case 'variation': {
@@ -374,13 +374,12 @@ async function loadRefiner(entry: ModelEntry, options: GenerateOptions) {
  * API_COUNT_MAX): a batch's memory is that of a chat request whatever the count. Image i keeps seed
  * + i, and progress counts the steps of every group.
  */
-async function diffuse(
-  request: GenerationRequest,
+async function inGroups(
   common: Common,
-  mode: DiffuseMode,
+  render: (group: Common) => Promise<GeneratedPictures>,
 ): Promise<GeneratedPictures> {
   const { seeds, options } = common;
-  if (seeds.length <= COUNT_MAX) return diffuseGroup(request, common, mode);
+  if (seeds.length <= COUNT_MAX) return render(common);
   const groups: number[][] = [];
   for (let i = 0; i < seeds.length; i += COUNT_MAX) groups.push(seeds.slice(i, i + COUNT_MAX));
   let result: GeneratedPictures | undefined;
@@ -390,11 +389,15 @@ async function diffuse(
       onProgress === undefined
         ? options
         : { ...options, onProgress: (done, total) => onProgress(g * total + done, groups.length * total) };
-    const part = await diffuseGroup(request, { ...common, seeds: group, options: groupOptions }, mode);
+    const part = await render({ ...common, seeds: group, options: groupOptions });
     if (result === undefined) result = { ...part, seeds: [...seeds] };
     else result.pictures.push(...part.pictures);
   }
   return result!;
+}
+
+function diffuse(request: GenerationRequest, common: Common, mode: DiffuseMode): Promise<GeneratedPictures> {
+  return inGroups(common, (group) => diffuseGroup(request, group, mode));
 }
 
 async function diffuseGroup(

@@ -121,6 +121,21 @@ describe('the hi-res fix', () => {
     expect([plain.pictures[0]!.width, plain.pictures[0]!.height]).toEqual([64, 64]);
   });
 
+  it('renders an API request of more than four images in groups of four through both passes', async () => {
+    const seen: [number, number][] = [];
+    const out = await render({ count: 6, seed: 900, hires: HIRES }, (done, total) =>
+      seen.push([done, total]),
+    );
+    expect(out.pictures).toHaveLength(6);
+    expect(out.seeds).toEqual([900, 901, 902, 903, 904, 905]);
+    // Two groups of both passes (4 + 3 steps each), counted as one run.
+    expect(seen.at(-1)).toEqual([14, 14]);
+    expect(seen.map(([done]) => done)).toEqual([...seen.map(([done]) => done)].sort((a, b) => a - b));
+    const alone = await render({ count: 2, seed: 904, hires: HIRES });
+    expect(Buffer.compare(out.pictures[4]!.data, alone.pictures[0]!.data)).toBe(0);
+    expect(Buffer.compare(out.pictures[5]!.data, alone.pictures[1]!.data)).toBe(0);
+  });
+
   it('enlarges latents bilinearly with half-pixel centres, as torch interpolate does', () => {
     const up = resizeLatents(
       Float32Array.of(0, 1, 2, 3),
