@@ -9,14 +9,15 @@ import {
 } from '../../../../commands/actions.ts';
 import type { CommandReply } from '../../../../commands/admit-and-reply.ts';
 import { admitBatchJob, batchSummary } from '../../../../commands/batch.ts';
-import { finishStatus, refundSentence } from '../../../../commands/status-lifecycle.ts';
+import { postAccepted } from '../../../../commands/command-answer.ts';
+import { finishStatus } from '../../../../commands/status-lifecycle.ts';
 import { isUserError, UserError } from '../../../errors/user-error.ts';
 import type { SlackOrigin } from '../../../queue/job-data.ts';
 import { offerRegionLinkOnSlack } from '../../../region-editor/slack-region-link.ts';
 import { PROMPT_MAX_CHARS } from '../../../request/limits.ts';
 import { inpaintModal } from '../blocks/inpaint-modal.ts';
 import { remixModal } from '../blocks/remix-modal.ts';
-import { postQueued } from '../post-status.ts';
+import { slackAnswer } from '../command-surface.ts';
 import { isWorkspaceAdmin } from '../slack-admins.ts';
 import { type SlackDeps, slackMember } from '../slack-deps.ts';
 import { slackStatus } from '../slack-progress.ts';
@@ -110,7 +111,7 @@ export function registerButtonActions(app: App, deps: SlackDeps): void {
       });
     } catch (error) {
       if (isUserError(error)) {
-        await tellMember(tell, slackRefusalText(error), deps.logger);
+        await slackAnswer(deps, tell).surface.tellPrivately({ kind: 'refusal', error });
         return;
       }
       deps.logger.error({ err: error }, 'button failed');
@@ -137,7 +138,7 @@ async function cancel(
       refunded: outcome.refunded,
     }).catch((error: unknown) => deps.logger.warn({ err: error, jobId }, 'status message not updated'));
   }
-  await tellMember(who.tell, `Cancelled. ${refundSentence(outcome.refunded)}`, deps.logger);
+  await slackAnswer(deps, who.tell).surface.tellPrivately({ kind: 'cancelled', refunded: outcome.refunded });
 }
 
 /**
@@ -180,6 +181,7 @@ async function answerBatch(
   if (reply.status !== 'batch') throw new Error(`a ${reply.status} answered a batch`);
   const { batch } = reply;
   await replace(`Queuing ${batch.requests.length} jobs…`);
+  const answer = slackAnswer(deps, press.tell);
   const replies: CommandReply[] = [];
   for (const index of batch.requests.keys()) {
     // The batch is taken once, so its id names these jobs once however often the press arrives.
@@ -192,7 +194,7 @@ async function answerBatch(
     });
     replies.push(job);
     if (job.status !== 'accepted') break;
-    await postQueued(deps, job, { member, origin, tell: press.tell });
+    await postAccepted(answer, job, { member, origin });
   }
   await replace(batchSummary(replies, batch.requests.length));
 }
