@@ -1,5 +1,5 @@
 import type { APIMessage, ButtonInteraction, ModalSubmitInteraction } from 'discord.js';
-import { MessageFlags, Routes } from 'discord.js';
+import { Routes } from 'discord.js';
 import {
   type ActionReply,
   decodeActionId,
@@ -10,13 +10,16 @@ import {
 } from '../../../commands/actions.ts';
 import type { CommandReply } from '../../../commands/admit-and-reply.ts';
 import { admitBatchJob, batchSummary, type PendingBatch } from '../../../commands/batch.ts';
+import { answerCommand, type PrivateNotice, postAccepted } from '../../../commands/command-answer.ts';
 import { finishStatus, type StatusSurface } from '../../../commands/status-lifecycle.ts';
 import { isUserError, UserError } from '../../errors/user-error.ts';
+import type { Origin } from '../../queue/job-data.ts';
 import { offerRegionLinkOnDiscord } from '../../region-editor/discord-region-link.ts';
-import { commandAnswer, INTERNAL_ERROR_ANSWER, refusalAnswer } from './answers.ts';
+import { INTERNAL_ERROR_ANSWER, refusalAnswer } from './answers.ts';
+import { discordAnswer, statusOverPlaceholder } from './command-surface.ts';
 import { INPAINT_PROMPT_FIELD, INPAINT_REGION_FIELD, inpaintModal, remixModal } from './components.ts';
 import type { DiscordDeps } from './discord-deps.ts';
-import { type Answer, answerInteraction } from './first-response.ts';
+import { answerInteraction, InteractionAnswer } from './first-response.ts';
 import { channelIsNsfw, isServerAdmin, memberOf, originOf } from './interaction-context.ts';
 import { statusMessage } from './status-message.ts';
 import { MESSAGE_MAX, truncate } from './status-text.ts';
@@ -27,11 +30,14 @@ import { MESSAGE_MAX, truncate } from './status-text.ts';
  * a restart. Every action goes through admission and is charged to whoever pressed it.
  */
 
-async function replyPrivately(
+/** Tells the member who pressed (or submitted) alone: the interaction's first answer, or a follow-up. */
+function tellPrivately(
+  deps: DiscordDeps,
   interaction: ButtonInteraction | ModalSubmitInteraction,
-  answer: Answer,
+  notice: PrivateNotice,
 ): Promise<void> {
-  await interaction.reply({ content: answer.content, flags: MessageFlags.Ephemeral });
+  const answer = new InteractionAnswer(interaction, deps.webhooks);
+  return discordAnswer(deps, interaction, answer).surface.tellPrivately(notice);
 }
 
 /** Runs an action and answers like `/imagine`: the new job's status in this channel, or why not. */
@@ -41,7 +47,9 @@ async function runAction(
   extra?: { prompt: string; region: string },
 ): Promise<void> {
   const member = memberOf(interaction);
-  const work = async (): Promise<{ answer: Answer; jobId?: string }> => {
+  const work = async (answer: InteractionAnswer): Promise<void> => {
+    const answering = discordAnswer(deps, interaction, answer);
+    let asked: { origin: Origin; reply: CommandReply };
     try {
       const origin = originOf(interaction, await channelIsNsfw(interaction));
       const reply: ActionReply = await handleAction(deps.services, {
@@ -55,22 +63,20 @@ async function runAction(
       if (reply.status === 'cancelled' || reply.status === 'batch' || reply.status === 'batch-dropped') {
         throw new Error(`a ${reply.status} reached runAction`);
       }
-      return commandAnswer(reply, member.userId);
+      asked = { origin, reply };
     } catch (error) {
-      if (isUserError(error)) return { answer: refusalAnswer(error) };
+      if (isUserError(error)) return answering.surface.tellPrivately({ kind: 'refusal', error });
       deps.logger.error({ err: error, interaction: interaction.id }, 'button action failed');
-      return { answer: INTERNAL_ERROR_ANSWER };
+      await answer.first(INTERNAL_ERROR_ANSWER);
+      return;
     }
+    await answerCommand(answering, asked.reply, { member, origin: asked.origin });
   };
-  const answered = await answerInteraction(interaction, work, {
+  await answerInteraction(interaction, work, {
     budgetMs: deps.answerBudgetMs,
     webhooks: deps.webhooks,
     inFlight: deps.inFlight,
   });
-  const { jobId } = answered.value;
-  if (jobId && answered.messageId && interaction.channelId) {
-    await deps.replies.set(jobId, { channelId: interaction.channelId, messageId: answered.messageId });
-  }
 }
 
 /** Cancel: the owner (or a server admin) stops a queued or rendering job and gets the credits back. */
@@ -83,8 +89,12 @@ async function cancel(deps: DiscordDeps, interaction: ButtonInteraction, jobId: 
     origin: originOf(interaction, false),
     isAdmin: isServerAdmin(interaction),
   });
-  if (reply.status === 'refused') return replyPrivately(interaction, refusalAnswer(reply.error));
-  if (reply.status !== 'cancelled') return replyPrivately(interaction, INTERNAL_ERROR_ANSWER);
+  if (reply.status === 'refused')
+    return tellPrivately(deps, interaction, { kind: 'refusal', error: reply.error });
+  if (reply.status !== 'cancelled') {
+    await new InteractionAnswer(interaction, deps.webhooks).first(INTERNAL_ERROR_ANSWER);
+    return;
+  }
   const job = await deps.services.jobs.get(jobId);
   if (!job) {
     await deps.replies.markFinal(jobId);
@@ -114,16 +124,16 @@ function pressedStatus(interaction: ButtonInteraction): StatusSurface<ButtonInte
 
 export async function onButton(deps: DiscordDeps, interaction: ButtonInteraction): Promise<void> {
   if (!isActionId(interaction.customId)) {
-    return replyPrivately(
-      interaction,
-      refusalAnswer(new UserError('invalid-request', 'This button is not one easel knows.')),
-    );
+    return tellPrivately(deps, interaction, {
+      kind: 'refusal',
+      error: new UserError('invalid-request', 'This button is not one easel knows.'),
+    });
   }
   let action: ReturnType<typeof decodeActionId>;
   try {
     action = decodeActionId(interaction.customId);
   } catch (error) {
-    if (isUserError(error)) return replyPrivately(interaction, refusalAnswer(error));
+    if (isUserError(error)) return tellPrivately(deps, interaction, { kind: 'refusal', error });
     throw error;
   }
   if (action.action === 'cancel') return cancel(deps, interaction, action.jobId);
@@ -144,15 +154,13 @@ export async function onButton(deps: DiscordDeps, interaction: ButtonInteraction
     const mine =
       job && job.data.member.scope.kind === 'discord' && job.data.member.scope.id === interaction.guildId;
     if (!mine || job.state !== 'completed') {
-      return replyPrivately(
-        interaction,
-        refusalAnswer(
-          new UserError(
-            'not-found',
-            'That job is gone or has no images (results are kept for a limited time); run /imagine again.',
-          ),
+      return tellPrivately(deps, interaction, {
+        kind: 'refusal',
+        error: new UserError(
+          'not-found',
+          'That job is gone or has no images (results are kept for a limited time); run /imagine again.',
         ),
-      );
+      });
     }
     await interaction.showModal(inpaintModal(interaction.customId, action.index + 1));
     return;
@@ -210,6 +218,8 @@ async function runBatch(
   const base = originOf(interaction, await channelIsNsfw(interaction));
   const followUps = Routes.webhook(interaction.applicationId, interaction.token);
   const message = (id: string) => Routes.webhookMessage(interaction.applicationId, interaction.token, id);
+  // Answered already (the confirmation became "Queuing…"): what it tells privately comes as follow-ups.
+  const pressed = new InteractionAnswer(interaction, deps.webhooks);
   const replies: CommandReply[] = [];
   for (const [index, request] of batch.requests.entries()) {
     const placeholder = (await deps.webhooks.post(followUps, {
@@ -217,42 +227,31 @@ async function runBatch(
       body: { content: `⏳ ${truncate(request.prompt, 200)}`, allowed_mentions: { parse: [] } },
       query: new URLSearchParams({ wait: 'true' }),
     })) as APIMessage;
+    const origin = { ...base, statusMessageId: placeholder.id };
     const reply = await admitBatchJob(deps.services, {
       batch,
       index,
       requestId: interaction.id,
       member,
-      origin: { ...base, statusMessageId: placeholder.id },
+      origin,
     });
     replies.push(reply);
     if (reply.status !== 'accepted') {
       await deps.webhooks.delete(message(placeholder.id), { auth: false }).catch(() => {});
       break;
     }
-    await deps.replies.set(reply.jobId, { channelId: placeholder.channel_id, messageId: placeholder.id });
-    // A quick job may be delivered already: its final status stands.
-    if (await deps.replies.isFinal(reply.jobId)) continue;
-    const { answer } = commandAnswer(reply, member.userId);
-    await deps.webhooks
-      .patch(message(placeholder.id), {
-        auth: false,
-        body: {
-          content: answer.content,
-          components: answer.components ?? [],
-          allowed_mentions: { parse: [] },
-        },
-      })
-      .catch((err: unknown) => deps.logger.warn({ err }, 'could not show a batch job’s status'));
+    const overPlaceholder = statusOverPlaceholder(deps, interaction, placeholder);
+    await postAccepted(discordAnswer(deps, interaction, pressed, overPlaceholder), reply, { member, origin });
   }
   return replies;
 }
 
 export async function onModalSubmit(deps: DiscordDeps, interaction: ModalSubmitInteraction): Promise<void> {
   if (!isActionId(interaction.customId)) {
-    return replyPrivately(
-      interaction,
-      refusalAnswer(new UserError('invalid-request', 'This form is not one easel knows.')),
-    );
+    return tellPrivately(deps, interaction, {
+      kind: 'refusal',
+      error: new UserError('invalid-request', 'This form is not one easel knows.'),
+    });
   }
   const field = (id: string) => {
     try {
