@@ -10,13 +10,13 @@ import {
 } from '../../../commands/actions.ts';
 import type { CommandReply } from '../../../commands/admit-and-reply.ts';
 import { admitBatchJob, batchSummary, type PendingBatch } from '../../../commands/batch.ts';
-import { answerCommand, type PrivateNotice, postAccepted } from '../../../commands/command-answer.ts';
+import { answerCommand, postAccepted } from '../../../commands/command-answer.ts';
 import { finishStatus, type StatusSurface } from '../../../commands/status-lifecycle.ts';
 import { isUserError, UserError } from '../../errors/user-error.ts';
 import type { Origin } from '../../queue/job-data.ts';
 import { offerRegionLinkOnDiscord } from '../../region-editor/discord-region-link.ts';
 import { INTERNAL_ERROR_ANSWER, refusalAnswer } from './answers.ts';
-import { discordAnswer, statusOverPlaceholder } from './command-surface.ts';
+import { discordAnswer, statusOverPlaceholder, tellPrivatelyOnDiscord } from './command-surface.ts';
 import { INPAINT_PROMPT_FIELD, INPAINT_REGION_FIELD, inpaintModal, remixModal } from './components.ts';
 import type { DiscordDeps } from './discord-deps.ts';
 import { answerInteraction, InteractionAnswer } from './first-response.ts';
@@ -29,16 +29,6 @@ import { MESSAGE_MAX, truncate } from './status-text.ts';
  * A button's id carries the action and the job, and the job lives in Redis, so buttons work after
  * a restart. Every action goes through admission and is charged to whoever pressed it.
  */
-
-/** Tells the member who pressed (or submitted) alone: the interaction's first answer, or a follow-up. */
-function tellPrivately(
-  deps: DiscordDeps,
-  interaction: ButtonInteraction | ModalSubmitInteraction,
-  notice: PrivateNotice,
-): Promise<void> {
-  const answer = new InteractionAnswer(interaction, deps.webhooks);
-  return discordAnswer(deps, interaction, answer).surface.tellPrivately(notice);
-}
 
 /** Runs an action and answers like `/imagine`: the new job's status in this channel, or why not. */
 async function runAction(
@@ -90,7 +80,7 @@ async function cancel(deps: DiscordDeps, interaction: ButtonInteraction, jobId: 
     isAdmin: isServerAdmin(interaction),
   });
   if (reply.status === 'refused')
-    return tellPrivately(deps, interaction, { kind: 'refusal', error: reply.error });
+    return tellPrivatelyOnDiscord(deps, interaction, { kind: 'refusal', error: reply.error });
   if (reply.status !== 'cancelled') {
     await new InteractionAnswer(interaction, deps.webhooks).first(INTERNAL_ERROR_ANSWER);
     return;
@@ -124,7 +114,7 @@ function pressedStatus(interaction: ButtonInteraction): StatusSurface<ButtonInte
 
 export async function onButton(deps: DiscordDeps, interaction: ButtonInteraction): Promise<void> {
   if (!isActionId(interaction.customId)) {
-    return tellPrivately(deps, interaction, {
+    return tellPrivatelyOnDiscord(deps, interaction, {
       kind: 'refusal',
       error: new UserError('invalid-request', 'This button is not one easel knows.'),
     });
@@ -133,7 +123,7 @@ export async function onButton(deps: DiscordDeps, interaction: ButtonInteraction
   try {
     action = decodeActionId(interaction.customId);
   } catch (error) {
-    if (isUserError(error)) return tellPrivately(deps, interaction, { kind: 'refusal', error });
+    if (isUserError(error)) return tellPrivatelyOnDiscord(deps, interaction, { kind: 'refusal', error });
     throw error;
   }
   if (action.action === 'cancel') return cancel(deps, interaction, action.jobId);
@@ -154,7 +144,7 @@ export async function onButton(deps: DiscordDeps, interaction: ButtonInteraction
     const mine =
       job && job.data.member.scope.kind === 'discord' && job.data.member.scope.id === interaction.guildId;
     if (!mine || job.state !== 'completed') {
-      return tellPrivately(deps, interaction, {
+      return tellPrivatelyOnDiscord(deps, interaction, {
         kind: 'refusal',
         error: new UserError(
           'not-found',
@@ -248,7 +238,7 @@ async function runBatch(
 
 export async function onModalSubmit(deps: DiscordDeps, interaction: ModalSubmitInteraction): Promise<void> {
   if (!isActionId(interaction.customId)) {
-    return tellPrivately(deps, interaction, {
+    return tellPrivatelyOnDiscord(deps, interaction, {
       kind: 'refusal',
       error: new UserError('invalid-request', 'This form is not one easel knows.'),
     });

@@ -4,7 +4,7 @@ import type { AnswerDeps, CommandSurface, PrivateNotice } from '../../../command
 import { refundSentence, type StatusPoster } from '../../../commands/status-lifecycle.ts';
 import { confirmationAnswer, refusalAnswer } from './answers.ts';
 import type { DiscordDeps } from './discord-deps.ts';
-import type { InteractionAnswer, PrivateAnswer } from './first-response.ts';
+import { InteractionAnswer, type PrivateAnswer } from './first-response.ts';
 import type { ReplyRecord } from './reply-store.ts';
 import { statusMessage } from './status-message.ts';
 import { MESSAGE_MAX, truncate } from './status-text.ts';
@@ -37,6 +37,16 @@ export function discordAnswer(
     },
   };
   return { surface, jobs: deps.services.jobs, logger: deps.logger };
+}
+
+/** Tells the member who sent the interaction alone, outside a command's answer (a dead button, a failed Cancel). */
+export function tellPrivatelyOnDiscord(
+  deps: DiscordDeps,
+  interaction: RepliableInteraction,
+  notice: PrivateNotice,
+): Promise<void> {
+  const answer = new InteractionAnswer(interaction, deps.webhooks);
+  return discordAnswer(deps, interaction, answer).surface.tellPrivately(notice);
 }
 
 /** The status message as the interaction's first answer. */
