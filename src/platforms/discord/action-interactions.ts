@@ -1,5 +1,4 @@
-import type { APIMessage, ButtonInteraction, ModalSubmitInteraction } from 'discord.js';
-import { Routes } from 'discord.js';
+import type { ButtonInteraction, ModalSubmitInteraction } from 'discord.js';
 import {
   type ActionReply,
   decodeActionId,
@@ -9,20 +8,20 @@ import {
   remixPrompt,
 } from '../../../commands/actions.ts';
 import type { CommandReply } from '../../../commands/admit-and-reply.ts';
-import { admitBatchJob, batchSummary, type PendingBatch } from '../../../commands/batch.ts';
-import { answerCommand, postAccepted } from '../../../commands/command-answer.ts';
+import { answerConfirmation } from '../../../commands/batch-answer.ts';
+import { answerCommand } from '../../../commands/command-answer.ts';
 import { finishStatus, type StatusSurface } from '../../../commands/status-lifecycle.ts';
 import { isUserError, UserError } from '../../errors/user-error.ts';
 import type { Origin } from '../../queue/job-data.ts';
 import { offerRegionLinkOnDiscord } from '../../region-editor/discord-region-link.ts';
-import { INTERNAL_ERROR_ANSWER, refusalAnswer } from './answers.ts';
-import { discordAnswer, statusOverPlaceholder, tellPrivatelyOnDiscord } from './command-surface.ts';
+import { INTERNAL_ERROR_ANSWER } from './answers.ts';
+import { discordAnswer, tellPrivatelyOnDiscord } from './command-surface.ts';
 import { INPAINT_PROMPT_FIELD, INPAINT_REGION_FIELD, inpaintModal, remixModal } from './components.ts';
+import { discordConfirmation } from './confirmation-surface.ts';
 import type { DiscordDeps } from './discord-deps.ts';
 import { answerInteraction, InteractionAnswer } from './first-response.ts';
 import { channelIsNsfw, isServerAdmin, memberOf, originOf } from './interaction-context.ts';
 import { statusMessage } from './status-message.ts';
-import { MESSAGE_MAX, truncate } from './status-text.ts';
 
 /**
  * Buttons (U1-U4, V1-V4, Reroll, Vary, Inpaint, Zoom Out, Upscale, Cancel) and the Inpaint modal.
@@ -158,12 +157,7 @@ export async function onButton(deps: DiscordDeps, interaction: ButtonInteraction
   await runAction(deps, interaction);
 }
 
-/**
- * A batch's confirmation (permutations, --repeat), answered on its private message: Cancel drops
- * it; Queue them admits each job in turn, each with a status message of its own (a follow-up of
- * this press, posted first so the job knows where its status is), and the confirmation becomes a
- * summary. A job admission refuses (credits, pending cap) leaves no message; the rest stop there.
- */
+/** A batch's confirmation (permutations, --repeat), answered on its private message. */
 async function answerBatch(deps: DiscordDeps, interaction: ButtonInteraction): Promise<void> {
   const member = memberOf(interaction);
   const reply = await handleAction(deps.services, {
@@ -172,68 +166,11 @@ async function answerBatch(deps: DiscordDeps, interaction: ButtonInteraction): P
     member,
     origin: originOf(interaction, false),
   });
-  if (reply.status === 'refused') {
-    await interaction.update({ content: refusalAnswer(reply.error).content, components: [] });
-    return;
-  }
-  if (reply.status === 'batch-dropped') {
-    await interaction.update({ content: 'Cancelled; nothing was queued or charged.', components: [] });
-    return;
-  }
-  if (reply.status !== 'batch') throw new Error(`a ${reply.status} answered a batch`);
-  const jobs = reply.batch.requests.length;
-  await interaction.update({ content: `Queuing ${jobs} jobs…`, components: [] });
-  let summary: string;
-  try {
-    summary = batchSummary(await runBatch(deps, interaction, reply.batch), jobs);
-  } catch (error) {
-    deps.logger.error({ err: error, interaction: interaction.id }, 'batch failed');
-    summary =
-      '⚠️ Something went wrong on easel’s side while queuing; the jobs with a status message above were queued, the rest cost nothing.';
-  }
-  await deps.webhooks
-    .patch(Routes.webhookMessage(interaction.applicationId, interaction.token, '@original'), {
-      auth: false,
-      body: { content: truncate(summary, MESSAGE_MAX), components: [] },
-    })
-    .catch((err: unknown) => deps.logger.warn({ err }, 'could not update the batch confirmation'));
-}
-
-async function runBatch(
-  deps: DiscordDeps,
-  interaction: ButtonInteraction,
-  batch: PendingBatch,
-): Promise<CommandReply[]> {
-  const member = memberOf(interaction);
-  const base = originOf(interaction, await channelIsNsfw(interaction));
-  const followUps = Routes.webhook(interaction.applicationId, interaction.token);
-  const message = (id: string) => Routes.webhookMessage(interaction.applicationId, interaction.token, id);
-  // Answered already (the confirmation became "Queuing…"): what it tells privately comes as follow-ups.
-  const pressed = new InteractionAnswer(interaction, deps.webhooks);
-  const replies: CommandReply[] = [];
-  for (const [index, request] of batch.requests.entries()) {
-    const placeholder = (await deps.webhooks.post(followUps, {
-      auth: false,
-      body: { content: `⏳ ${truncate(request.prompt, 200)}`, allowed_mentions: { parse: [] } },
-      query: new URLSearchParams({ wait: 'true' }),
-    })) as APIMessage;
-    const origin = { ...base, statusMessageId: placeholder.id };
-    const reply = await admitBatchJob(deps.services, {
-      batch,
-      index,
-      requestId: interaction.id,
-      member,
-      origin,
-    });
-    replies.push(reply);
-    if (reply.status !== 'accepted') {
-      await deps.webhooks.delete(message(placeholder.id), { auth: false }).catch(() => {});
-      break;
-    }
-    const overPlaceholder = statusOverPlaceholder(deps, interaction, placeholder);
-    await postAccepted(discordAnswer(deps, interaction, pressed, overPlaceholder), reply, { member, origin });
-  }
-  return replies;
+  const surface = discordConfirmation(deps, interaction);
+  await answerConfirmation({ surface, services: deps.services, logger: deps.logger }, reply, {
+    requestId: interaction.id,
+    member,
+  });
 }
 
 export async function onModalSubmit(deps: DiscordDeps, interaction: ModalSubmitInteraction): Promise<void> {
