@@ -14,12 +14,11 @@ import { type AnswerDeps, postAccepted } from './command-answer.ts';
  * pending cap) stops the rest, and a job admission refuses leaves no message.
  */
 
-/** What the private confirmation becomes; each platform words it in its own markup. */
+/** What the private confirmation becomes: a refusal and an interruption are the platform's to word. */
 export type ConfirmationNotice =
   | { kind: 'refusal'; error: UserError }
-  | { kind: 'dropped' }
-  | { kind: 'queuing'; jobs: number }
-  | { kind: 'summary'; text: string }
+  /** Plain text, the same on every platform. */
+  | { kind: 'said'; text: string }
   /** Something failed on easel's side part-way: the jobs with a status message were queued. */
   | { kind: 'interrupted' };
 
@@ -52,10 +51,12 @@ export async function answerConfirmation<Where>(
 ): Promise<void> {
   const { surface } = deps;
   if (reply.status === 'refused') return surface.replaceConfirmation({ kind: 'refusal', error: reply.error });
-  if (reply.status === 'batch-dropped') return surface.replaceConfirmation({ kind: 'dropped' });
+  if (reply.status === 'batch-dropped') {
+    return surface.replaceConfirmation({ kind: 'said', text: 'Cancelled; nothing was queued or charged.' });
+  }
   if (reply.status !== 'batch') throw new Error(`a ${reply.status} answered a batch`);
   const { batch } = reply;
-  await surface.replaceConfirmation({ kind: 'queuing', jobs: batch.requests.length });
+  await surface.replaceConfirmation({ kind: 'said', text: `Queuing ${batch.requests.length} jobs…` });
   const replies: CommandReply[] = [];
   try {
     for (const [index, request] of batch.requests.entries()) {
@@ -73,5 +74,5 @@ export async function answerConfirmation<Where>(
     deps.logger.error({ err: error, queued: replies.length }, 'batch failed');
     return surface.replaceConfirmation({ kind: 'interrupted' });
   }
-  await surface.replaceConfirmation({ kind: 'summary', text: batchSummary(replies, batch.requests.length) });
+  await surface.replaceConfirmation({ kind: 'said', text: batchSummary(replies, batch.requests.length) });
 }

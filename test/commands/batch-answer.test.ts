@@ -98,7 +98,9 @@ describe('answering a batch confirmation', () => {
       { status: 'batch-dropped' },
       press,
     );
-    expect(world.events).toEqual([{ did: 'replace', notice: { kind: 'dropped' } }]);
+    expect(world.events).toEqual([
+      { did: 'replace', notice: { kind: 'said', text: 'Cancelled; nothing was queued or charged.' } },
+    ]);
   });
 
   it('replaces the confirmation with the refusal when it can no longer be answered', async () => {
@@ -122,7 +124,7 @@ describe('answering a batch confirmation', () => {
       press,
     );
     expect(world.events).toEqual([
-      { did: 'replace', notice: { kind: 'queuing', jobs: 3 } },
+      { did: 'replace', notice: { kind: 'said', text: 'Queuing 3 jobs…' } },
       { did: 'slot', index: 0 },
       { did: 'post', jobId: 'g1' },
       { did: 'slot', index: 1 },
@@ -130,7 +132,7 @@ describe('answering a batch confirmation', () => {
       {
         did: 'replace',
         notice: {
-          kind: 'summary',
+          kind: 'said',
           text: 'Queued 1 of 3 jobs. The rest were not queued and cost nothing: You have 0 credits; this costs 1.',
         },
       },

@@ -69,11 +69,7 @@ function confirmationText(notice: ConfirmationNotice): string {
   switch (notice.kind) {
     case 'refusal':
       return refusalAnswer(notice.error).content;
-    case 'dropped':
-      return 'Cancelled; nothing was queued or charged.';
-    case 'queuing':
-      return `Queuing ${notice.jobs} jobs…`;
-    case 'summary':
+    case 'said':
       return notice.text;
     case 'interrupted':
       return '⚠️ Something went wrong on easel’s side while queuing; the jobs with a status message above were queued, the rest cost nothing.';

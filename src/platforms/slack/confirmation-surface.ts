@@ -32,11 +32,7 @@ function confirmationText(notice: ConfirmationNotice): string {
   switch (notice.kind) {
     case 'refusal':
       return slackRefusalText(notice.error);
-    case 'dropped':
-      return 'Cancelled; nothing was queued or charged.';
-    case 'queuing':
-      return `Queuing ${notice.jobs} jobs…`;
-    case 'summary':
+    case 'said':
       return notice.text;
     case 'interrupted':
       return 'Something went wrong on my side while queuing; the jobs with a status message in the channel were queued, the rest cost nothing.';
