@@ -41,7 +41,7 @@ function admissionAccepting(accept: number, failWith?: Error) {
           accepted: false,
           reason: 'insufficient-credits',
           refusal: { reason: 'insufficient-credits', cost: 1, have: 0 },
-          message: 'You have 0 credits; this costs 1.',
+          message: 'Not enough credits: this costs 1 credit and you have 0 credits.',
         };
       },
     },
@@ -133,7 +133,7 @@ describe('answering a batch confirmation', () => {
         did: 'replace',
         notice: {
           kind: 'said',
-          text: 'Queued 1 of 3 jobs. The rest were not queued and cost nothing: You have 0 credits; this costs 1.',
+          text: 'Queued 1 of 3 jobs. The rest were not queued and cost nothing: Not enough credits: this costs 1 credit and you have 0 credits.',
         },
       },
     ]);
