@@ -73,11 +73,15 @@ export interface StatusSurface<Where> {
 }
 
 /**
- * A surface that posts the status message itself, where the job's origin says (Slack). On Discord
- * the status message is the answer to the interaction, within its 3 seconds (first-response.ts).
+ * A surface that posts a job's status message: on Slack where the job's origin says; on Discord as
+ * the answer to the interaction, within its 3 seconds (first-response.ts), or over a batch job's
+ * placeholder.
  */
 export interface StatusPoster<Where> {
-  /** Posts the message showing `state`; `balance` is shown while queued. */
+  /**
+   * Posts the message showing `state` and records it as the job's status message, where delivery
+   * and progress find it; `balance` is shown while queued. Throws when the platform refuses it.
+   */
   post(jobId: string, job: StatusJob, state: StatusState, balance?: number): Promise<Where>;
 }
 

@@ -1,6 +1,7 @@
 import { type ButtonInteraction, ButtonStyle, ComponentType, MessageFlags } from 'discord.js';
 import { isUserError } from '../errors/user-error.ts';
-import { INTERNAL_ERROR_ANSWER, refusalAnswer } from '../platforms/discord/answers.ts';
+import { INTERNAL_ERROR_ANSWER } from '../platforms/discord/answers.ts';
+import { tellPrivatelyOnDiscord } from '../platforms/discord/command-surface.ts';
 import type { DiscordDeps } from '../platforms/discord/discord-deps.ts';
 import { channelIsNsfw, memberOf, originOf } from '../platforms/discord/interaction-context.ts';
 import { regionEditorFor } from './region-editor-for.ts';
@@ -34,9 +35,8 @@ export async function offerRegionLinkOnDiscord(
       flags: MessageFlags.Ephemeral,
     });
   } catch (error) {
-    const answer = isUserError(error) ? refusalAnswer(error) : INTERNAL_ERROR_ANSWER;
-    if (!isUserError(error))
-      deps.logger.error({ err: error, interaction: interaction.id }, 'Vary (Region) failed');
-    await interaction.reply({ content: answer.content, flags: MessageFlags.Ephemeral });
+    if (isUserError(error)) return tellPrivatelyOnDiscord(deps, interaction, { kind: 'refusal', error });
+    deps.logger.error({ err: error, interaction: interaction.id }, 'Vary (Region) failed');
+    await interaction.reply({ content: INTERNAL_ERROR_ANSWER.content, flags: MessageFlags.Ephemeral });
   }
 }

@@ -32,12 +32,6 @@ export type Answer =
       components?: APIActionRowComponent<APIComponentInMessageActionRow>[];
     };
 
-export interface Answered {
-  /** The public message's id (absent for ephemeral answers). */
-  messageId?: string;
-  deferred: boolean;
-}
-
 /** How long admission may take before the bot defers instead (when the bot is not busy). */
 export const DEFAULT_ANSWER_BUDGET_MS = 1000;
 
@@ -59,72 +53,65 @@ export class InFlight {
   }
 }
 
-type Settled<T> = { done: true; value: T } | { done: false };
-
-async function within<T>(work: Promise<T>, ms: number): Promise<Settled<T>> {
-  if (ms <= 0) return { done: false };
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<Settled<T>>((resolve) => {
-    timer = setTimeout(() => resolve({ done: false }), ms);
-  });
-  try {
-    return await Promise.race([work.then((value) => ({ done: true as const, value })), timeout]);
-  } finally {
-    clearTimeout(timer);
-  }
-}
-
-export interface AnswerOptions {
-  /** How long the work may take before the bot defers; 0 defers before the work starts. */
-  budgetMs: number;
-  /** Interactions this bot is answering right now (this one included). */
-  inFlight: InFlight;
-  /** REST for the interaction webhook (edits after a defer skip discord.js's global limiter). */
-  webhooks: REST;
-}
-
 /**
- * Answers an interaction with what `work` produces: at once when it is done within the budget,
- * else after a defer. Returns the work's value and the public message's id.
+ * One interaction's answers: the first (the status, or a private message) and the private
+ * follow-ups after it. The first answer goes straight to the callback unless the interaction was
+ * deferred, in which case it replaces "easel is thinking…" through the interaction webhook.
  */
-export async function answerInteraction<T extends { answer: Answer }>(
-  interaction: RepliableInteraction,
-  work: () => Promise<T>,
-  options: AnswerOptions,
-): Promise<Answered & { value: T }> {
-  let running: Promise<T> | undefined;
-  if (options.budgetMs > 0 && options.inFlight.count <= BUSY_IN_FLIGHT) {
-    running = work();
-    const early = await within(running, options.budgetMs);
-    if (early.done) {
-      const { answer } = early.value;
-      if (answer.kind === 'ephemeral') {
-        await interaction.reply({
-          content: answer.content,
-          components: answer.components ?? [],
-          flags: MessageFlags.Ephemeral,
-        });
-        return { deferred: false, value: early.value };
-      }
-      const response = await interaction.reply({
+export class InteractionAnswer {
+  private deferring: Promise<void> | undefined;
+  private answering = false;
+
+  constructor(
+    private readonly interaction: RepliableInteraction,
+    /** REST for the interaction webhook (edits after a defer skip discord.js's global limiter). */
+    private readonly webhooks: REST,
+  ) {}
+
+  /** Whether the first answer is given (or on its way): what comes next is a follow-up. */
+  get answered(): boolean {
+    return this.answering || this.interaction.replied;
+  }
+
+  /** Shows "easel is thinking…" now, unless the first answer is already on its way. */
+  defer(): Promise<void> {
+    if (this.deferring === undefined && !this.answered) {
+      this.deferring = this.interaction.deferReply().then(() => undefined);
+      // Awaited by the first answer, which raises its failure; nothing else may leave it unhandled.
+      this.deferring.catch(() => {});
+    }
+    return this.deferring ?? Promise.resolve();
+  }
+
+  /** The interaction's first answer; returns the public message's id (none for a private one). */
+  async first(answer: Answer): Promise<string | undefined> {
+    if (this.answered) throw new Error('the interaction already has its first answer');
+    this.answering = true;
+    if (this.deferring !== undefined) {
+      await this.deferring;
+      return this.replaceDefer(answer);
+    }
+    const { interaction } = this;
+    if (answer.kind === 'ephemeral') {
+      await interaction.reply({
         content: answer.content,
         components: answer.components ?? [],
-        allowedMentions: { users: answer.mentionUsers ?? [] },
-        withResponse: true,
+        flags: MessageFlags.Ephemeral,
       });
-      return { deferred: false, messageId: response.resource?.message?.id, value: early.value };
+      return undefined;
     }
-    // Whatever the work turns out to be, the member sees "easel is thinking…" in time.
-    running.catch(() => {});
+    const response = await interaction.reply({
+      content: answer.content,
+      components: answer.components ?? [],
+      allowedMentions: { users: answer.mentionUsers ?? [] },
+      withResponse: true,
+    });
+    return response.resource?.message?.id;
   }
-  await interaction.deferReply();
-  const value = await (running ?? work());
-  const { answer } = value;
-  const original = Routes.webhookMessage(interaction.applicationId, interaction.token, '@original');
-  if (answer.kind === 'ephemeral') {
-    // A public "thinking" message cannot turn ephemeral: replace it with a private follow-up.
-    await options.webhooks.delete(original, { auth: false }).catch(() => {});
-    await options.webhooks.post(Routes.webhook(interaction.applicationId, interaction.token), {
+
+  /** A private message after the first answer. */
+  async followUp(answer: PrivateAnswer): Promise<void> {
+    await this.webhooks.post(Routes.webhook(this.interaction.applicationId, this.interaction.token), {
       auth: false,
       body: {
         content: answer.content,
@@ -134,15 +121,60 @@ export async function answerInteraction<T extends { answer: Answer }>(
       },
       query: new URLSearchParams({ wait: 'true' }),
     });
-    return { deferred: true, value };
   }
-  const message = (await options.webhooks.patch(original, {
-    auth: false,
-    body: {
-      content: answer.content,
-      components: answer.components ?? [],
-      allowed_mentions: { parse: [], users: answer.mentionUsers ?? [] },
-    },
-  })) as APIMessage;
-  return { deferred: true, messageId: message.id, value };
+
+  private async replaceDefer(answer: Answer): Promise<string | undefined> {
+    const { interaction, webhooks } = this;
+    const original = Routes.webhookMessage(interaction.applicationId, interaction.token, '@original');
+    if (answer.kind === 'ephemeral') {
+      // A public "thinking" message cannot turn ephemeral: replace it with a private follow-up.
+      await webhooks.delete(original, { auth: false }).catch(() => {});
+      await this.followUp(answer);
+      return undefined;
+    }
+    const message = (await webhooks.patch(original, {
+      auth: false,
+      body: {
+        content: answer.content,
+        components: answer.components ?? [],
+        allowed_mentions: { parse: [], users: answer.mentionUsers ?? [] },
+      },
+    })) as APIMessage;
+    return message.id;
+  }
+}
+
+/** An answer only the member sees. */
+export type PrivateAnswer = Extract<Answer, { kind: 'ephemeral' }>;
+
+export interface AnswerOptions {
+  /** How long the work may take before the bot defers; 0 defers before the work starts. */
+  budgetMs: number;
+  /** Interactions this bot is answering right now (this one included). */
+  inFlight: InFlight;
+  webhooks: REST;
+}
+
+/**
+ * Runs `work`, which gives the interaction its first answer when it has one: straight away when
+ * that comes within the budget, else after a defer sent at the budget's end (or before the work
+ * starts, when the budget is 0 or the bot is busy).
+ */
+export async function answerInteraction<T>(
+  interaction: RepliableInteraction,
+  work: (answer: InteractionAnswer) => Promise<T>,
+  options: AnswerOptions,
+): Promise<T> {
+  const answer = new InteractionAnswer(interaction, options.webhooks);
+  if (options.budgetMs <= 0 || options.inFlight.count > BUSY_IN_FLIGHT) {
+    await answer.defer();
+    return work(answer);
+  }
+  // Whatever the work turns out to be, the member sees "easel is thinking…" in time.
+  const timer = setTimeout(() => void answer.defer(), options.budgetMs);
+  try {
+    return await work(answer);
+  } finally {
+    clearTimeout(timer);
+  }
 }

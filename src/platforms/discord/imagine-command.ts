@@ -1,14 +1,16 @@
-import { type ChatInputCommandInteraction, MessageFlags, Routes } from 'discord.js';
-import { handleImagine } from '../../../commands/imagine.ts';
+import type { ChatInputCommandInteraction } from 'discord.js';
+import { answerCommand } from '../../../commands/command-answer.ts';
+import { handleImagine, type ImagineReply } from '../../../commands/imagine.ts';
 import { IMAGINE_OPTIONS } from '../../../commands/imagine-options.ts';
 import { isUserError } from '../../errors/user-error.ts';
+import type { Origin } from '../../queue/job-data.ts';
 import type { DiscordImagineOptions } from '../../request/discord-options.ts';
-import { commandAnswer, INTERNAL_ERROR_ANSWER, refusalAnswer } from './answers.ts';
+import { INTERNAL_ERROR_ANSWER } from './answers.ts';
 import { storeAttachment } from './attachment-input.ts';
+import { discordAnswer } from './command-surface.ts';
 import type { DiscordDeps } from './discord-deps.ts';
-import { type Answer, answerInteraction } from './first-response.ts';
+import { answerInteraction, type InteractionAnswer } from './first-response.ts';
 import { channelIsNsfw, memberOf, originOf } from './interaction-context.ts';
-import { MESSAGE_MAX, truncate } from './status-text.ts';
 import { typedOptions } from './typed-options.ts';
 
 /** The typed options but the image, which is downloaded and stored apart. */
@@ -28,8 +30,10 @@ export async function onImagine(deps: DiscordDeps, interaction: ChatInputCommand
   const { services } = deps;
   const attachment = interaction.options.getAttachment('image');
   const member = memberOf(interaction);
-  const work = async (): Promise<{ answer: Answer; jobId?: string; warnings?: string[] }> => {
+  const work = async (answer: InteractionAnswer): Promise<void> => {
+    const answering = discordAnswer(deps, interaction, answer);
     let initImage: string | undefined;
+    let asked: { origin: Origin; reply: ImagineReply };
     try {
       const origin = originOf(interaction, await channelIsNsfw(interaction));
       if (attachment) {
@@ -46,31 +50,20 @@ export async function onImagine(deps: DiscordDeps, interaction: ChatInputCommand
         ...(initImage ? { initImage } : {}),
       });
       if (reply.status === 'refused' && initImage) await services.artifacts.delete(initImage);
-      return commandAnswer(reply, member.userId);
+      asked = { origin, reply };
     } catch (error) {
       if (initImage) await services.artifacts.delete(initImage).catch(() => {});
-      if (isUserError(error)) return { answer: refusalAnswer(error) };
+      if (isUserError(error)) return answering.surface.tellPrivately({ kind: 'refusal', error });
       deps.logger.error({ err: error, interaction: interaction.id }, '/imagine failed');
-      return { answer: INTERNAL_ERROR_ANSWER };
+      await answer.first(INTERNAL_ERROR_ANSWER);
+      return;
     }
+    await answerCommand(answering, asked.reply, { member, origin: asked.origin });
   };
   // Downloading an attachment can take a while: defer at once rather than race the deadline.
-  const answered = await answerInteraction(interaction, work, {
+  await answerInteraction(interaction, work, {
     budgetMs: attachment ? 0 : deps.answerBudgetMs,
     webhooks: deps.webhooks,
     inFlight: deps.inFlight,
   });
-  const { jobId, warnings = [] } = answered.value;
-  if (jobId && answered.messageId) {
-    await deps.replies.set(jobId, { channelId: interaction.channelId, messageId: answered.messageId });
-  }
-  // A private follow-up rather than a line in the status: progress edits rewrite the status.
-  for (const warning of warnings) {
-    await deps.webhooks
-      .post(Routes.webhook(interaction.applicationId, interaction.token), {
-        auth: false,
-        body: { content: truncate(`💡 ${warning}`, MESSAGE_MAX), flags: MessageFlags.Ephemeral },
-      })
-      .catch((error: unknown) => deps.logger.warn({ err: error }, 'could not send the prompt hint'));
-  }
 }

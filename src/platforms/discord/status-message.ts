@@ -4,11 +4,18 @@ import { statusText } from './status-text.ts';
 
 /**
  * A job's status message on Discord in one state of its lifecycle (commands/status-lifecycle.ts):
- * the text, and Cancel while the job can still be cancelled. Mentions are the caller's to allow.
+ * the text (with the member's balance when it was just charged), and Cancel while the job can
+ * still be cancelled. Mentions are the caller's to allow.
  */
-export function statusMessage(jobId: string, job: StatusJob, state: StatusState) {
+export function statusMessage(jobId: string, job: StatusJob, state: StatusState, balance?: number) {
   return {
-    content: statusText({ request: job.request, userId: job.member.userId, cost: job.cost ?? 0, state }),
+    content: statusText({
+      request: job.request,
+      userId: job.member.userId,
+      cost: job.cost ?? 0,
+      ...(balance !== undefined ? { balance } : {}),
+      state,
+    }),
     components: cancellable(state) ? cancelRow(jobId) : [],
   };
 }

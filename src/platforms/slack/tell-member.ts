@@ -1,4 +1,4 @@
-import type { RespondFn, webApi } from '@slack/bolt';
+import type { RespondFn, types, webApi } from '@slack/bolt';
 import type { UserError } from '../../errors/user-error.ts';
 import type { Logger } from '../../log/logger.ts';
 import { userErrorText } from '../user-error-text.ts';
@@ -17,11 +17,19 @@ export interface EphemeralTarget {
   respond?: RespondFn;
 }
 
-/** Says `text` to the member alone; throws what Slack answered when neither way took it. */
-export async function sayPrivately(target: EphemeralTarget, text: string, logger: Logger): Promise<void> {
+/** A private message: plain text, or blocks with the text as their fallback (a batch's confirmation). */
+export type PrivateMessage = string | { text: string; blocks: types.KnownBlock[] };
+
+/** Says `message` to the member alone; throws what Slack answered when neither way took it. */
+export async function sayPrivately(
+  target: EphemeralTarget,
+  message: PrivateMessage,
+  logger: Logger,
+): Promise<void> {
+  const body = typeof message === 'string' ? { text: message } : message;
   if (target.respond) {
     try {
-      await target.respond({ response_type: 'ephemeral', replace_original: false, text });
+      await target.respond({ response_type: 'ephemeral', replace_original: false, ...body });
       return;
     } catch (error) {
       logger.warn({ err: error }, 'response_url failed; falling back to chat.postEphemeral');
@@ -30,15 +38,19 @@ export async function sayPrivately(target: EphemeralTarget, text: string, logger
   await target.client.chat.postEphemeral({
     channel: target.channelId,
     user: target.userId,
-    text,
+    ...body,
     ...(target.threadTs ? { thread_ts: target.threadTs } : {}),
   });
 }
 
 /** `sayPrivately` where not being heard is no reason to fail (a refusal, a hint): logged. */
-export async function tellMember(target: EphemeralTarget, text: string, logger: Logger): Promise<void> {
+export async function tellMember(
+  target: EphemeralTarget,
+  message: PrivateMessage,
+  logger: Logger,
+): Promise<void> {
   try {
-    await sayPrivately(target, text, logger);
+    await sayPrivately(target, message, logger);
   } catch (error) {
     logger.warn({ err: error, channel: target.channelId }, 'could not tell the member');
   }

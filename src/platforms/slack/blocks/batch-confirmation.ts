@@ -2,9 +2,7 @@ import type { types } from '@slack/bolt';
 import { batchButtons } from '../../../../commands/actions.ts';
 import { confirmationLines } from '../../../../commands/batch.ts';
 import type { ImagineReply } from '../../../../commands/imagine.ts';
-import type { Logger } from '../../../log/logger.ts';
 import { escapeAndFit, SLACK_LIMITS } from '../slack-limits.ts';
-import type { EphemeralTarget } from '../tell-member.ts';
 import { actionButton } from './result-message.ts';
 
 /**
@@ -32,21 +30,4 @@ export function confirmationBlocks(reply: Extract<ImagineReply, { status: 'confi
       ),
     ],
   };
-}
-
-export async function askToConfirm(
-  target: EphemeralTarget,
-  reply: Extract<ImagineReply, { status: 'confirm' }>,
-  logger: Logger,
-): Promise<void> {
-  const message = confirmationBlocks(reply);
-  if (target.respond) {
-    try {
-      await target.respond({ response_type: 'ephemeral', replace_original: false, ...message });
-      return;
-    } catch (error) {
-      logger.warn({ err: error }, 'response_url failed; falling back to chat.postEphemeral');
-    }
-  }
-  await target.client.chat.postEphemeral({ channel: target.channelId, user: target.userId, ...message });
 }

@@ -7,20 +7,20 @@ import {
   remixPrompt,
   requestForAction,
 } from '../../../../commands/actions.ts';
-import type { CommandReply } from '../../../../commands/admit-and-reply.ts';
-import { admitBatchJob, batchSummary } from '../../../../commands/batch.ts';
-import { finishStatus, refundSentence } from '../../../../commands/status-lifecycle.ts';
+import { answerConfirmation } from '../../../../commands/batch-answer.ts';
+import { finishStatus } from '../../../../commands/status-lifecycle.ts';
 import { isUserError, UserError } from '../../../errors/user-error.ts';
 import type { SlackOrigin } from '../../../queue/job-data.ts';
 import { offerRegionLinkOnSlack } from '../../../region-editor/slack-region-link.ts';
 import { PROMPT_MAX_CHARS } from '../../../request/limits.ts';
 import { inpaintModal } from '../blocks/inpaint-modal.ts';
 import { remixModal } from '../blocks/remix-modal.ts';
-import { postQueued } from '../post-status.ts';
+import { slackAnswer } from '../command-surface.ts';
+import { slackConfirmation } from '../confirmation-surface.ts';
 import { isWorkspaceAdmin } from '../slack-admins.ts';
 import { type SlackDeps, slackMember } from '../slack-deps.ts';
 import { slackStatus } from '../slack-progress.ts';
-import { type EphemeralTarget, slackRefusalText, tellMember } from '../tell-member.ts';
+import { type EphemeralTarget, tellMember } from '../tell-member.ts';
 import { sourceJob } from './source-job.ts';
 import { startActionJob } from './start-action-job.ts';
 
@@ -112,7 +112,7 @@ export function registerButtonActions(app: App, deps: SlackDeps): void {
       });
     } catch (error) {
       if (isUserError(error)) {
-        await tellMember(tell, slackRefusalText(error), deps.logger);
+        await slackAnswer(deps, tell).surface.tellPrivately({ kind: 'refusal', error });
         return;
       }
       deps.logger.error({ err: error }, 'button failed');
@@ -139,14 +139,10 @@ async function cancel(
       refunded: outcome.refunded,
     }).catch((error: unknown) => deps.logger.warn({ err: error, jobId }, 'status message not updated'));
   }
-  await tellMember(who.tell, `Cancelled. ${refundSentence(outcome.refunded)}`, deps.logger);
+  await slackAnswer(deps, who.tell).surface.tellPrivately({ kind: 'cancelled', refunded: outcome.refunded });
 }
 
-/**
- * A batch's confirmation answered (permutations, --repeat): Cancel drops it; Queue them admits
- * each job in turn, each with its own parent message in the channel like an /imagine, and the
- * private confirmation becomes a summary. The first refusal (credits, pending cap) stops the rest.
- */
+/** A batch's confirmation answered (permutations, --repeat), on its private message. */
 async function answerBatch(
   deps: SlackDeps,
   press: {
@@ -165,36 +161,15 @@ async function answerBatch(
     channelId: press.channelId,
     userId: press.userId,
   };
-  const replace = async (text: string) => {
-    if (!press.tell.respond) return tellMember(press.tell, text, deps.logger);
-    await press.tell
-      .respond({ response_type: 'ephemeral', replace_original: true, text })
-      .catch((err: unknown) => deps.logger.warn({ err }, 'could not update the batch confirmation'));
-  };
   const reply = await handleAction(deps.services, {
     actionId: press.actionId,
     requestId: `slack:${press.actionId}`,
     member,
     origin,
   });
-  if (reply.status === 'refused') return replace(slackRefusalText(reply.error));
-  if (reply.status === 'batch-dropped') return replace('Cancelled; nothing was queued or charged.');
-  if (reply.status !== 'batch') throw new Error(`a ${reply.status} answered a batch`);
-  const { batch } = reply;
-  await replace(`Queuing ${batch.requests.length} jobs…`);
-  const replies: CommandReply[] = [];
-  for (const index of batch.requests.keys()) {
-    // The batch is taken once, so its id names these jobs once however often the press arrives.
-    const job = await admitBatchJob(deps.services, {
-      batch,
-      index,
-      requestId: `slack:${press.actionId}`,
-      member,
-      origin,
-    });
-    replies.push(job);
-    if (job.status !== 'accepted') break;
-    await postQueued(deps, job, { member, origin, tell: press.tell });
-  }
-  await replace(batchSummary(replies, batch.requests.length));
+  const surface = slackConfirmation(deps, press.tell, origin);
+  await answerConfirmation({ surface, services: deps.services, logger: deps.logger }, reply, {
+    requestId: `slack:${press.actionId}`,
+    member,
+  });
 }

@@ -1,12 +1,12 @@
 import type { App, SlashCommand } from '@slack/bolt';
+import { answerCommand } from '../../../../commands/command-answer.ts';
 import { handleImagine } from '../../../../commands/imagine.ts';
 import { isUserError } from '../../../errors/user-error.ts';
 import type { SlackOrigin } from '../../../queue/job-data.ts';
-import { askToConfirm } from '../blocks/batch-confirmation.ts';
-import { postQueued } from '../post-status.ts';
+import { slackAnswer } from '../command-surface.ts';
 import { type SlackDeps, slackMember } from '../slack-deps.ts';
 import { SLASH_COMMANDS } from '../slash-commands.ts';
-import { type EphemeralTarget, slackRefusalText, tellMember } from '../tell-member.ts';
+import { type EphemeralTarget, tellMember } from '../tell-member.ts';
 
 /**
  * `/imagine <prompt and flags>`: acknowledged at once (Slack's 3-second deadline), then parsed,
@@ -31,6 +31,7 @@ export function registerImagineCommand(app: App, deps: SlackDeps): void {
       userId: command.user_id,
       respond,
     };
+    const answer = slackAnswer(deps, tell);
     const member = slackMember(command.team_id, command.user_id, command.user_name);
     const origin: SlackOrigin = {
       platform: 'slack',
@@ -46,20 +47,10 @@ export function registerImagineCommand(app: App, deps: SlackDeps): void {
         origin,
         text: command.text ?? '',
       });
-      if (outcome.status === 'refused') {
-        await tellMember(tell, slackRefusalText(outcome.error), deps.logger);
-        return;
-      }
-      if (outcome.status === 'confirm') {
-        await askToConfirm(tell, outcome, deps.logger);
-        return;
-      }
-      await postQueued(deps, outcome, { member, origin, tell });
-      // Privately, beside the status: progress edits rewrite the status message.
-      for (const warning of outcome.warnings) await tellMember(tell, `:bulb: ${warning}`, deps.logger);
+      await answerCommand(answer, outcome, { member, origin });
     } catch (error) {
       if (isUserError(error)) {
-        await tellMember(tell, slackRefusalText(error), deps.logger);
+        await answer.surface.tellPrivately({ kind: 'refusal', error });
         return;
       }
       deps.logger.error({ err: error }, '/imagine failed');

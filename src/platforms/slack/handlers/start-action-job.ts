@@ -1,10 +1,11 @@
 import { followUpAdmission, type RequestAction } from '../../../../commands/actions.ts';
 import { admitAndReply } from '../../../../commands/admit-and-reply.ts';
+import { answerCommand } from '../../../../commands/command-answer.ts';
 import type { SlackOrigin } from '../../../queue/job-data.ts';
 import type { GenerationRequest } from '../../../request/types.ts';
-import { postQueued } from '../post-status.ts';
+import { slackAnswer } from '../command-surface.ts';
 import { type SlackDeps, slackMember } from '../slack-deps.ts';
-import { type EphemeralTarget, slackRefusalText, tellMember } from '../tell-member.ts';
+import { type EphemeralTarget, tellMember } from '../tell-member.ts';
 
 /**
  * A button's (or the Inpaint modal's) new job: admitted and charged to the member who pressed it,
@@ -40,11 +41,7 @@ export async function startActionJob(deps: SlackDeps, job: ActionJob): Promise<v
     request: job.request,
     ...followUpAdmission(job.action),
   });
-  if (reply.status === 'refused') {
-    await tellMember(job.tell, slackRefusalText(reply.error), deps.logger);
-    return;
-  }
-  await postQueued(deps, reply, { member, origin, tell: job.tell });
+  await answerCommand(slackAnswer(deps, job.tell), reply, { member, origin });
 }
 
 /** A modal's submission (Inpaint, Remix), already acknowledged: where its thread is and who sent it. */
