@@ -27,6 +27,8 @@ export interface WorkerRoleOptions {
   catalog?: Registry;
   /** Load the default model at start, so the first job does not wait and the provider is logged. */
   warmUp?: boolean;
+  /** How often the worker looks for cancel markers (250 ms; tests of a short render's cancel look sooner). */
+  cancelPollMs?: number;
 }
 
 export async function startGenerateRole(
@@ -67,6 +69,7 @@ export async function startGenerateRole(
       render: createBatchRenderer(deps, logger),
     },
     models: () => catalog.models.filter((m) => isInstalled(m, config.MODELS_DIR)).map((m) => m.id),
+    ...(options.cancelPollMs !== undefined ? { cancelPollMs: options.cancelPollMs } : {}),
   });
 
   const sweeper = startArtifactSweeper({

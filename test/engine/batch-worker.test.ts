@@ -14,7 +14,6 @@ import { startGenerateRole } from '../../src/queue/worker-role.ts';
 import type { GenerationRequest } from '../../src/request/types.ts';
 import { testRedisUrl, uniquePrefix } from '../support/redis.ts';
 import { type TinyWorld, tinyRequest, tinyWorld } from '../support/tiny-models.ts';
-import { until } from '../support/until.ts';
 
 /**
  * Cross-user batching end to end: real Redis, admission, the real generate worker role and the
@@ -71,7 +70,7 @@ afterAll(async () => {
   await rm(artifactsDir, { recursive: true, force: true });
 });
 
-async function startWorker(batch: number): Promise<void> {
+async function startWorker(batch: number, cancelPollMs?: number): Promise<void> {
   lines = [];
   const logger = createLogger('info', {
     write: (line: string) => {
@@ -80,7 +79,13 @@ async function startWorker(batch: number): Promise<void> {
   });
   role = await startGenerateRole(
     { config: parseConfig(env(batch)), logger },
-    { prefix, artifacts, catalog: world.catalog, warmUp: false },
+    {
+      prefix,
+      artifacts,
+      catalog: world.catalog,
+      warmUp: false,
+      ...(cancelPollMs !== undefined ? { cancelPollMs } : {}),
+    },
   );
 }
 
@@ -237,8 +242,18 @@ describe('a generate worker with WORKER_BATCH', () => {
     const slow = { width: 512, height: 512, steps: 50 };
     const ids: string[] = [];
     for (const who of members) ids.push(await queue(who, slow));
-    await startWorker(3);
-    await until(async () => ((await services.jobs.get(ids[1]!))?.progress?.step ?? 0) >= 1, 20_000);
+    // Three tiny 50-step renders take a fraction of a second: the cancel is looked for every 10 ms,
+    // and sent as soon as the first step's progress event arrives.
+    const started = new Promise<void>((resolve) => {
+      const off = services.progress.onProgress(({ jobId }) => {
+        if (jobId !== ids[1]) return;
+        off();
+        resolve();
+      });
+    });
+    await services.progress.queueEvents();
+    await startWorker(3, 10);
+    await started;
     await services.jobs.cancel(ids[1]!, members[1]!);
     const views = await Promise.all(ids.map(finished));
     expect(views.map((v) => v.state)).toEqual(['completed', 'cancelled', 'completed']);
