@@ -165,6 +165,7 @@ describe('request parsers under fuzzing', () => {
     const codes = new Map<number, number>();
     const problems: string[] = [];
     const started = performance.now();
+    const slowest = { ms: 0, what: '' };
     // Bodies are generated in order (the same ones for a seed); a few are in flight at once so Redis
     // round trips overlap.
     const cases = Array.from({ length: COUNT }, () =>
@@ -174,7 +175,11 @@ describe('request parsers under fuzzing', () => {
     const worker = async () => {
       for (let i = cursor++; i < COUNT; i = cursor++) {
         const { endpoint, text, headers } = cases[i]!;
+        const sent = performance.now();
         const response = await api.app.inject({ method: 'POST', url: endpoint, payload: text, headers });
+        const took = performance.now() - sent;
+        if (took > slowest.ms)
+          Object.assign(slowest, { ms: took, what: `#${i} ${endpoint} ${text.slice(0, 120)}` });
         codes.set(response.statusCode, (codes.get(response.statusCode) ?? 0) + 1);
         let answer: { status?: unknown; message?: unknown; id?: unknown } | undefined;
         try {
@@ -201,7 +206,7 @@ describe('request parsers under fuzzing', () => {
     await Promise.all(Array.from({ length: 8 }, worker));
     const seconds = (performance.now() - started) / 1000;
     console.log(
-      `fuzz seed ${SEED}: ${COUNT} bodies in ${seconds.toFixed(1)} s; answers ${JSON.stringify(Object.fromEntries([...codes].sort()))}`,
+      `fuzz seed ${SEED}: ${COUNT} bodies in ${seconds.toFixed(1)} s (slowest ${slowest.ms.toFixed(0)} ms); answers ${JSON.stringify(Object.fromEntries([...codes].sort()))}`,
     );
     expect(problems).toEqual([]);
     // Charged exactly what the admitted jobs cost; refusals cost nothing.
@@ -210,6 +215,8 @@ describe('request parsers under fuzzing', () => {
     const after = (await api.services.credits.balance(keyMember(keyId))).total;
     expect(before - after).toBeCloseTo(cost, 6);
     expect(admitted.length).toBeGreaterThan(COUNT / 20);
-    expect(seconds).toBeLessThan(60);
-  }, 120_000);
+    // No body is pathological for a parser (each answer is quick; eight are in flight at once). The
+    // whole run's time depends on the machine's speed and load, so it is printed, not asserted.
+    expect(slowest.ms, slowest.what).toBeLessThan(5_000);
+  }, 240_000);
 });
