@@ -1,6 +1,7 @@
 import type { Tensor as OrtTensor } from 'onnxruntime-node';
 import { CodedError } from '../errors/coded-error.ts';
 import type { DiffusionModel } from './diffusion-model.ts';
+import { guideInto, scaleInto } from './kernels/kernels.ts';
 import { expectDims, outputOf, runPart, toInput } from './onnx-io.ts';
 import { type Scheduler, timestepsForStrength } from './schedulers/index.ts';
 import type { Tensor } from './schedulers/tensor.ts';
@@ -251,19 +252,13 @@ function stepLane(
   perImage: number,
 ): void {
   const { request, n, dims } = lane;
-  let noisePred: Float32Array;
-  if (lane.guided) {
-    noisePred = new Float32Array(n * perImage);
-    const offset = n * perImage;
-    const scale = request.guidance;
-    for (let j = 0; j < noisePred.length; j++) {
-      const u = own[j]!;
-      noisePred[j] = u + scale * (own[offset + j]! - u);
-    }
-  } else {
-    // A scheduler may keep the model output (PNDM's history): a reused buffer is copied first.
-    noisePred = fresh ? own.subarray(0, n * perImage) : own.slice(0, n * perImage);
-  }
+  // A scheduler may keep the model output (PNDM's history): the guided prediction goes over the
+  // unconditional half of an output that is this step's alone, else into a new buffer.
+  const size = n * perImage;
+  const noisePred = fresh ? own.subarray(0, size) : new Float32Array(size);
+  if (lane.guided)
+    guideInto(noisePred, own.subarray(0, size), own.subarray(size, 2 * size), request.guidance);
+  else if (!fresh) noisePred.set(own.subarray(0, size));
   lane.latents = request.scheduler.step({ data: noisePred, dims }, t, lane.latents, {
     noise: () => lane.noise.randn(dims),
   }).prevSample;
@@ -411,7 +406,7 @@ function writeLaneInput(
       modelInput.set(latents.subarray(image * perImage, (image + 1) * perImage), base);
     } else {
       const from = image * perImage;
-      for (let j = 0; j < perImage; j++) modelInput[base + j] = factor * latents[from + j]!;
+      scaleInto(modelInput.subarray(base, base + perImage), latents.subarray(from, from + perImage), factor);
     }
     if (lane.extra !== undefined) {
       const extraSize = rowSize - perImage;

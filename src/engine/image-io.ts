@@ -1,5 +1,6 @@
 import sharp from 'sharp';
 import { UserError } from '../errors/user-error.ts';
+import { planarToRgbInto } from './kernels/kernels.ts';
 
 /**
  * Pictures in and out of the engine through sharp. Input images are untrusted (uploads, URLs):
@@ -125,26 +126,14 @@ export function rgbToPlanar(image: RgbImage): Float32Array {
 export function planarToRgb(pictures: Float32Array, offset: number, width: number, height: number): RgbImage {
   const plane = width * height;
   const data = Buffer.allocUnsafe(3 * plane);
-  const r = offset;
-  const g = offset + plane;
-  const b = offset + 2 * plane;
-  // One pass writing each pixel's three bytes in order: the stores stay sequential.
-  for (let i = 0, o = 0; i < plane; i++, o += 3) {
-    data[o] = toByte(pictures[r + i]!);
-    data[o + 1] = toByte(pictures[g + i]!);
-    data[o + 2] = toByte(pictures[b + i]!);
-  }
+  // Each value in [-1, 1] as a byte, Math.round((x + 1) * 127.5) clamped, NaN as 128.
+  planarToRgbInto(
+    data,
+    pictures.subarray(offset, offset + plane),
+    pictures.subarray(offset + plane, offset + 2 * plane),
+    pictures.subarray(offset + 2 * plane, offset + 3 * plane),
+  );
   return { data, width, height };
-}
-
-/**
- * A value in [-1, 1] as a byte, rounded half up and clamped; NaN becomes 128. For a float32 x,
- * `x * 127.5 + 128` is `(x + 1) * 127.5 + 0.5` (x * 127.5 is exact in a double), and storing a
- * number from [1, 256) into a byte array truncates it: Math.round((x + 1) * 127.5), without a call.
- */
-function toByte(x: number): number {
-  const v = x * 127.5 + 128;
-  return v >= 1 ? (v < 256 ? v : 255) : v < 1 ? 0 : 128;
 }
 
 export async function encodePng(image: RgbImage): Promise<Buffer> {

@@ -1,3 +1,5 @@
+import { philoxBlocks } from './kernels/kernels.ts';
+
 /**
  * Seeded Gaussian noise from a counter-based generator (Philox4x32-10, as in Random123 and torch's
  * CUDA generator) and Box-Muller. Element i of stream s under seed k is a pure function of (k, s, i):
@@ -21,7 +23,10 @@ function mulHi(a: number, b: number): number {
   return (aHi * bHi + (loHi >>> 16) + (hiLo >>> 16) + Math.floor(cross / 0x10000)) >>> 0;
 }
 
-/** Philox4x32 with 10 rounds: four 32-bit words of counter, two of key, four words out. */
+/**
+ * Philox4x32 with 10 rounds: four 32-bit words of counter, two of key, four words out. The reference
+ * the WebAssembly kernel that seededNormal uses (kernels.ts's philoxBlocks) is tested against.
+ */
 export function philox4x32(
   counter: readonly number[],
   key: readonly number[],
@@ -59,22 +64,20 @@ const TWO_POW_32 = 4294967296;
  * the render this is: 0 for the starting latents, 1.. for sampler steps).
  */
 export function seededNormal(seed: number, stream: number, count: number): Float32Array {
-  const key = [(seed % TWO_POW_32) >>> 0, Math.floor(seed / TWO_POW_32) >>> 0];
+  const key = [(seed % TWO_POW_32) >>> 0, Math.floor(seed / TWO_POW_32) >>> 0] as const;
   const out = new Float32Array(count);
-  const words = new Uint32Array(4);
-  for (let block = 0; block * 4 < count; block++) {
-    philox4x32([block % TWO_POW_32, Math.floor(block / TWO_POW_32), stream >>> 0, 0x65617365], key, words);
-    for (let pair = 0; pair < 2; pair++) {
+  // The words come from the WebAssembly kernel (philox4x32's arithmetic, with exact 64-bit products).
+  philoxBlocks(key, stream >>> 0, 0, Math.ceil(count / 4), (words, firstBlock) => {
+    for (let w = 0, index = firstBlock * 4; w < words.length; w += 2, index += 2) {
       // Uniforms in (0, 1): the half-step offset keeps log() away from zero.
-      const u1 = (words[pair * 2]! + 0.5) / TWO_POW_32;
-      const u2 = (words[pair * 2 + 1]! + 0.5) / TWO_POW_32;
+      const u1 = (words[w]! + 0.5) / TWO_POW_32;
+      const u2 = (words[w + 1]! + 0.5) / TWO_POW_32;
       const radius = Math.sqrt(-2 * Math.log(u1));
       const angle = 2 * Math.PI * u2;
-      const index = block * 4 + pair * 2;
       if (index < count) out[index] = radius * Math.cos(angle);
       if (index + 1 < count) out[index + 1] = radius * Math.sin(angle);
     }
-  }
+  });
   return out;
 }
 

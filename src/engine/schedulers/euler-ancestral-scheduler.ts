@@ -6,7 +6,7 @@ import {
   readSigmaSchedulerBase,
   type SigmaSchedulerBase,
 } from './euler-discrete-scheduler.ts';
-import type { Scheduler, StepOptions, StepResult } from './scheduler.ts';
+import { type Scheduler, type StepOptions, type StepResult, withLazyX0 } from './scheduler.ts';
 import type { SchedulerConfig } from './scheduler-config.ts';
 import { assertInferenceSteps, misuse, requireNoise } from './scheduler-misuse.ts';
 import { spacedFloatTimesteps } from './sigma-timesteps.ts';
@@ -78,7 +78,7 @@ export class EulerAncestralScheduler implements Scheduler {
       ),
     );
     const sigmaDown = f32(Math.sqrt(f32(sigmaTo * sigmaTo - sigmaUp * sigmaUp)));
-    const { x0, prevSample: deterministic } = eulerStepFromOutput(
+    const deterministic = eulerStepFromOutput(
       this.base.predictionType,
       modelOutput,
       sample,
@@ -87,11 +87,11 @@ export class EulerAncestralScheduler implements Scheduler {
     );
     // diffusers draws the noise on every step, the last included (where sigma_up is 0).
     const prevSample = linearCombination([
-      [1, deterministic],
+      [1, deterministic.prevSample],
       [sigmaUp, likeShape(sample, noise(), 'Euler ancestral noise')],
     ]);
     this.index.advance();
-    return { prevSample, predOriginalSample: x0 };
+    return withLazyX0(prevSample, () => deterministic.predOriginalSample!);
   }
 
   addNoise(original: Tensor, noise: Tensor, timestep: number): Tensor {

@@ -1,6 +1,7 @@
+import { eulerFromOutputInto, eulerStepInto } from '../kernels/kernels.ts';
 import { type NoiseScheduleDefaults, readNoiseSchedule } from './noise-schedule.ts';
 import { type PredictionType, readPredictionType } from './prediction.ts';
-import type { Scheduler, StepOptions, StepResult } from './scheduler.ts';
+import { type Scheduler, type StepOptions, type StepResult, withLazyX0 } from './scheduler.ts';
 import {
   readBoolean,
   readChoice,
@@ -166,15 +167,9 @@ export class EulerDiscreteScheduler implements Scheduler {
     const sigma = this.sigmas[i] as number;
     const next = this.sigmas[i + 1];
     if (next === undefined) throw misuse(this.className, 'stepped past the last timestep');
-    const { x0, prevSample } = eulerStepFromOutput(
-      this.base.predictionType,
-      modelOutput,
-      sample,
-      sigma,
-      next,
-    );
+    const result = eulerStepFromOutput(this.base.predictionType, modelOutput, sample, sigma, next);
     this.index.advance();
-    return { prevSample, predOriginalSample: x0 };
+    return result;
   }
 
   addNoise(original: Tensor, noise: Tensor, timestep: number): Tensor {
@@ -197,9 +192,9 @@ export function noiseAtSigma(original: Tensor, noise: Tensor, sigma: number | un
 
 /**
  * One Euler step of the probability-flow ODE from a model output: x0 as `x0AtSigma` gives it, then
- * d = (x - x0) / sigma and x_next = x + d * (sigmaNext - sigma). One pass over the latents for both
- * (the rounding of each value is `x0AtSigma`'s then diffusers' step's): this runs every denoising
- * step of the two most used samplers.
+ * d = (x - x0) / sigma and x_next = x + d * (sigmaNext - sigma). One pass over the latents (the
+ * rounding of each value is `x0AtSigma`'s then diffusers' step's): this runs every denoising step of
+ * the two most used samplers. x0 itself is computed only if it is read (previews).
  */
 export function eulerStepFromOutput(
   predictionType: PredictionType,
@@ -207,38 +202,35 @@ export function eulerStepFromOutput(
   sample: Tensor,
   sigma: number,
   sigmaNext: number,
-): { x0: Tensor; prevSample: Tensor } {
+): StepResult {
   assertSameShape(sample, modelOutput, 'Euler step');
   if (predictionType === 'sample') {
-    return { x0: modelOutput, prevSample: eulerStep(sample, modelOutput, sigma, sigmaNext) };
+    return { prevSample: eulerStep(sample, modelOutput, sigma, sigmaNext), predOriginalSample: modelOutput };
   }
   // x0 = sampleCoef * x + outputCoef * output, rounded once (x0AtSigma's linearCombination).
   const s2 = f32(sigma * sigma + 1);
   const [sampleCoef, outputCoef] =
     predictionType === 'epsilon' ? [1, -sigma] : [1 / s2, f32(-sigma / f32(Math.sqrt(s2)))];
-  const dt = f32(sigmaNext - sigma);
-  const x = sample.data;
-  const output = modelOutput.data;
-  const x0 = new Float32Array(x.length);
-  const next = new Float32Array(x.length);
-  for (let i = 0; i < x.length; i++) {
-    const xi = x[i]!;
-    const x0i = f32(sampleCoef * xi + outputCoef * output[i]!);
-    x0[i] = x0i;
-    next[i] = xi + f32((xi - x0i) / sigma) * dt;
-  }
-  return { x0: { data: x0, dims: [...sample.dims] }, prevSample: { data: next, dims: [...sample.dims] } };
+  const next = new Float32Array(sample.data.length);
+  eulerFromOutputInto(next, sample.data, modelOutput.data, {
+    a: sampleCoef,
+    b: outputCoef,
+    sigma,
+    dt: f32(sigmaNext - sigma),
+  });
+  return withLazyX0({ data: next, dims: [...sample.dims] }, () =>
+    linearCombination([
+      [sampleCoef, sample],
+      [outputCoef, modelOutput],
+    ]),
+  );
 }
 
 /** One Euler step of the probability-flow ODE: d = (x - x0) / sigma, x_next = x + d * (sigmaNext - sigma). */
 export function eulerStep(sample: Tensor, x0: Tensor, sigma: number, sigmaNext: number): Tensor {
   const dt = f32(sigmaNext - sigma);
   const out = new Float32Array(sample.data.length);
-  for (let i = 0; i < out.length; i++) {
-    const x = sample.data[i] as number;
-    const derivative = f32((x - (x0.data[i] as number)) / sigma);
-    out[i] = x + derivative * dt;
-  }
+  eulerStepInto(out, sample.data, x0.data, sigma, dt);
   return { data: out, dims: [...sample.dims] };
 }
 

@@ -1,5 +1,6 @@
+import { flowEulerNoiseInto } from '../kernels/kernels.ts';
 import { npLinspace } from './numpy-ranges.ts';
-import type { Scheduler, StepOptions, StepResult } from './scheduler.ts';
+import { type Scheduler, type StepOptions, type StepResult, withLazyX0 } from './scheduler.ts';
 import {
   configError,
   readBoolean,
@@ -179,9 +180,9 @@ export class FlowMatchEulerDiscreteScheduler implements Scheduler {
     const noise = this.stochastic
       ? likeShape(sample, requireNoise(this.className, options.noise)(), this.className).data
       : undefined;
-    const { prevSample, x0 } = flowEulerStep(sample, modelOutput, sigma, next, noise);
+    const result = flowEulerStep(sample, modelOutput, sigma, next, noise);
     this.index.advance();
-    return { prevSample, predOriginalSample: x0 };
+    return result;
   }
 
   /**
@@ -199,10 +200,10 @@ export class FlowMatchEulerDiscreteScheduler implements Scheduler {
 }
 
 /**
- * One step in a single pass (a 1024 px SD3 latent is 262,144 values): x0 = x - sigma * v on the
- * straight line along the predicted velocity v, and either the Euler step x + (sigmaNext - sigma) * v
- * or, with `noise` (stochastic sampling), the line re-entered at sigmaNext: (1 - sigmaNext) * x0 +
- * sigmaNext * noise.
+ * One step in a single pass (a 1024 px SD3 latent is 262,144 values) along the predicted velocity v,
+ * whose clean sample is x0 = x - sigma * v on the straight line: either the Euler step
+ * x + (sigmaNext - sigma) * v or, with `noise` (stochastic sampling), the line re-entered at
+ * sigmaNext: (1 - sigmaNext) * x0 + sigmaNext * noise. x0 itself is computed only if it is read.
  */
 function flowEulerStep(
   sample: Tensor,
@@ -210,28 +211,23 @@ function flowEulerStep(
   sigma: number,
   sigmaNext: number,
   noise: Float32Array | undefined,
-): { prevSample: Tensor; x0: Tensor } {
+): StepResult {
   assertSameShape(sample, velocity, 'FlowMatchEulerDiscreteScheduler.step');
-  const n = sample.data.length;
-  const x = sample.data;
-  const v = velocity.data;
-  const x0 = new Float32Array(n);
-  const out = new Float32Array(n);
-  const dt = f32(sigmaNext - sigma);
+  const x0 = () =>
+    linearCombination([
+      [1, sample],
+      [-sigma, velocity],
+    ]);
   if (noise === undefined) {
-    for (let i = 0; i < n; i++) {
-      const xi = x[i]!;
-      const vi = v[i]!;
-      x0[i] = xi - sigma * vi;
-      out[i] = xi + dt * vi;
-    }
-  } else {
-    const keep = f32(1 - sigmaNext);
-    for (let i = 0; i < n; i++) {
-      const denoised = f32(x[i]! - sigma * v[i]!);
-      x0[i] = denoised;
-      out[i] = keep * denoised + sigmaNext * noise[i]!;
-    }
+    return withLazyX0(
+      linearCombination([
+        [1, sample],
+        [f32(sigmaNext - sigma), velocity],
+      ]),
+      x0,
+    );
   }
-  return { prevSample: { data: out, dims: [...sample.dims] }, x0: { data: x0, dims: [...sample.dims] } };
+  const next = new Float32Array(sample.data.length);
+  flowEulerNoiseInto(next, sample.data, velocity.data, noise, { sigma, keep: f32(1 - sigmaNext), sigmaNext });
+  return withLazyX0({ data: next, dims: [...sample.dims] }, x0);
 }

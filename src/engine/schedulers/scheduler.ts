@@ -20,6 +20,21 @@ export interface StepResult {
 }
 
 /**
+ * A step's result whose x0 is computed when first read: the denoising loop never reads it, and it
+ * costs a pass over the latents and an allocation per step.
+ */
+export function withLazyX0(prevSample: Tensor, x0: () => Tensor): StepResult {
+  let computed: Tensor | undefined;
+  return {
+    prevSample,
+    get predOriginalSample() {
+      computed ??= x0();
+      return computed;
+    },
+  };
+}
+
+/**
  * A denoising scheduler with diffusers' interface, so diffusers' pipelines and published test values
  * carry over: `setTimesteps(n)`, then for each `t` of `timesteps`: `modelInput = scaleModelInput(x, t)`
  * (below: x times `modelInputScale(t)`), run the model, `x = step(output, t, x).prevSample`. Start

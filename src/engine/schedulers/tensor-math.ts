@@ -1,3 +1,4 @@
+import { combineInto, scaleInto } from '../kernels/kernels.ts';
 import { assertSameShape, type Tensor } from './tensor.ts';
 
 /**
@@ -11,43 +12,21 @@ export function linearCombination(terms: ReadonlyArray<readonly [number, Tensor]
   if (first === undefined) throw new RangeError('linearCombination needs at least one term');
   const shapeOf = first[1];
   for (const [, t] of terms) assertSameShape(shapeOf, t, 'linearCombination');
-  // One pass per element, summing in float64 (JS numbers) in term order and rounding once to float32:
-  // the same arithmetic as accumulating term by term, without a float64 buffer per call. This runs
-  // several times per denoising step, so it is unrolled for the common term counts.
-  const n = shapeOf.data.length;
-  const out = new Float32Array(n);
-  const c = terms.map(([k]) => k);
-  const d = terms.map(([, t]) => t.data);
-  switch (terms.length) {
-    case 1: {
-      const [c0, d0] = [c[0]!, d[0]!];
-      for (let i = 0; i < n; i++) out[i] = 0 + c0 * d0[i]!;
-      break;
-    }
-    case 2: {
-      const [c0, c1, d0, d1] = [c[0]!, c[1]!, d[0]!, d[1]!];
-      for (let i = 0; i < n; i++) out[i] = 0 + c0 * d0[i]! + c1 * d1[i]!;
-      break;
-    }
-    case 3: {
-      const [c0, c1, c2, d0, d1, d2] = [c[0]!, c[1]!, c[2]!, d[0]!, d[1]!, d[2]!];
-      for (let i = 0; i < n; i++) out[i] = 0 + c0 * d0[i]! + c1 * d1[i]! + c2 * d2[i]!;
-      break;
-    }
-    default:
-      for (let i = 0; i < n; i++) {
-        let sum = 0;
-        for (let k = 0; k < c.length; k++) sum += c[k]! * d[k]![i]!;
-        out[i] = sum;
-      }
-  }
+  // Summed in float64 (JS numbers) in term order and rounded once to float32, as accumulating term
+  // by term would, in one pass (a WebAssembly kernel: this runs several times per denoising step).
+  const out = new Float32Array(shapeOf.data.length);
+  combineInto(
+    out,
+    terms.map(([k]) => k),
+    terms.map(([, t]) => t.data),
+  );
   return { data: out, dims: [...shapeOf.dims] };
 }
 
 /** `s * x`. */
 export function scale(x: Tensor, s: number): Tensor {
   const out = new Float32Array(x.data.length);
-  for (let i = 0; i < out.length; i++) out[i] = s * (x.data[i] as number);
+  scaleInto(out, x.data, s);
   return { data: out, dims: [...x.dims] };
 }
 
