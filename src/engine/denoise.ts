@@ -103,6 +103,10 @@ interface Lane {
   timesteps: readonly number[];
   init: Tensor | undefined;
   latents: Tensor;
+  /** Whether `latents` is a buffer only this loop holds (it made it, or lent it to the scheduler). */
+  ownsLatents: boolean;
+  /** The buffer lent to the scheduler for the next latents (StepOptions.into): steps allocate nothing. */
+  spare: Float32Array;
   guided: boolean;
   /** UNet rows: 2n when guided (negative halves first, as diffusers' torch.cat([negative, positive])), else n. */
   rows: number;
@@ -153,9 +157,11 @@ function prepareLane(
         };
 
   let latents: Tensor;
-  if (init === undefined || (request.inpaint !== undefined && request.strength >= 1)) {
+  const fromNoise = init === undefined || (request.inpaint !== undefined && request.strength >= 1);
+  if (fromNoise) {
     const sigma = scheduler.initNoiseSigma;
-    latents = { data: initialNoise.data.map((v) => v * sigma), dims };
+    latents = { data: new Float32Array(initialNoise.data.length), dims };
+    scaleInto(latents.data, initialNoise.data, sigma);
   } else {
     latents = scheduler.addNoise(init, initialNoise, timesteps[0]!);
   }
@@ -196,6 +202,8 @@ function prepareLane(
     timesteps,
     init,
     latents,
+    ownsLatents: fromNoise,
+    spare: new Float32Array(n * perImage),
     guided,
     rows,
     inpaintUnet,
@@ -259,10 +267,22 @@ function stepLane(
   if (lane.guided)
     guideInto(noisePred, own.subarray(0, size), own.subarray(size, 2 * size), request.guidance);
   else if (!fresh) noisePred.set(own.subarray(0, size));
-  lane.latents = request.scheduler.step({ data: noisePred, dims }, t, lane.latents, {
+  const last = lane.latents;
+  const into = lane.spare;
+  lane.latents = request.scheduler.step({ data: noisePred, dims }, t, last, {
     noise: () => lane.noise.randn(dims),
+    into,
   }).prevSample;
+  if (lane.latents.data === into) {
+    // A scheduler that writes into the lent buffer keeps nothing of the step: the last latents are
+    // free to lend next time, if only this loop held them.
+    lane.spare = lane.ownsLatents ? last.data : new Float32Array(into.length);
+    lane.ownsLatents = true;
+  } else {
+    lane.ownsLatents = false;
+  }
   if (request.inpaint !== undefined && !lane.inpaintUnet && lane.init !== undefined) {
+    lane.ownsLatents = false;
     lane.latents = blendKept(
       request.scheduler,
       lane.latents,

@@ -86,10 +86,13 @@ export class EulerAncestralScheduler implements Scheduler {
       sigmaDown,
     );
     // diffusers draws the noise on every step, the last included (where sigma_up is 0).
-    const prevSample = linearCombination([
-      [1, deterministic.prevSample],
-      [sigmaUp, likeShape(sample, noise(), 'Euler ancestral noise')],
-    ]);
+    const prevSample = linearCombination(
+      [
+        [1, deterministic.prevSample],
+        [sigmaUp, likeShape(sample, noise(), 'Euler ancestral noise')],
+      ],
+      options.into,
+    );
     this.index.advance();
     return withLazyX0(prevSample, () => deterministic.predOriginalSample!);
   }

@@ -162,12 +162,19 @@ export class EulerDiscreteScheduler implements Scheduler {
     return inputScaleAtSigma(this.currentSigma(timestep));
   }
 
-  step(modelOutput: Tensor, timestep: number, sample: Tensor, _options: StepOptions = {}): StepResult {
+  step(modelOutput: Tensor, timestep: number, sample: Tensor, options: StepOptions = {}): StepResult {
     const i = this.index.resolve(this.schedule, timestep);
     const sigma = this.sigmas[i] as number;
     const next = this.sigmas[i + 1];
     if (next === undefined) throw misuse(this.className, 'stepped past the last timestep');
-    const result = eulerStepFromOutput(this.base.predictionType, modelOutput, sample, sigma, next);
+    const result = eulerStepFromOutput(
+      this.base.predictionType,
+      modelOutput,
+      sample,
+      sigma,
+      next,
+      options.into,
+    );
     this.index.advance();
     return result;
   }
@@ -202,16 +209,20 @@ export function eulerStepFromOutput(
   sample: Tensor,
   sigma: number,
   sigmaNext: number,
+  into?: Float32Array,
 ): StepResult {
   assertSameShape(sample, modelOutput, 'Euler step');
   if (predictionType === 'sample') {
-    return { prevSample: eulerStep(sample, modelOutput, sigma, sigmaNext), predOriginalSample: modelOutput };
+    return {
+      prevSample: eulerStep(sample, modelOutput, sigma, sigmaNext, into),
+      predOriginalSample: modelOutput,
+    };
   }
   // x0 = sampleCoef * x + outputCoef * output, rounded once (x0AtSigma's linearCombination).
   const s2 = f32(sigma * sigma + 1);
   const [sampleCoef, outputCoef] =
     predictionType === 'epsilon' ? [1, -sigma] : [1 / s2, f32(-sigma / f32(Math.sqrt(s2)))];
-  const next = new Float32Array(sample.data.length);
+  const next = into ?? new Float32Array(sample.data.length);
   eulerFromOutputInto(next, sample.data, modelOutput.data, {
     a: sampleCoef,
     b: outputCoef,
@@ -227,9 +238,15 @@ export function eulerStepFromOutput(
 }
 
 /** One Euler step of the probability-flow ODE: d = (x - x0) / sigma, x_next = x + d * (sigmaNext - sigma). */
-export function eulerStep(sample: Tensor, x0: Tensor, sigma: number, sigmaNext: number): Tensor {
+export function eulerStep(
+  sample: Tensor,
+  x0: Tensor,
+  sigma: number,
+  sigmaNext: number,
+  into?: Float32Array,
+): Tensor {
   const dt = f32(sigmaNext - sigma);
-  const out = new Float32Array(sample.data.length);
+  const out = into ?? new Float32Array(sample.data.length);
   eulerStepInto(out, sample.data, x0.data, sigma, dt);
   return { data: out, dims: [...sample.dims] };
 }

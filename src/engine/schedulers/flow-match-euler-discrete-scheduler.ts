@@ -180,7 +180,7 @@ export class FlowMatchEulerDiscreteScheduler implements Scheduler {
     const noise = this.stochastic
       ? likeShape(sample, requireNoise(this.className, options.noise)(), this.className).data
       : undefined;
-    const result = flowEulerStep(sample, modelOutput, sigma, next, noise);
+    const result = flowEulerStep(sample, modelOutput, sigma, next, noise, options.into);
     this.index.advance();
     return result;
   }
@@ -211,6 +211,7 @@ function flowEulerStep(
   sigma: number,
   sigmaNext: number,
   noise: Float32Array | undefined,
+  into: Float32Array | undefined,
 ): StepResult {
   assertSameShape(sample, velocity, 'FlowMatchEulerDiscreteScheduler.step');
   const x0 = () =>
@@ -220,14 +221,17 @@ function flowEulerStep(
     ]);
   if (noise === undefined) {
     return withLazyX0(
-      linearCombination([
-        [1, sample],
-        [f32(sigmaNext - sigma), velocity],
-      ]),
+      linearCombination(
+        [
+          [1, sample],
+          [f32(sigmaNext - sigma), velocity],
+        ],
+        into,
+      ),
       x0,
     );
   }
-  const next = new Float32Array(sample.data.length);
+  const next = into ?? new Float32Array(sample.data.length);
   flowEulerNoiseInto(next, sample.data, velocity.data, noise, { sigma, keep: f32(1 - sigmaNext), sigmaNext });
   return withLazyX0({ data: next, dims: [...sample.dims] }, x0);
 }

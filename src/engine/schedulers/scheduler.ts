@@ -11,6 +11,13 @@ export interface StepOptions {
   noise?: () => Float32Array;
   /** DDIM's eta: 0 is deterministic DDIM, 1 adds DDPM's full variance. Other schedulers ignore it. */
   eta?: number;
+  /**
+   * A buffer of the sample's size the caller lends for the previous sample, so that a step allocates
+   * nothing (the denoising loop lends each lane's last latents back). Only a scheduler that keeps
+   * nothing of a step once it returns (Euler, Euler a, flow-matching Euler) writes into it, and the
+   * caller may write over `sample`'s buffer after the step: read `predOriginalSample` before that.
+   */
+  into?: Float32Array;
 }
 
 export interface StepResult {

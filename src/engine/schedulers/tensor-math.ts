@@ -7,14 +7,18 @@ import { assertSameShape, type Tensor } from './tensor.ts';
  */
 
 /** `sum_i coef_i * tensor_i`, all tensors of one shape, accumulated in float64 and rounded once. */
-export function linearCombination(terms: ReadonlyArray<readonly [number, Tensor]>): Tensor {
+export function linearCombination(
+  terms: ReadonlyArray<readonly [number, Tensor]>,
+  /** Where to write the result (StepOptions.into), instead of a new buffer. */
+  into?: Float32Array,
+): Tensor {
   const first = terms[0];
   if (first === undefined) throw new RangeError('linearCombination needs at least one term');
   const shapeOf = first[1];
   for (const [, t] of terms) assertSameShape(shapeOf, t, 'linearCombination');
   // Summed in float64 (JS numbers) in term order and rounded once to float32, as accumulating term
   // by term would, in one pass (a WebAssembly kernel: this runs several times per denoising step).
-  const out = new Float32Array(shapeOf.data.length);
+  const out = into ?? new Float32Array(shapeOf.data.length);
   combineInto(
     out,
     terms.map(([k]) => k),
