@@ -38,7 +38,7 @@ interface KernelExports {
     sigmaNext: number,
     n: number,
   ): void;
-  planeToBytes(out: number, x: number, n: number): void;
+  planarToRgb(out: number, r: number, g: number, b: number, n: number): void;
   philox(out: number, first: number, blocks: number, stream: number, k0: number, k1: number): void;
 }
 
@@ -189,10 +189,15 @@ export function planarToRgbInto(out: Uint8Array, r: Float32Array, g: Float32Arra
   // Regions 0-2 the planes, 3 the bytes (3 * CHUNK plus the overhang of the last four values).
   regionsFor(4);
   const bytesAt = at(3);
-  const planes = [r, g, b];
   for (let start = 0; start < n; start += CHUNK) {
     const count = Math.min(CHUNK, n - start);
-    for (let c = 0; c < 3; c++) kernels.planeToBytes(bytesAt + c, copyIn(c, planes[c]!, start, count), count);
+    kernels.planarToRgb(
+      bytesAt,
+      copyIn(0, r, start, count),
+      copyIn(1, g, start, count),
+      copyIn(2, b, start, count),
+      count,
+    );
     out.set(u8.subarray(bytesAt, bytesAt + 3 * count), 3 * start);
   }
 }

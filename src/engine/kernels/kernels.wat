@@ -208,40 +208,83 @@
         (local.set $i (i32.add (local.get $i) (i32.const 16)))
         (br $each))))
 
-  ;; One plane of `n` values in [-1, 1] as bytes at $out, $out + 3, $out + 6, ...: called for red,
-  ;; green and blue in turn with $out one byte further, it interleaves RGB. Each byte is
-  ;; trunc(min(max(x * 127.5 + 128, 0), 255)) with NaN as 128: for x * 127.5 + 128 in [1, 256) that
-  ;; is Math.round((x + 1) * 127.5), as image-io.ts documents.
-  (func (export "planeToBytes") (param $out i32) (param $x i32) (param $n i32)
+  ;; Three planes of `n` values in [-1, 1] (red, green, blue) as interleaved RGB bytes at $out. Each
+  ;; byte is trunc(min(max(x * 127.5 + 128, 0), 255)) with NaN as 128: for x * 127.5 + 128 in
+  ;; [1, 256) that is Math.round((x + 1) * 127.5), as image-io.ts documents. Four pixels a round:
+  ;; twelve bytes gathered by two shuffles into one store, whose last four bytes the next round
+  ;; writes over (the caller leaves room for them after the last pixel).
+  (func (export "planarToRgb") (param $out i32) (param $rp i32) (param $gp i32) (param $bp i32) (param $n i32)
     (local $i i32) (local $end i32) (local $o i32) (local $t v128) (local $lo v128) (local $hi v128)
+    (local $k127 v128) (local $k128 v128) (local $r v128) (local $g v128) (local $b v128)
     (local.set $end (i32.shl (local.get $n) (i32.const 2)))
     (local.set $o (local.get $out))
+    (local.set $k127 (f64x2.splat (f64.const 127.5)))
+    (local.set $k128 (f64x2.splat (f64.const 128)))
     (block $done
       (loop $each
         (br_if $done (i32.ge_u (local.get $i) (local.get $end)))
-        (local.set $t (v128.load (i32.add (local.get $x) (local.get $i))))
-        (local.set $lo (f64x2.add (f64x2.mul (f64x2.promote_low_f32x4 (local.get $t)) (f64x2.splat (f64.const 127.5)))
-                                  (f64x2.splat (f64.const 128))))
+        ;; r: four values as bytes in the low eight bits of four i32 lanes.
+        (local.set $t (v128.load (i32.add (local.get $rp) (local.get $i))))
+        (local.set $lo (f64x2.add (f64x2.mul (f64x2.promote_low_f32x4 (local.get $t)) (local.get $k127))
+                                  (local.get $k128)))
         (local.set $hi (f64x2.add (f64x2.mul (f64x2.promote_low_f32x4
                                     (i8x16.shuffle 8 9 10 11 12 13 14 15 8 9 10 11 12 13 14 15 (local.get $t) (local.get $t)))
-                                  (f64x2.splat (f64.const 127.5)))
-                                  (f64x2.splat (f64.const 128))))
-        ;; Four i32 lanes, each holding its byte in its lowest eight bits.
-        (local.set $t (i8x16.shuffle 0 1 2 3 4 5 6 7 16 17 18 19 20 21 22 23
-          (i32x4.trunc_sat_f64x2_s_zero
-            (v128.bitselect
-              (f64x2.pmin (f64x2.splat (f64.const 255)) (f64x2.pmax (f64x2.splat (f64.const 0)) (local.get $lo)))
-              (f64x2.splat (f64.const 128))
-              (f64x2.eq (local.get $lo) (local.get $lo))))
-          (i32x4.trunc_sat_f64x2_s_zero
-            (v128.bitselect
-              (f64x2.pmin (f64x2.splat (f64.const 255)) (f64x2.pmax (f64x2.splat (f64.const 0)) (local.get $hi)))
-              (f64x2.splat (f64.const 128))
-              (f64x2.eq (local.get $hi) (local.get $hi))))))
-        (v128.store8_lane offset=0 0 (local.get $o) (local.get $t))
-        (v128.store8_lane offset=3 4 (local.get $o) (local.get $t))
-        (v128.store8_lane offset=6 8 (local.get $o) (local.get $t))
-        (v128.store8_lane offset=9 12 (local.get $o) (local.get $t))
+                                  (local.get $k127))
+                                  (local.get $k128)))
+        (local.set $r (i8x16.shuffle 0 1 2 3 4 5 6 7 16 17 18 19 20 21 22 23
+            (i32x4.trunc_sat_f64x2_s_zero
+              (v128.bitselect
+                (f64x2.pmin (f64x2.splat (f64.const 255)) (f64x2.pmax (f64x2.splat (f64.const 0)) (local.get $lo)))
+                (f64x2.splat (f64.const 128))
+                (f64x2.eq (local.get $lo) (local.get $lo))))
+            (i32x4.trunc_sat_f64x2_s_zero
+              (v128.bitselect
+                (f64x2.pmin (f64x2.splat (f64.const 255)) (f64x2.pmax (f64x2.splat (f64.const 0)) (local.get $hi)))
+                (f64x2.splat (f64.const 128))
+                (f64x2.eq (local.get $hi) (local.get $hi))))))
+        ;; g: four values as bytes in the low eight bits of four i32 lanes.
+        (local.set $t (v128.load (i32.add (local.get $gp) (local.get $i))))
+        (local.set $lo (f64x2.add (f64x2.mul (f64x2.promote_low_f32x4 (local.get $t)) (local.get $k127))
+                                  (local.get $k128)))
+        (local.set $hi (f64x2.add (f64x2.mul (f64x2.promote_low_f32x4
+                                    (i8x16.shuffle 8 9 10 11 12 13 14 15 8 9 10 11 12 13 14 15 (local.get $t) (local.get $t)))
+                                  (local.get $k127))
+                                  (local.get $k128)))
+        (local.set $g (i8x16.shuffle 0 1 2 3 4 5 6 7 16 17 18 19 20 21 22 23
+            (i32x4.trunc_sat_f64x2_s_zero
+              (v128.bitselect
+                (f64x2.pmin (f64x2.splat (f64.const 255)) (f64x2.pmax (f64x2.splat (f64.const 0)) (local.get $lo)))
+                (f64x2.splat (f64.const 128))
+                (f64x2.eq (local.get $lo) (local.get $lo))))
+            (i32x4.trunc_sat_f64x2_s_zero
+              (v128.bitselect
+                (f64x2.pmin (f64x2.splat (f64.const 255)) (f64x2.pmax (f64x2.splat (f64.const 0)) (local.get $hi)))
+                (f64x2.splat (f64.const 128))
+                (f64x2.eq (local.get $hi) (local.get $hi))))))
+        ;; b: four values as bytes in the low eight bits of four i32 lanes.
+        (local.set $t (v128.load (i32.add (local.get $bp) (local.get $i))))
+        (local.set $lo (f64x2.add (f64x2.mul (f64x2.promote_low_f32x4 (local.get $t)) (local.get $k127))
+                                  (local.get $k128)))
+        (local.set $hi (f64x2.add (f64x2.mul (f64x2.promote_low_f32x4
+                                    (i8x16.shuffle 8 9 10 11 12 13 14 15 8 9 10 11 12 13 14 15 (local.get $t) (local.get $t)))
+                                  (local.get $k127))
+                                  (local.get $k128)))
+        (local.set $b (i8x16.shuffle 0 1 2 3 4 5 6 7 16 17 18 19 20 21 22 23
+            (i32x4.trunc_sat_f64x2_s_zero
+              (v128.bitselect
+                (f64x2.pmin (f64x2.splat (f64.const 255)) (f64x2.pmax (f64x2.splat (f64.const 0)) (local.get $lo)))
+                (f64x2.splat (f64.const 128))
+                (f64x2.eq (local.get $lo) (local.get $lo))))
+            (i32x4.trunc_sat_f64x2_s_zero
+              (v128.bitselect
+                (f64x2.pmin (f64x2.splat (f64.const 255)) (f64x2.pmax (f64x2.splat (f64.const 0)) (local.get $hi)))
+                (f64x2.splat (f64.const 128))
+                (f64x2.eq (local.get $hi) (local.get $hi))))))
+        ;; r0 g0 . r1 g1 . r2 g2 . r3 g3 . from the red and green lanes' low bytes, then blue into the gaps.
+        (v128.store (local.get $o)
+          (i8x16.shuffle 0 1 16 3 4 20 6 7 24 9 10 28 12 13 14 15
+            (i8x16.shuffle 0 16 0 4 20 0 8 24 0 12 28 0 0 0 0 0 (local.get $r) (local.get $g))
+            (local.get $b)))
         (local.set $o (i32.add (local.get $o) (i32.const 12)))
         (local.set $i (i32.add (local.get $i) (i32.const 16)))
         (br $each))))
