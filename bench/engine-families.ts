@@ -1,6 +1,7 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { PerformanceObserver } from 'node:perf_hooks';
 import type { InferenceSession } from 'onnxruntime-node';
 import type { DiffusionModel } from '../src/engine/diffusion-model.ts';
 import { NO_BUILTINS } from '../src/engine/engine-settings.ts';
@@ -38,6 +39,11 @@ export interface FamilyFigures {
   outsideMs: number;
   /** easel's own CPU time per render, in ms: what a loaded machine changes least. */
   outsideCpuMs: number;
+  /**
+   * Of `outsideMs`, V8's garbage-collection pauses per render: mostly collecting onnxruntime's
+   * output buffers (a fresh one every session.run).
+   */
+  gcMs: number;
 }
 
 /** Renders before measuring, and renders measured (their mean is reported). */
@@ -147,11 +153,19 @@ export async function benchFamilies(
       for (let i = 0; i < WARMUP_RENDERS; i++) await generatePictures(request, options);
       const spent = { ms: 0, cpuUs: 0 };
       timeSessions(model, spent);
+      const gc = { ms: 0 };
+      const observer = new PerformanceObserver((list) => {
+        for (const entry of list.getEntries()) gc.ms += entry.duration;
+      });
+      observer.observe({ entryTypes: ['gc'] });
       const started = performance.now();
       const cpu = cpuUs();
       for (let i = 0; i < MEASURED_RENDERS; i++) await generatePictures(request, options);
       const renderCpu = cpuUs() - cpu;
       const renderMs = (performance.now() - started) / MEASURED_RENDERS;
+      // The observer is called asynchronously: the last renders' entries arrive after a turn.
+      await new Promise((resolve) => setImmediate(resolve));
+      observer.disconnect();
       spent.ms /= MEASURED_RENDERS;
       figures.push({
         family,
@@ -162,6 +176,7 @@ export async function benchFamilies(
         outsideCpuShare: (renderCpu - spent.cpuUs) / renderCpu,
         outsideMs: renderMs - spent.ms,
         outsideCpuMs: (renderCpu - spent.cpuUs) / 1000 / MEASURED_RENDERS,
+        gcMs: gc.ms / MEASURED_RENDERS,
       });
       await store.release();
     }

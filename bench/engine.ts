@@ -28,8 +28,8 @@ import { writeBenchModel } from './engine-synthetic-model.ts';
  * 1:1 (64x64 latents), BENCH_STEPS steps, after BENCH_WARMUP (3) renders, the mean of BENCH_RENDERS
  * (3). As in a real model the networks do the bulk of the work: the tiny denoiser is widened to
  * BENCH_WIDTH channels and each tiny VAE decoder gets a full-resolution block of BENCH_VAE_WIDTH (16)
- * channels (a real decoder's last blocks run 128). The table also gives easel's own time in ms,
- * which does not depend on how heavy the networks are.
+ * channels (a real decoder's last blocks run 128). The table also gives easel's own time in ms, which does
+ * not depend on how heavy the networks are, and how much of it is V8's garbage collection.
  */
 const STEPS = Number(process.env.BENCH_STEPS ?? 25);
 const WIDTH = Number(process.env.BENCH_WIDTH ?? 64);
@@ -171,11 +171,11 @@ console.log(
   `\nper family, tiny model, txt2img ${familySize}x${familySize} rendered 1:1, ${STEPS} steps (turbo: 1), whole render`,
 );
 console.log(
-  `${'family'.padEnd(14)} ${'load ms'.padStart(9)} ${'render ms'.padStart(10)} ${'run ms'.padStart(9)} ${'outside ms'.padStart(11)} ${'outside'.padStart(9)} ${'outside cpu'.padStart(12)}`,
+  `${'family'.padEnd(14)} ${'load ms'.padStart(9)} ${'render ms'.padStart(10)} ${'run ms'.padStart(9)} ${'outside ms'.padStart(11)} ${'of it gc'.padStart(9)} ${'outside'.padStart(9)} ${'outside cpu'.padStart(12)}`,
 );
 for (const f of families) {
   console.log(
-    `${f.family.padEnd(14)} ${f.loadMs.toFixed(0).padStart(9)} ${f.renderMs.toFixed(0).padStart(10)} ${f.runMs.toFixed(0).padStart(9)} ${f.outsideMs.toFixed(1).padStart(11)} ${(f.outsideShare * 100).toFixed(2).padStart(8)}% ${(f.outsideCpuShare * 100).toFixed(2).padStart(11)}%`,
+    `${f.family.padEnd(14)} ${f.loadMs.toFixed(0).padStart(9)} ${f.renderMs.toFixed(0).padStart(10)} ${f.runMs.toFixed(0).padStart(9)} ${f.outsideMs.toFixed(1).padStart(11)} ${f.gcMs.toFixed(1).padStart(9)} ${(f.outsideShare * 100).toFixed(2).padStart(8)}% ${(f.outsideCpuShare * 100).toFixed(2).padStart(11)}%`,
   );
 }
 console.log(
@@ -186,6 +186,7 @@ console.log(
       outside_ms: Number(f.outsideMs.toFixed(1)),
       outside_share: Number(f.outsideShare.toFixed(4)),
       outside_cpu_share: Number(f.outsideCpuShare.toFixed(4)),
+      gc_ms: Number(f.gcMs.toFixed(1)),
     })),
   }),
 );

@@ -15,6 +15,7 @@ import { readFileSync } from 'node:fs';
 interface KernelExports {
   memory: WebAssembly.Memory;
   combine(out: number, terms: number, k: number, n: number): void;
+  combine2(out: number, c0: number, x0: number, c1: number, x1: number, n: number): void;
   scale(out: number, x: number, s: number, n: number): void;
   guide(out: number, u: number, c: number, s: number, n: number): void;
   eulerStep(out: number, x: number, x0: number, sigma: number, dt: number, n: number): void;
@@ -117,6 +118,11 @@ export function combineInto(
 ): void {
   const n = sameLength('combine', out, ...inputs);
   const k = inputs.length;
+  if (k === 2) {
+    const [c0, c1] = coefficients as [number, number];
+    chunked(n, inputs, [out], ([a, b], [o], count) => kernels.combine2(o!, c0, a!, c1, b!, count));
+    return;
+  }
   regionsFor(k + 1, k * TERM_BYTES);
   const table = at(k + 1);
   for (let i = 0; i < k; i++) {
