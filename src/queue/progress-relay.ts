@@ -40,6 +40,8 @@ const CLOSE_WAIT_MS = 2_000;
 
 export class ProgressRelay {
   private events: QueueEvents | undefined;
+  /** The start in progress: concurrent first callers share one QueueEvents. */
+  private starting: Promise<QueueEvents> | undefined;
   private connection: Redis | undefined;
   private readonly progress = new Set<Handler<ProgressEvent>>();
   private readonly completed = new Set<Handler<CompletedEvent>>();
@@ -102,13 +104,38 @@ export class ProgressRelay {
     if (waiters) for (const wake of [...waiters]) wake();
   }
 
-  /** The underlying QueueEvents (started on first use). */
+  /**
+   * The underlying QueueEvents (started on first use). Every event written after this resolves is
+   * delivered: the stream is read from its last entry as of the call, not from BullMQ's default "$",
+   * which QueueEvents only sends after a round trip of its own (CLIENT SETNAME), so a job's first
+   * progress could fall in between and be lost.
+   */
   async queueEvents(): Promise<QueueEvents> {
     if (this.events) return this.events;
-    this.connection = createRedis(this.options.redisUrl, 'worker', 'easel-queue-events');
+    this.starting ??= this.startEvents().finally(() => {
+      this.starting = undefined;
+    });
+    return this.starting;
+  }
+
+  private async startEvents(): Promise<QueueEvents> {
+    const connection = createRedis(this.options.redisUrl, 'worker', 'easel-queue-events');
+    this.connection = connection;
+    let last: [id: string, fields: string[]] | undefined;
+    try {
+      [last] = await connection.xrevrange(this.options.generate.keys.events!, '+', '-', 'COUNT', 1);
+    } catch (error) {
+      if (this.connection === connection) this.connection = undefined;
+      connection.disconnect();
+      throw error;
+    }
+    // Closed while the stream was read: close() has dropped the connection already.
+    if (this.connection !== connection) throw new Error('progress relay closed while starting');
     const events = new QueueEvents(GENERATE_QUEUE, {
-      connection: this.connection,
+      connection,
       prefix: this.options.prefix,
+      // "0-0" on a stream with no entry yet: all of them, from the first.
+      lastEventId: last?.[0] ?? '0-0',
     });
     this.events = events;
     events.on('error', (err) => this.options.logger.warn({ err }, 'queue events error'));
