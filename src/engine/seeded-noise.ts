@@ -63,9 +63,15 @@ const TWO_POW_32 = 4294967296;
  * `count` standard normal values for `seed` (a whole number up to 2^53) on `stream` (which draw of
  * the render this is: 0 for the starting latents, 1.. for sampler steps).
  */
-export function seededNormal(seed: number, stream: number, count: number): Float32Array {
+export function seededNormal(
+  seed: number,
+  stream: number,
+  count: number,
+  /** Where to write them (a batch's slice for this seed), instead of a new array. */
+  out = new Float32Array(count),
+): Float32Array {
+  if (out.length !== count) throw new RangeError(`seededNormal: ${out.length} values for ${count}`);
   const key = [(seed % TWO_POW_32) >>> 0, Math.floor(seed / TWO_POW_32) >>> 0] as const;
-  const out = new Float32Array(count);
   // The words come from the WebAssembly kernel (philox4x32's arithmetic, with exact 64-bit products).
   philoxBlocks(key, stream >>> 0, 0, Math.ceil(count / 4), (words, firstBlock) => {
     for (let w = 0, index = firstBlock * 4; w < words.length; w += 2, index += 2) {
@@ -101,7 +107,7 @@ export class BatchNoise {
     const stream = this.stream++;
     const out = new Float32Array(batch * perItem);
     this.seeds.forEach((seed, i) => {
-      out.set(seededNormal(seed, stream, perItem), i * perItem);
+      seededNormal(seed, stream, perItem, out.subarray(i * perItem, (i + 1) * perItem));
     });
     return out;
   }

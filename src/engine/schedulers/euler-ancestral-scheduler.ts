@@ -84,6 +84,8 @@ export class EulerAncestralScheduler implements Scheduler {
       sample,
       sigmaFrom,
       sigmaDown,
+      // The noise is then added in place: the kernels read each chunk before they write it.
+      options.into,
     );
     // diffusers draws the noise on every step, the last included (where sigma_up is 0).
     const prevSample = linearCombination(
