@@ -154,6 +154,11 @@ describe('float kernels', () => {
     const expected = x.map((u, i) => u + 3 * (y[i]! - u));
     guideInto(x, x, y, 3);
     expectSameBits(x, expected);
+    // Euler a adds its noise over its deterministic step this way.
+    const z = values(40000, 7);
+    const combined = x.map((v, i) => 0 + 1 * v + 0.25 * z[i]!);
+    combineInto(x, [1, 0.25], [x, z]);
+    expectSameBits(x, combined);
   });
 
   it('planarToRgb rounds half up, clamps and maps NaN to 128, pixel by pixel', () => {
