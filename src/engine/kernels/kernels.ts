@@ -59,7 +59,7 @@ let f32 = new Float32Array(kernels.memory.buffer);
 let u8 = new Uint8Array(kernels.memory.buffer);
 let view = new DataView(kernels.memory.buffer);
 
-/** Byte offset of region `index`; the memory is grown (and the views renewed) to hold `regions`. */
+/** Grows the memory (and renews the views) to hold `regions` regions and `extraBytes` after them. */
 function regionsFor(regions: number, extraBytes = 0): void {
   const bytes = regions * REGION_BYTES + extraBytes;
   const memory = kernels.memory;

@@ -1,6 +1,7 @@
 ;; easel's element-wise float kernels: the per-step arithmetic of the denoising loop (guidance, the
 ;; schedulers' linear combinations and Euler steps, the UNet input's scaling) and the decoded
-;; picture's conversion to bytes, in WebAssembly SIMD.
+;; picture's conversion to bytes, in WebAssembly SIMD; and, last, the Philox rounds of the seeded
+;; noise (scalar: they need exact 32 x 32-bit products, which i64 gives).
 ;;
 ;; Each kernel gives exactly the bits of the JavaScript loop it replaces: JavaScript computes an
 ;; expression in float64 and rounds it once when it stores into a Float32Array, so these kernels
@@ -17,8 +18,8 @@
 ;; written out in each loop, because V8 does not inline calls between WebAssembly functions.
 ;;
 ;; Addresses are byte offsets into the exported memory, 16-byte aligned; `n` counts float32 values.
-;; Every loop works four values at a time and may read and write up to three values past `n`: the
-;; caller (kernels.ts) pads each region to a multiple of four.
+;; Every float loop works four values at a time and may read and write up to three values past `n`:
+;; the caller (kernels.ts) pads each region to a multiple of four.
 ;;
 ;; Rebuild kernels.wasm after an edit: npm run build:kernels
 (module
