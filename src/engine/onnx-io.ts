@@ -159,9 +159,15 @@ export async function runPart(
   session: InferenceSession,
   part: string,
   feeds: Record<string, OrtTensor>,
+  /**
+   * The outputs wanted, when not all: onnxruntime copies every output it is asked for into a new
+   * buffer, and an exported text encoder has one per layer (`hidden_states.0` … `.32`, 26 MB a
+   * prompt pair for SDXL's second) of which a pipeline reads one or two.
+   */
+  outputs?: readonly string[],
 ): Promise<InferenceSession.ReturnType> {
   try {
-    return await session.run(feeds);
+    return await (outputs === undefined ? session.run(feeds) : session.run(feeds, [...outputs]));
   } catch (error) {
     const message = ((error as Error).message.split('\n')[0] ?? '').slice(0, 300);
     throw new CodedError('model-invalid', `${part}/model.onnx failed to run: ${message}`, { cause: error });

@@ -79,9 +79,16 @@ async function encodeWith(
   const positive = encoder.tokenizer.encode(prompt);
   const tokens = encoder.tokenizer.maxLength;
   const run = async (ids: number[], batch: number) => {
-    const result = await runPart(encoder.session, encoder.part, {
-      input_ids: toIdsInput(encoder.ids, ids, [batch, tokens]),
-    });
+    const wanted = [
+      encoder.hiddenOutput,
+      ...(encoder.pooledOutput !== undefined ? [encoder.pooledOutput] : []),
+    ];
+    const result = await runPart(
+      encoder.session,
+      encoder.part,
+      { input_ids: toIdsInput(encoder.ids, ids, [batch, tokens]) },
+      wanted,
+    );
     const hidden = outputOf(result, encoder.part, encoder.hiddenOutput);
     if (hidden.dims.length !== 3 || hidden.dims[0] !== batch || hidden.dims[1] !== tokens) {
       throw new CodedError(

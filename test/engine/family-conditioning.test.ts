@@ -174,6 +174,23 @@ describe('SDXL', () => {
       for (const run of textRuns) run.mockRestore();
     }
   });
+
+  it('asks each text encoder for the outputs it reads only, not every hidden layer', async () => {
+    const model = models.get('sdxl')!;
+    const textRuns = model.textEncoders.map((e) => vi.spyOn(e!.session, 'run'));
+    try {
+      await encodeText(model, 'a lighthouse', 'fog', SIZE);
+      const asked = textRuns.map((run) => run.mock.calls[0]![1]);
+      // CLIP-L gives its penultimate layer; OpenCLIP-G that and its pooled text_embeds.
+      expect(asked).toEqual([['hidden_states.2'], ['hidden_states.2', 'text_embeds']]);
+      const outputs = await textRuns[1]!.mock.results[0]!.value;
+      expect(Object.keys(outputs).sort()).toEqual(['hidden_states.2', 'text_embeds']);
+      // The export itself has one output per layer and the last layer's.
+      expect(model.textEncoders[1]!.session.outputNames.length).toBeGreaterThan(4);
+    } finally {
+      for (const run of textRuns) run.mockRestore();
+    }
+  });
 });
 
 describe('SD 3', () => {

@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { createScheduler } from '../../src/engine/schedulers/index.ts';
 import { readNoiseSchedule } from '../../src/engine/schedulers/noise-schedule.ts';
 
 const DEFAULTS = { betaStart: 0.0001, betaEnd: 0.02, betaSchedule: 'linear' } as const;
@@ -48,5 +49,22 @@ describe('training noise schedules', () => {
     const betas = Array.from({ length: 10 }, (_, i) => 0.01 * (i + 1));
     const schedule = readNoiseSchedule({ num_train_timesteps: 10, trained_betas: betas }, DEFAULTS);
     expect(Array.from(schedule.betas)).toEqual(betas.map(Math.fround));
+  });
+
+  it('reads a config once: schedulers of one model share its arrays, and zero-SNR ones change a copy', () => {
+    const config = { beta_schedule: 'scaled_linear', beta_start: 0.00085, beta_end: 0.012 };
+    const first = readNoiseSchedule({ ...config }, DEFAULTS);
+    expect(readNoiseSchedule({ ...config }, DEFAULTS)).toBe(first);
+    expect(readNoiseSchedule({ ...config, beta_end: 0.02 }, DEFAULTS)).not.toBe(first);
+    const alphas = Array.from(first.alphasCumprod);
+    // Zero-SNR Euler and DPM-Solver set their last alpha to 2^-24, on their own copy.
+    for (const sampler of ['euler', 'dpmpp_2m']) {
+      const rescaled = { ...config, rescale_betas_zero_snr: true };
+      createScheduler(sampler, rescaled).setTimesteps(10);
+      createScheduler(sampler, rescaled).setTimesteps(10);
+      expect(readNoiseSchedule(rescaled, DEFAULTS).alphasCumprod.at(-1)).not.toBe(2 ** -24);
+    }
+    createScheduler('euler', config).setTimesteps(10);
+    expect(Array.from(first.alphasCumprod)).toEqual(alphas);
   });
 });

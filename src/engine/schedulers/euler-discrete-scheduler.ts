@@ -38,10 +38,13 @@ export function readSigmaSchedulerBase(
   noiseDefaults: NoiseScheduleDefaults = { betaStart: 0.0001, betaEnd: 0.02, betaSchedule: 'linear' },
 ): SigmaSchedulerBase {
   const noise = readNoiseSchedule(config, noiseDefaults);
-  const alphasCumprod = noise.alphasCumprod.slice();
-  // A zero terminal SNR would make the first sigma infinite; diffusers uses 2^-24 instead.
-  if (noiseDefaults.zeroSnr !== false && readBoolean(config, 'rescale_betas_zero_snr', false))
+  let { alphasCumprod } = noise;
+  // A zero terminal SNR would make the first sigma infinite; diffusers uses 2^-24 instead (on a
+  // copy: the schedule's arrays are shared).
+  if (noiseDefaults.zeroSnr !== false && readBoolean(config, 'rescale_betas_zero_snr', false)) {
+    alphasCumprod = alphasCumprod.slice();
     alphasCumprod[alphasCumprod.length - 1] = 2 ** -24;
+  }
   return {
     numTrainTimesteps: noise.numTrainTimesteps,
     alphasCumprod,

@@ -106,8 +106,29 @@ export interface NoiseScheduleDefaults {
   zeroSnr?: boolean;
 }
 
-/** Reads `num_train_timesteps`, `beta_*`, `trained_betas` and `rescale_betas_zero_snr`. */
+/**
+ * Schedules already read, by config and defaults: a worker builds a scheduler for every render from
+ * its model's one config, and the schedule's thousand-value arrays cost more than the render's
+ * steps do on a small model. Bounded, as only a handful of configs are ever in use.
+ */
+const readSchedules = new Map<string, NoiseSchedule>();
+const MAX_READ_SCHEDULES = 64;
+
+/**
+ * Reads `num_train_timesteps`, `beta_*`, `trained_betas` and `rescale_betas_zero_snr`. The arrays
+ * are shared by every scheduler of the same config: copy before writing (as the zero-SNR paths do).
+ */
 export function readNoiseSchedule(config: SchedulerConfig, defaults: NoiseScheduleDefaults): NoiseSchedule {
+  const key = JSON.stringify([config, defaults]);
+  const known = readSchedules.get(key);
+  if (known !== undefined) return known;
+  const schedule = buildNoiseSchedule(config, defaults);
+  if (readSchedules.size >= MAX_READ_SCHEDULES) readSchedules.clear();
+  readSchedules.set(key, schedule);
+  return schedule;
+}
+
+function buildNoiseSchedule(config: SchedulerConfig, defaults: NoiseScheduleDefaults): NoiseSchedule {
   const numTrainTimesteps = readNumber(config, 'num_train_timesteps', 1000, { integer: true, min: 2 });
   const trained = readNumberArray(config, 'trained_betas');
   let betas: Float64Array;

@@ -7,9 +7,32 @@ import { npLinspace } from './numpy-ranges.ts';
 
 const f32 = Math.fround;
 
-/** sigma(t) = sqrt((1 - alphas_cumprod[t]) / alphas_cumprod[t]) for every training timestep, ascending in t, float32. */
+/**
+ * Results by input array: a noise schedule's arrays are shared (readNoiseSchedule), so every
+ * scheduler of a model asks for the same sigmas, once per render. Callers only read them.
+ */
+const sigmasOf = new WeakMap<Float64Array, Float64Array>();
+const logsOf = new WeakMap<Float64Array, Float64Array>();
+
+function memo(
+  cache: WeakMap<Float64Array, Float64Array>,
+  input: Float64Array,
+  make: (input: Float64Array) => Float64Array,
+): Float64Array {
+  let out = cache.get(input);
+  if (out === undefined) {
+    out = make(input);
+    cache.set(input, out);
+  }
+  return out;
+}
+
+/**
+ * sigma(t) = sqrt((1 - alphas_cumprod[t]) / alphas_cumprod[t]) for every training timestep,
+ * ascending in t, float32. Shared between callers of the same array: copy before writing.
+ */
 export function trainingSigmas(alphasCumprod: Float64Array): Float64Array {
-  return alphasCumprod.map((a) => f32(Math.sqrt(f32(f32(1 - a) / a))));
+  return memo(sigmasOf, alphasCumprod, (alphas) => alphas.map((a) => f32(Math.sqrt(f32(f32(1 - a) / a)))));
 }
 
 /** `np.interp(x, arange(len(fp)), fp)`: piecewise-linear, clamped at both ends. */
@@ -49,7 +72,7 @@ export function sigmaToTimestep(sigma: number, logSigmas: Float64Array): number 
   return (1 - w) * lowIdx + w * (lowIdx + 1);
 }
 
-/** log of each training sigma, float32 like numpy's `np.log` on a float32 array. */
+/** log of each training sigma, float32 like numpy's `np.log` on a float32 array. Shared, as trainingSigmas. */
 export function logSigmasOf(sigmas: Float64Array): Float64Array {
-  return sigmas.map((s) => f32(Math.log(s)));
+  return memo(logsOf, sigmas, (values) => values.map((s) => f32(Math.log(s))));
 }

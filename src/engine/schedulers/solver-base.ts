@@ -39,9 +39,12 @@ export function readSolverBase(config: SchedulerConfig, options: SolverBaseOptio
     betaSchedule: 'linear',
     ...(options.zeroSnr === 'refuse' ? { zeroSnr: false } : {}),
   });
-  const alphasCumprod = noise.alphasCumprod.slice();
-  if (options.zeroSnr === 'last-alpha' && readBoolean(config, 'rescale_betas_zero_snr', false))
+  let { alphasCumprod } = noise;
+  // On a copy: the schedule's arrays are shared.
+  if (options.zeroSnr === 'last-alpha' && readBoolean(config, 'rescale_betas_zero_snr', false)) {
+    alphasCumprod = alphasCumprod.slice();
     alphasCumprod[noise.numTrainTimesteps - 1] = 2 ** -24;
+  }
   return {
     numTrainTimesteps: noise.numTrainTimesteps,
     alphasCumprod,
