@@ -49,8 +49,20 @@ export class RenderCancelled extends Error {
 }
 
 function repeat(item: Float32Array, times: number): Float32Array {
-  const out = new Float32Array(item.length * times);
-  for (let i = 0; i < times; i++) out.set(item, i * item.length);
+  return repeatedRows([[item, times]]);
+}
+
+/**
+ * Each item repeated its count of times, one after another, in one new buffer: a conditioning
+ * input's rows for the UNet (real SD3's are 5.5 MB an image, so they are written once, not built
+ * from intermediate copies).
+ */
+function repeatedRows(parts: readonly (readonly [Float32Array, number])[]): Float32Array {
+  const out = new Float32Array(parts.reduce((a, [item, times]) => a + item.length * times, 0));
+  let offset = 0;
+  for (const [item, times] of parts) {
+    for (let i = 0; i < times; i++, offset += item.length) out.set(item, offset);
+  }
   return out;
 }
 
@@ -180,7 +192,15 @@ function prepareLane(
         `${denoiser.part} has no input "${input.name}" for its conditioning`,
       );
     }
-    const values = guided ? concat([repeat(input.uncond, n), repeat(input.cond, n)]) : repeat(input.cond, n);
+    // One image unguided reads the encoder's own buffer, which nothing writes to.
+    const values = guided
+      ? repeatedRows([
+          [input.uncond, n],
+          [input.cond, n],
+        ])
+      : n === 1
+        ? input.cond
+        : repeat(input.cond, n);
     conditioning.set(input.name, { values, shape: input.shape });
   }
   const chunk = model.unetBatch ?? rows;
@@ -333,13 +353,18 @@ async function denoiseGroup(group: Lane[]): Promise<void> {
       batch = live.reduce((sum, lane) => sum + lane.rows, 0);
       chunk = model.unetBatch ?? batch;
       modelInput = new Float32Array(batch * unetChannels * plane);
-      prediction = new Float32Array(batch * perImage);
+      // Gathers a fixed-batch UNet's chunks; one run for the whole batch needs none.
+      prediction = chunk === batch ? new Float32Array(0) : new Float32Array(batch * perImage);
       conditioningTensors = [];
       for (let start = 0; start < batch; start += chunk) conditioningTensors.push({});
       for (const name of live[0]!.conditioning.keys()) {
         const { shape } = live[0]!.conditioning.get(name)!;
         const size = shape.reduce((a, b) => a * b, 1);
-        const all = concat(live.map((lane) => lane.conditioning.get(name)!.values));
+        // One lane (the usual case) hands over its own rows; several are joined once per membership.
+        const all =
+          live.length === 1
+            ? live[0]!.conditioning.get(name)!.values
+            : concat(live.map((lane) => lane.conditioning.get(name)!.values));
         for (let start = 0, k = 0; start < batch; start += chunk, k++) {
           conditioningTensors[k]![name] = toInput(
             denoiser.inputs[name]!,

@@ -133,12 +133,13 @@ async function encodeWith(
     const both = await run([...negative.ids, ...positive.ids], 2);
     const width = both.hidden.dims[2]!;
     const out: { hidden: Float32Array[]; pooled?: Float32Array[]; width: number } = {
-      hidden: [both.hidden.data.slice(0, tokens * width), both.hidden.data.slice(tokens * width)],
+      // Views of the run's own output, which nothing else holds or writes: no copy of either half.
+      hidden: [both.hidden.data.subarray(0, tokens * width), both.hidden.data.subarray(tokens * width)],
       width,
     };
     if (both.pooled !== undefined) {
       const p = both.pooled.dims[1]!;
-      out.pooled = [both.pooled.data.slice(0, p), both.pooled.data.slice(p)];
+      out.pooled = [both.pooled.data.subarray(0, p), both.pooled.data.subarray(p)];
     }
     return out;
   };
