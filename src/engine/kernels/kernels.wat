@@ -1,7 +1,7 @@
 ;; easel's element-wise float kernels: the per-step arithmetic of the denoising loop (guidance, the
 ;; schedulers' linear combinations and Euler steps, the UNet input's scaling) and the decoded
 ;; picture's conversion to bytes, in WebAssembly SIMD; and, last, the Philox rounds of the seeded
-;; noise (scalar: they need exact 32 x 32-bit products, which i64 gives).
+;; noise (exact 32 x 32-bit products, four blocks at a time).
 ;;
 ;; Each kernel gives exactly the bits of the JavaScript loop it replaces: JavaScript computes an
 ;; expression in float64 and rounds it once when it stores into a Float32Array, so these kernels
@@ -317,42 +317,61 @@
         (local.set $i (i32.add (local.get $i) (i32.const 16)))
         (br $each))))
 
-  ;; Philox4x32-10 (seeded-noise.ts): the four words of `blocks` consecutive counters
-  ;; (first + j, 0, stream, 0x65617365) under the key (k0, k1), 16 bytes per block at $out. The
-  ;; 32 x 32-bit products are exact in i64: the high and low words are its halves.
+;; Philox4x32-10 (seeded-noise.ts): the four words of `blocks` consecutive counters
+  ;; (first + j, 0, stream, 0x65617365) under the key (k0, k1), 16 bytes per block at $out. Four
+  ;; blocks at a time, one per i32x4 lane: a round's 32 x 32-bit products are exact 64-bit ones
+  ;; (i64x2.extmul of the lanes' words), split into their low and high words. May write up to three
+  ;; blocks past `blocks` (their counters wrap; the caller's region has room and ignores them).
   (func (export "philox") (param $out i32) (param $first i32) (param $blocks i32) (param $stream i32)
     (param $k0 i32) (param $k1 i32)
-    (local $j i32) (local $round i32) (local $c0 i32) (local $c1 i32) (local $c2 i32) (local $c3 i32)
-    (local $key0 i32) (local $key1 i32) (local $p0 i64) (local $p1 i64) (local $o i32)
+    (local $j i32) (local $round i32) (local $o i32)
+    (local $c0 v128) (local $c1 v128) (local $c2 v128) (local $c3 v128) (local $key0 v128) (local $key1 v128)
+    (local $p v128) (local $q v128) (local $lo0 v128) (local $hi0 v128) (local $lo1 v128) (local $hi1 v128)
+    (local $t0 v128) (local $t1 v128) (local $t2 v128) (local $t3 v128)
     (local.set $o (local.get $out))
     (block $done
       (loop $each
         (br_if $done (i32.ge_u (local.get $j) (local.get $blocks)))
-        (local.set $c0 (i32.add (local.get $first) (local.get $j)))
-        (local.set $c1 (i32.const 0))
-        (local.set $c2 (local.get $stream))
-        (local.set $c3 (i32.const 0x65617365))
-        (local.set $key0 (local.get $k0))
-        (local.set $key1 (local.get $k1))
+        (local.set $c0 (i32x4.add (i32x4.splat (i32.add (local.get $first) (local.get $j)))
+                                  (v128.const i32x4 0 1 2 3)))
+        (local.set $c1 (v128.const i32x4 0 0 0 0))
+        (local.set $c2 (i32x4.splat (local.get $stream)))
+        (local.set $c3 (i32x4.splat (i32.const 0x65617365)))
+        (local.set $key0 (i32x4.splat (local.get $k0)))
+        (local.set $key1 (i32x4.splat (local.get $k1)))
         (local.set $round (i32.const 0))
         (loop $rounds
-          (local.set $p0 (i64.mul (i64.const 0xd2511f53) (i64.extend_i32_u (local.get $c0))))
-          (local.set $p1 (i64.mul (i64.const 0xcd9e8d57) (i64.extend_i32_u (local.get $c2))))
-          (local.set $c0 (i32.xor (i32.xor (i32.wrap_i64 (i64.shr_u (local.get $p1) (i64.const 32))) (local.get $c1))
-                                  (local.get $key0)))
-          (local.set $c1 (i32.wrap_i64 (local.get $p1)))
-          (local.set $c2 (i32.xor (i32.xor (i32.wrap_i64 (i64.shr_u (local.get $p0) (i64.const 32))) (local.get $c3))
-                                  (local.get $key1)))
-          (local.set $c3 (i32.wrap_i64 (local.get $p0)))
-          (local.set $key0 (i32.add (local.get $key0) (i32.const 0x9e3779b9)))
-          (local.set $key1 (i32.add (local.get $key1) (i32.const 0xbb67ae85)))
+          ;; c0 * M0 and c2 * M1: lanes 0-1 and 2-3 as 64-bit products, then their low and high words.
+          (local.set $p (i64x2.extmul_low_i32x4_u (local.get $c0) (v128.const i32x4 0xd2511f53 0xd2511f53 0xd2511f53 0xd2511f53)))
+          (local.set $q (i64x2.extmul_high_i32x4_u (local.get $c0) (v128.const i32x4 0xd2511f53 0xd2511f53 0xd2511f53 0xd2511f53)))
+          (local.set $lo0 (i8x16.shuffle 0 1 2 3 8 9 10 11 16 17 18 19 24 25 26 27 (local.get $p) (local.get $q)))
+          (local.set $hi0 (i8x16.shuffle 4 5 6 7 12 13 14 15 20 21 22 23 28 29 30 31 (local.get $p) (local.get $q)))
+          (local.set $p (i64x2.extmul_low_i32x4_u (local.get $c2) (v128.const i32x4 0xcd9e8d57 0xcd9e8d57 0xcd9e8d57 0xcd9e8d57)))
+          (local.set $q (i64x2.extmul_high_i32x4_u (local.get $c2) (v128.const i32x4 0xcd9e8d57 0xcd9e8d57 0xcd9e8d57 0xcd9e8d57)))
+          (local.set $lo1 (i8x16.shuffle 0 1 2 3 8 9 10 11 16 17 18 19 24 25 26 27 (local.get $p) (local.get $q)))
+          (local.set $hi1 (i8x16.shuffle 4 5 6 7 12 13 14 15 20 21 22 23 28 29 30 31 (local.get $p) (local.get $q)))
+          (local.set $c0 (v128.xor (v128.xor (local.get $hi1) (local.get $c1)) (local.get $key0)))
+          (local.set $c1 (local.get $lo1))
+          (local.set $c2 (v128.xor (v128.xor (local.get $hi0) (local.get $c3)) (local.get $key1)))
+          (local.set $c3 (local.get $lo0))
+          (local.set $key0 (i32x4.add (local.get $key0) (v128.const i32x4 0x9e3779b9 0x9e3779b9 0x9e3779b9 0x9e3779b9)))
+          (local.set $key1 (i32x4.add (local.get $key1) (v128.const i32x4 0xbb67ae85 0xbb67ae85 0xbb67ae85 0xbb67ae85)))
           (local.set $round (i32.add (local.get $round) (i32.const 1)))
           (br_if $rounds (i32.lt_u (local.get $round) (i32.const 10))))
-        (i32.store offset=0 (local.get $o) (local.get $c0))
-        (i32.store offset=4 (local.get $o) (local.get $c1))
-        (i32.store offset=8 (local.get $o) (local.get $c2))
-        (i32.store offset=12 (local.get $o) (local.get $c3))
-        (local.set $o (i32.add (local.get $o) (i32.const 16)))
-        (local.set $j (i32.add (local.get $j) (i32.const 1)))
+        ;; Lane b of c0..c3 holds block b's words: transposed, each block's four words in order.
+        (local.set $t0 (i8x16.shuffle 0 1 2 3 16 17 18 19 4 5 6 7 20 21 22 23 (local.get $c0) (local.get $c1)))
+        (local.set $t1 (i8x16.shuffle 8 9 10 11 24 25 26 27 12 13 14 15 28 29 30 31 (local.get $c0) (local.get $c1)))
+        (local.set $t2 (i8x16.shuffle 0 1 2 3 16 17 18 19 4 5 6 7 20 21 22 23 (local.get $c2) (local.get $c3)))
+        (local.set $t3 (i8x16.shuffle 8 9 10 11 24 25 26 27 12 13 14 15 28 29 30 31 (local.get $c2) (local.get $c3)))
+        (v128.store offset=0 (local.get $o)
+          (i8x16.shuffle 0 1 2 3 4 5 6 7 16 17 18 19 20 21 22 23 (local.get $t0) (local.get $t2)))
+        (v128.store offset=16 (local.get $o)
+          (i8x16.shuffle 8 9 10 11 12 13 14 15 24 25 26 27 28 29 30 31 (local.get $t0) (local.get $t2)))
+        (v128.store offset=32 (local.get $o)
+          (i8x16.shuffle 0 1 2 3 4 5 6 7 16 17 18 19 20 21 22 23 (local.get $t1) (local.get $t3)))
+        (v128.store offset=48 (local.get $o)
+          (i8x16.shuffle 8 9 10 11 12 13 14 15 24 25 26 27 28 29 30 31 (local.get $t1) (local.get $t3)))
+        (local.set $o (i32.add (local.get $o) (i32.const 64)))
+        (local.set $j (i32.add (local.get $j) (i32.const 4)))
         (br $each))))
 )
