@@ -3,6 +3,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PerformanceObserver } from 'node:perf_hooks';
 import type { InferenceSession } from 'onnxruntime-node';
+import { denoise } from '../src/engine/denoise.ts';
+import type { DenoiseFunction } from '../src/engine/denoise-rendezvous.ts';
 import type { DiffusionModel } from '../src/engine/diffusion-model.ts';
 import { NO_BUILTINS } from '../src/engine/engine-settings.ts';
 import type { ProviderName } from '../src/engine/execution-providers.ts';
@@ -37,6 +39,12 @@ export interface FamilyFigures {
   outsideCpuShare: number;
   /** easel's own time per render, in ms of wall time. */
   outsideMs: number;
+  /**
+   * Of the denoising loop's wall time alone (starting noise, the steps' inputs, guidance and
+   * scheduler steps, from the denoise call to its latents), the share outside the denoiser's
+   * session.run: the figure bench:engine's synthetic-UNet table gives, per family.
+   */
+  loopOutsideShare: number;
   /** easel's own CPU time per render, in ms: what a loaded machine changes least. */
   outsideCpuMs: number;
   /**
@@ -62,8 +70,11 @@ function cpuUs(): number {
   return user + system;
 }
 
-/** Wraps each session of the model so the wall and CPU time inside session.run add up in `spent`. */
-function timeSessions(model: DiffusionModel, spent: Spent): void {
+/**
+ * Wraps each session of the model so the wall and CPU time inside session.run add up in `spent`,
+ * and the denoiser's wall time in `denoiser` too.
+ */
+function timeSessions(model: DiffusionModel, spent: Spent, denoiser: { ms: number }): void {
   const sessions: InferenceSession[] = [
     ...model.textEncoders.flatMap((e) => (e !== undefined ? [e.session] : [])),
     model.denoiser.session,
@@ -71,6 +82,7 @@ function timeSessions(model: DiffusionModel, spent: Spent): void {
   ];
   for (const session of sessions) {
     const run = session.run.bind(session);
+    const isDenoiser = session === model.denoiser.session;
     session.run = (async (...args: Parameters<typeof run>) => {
       const began = performance.now();
       const cpu = cpuUs();
@@ -79,7 +91,9 @@ function timeSessions(model: DiffusionModel, spent: Spent): void {
       } finally {
         // Both cpuUsage calls inside the timed window: the measuring is not counted as easel's work.
         spent.cpuUs += cpuUs() - cpu;
-        spent.ms += performance.now() - began;
+        const ms = performance.now() - began;
+        spent.ms += ms;
+        if (isDenoiser) denoiser.ms += ms;
       }
     }) as typeof session.run;
   }
@@ -142,17 +156,28 @@ export async function benchFamilies(
         seed: 42,
         count: 1,
       };
+      const loop = { ms: 0, denoiser: { ms: 0 } };
+      const timedDenoise: DenoiseFunction = async (request) => {
+        const began = performance.now();
+        try {
+          return await denoise(request);
+        } finally {
+          loop.ms += performance.now() - began;
+        }
+      };
       const options = {
         store,
         catalog,
         maxPixels: 4096 * 4096,
         images: { load: async () => Buffer.alloc(0) },
+        denoise: timedDenoise,
       };
       // Warm-up: onnxruntime allocates its arenas and V8 optimises the hot loops, as in a worker that
       // has rendered a few jobs.
       for (let i = 0; i < WARMUP_RENDERS; i++) await generatePictures(request, options);
       const spent = { ms: 0, cpuUs: 0 };
-      timeSessions(model, spent);
+      timeSessions(model, spent, loop.denoiser);
+      loop.ms = 0;
       const gc = { ms: 0 };
       const observer = new PerformanceObserver((list) => {
         for (const entry of list.getEntries()) gc.ms += entry.duration;
@@ -175,6 +200,7 @@ export async function benchFamilies(
         outsideShare: (renderMs - spent.ms) / renderMs,
         outsideCpuShare: (renderCpu - spent.cpuUs) / renderCpu,
         outsideMs: renderMs - spent.ms,
+        loopOutsideShare: (loop.ms - loop.denoiser.ms) / loop.ms,
         outsideCpuMs: (renderCpu - spent.cpuUs) / 1000 / MEASURED_RENDERS,
         gcMs: gc.ms / MEASURED_RENDERS,
       });

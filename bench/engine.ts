@@ -171,11 +171,11 @@ console.log(
   `\nper family, tiny model, txt2img ${familySize}x${familySize} rendered 1:1, ${STEPS} steps (turbo: 1), whole render`,
 );
 console.log(
-  `${'family'.padEnd(14)} ${'load ms'.padStart(9)} ${'render ms'.padStart(10)} ${'run ms'.padStart(9)} ${'outside ms'.padStart(11)} ${'of it gc'.padStart(9)} ${'outside'.padStart(9)} ${'outside cpu'.padStart(12)}`,
+  `${'family'.padEnd(14)} ${'load ms'.padStart(9)} ${'render ms'.padStart(10)} ${'run ms'.padStart(9)} ${'outside ms'.padStart(11)} ${'of it gc'.padStart(9)} ${'outside'.padStart(9)} ${'outside cpu'.padStart(12)} ${'loop outside'.padStart(13)}`,
 );
 for (const f of families) {
   console.log(
-    `${f.family.padEnd(14)} ${f.loadMs.toFixed(0).padStart(9)} ${f.renderMs.toFixed(0).padStart(10)} ${f.runMs.toFixed(0).padStart(9)} ${f.outsideMs.toFixed(1).padStart(11)} ${f.gcMs.toFixed(1).padStart(9)} ${(f.outsideShare * 100).toFixed(2).padStart(8)}% ${(f.outsideCpuShare * 100).toFixed(2).padStart(11)}%`,
+    `${f.family.padEnd(14)} ${f.loadMs.toFixed(0).padStart(9)} ${f.renderMs.toFixed(0).padStart(10)} ${f.runMs.toFixed(0).padStart(9)} ${f.outsideMs.toFixed(1).padStart(11)} ${f.gcMs.toFixed(1).padStart(9)} ${(f.outsideShare * 100).toFixed(2).padStart(8)}% ${(f.outsideCpuShare * 100).toFixed(2).padStart(11)}% ${(f.loopOutsideShare * 100).toFixed(2).padStart(12)}%`,
   );
 }
 console.log(
@@ -187,6 +187,7 @@ console.log(
       outside_share: Number(f.outsideShare.toFixed(4)),
       outside_cpu_share: Number(f.outsideCpuShare.toFixed(4)),
       gc_ms: Number(f.gcMs.toFixed(1)),
+      loop_outside_share: Number(f.loopOutsideShare.toFixed(4)),
     })),
   }),
 );
