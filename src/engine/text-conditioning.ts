@@ -3,6 +3,7 @@ import type { ModelFamily } from '../models/model-family.ts';
 import { applyFinalNorm } from './clip-skip.ts';
 import type { DiffusionModel, TextEncoderPart } from './diffusion-model.ts';
 import { outputOf, runPart, toIdsInput } from './onnx-io.ts';
+import { recentEncoding } from './recent-encodings.ts';
 
 /** One of the denoiser's conditioning inputs, for the unconditional and the conditional half. */
 export interface ConditioningInput {
@@ -15,6 +16,7 @@ export interface ConditioningInput {
   shape: number[];
 }
 
+/** Shared with later renders of the same prompts (recent-encodings.ts): read, never written. */
 export interface TextConditioning {
   inputs: ConditioningInput[];
   /** Words of the prompt cut past the (first) tokenizer's window. */
@@ -46,7 +48,8 @@ const NEGATIVE_AESTHETIC_SCORE = 2.5;
 /**
  * Encodes the prompt and the negative prompt with every text encoder of the model, each once for
  * the pair (one batch of two; two runs when an encoder was exported with a fixed batch of one),
- * and joins them into the denoiser's inputs as the family's diffusers pipeline does.
+ * or not at all when it encoded the same pair moments ago (recent-encodings.ts), and joins them
+ * into the denoiser's inputs as the family's diffusers pipeline does.
  */
 export async function encodeText(
   model: DiffusionModel,
@@ -60,7 +63,11 @@ export async function encodeText(
   const encoded: (EncodedText | undefined)[] = [];
   for (const encoder of model.textEncoders) {
     encoded.push(
-      encoder === undefined ? undefined : await encodeWith(encoder, prompt, negativePrompt, zeroNegative),
+      encoder === undefined
+        ? undefined
+        : await recentEncoding(encoder, [prompt, negativePrompt, zeroNegative], () =>
+            encodeWith(encoder, prompt, negativePrompt, zeroNegative),
+          ),
     );
   }
   const first = encoded.find((e) => e !== undefined);

@@ -156,7 +156,13 @@ describe('SDXL', () => {
     const textRuns = model.textEncoders.map((e) => vi.spyOn(e!.session, 'run'));
     try {
       await generatePictures(
-        familyRequest('sdxl', { steps: 3, count: 2, width: 64, height: 48 }),
+        familyRequest('sdxl', {
+          prompt: 'a batch of two, encoded once',
+          steps: 3,
+          count: 2,
+          width: 64,
+          height: 48,
+        }),
         familyOptions(world),
       );
       expect(unetRun).toHaveBeenCalledTimes(3);
@@ -266,5 +272,54 @@ describe('VAE factors', () => {
     const { pictures } = await decodeLatents(model, latents, 1, 8, 8);
     for (const [channel, value] of [-0.5, 0.3, 0.7].entries())
       expect(pictures[0]![channel * 4096 + 2000]!).toBeCloseTo(value, 5);
+  });
+});
+
+describe('recent prompts', () => {
+  it('a render of the prompt pair just rendered (a reroll) runs no text encoder, and gives the same pixels', async () => {
+    const model = models.get('sd3')!;
+    const runs = model.textEncoders.map((e) => vi.spyOn(e!.session, 'run'));
+    try {
+      const request = familyRequest('sd3', { prompt: 'a reroll of a lighthouse', steps: 2 });
+      const first = await generatePictures(request, familyOptions(world));
+      const counts = runs.map((run) => run.mock.calls.length);
+      expect(counts).toEqual([1, 1, 1]);
+      const again = await generatePictures(request, familyOptions(world));
+      expect(runs.map((run) => run.mock.calls.length)).toEqual(counts);
+      expect(Buffer.compare(again.pictures[0]!.data, first.pictures[0]!.data)).toBe(0);
+      // Another seed (a variation) reuses the encoding too; another negative prompt does not.
+      await generatePictures({ ...request, seed: 7 }, familyOptions(world));
+      expect(runs.map((run) => run.mock.calls.length)).toEqual(counts);
+      await generatePictures({ ...request, negativePrompt: 'fog' }, familyOptions(world));
+      expect(runs.map((run) => run.mock.calls.length)).toEqual([2, 2, 2]);
+    } finally {
+      for (const run of runs) run.mockRestore();
+    }
+  });
+
+  it('the kept encoding is the one a fresh run gives, and a failed run is not kept', async () => {
+    const model = models.get('sdxl')!;
+    await encodeText(model, 'kept or fresh', 'blurry', SIZE);
+    // Served from the recent encodings this time (the same encoders, as a model with the same
+    // add-ons has them), and still the encoders' own numbers.
+    const run = vi.spyOn(model.textEncoders[1]!.session, 'run');
+    try {
+      const kept = await encodeText({ ...model }, 'kept or fresh', 'blurry', SIZE);
+      expect(run).not.toHaveBeenCalled();
+      const l = await raw(model, 0, 'kept or fresh');
+      const g = await raw(model, 1, 'kept or fresh');
+      expectSame(
+        input(kept, 'encoder_hidden_states').cond,
+        join2(l['hidden_states.2']!, 8, g['hidden_states.2']!, 12, 77, 20),
+      );
+      expectSame(input(kept, 'text_embeds').cond, g.text_embeds!);
+      run.mockRejectedValueOnce(new Error('out of memory'));
+      await expect(encodeText(model, 'fails once', '', SIZE)).rejects.toThrow(/out of memory/);
+      const retried = await encodeText(model, 'fails once', '', SIZE);
+      expect(run).toHaveBeenCalledTimes(2);
+      expectSame(input(retried, 'text_embeds').cond, (await raw(model, 1, 'fails once')).text_embeds!);
+    } finally {
+      run.mockRestore();
+    }
   });
 });

@@ -80,8 +80,10 @@ describe('LoRAs in a render', () => {
         images: { load: async () => Buffer.alloc(0) },
         maxPixels: 1024 * 1024,
       });
-      const withLora = await render({ loras: [{ name: 'detail', strength: 0.75 }] });
+      // Without first: the same prompt's plain encoding, just made, must not serve the LoRA's
+      // patched text encoder (recent encodings are kept per session).
       const without = await render({});
+      const withLora = await render({ loras: [{ name: 'detail', strength: 0.75 }] });
       expect(withLora.pictures[0]!.data.equals(expected.pictures[0]!.data)).toBe(true);
       expect(withLora.pictures[0]!.data.equals(without.pictures[0]!.data)).toBe(false);
       expect(withLora.addOns?.reports).toEqual([{ name: 'detail', matched: 3, total: 3, unmatched: {} }]);
