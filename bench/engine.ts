@@ -97,10 +97,13 @@ async function loop(count: number): Promise<LoopFigures> {
   };
 }
 
+let fullRenders = 0;
+
 async function fullRender(count: number): Promise<number> {
   const request: GenerationRequest = {
     mode: 'txt2img',
-    prompt: 'a lighthouse on a cliff at sunset',
+    // Its own prompt each time, as a new job's (a repeated one skips the text encoder).
+    prompt: `a lighthouse on a cliff at sunset, render ${fullRenders++}`,
     negativePrompt: 'blurry',
     model: 'bench',
     width: 512,

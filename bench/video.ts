@@ -55,7 +55,8 @@ const store = new ModelStore(
 function request(mode: VideoMode, seed: number): GenerationRequest {
   return {
     mode: 'txt2img',
-    prompt: 'a lighthouse on a cliff at sunset',
+    // Its own prompt each clip, as a new job's (a repeated one skips the text encoder).
+    prompt: `a lighthouse on a cliff at sunset, clip ${seed}`,
     negativePrompt: 'blurry',
     model: 'tiny',
     width: SIZE,
