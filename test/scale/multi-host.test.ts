@@ -217,6 +217,14 @@ async function submitAll(phase: string, n: number, pauseMs = 0): Promise<string[
 }
 
 const deliveriesOf = (jobId: string) => hooks.calls.filter((c) => c.id === jobId).length;
+
+/** The jobs of `ids` not delivered, with the end of every process's log: what a timeout needs. */
+function notDelivered(when: string, ids: string[]): Error {
+  const missing = ids.filter((id) => deliveriesOf(id) === 0);
+  return new Error(
+    `not delivered ${when}: ${missing.join(', ')}\n${processes.map((p) => p.log().slice(-3000)).join('\n---\n')}`,
+  );
+}
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 describe.skipIf(unavailable !== undefined)('five hosts in network namespaces under network faults', () => {
@@ -282,7 +290,9 @@ describe.skipIf(unavailable !== undefined)('five hosts in network namespaces und
     );
     const slowStarted = Date.now();
     const slowIds = await submitAll('slow-link', JOBS.slowLink);
-    await until(async () => slowIds.every((id) => deliveriesOf(id) > 0), 120_000);
+    await until(async () => slowIds.every((id) => deliveriesOf(id) > 0), 120_000).catch(() => {
+      throw notDelivered('over the slow link', slowIds);
+    });
     figures.slowLinkPhaseMs = Date.now() - slowStarted;
     lab.run(['nft', 'delete', 'table', 'inet', 'easel_lab'], redisHost.netns);
     proxy.stdin?.write('0\n');
@@ -290,10 +300,7 @@ describe.skipIf(unavailable !== undefined)('five hosts in network namespaces und
     const all = [...linkDownIds, ...restartIds, ...slowIds];
     expect(new Set(all).size).toBe(50);
     await until(async () => all.every((id) => deliveriesOf(id) > 0), 120_000).catch(() => {
-      const missing = all.filter((id) => deliveriesOf(id) === 0);
-      throw new Error(
-        `not delivered: ${missing.join(', ')}\n${processes.map((p) => p.log().slice(-3000)).join('\n---\n')}`,
-      );
+      throw notDelivered('in the end', all);
     });
     // Time for a duplicate to arrive, if one were coming.
     await sleep(3000);
