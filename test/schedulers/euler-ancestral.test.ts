@@ -69,4 +69,30 @@ describe('Euler ancestral against diffusers test_scheduler_euler_ancestral.py', 
       /expected 768 values/,
     );
   });
+
+  it('draws no noise for the last step, where sigma_up is 0, and its result does not depend on one', () => {
+    const scheduler = new EulerAncestralScheduler(BASE);
+    scheduler.setTimesteps(10);
+    let draws = 0;
+    const generator = new TorchCpuGenerator(3);
+    const noise = () => {
+      draws++;
+      return generator.randn(4 * 3 * 8 * 8);
+    };
+    let sample = scaleTensor(dummySampleDeter(), scheduler.initNoiseSigma);
+    const timesteps = scheduler.timesteps;
+    for (const t of timesteps.slice(0, -1)) sample = scheduler.step(sample, t, sample, { noise }).prevSample;
+    expect(draws).toBe(timesteps.length - 1);
+    // The last step's result is the deterministic Euler step to sigma 0 (sigma_down = sigma_to = 0):
+    // x0 itself, for an epsilon model, whatever noise would have been drawn.
+    const last = timesteps.at(-1)!;
+    const output = dummySampleDeter();
+    const prev = scheduler.step(output, last, sample, { noise }).prevSample;
+    expect(draws).toBe(timesteps.length - 1);
+    const sigma = Math.fround(scheduler.sigmas.at(-2)!);
+    for (const i of [0, 1, 100, 767]) {
+      const x0 = sample.data[i]! - sigma * output.data[i]!;
+      expect(Math.abs(prev.data[i]! - x0)).toBeLessThanOrEqual(1e-6 * Math.abs(x0));
+    }
+  });
 });

@@ -87,7 +87,12 @@ export class EulerAncestralScheduler implements Scheduler {
       // The noise is then added in place: the kernels read each chunk before they write it.
       options.into,
     );
-    // diffusers draws the noise on every step, the last included (where sigma_up is 0).
+    this.index.advance();
+    // The last step (sigma_to 0, so sigma_up 0) adds nothing: diffusers still draws its noise, to
+    // move torch's generator on; easel's noise is drawn by counter (seeded-noise.ts), so no later
+    // draw depends on this one and a whole latent's worth of Box-Muller is skipped (half a
+    // one-step turbo render's noise).
+    if (sigmaUp === 0) return withLazyX0(deterministic.prevSample, () => deterministic.predOriginalSample!);
     const prevSample = linearCombination(
       [
         [1, deterministic.prevSample],
@@ -95,7 +100,6 @@ export class EulerAncestralScheduler implements Scheduler {
       ],
       options.into,
     );
-    this.index.advance();
     return withLazyX0(prevSample, () => deterministic.predOriginalSample!);
   }
 
