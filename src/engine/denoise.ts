@@ -364,7 +364,7 @@ async function denoiseGroup(group: Lane[]): Promise<void> {
         const all =
           live.length === 1
             ? live[0]!.conditioning.get(name)!.values
-            : concat(live.map((lane) => lane.conditioning.get(name)!.values));
+            : repeatedRows(live.map((lane) => [lane.conditioning.get(name)!.values, 1] as const));
         for (let start = 0, k = 0; start < batch; start += chunk, k++) {
           conditioningTensors[k]![name] = toInput(
             denoiser.inputs[name]!,
@@ -458,16 +458,6 @@ function writeLaneInput(
       modelInput.set(lane.extra.subarray(b * extraSize, (b + 1) * extraSize), base + perImage);
     }
   }
-}
-
-function concat(parts: Float32Array[]): Float32Array {
-  const out = new Float32Array(parts.reduce((a, p) => a + p.length, 0));
-  let offset = 0;
-  for (const p of parts) {
-    out.set(p, offset);
-    offset += p.length;
-  }
-  return out;
 }
 
 /** The mask and masked-picture latents a 9-channel UNet takes after the latents, per batch item. */

@@ -38,11 +38,7 @@ export function recentEncoding<T>(
     encoder.pooledOutput ?? '',
     texts,
   ]);
-  let kept = recent.get(encoder.session);
-  if (kept === undefined) {
-    kept = new Map();
-    recent.set(encoder.session, kept);
-  }
+  const kept = keptFor(encoder.session);
   const known = kept.get(key) as Promise<T> | undefined;
   if (known !== undefined) {
     // Most recently used last: the oldest is the first to go.
@@ -54,9 +50,17 @@ export function recentEncoding<T>(
   kept.set(key, made);
   if (kept.size > RECENT_PER_SESSION) kept.delete(kept.keys().next().value as string);
   // A failed encoding is not kept: the next render tries again.
-  const map = kept;
   made.catch(() => {
-    if (map.get(key) === made) map.delete(key);
+    if (kept.get(key) === made) kept.delete(key);
   });
   return made;
+}
+
+function keptFor(session: InferenceSession): Map<string, Promise<unknown>> {
+  let kept = recent.get(session);
+  if (kept === undefined) {
+    kept = new Map();
+    recent.set(session, kept);
+  }
+  return kept;
 }

@@ -85,11 +85,11 @@ async function encodeWith(
 ): Promise<EncodedText> {
   const positive = encoder.tokenizer.encode(prompt);
   const tokens = encoder.tokenizer.maxLength;
+  const wanted = [
+    encoder.hiddenOutput,
+    ...(encoder.pooledOutput !== undefined ? [encoder.pooledOutput] : []),
+  ];
   const run = async (ids: number[], batch: number) => {
-    const wanted = [
-      encoder.hiddenOutput,
-      ...(encoder.pooledOutput !== undefined ? [encoder.pooledOutput] : []),
-    ];
     const result = await runPart(
       encoder.session,
       encoder.part,
